@@ -1,0 +1,46 @@
+/** Every failure rollcall reports on purpose is a RollcallError with a machine-readable code. */
+export type RollcallErrorCode =
+  | 'invalid-event'
+  | 'unknown-event-type'
+  | 'invalid-json'
+  | 'wrong-expected-revision'
+  | 'store-unavailable'
+  | 'corrupt-store'
+  | 'corrupt-snapshot'
+  | 'usage'
+  | 'io';
+
+export interface RollcallErrorFields {
+  line?: number;
+  path?: string;
+  stream?: string;
+  position?: bigint;
+  expected?: string;
+  actual?: string;
+  cause?: unknown;
+}
+
+/** The one error class: `code` says what failed, the fields say where. */
+export class RollcallError extends Error {
+  readonly code: RollcallErrorCode;
+  readonly line: number | undefined;
+  readonly path: string | undefined;
+  readonly stream: string | undefined;
+  readonly position: bigint | undefined;
+  readonly expected: string | undefined;
+  readonly actual: string | undefined;
+
+  constructor(code: RollcallErrorCode, message: string, fields: RollcallErrorFields = {}) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.name = 'RollcallError';
+    this.code = code;
+    this.line = fields.line;
+    this.path = fields.path;
+    this.stream = fields.stream;
+    this.position = fields.position;
+    this.expected = fields.expected;
+    this.actual = fields.actual;
+  }
+}
+
+export const isRollcallError = (e: unknown): e is RollcallError => e instanceof RollcallError;

@@ -1,0 +1,190 @@
+import { z } from 'zod';
+
+// Building blocks. Unknown keys inside `data` are rejected so a typo (`sessionID`) fails loudly.
+const Id = z.string().min(1);
+const Pid = z.number().int().positive();
+const Generation = z.number().int().nonnegative();
+const TypeKeys = z.array(z.string().min(1));
+
+const event = <T extends string, S extends z.ZodRawShape>(type: T, data: S) =>
+  z.object({ type: z.literal(type), data: z.strictObject(data) });
+
+export const PoolCreated = event('PoolCreated', {
+  poolId: Id,
+  name: z.string(),
+  maxSize: z.number().int().nonnegative(),
+  agentTypes: TypeKeys.optional(),
+  enabled: z.boolean().optional(),
+});
+export type PoolCreated = z.infer<typeof PoolCreated>;
+
+export const PoolUpdated = event('PoolUpdated', {
+  poolId: Id,
+  name: z.string().optional(),
+  maxSize: z.number().int().nonnegative().optional(),
+  agentTypes: TypeKeys.optional(),
+  enabled: z.boolean().optional(),
+});
+export type PoolUpdated = z.infer<typeof PoolUpdated>;
+
+export const PoolDeleted = event('PoolDeleted', { poolId: Id });
+export type PoolDeleted = z.infer<typeof PoolDeleted>;
+
+export const AgentRegistered = event('AgentRegistered', {
+  agentId: Id,
+  role: z.string().min(1),
+  variant: z.string().min(1).optional(),
+  name: z.string().optional(),
+});
+export type AgentRegistered = z.infer<typeof AgentRegistered>;
+
+export const AgentRemoved = event('AgentRemoved', { agentId: Id, reason: z.string().optional() });
+export type AgentRemoved = z.infer<typeof AgentRemoved>;
+
+export const AgentConnected = event('AgentConnected', { agentId: Id, connectionId: Id });
+export type AgentConnected = z.infer<typeof AgentConnected>;
+
+export const AgentDisconnected = event('AgentDisconnected', { agentId: Id, connectionId: Id });
+export type AgentDisconnected = z.infer<typeof AgentDisconnected>;
+
+export const AgentHeartbeat = event('AgentHeartbeat', { agentId: Id });
+export type AgentHeartbeat = z.infer<typeof AgentHeartbeat>;
+
+export const SessionStarting = event('SessionStarting', {
+  agentId: Id,
+  sessionId: Id,
+  poolId: Id.optional(),
+});
+export type SessionStarting = z.infer<typeof SessionStarting>;
+
+export const AgentSpawned = event('AgentSpawned', {
+  agentId: Id,
+  sessionId: Id,
+  poolId: Id.optional(),
+  pid: Pid.optional(),
+  generation: Generation.optional(),
+});
+export type AgentSpawned = z.infer<typeof AgentSpawned>;
+
+export const SessionStartFailed = event('SessionStartFailed', {
+  agentId: Id,
+  sessionId: Id,
+  reason: z.string(),
+});
+export type SessionStartFailed = z.infer<typeof SessionStartFailed>;
+
+export const SessionSuspended = event('SessionSuspended', { agentId: Id, sessionId: Id });
+export type SessionSuspended = z.infer<typeof SessionSuspended>;
+
+export const SessionResumed = event('SessionResumed', {
+  agentId: Id,
+  sessionId: Id,
+  pid: Pid.optional(),
+});
+export type SessionResumed = z.infer<typeof SessionResumed>;
+
+export const SessionTerminationRequested = event('SessionTerminationRequested', {
+  agentId: Id,
+  sessionId: Id,
+});
+export type SessionTerminationRequested = z.infer<typeof SessionTerminationRequested>;
+
+export const SessionEnded = event('SessionEnded', { agentId: Id, sessionId: Id, reason: z.string() });
+export type SessionEnded = z.infer<typeof SessionEnded>;
+
+export const SessionNotFound = event('SessionNotFound', { agentId: Id, sessionId: Id });
+export type SessionNotFound = z.infer<typeof SessionNotFound>;
+
+export const SessionReset = event('SessionReset', {
+  agentId: Id,
+  sessionId: Id,
+  generation: Generation,
+});
+export type SessionReset = z.infer<typeof SessionReset>;
+
+export const RunStarted = event('RunStarted', { agentId: Id, sessionId: Id, generation: Generation });
+export type RunStarted = z.infer<typeof RunStarted>;
+
+export const RunFinished = event('RunFinished', {
+  agentId: Id,
+  sessionId: Id,
+  generation: Generation,
+  outcome: z.string().optional(),
+});
+export type RunFinished = z.infer<typeof RunFinished>;
+
+export const AgentStopped = event('AgentStopped', {
+  agentId: Id,
+  reason: z.string().optional(),
+  resumable: z.boolean().optional(),
+});
+export type AgentStopped = z.infer<typeof AgentStopped>;
+
+export const AgentCrashed = event('AgentCrashed', { agentId: Id, reason: z.string(), pid: Pid.optional() });
+export type AgentCrashed = z.infer<typeof AgentCrashed>;
+
+/** The body of every lifecycle event: `type` plus its strictly validated `data`. */
+export const LifecycleEventBody = z.discriminatedUnion('type', [
+  PoolCreated,
+  PoolUpdated,
+  PoolDeleted,
+  AgentRegistered,
+  AgentRemoved,
+  AgentConnected,
+  AgentDisconnected,
+  AgentHeartbeat,
+  SessionStarting,
+  AgentSpawned,
+  SessionStartFailed,
+  SessionSuspended,
+  SessionResumed,
+  SessionTerminationRequested,
+  SessionEnded,
+  SessionNotFound,
+  SessionReset,
+  RunStarted,
+  RunFinished,
+  AgentStopped,
+  AgentCrashed,
+]);
+export type LifecycleEventBody = z.infer<typeof LifecycleEventBody>;
+export type LifecycleEventType = LifecycleEventBody['type'];
+
+export const eventTypes: readonly LifecycleEventType[] = LifecycleEventBody.options.map(
+  (o) => o.shape.type.value,
+);
+
+/** Envelope metadata: `at` is required; other keys (correlation, causation, source, …) pass through. */
+export const EventMetadata = z.looseObject({
+  at: z.iso.datetime({ offset: true }),
+  correlationId: z.string().optional(),
+  causationId: z.string().optional(),
+  source: z.string().optional(),
+});
+export type EventMetadata = z.infer<typeof EventMetadata>;
+
+/** An event as a producer writes it; `id` may be omitted and is then assigned on append. */
+export const EventEnvelope = z.object({
+  id: z.uuid().optional(),
+  type: z.string(),
+  data: z.unknown(),
+  metadata: EventMetadata,
+});
+
+/** A validated lifecycle event with its id and metadata, not yet stored. */
+export type LifecycleEvent = LifecycleEventBody & { id: string; metadata: EventMetadata };
+
+/** A lifecycle event as read back from a store or an NDJSON file. */
+export type RecordedEvent<E extends { type: string } = LifecycleEvent> = E & {
+  stream: string;
+  revision: bigint;
+  position: bigint;
+};
+
+const poolTypes = new Set<string>(['PoolCreated', 'PoolUpdated', 'PoolDeleted']);
+
+/** The stream an event belongs to: `pool-<poolId>` for pool events, else `agent-<agentId>`. */
+export const streamOf = (event: LifecycleEventBody): string =>
+  poolTypes.has(event.type)
+    ? `pool-${(event.data as { poolId: string }).poolId}`
+    : `agent-${(event.data as { agentId: string }).agentId}`;

@@ -1,0 +1,91 @@
+import type { LifecycleEvent } from '../events/lifecycleEvents.js';
+
+/** Optimistic concurrency for one stream, as EventStoreDB names it. */
+export type ExpectedRevision = 'any' | 'no-stream' | 'stream-exists' | bigint;
+
+/**
+ * An event as a store hands it back: position, stream and revision are the store's; type, data
+ * and metadata are untrusted until `decodeEvent` has validated (and upcast) them.
+ */
+export interface StoredEvent {
+  position: bigint;
+  stream: string;
+  revision: bigint;
+  id: string;
+  type: string;
+  data: unknown;
+  metadata: unknown;
+}
+
+export interface AppendResult {
+  /** Events newly written. */
+  appended: number;
+  /** Events whose id was already stored: skipped, never written twice. */
+  duplicates: number;
+  /** Global position of the last event written by this call (null when nothing was written). */
+  lastPosition: bigint | null;
+}
+
+export interface AppendToStreamResult extends AppendResult {
+  /** The stream's revision after the append (the revision the next append should expect). */
+  nextExpectedRevision: bigint;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: read events with a position strictly greater than this. Null or absent = from the start. */
+  after?: bigint | null;
+  /** Stop after this many events. */
+  limit?: number;
+}
+
+export interface SubscribeOptions {
+  after?: bigint | null;
+  signal?: AbortSignal;
+}
+
+/** A saved projection state, tied to the projection's name and version. */
+export interface Snapshot {
+  name: string;
+  version: number;
+  position: bigint;
+  /** Serialized state; the store keeps it opaque. */
+  payload: string;
+}
+
+/** Optional capability of a store: keeps one snapshot per projection name. */
+export interface SnapshotStore {
+  load(name: string): Promise<Snapshot | null>;
+  save(snapshot: Snapshot): Promise<void>;
+}
+
+/**
+ * The one interface every store adapter implements; nothing above `src/stores` knows which store
+ * it has. Appends are idempotent on event id; positions strictly increase in commit order.
+ */
+export interface EventStore {
+  /** The store's URL with any password masked, for messages. */
+  readonly url: string;
+  /** Appends to one stream, checking `expectedRevision` (default 'any') first. */
+  appendToStream(
+    stream: string,
+    events: readonly LifecycleEvent[],
+    options?: { expectedRevision?: ExpectedRevision },
+  ): Promise<AppendToStreamResult>;
+  /**
+   * Appends events to their own streams (`streamOf`), in the given order, without revision checks.
+   * Atomic where the store can do it (all or nothing); idempotent on id everywhere, so re-running an
+   * interrupted batch completes it with nothing doubled.
+   */
+  appendBatch(events: readonly LifecycleEvent[]): Promise<AppendResult>;
+  /** All events in position order. */
+  readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent>;
+  /** One stream in revision order; an absent stream yields nothing. */
+  readStream(stream: string, options?: { fromRevision?: bigint }): AsyncIterable<StoredEvent>;
+  /** Catches up from `after`, then follows new events live until the signal aborts. */
+  subscribe(options?: SubscribeOptions): AsyncIterable<StoredEvent>;
+  /** Position of the newest event, or null when empty. */
+  head(): Promise<bigint | null>;
+  /** Present when the store can keep projection snapshots. */
+  readonly snapshots?: SnapshotStore;
+  close(): Promise<void>;
+}

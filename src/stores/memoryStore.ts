@@ -1,0 +1,106 @@
+import { streamOf, type LifecycleEvent } from '../events/lifecycleEvents.js';
+import type {
+  AppendResult,
+  AppendToStreamResult,
+  EventStore,
+  ExpectedRevision,
+  ReadAllOptions,
+  Snapshot,
+  StoredEvent,
+  SubscribeOptions,
+} from './eventStore.js';
+import { checkExpectedRevision } from './expectedRevision.js';
+
+/** An in-process store (`memory:`): the reference semantics the durable stores are tested against. */
+export const openMemoryStore = (): EventStore => {
+  const log: StoredEvent[] = [];
+  const streams = new Map<string, StoredEvent[]>();
+  const ids = new Set<string>();
+  const snapshots = new Map<string, Snapshot>();
+  let waiters: Array<() => void> = [];
+
+  const wake = () => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+
+  const write = (stream: string, e: LifecycleEvent): boolean => {
+    if (ids.has(e.id)) return false;
+    const s = streams.get(stream) ?? [];
+    const stored: StoredEvent = {
+      position: BigInt(log.length + 1),
+      stream,
+      revision: BigInt(s.length),
+      id: e.id,
+      type: e.type,
+      // Stored as JSON so that a reader can never alias a producer's object.
+      data: JSON.parse(JSON.stringify(e.data)),
+      metadata: JSON.parse(JSON.stringify(e.metadata)),
+    };
+    log.push(stored);
+    s.push(stored);
+    streams.set(stream, s);
+    ids.add(e.id);
+    return true;
+  };
+
+  const store: EventStore = {
+    url: 'memory:',
+    async appendToStream(stream, events, options = {}): Promise<AppendToStreamResult> {
+      const current = streams.get(stream);
+      checkExpectedRevision(stream, options.expectedRevision ?? ('any' as ExpectedRevision), current ? BigInt(current.length - 1) : null);
+      let appended = 0;
+      for (const e of events) if (write(stream, e)) appended++;
+      if (appended) wake();
+      const after = streams.get(stream);
+      return {
+        appended,
+        duplicates: events.length - appended,
+        lastPosition: appended ? BigInt(log.length) : null,
+        nextExpectedRevision: after ? BigInt(after.length - 1) : -1n,
+      };
+    },
+    async appendBatch(events): Promise<AppendResult> {
+      let appended = 0;
+      for (const e of events) if (write(streamOf(e), e)) appended++;
+      if (appended) wake();
+      return { appended, duplicates: events.length - appended, lastPosition: appended ? BigInt(log.length) : null };
+    },
+    async *readAll(options: ReadAllOptions = {}) {
+      const start = options.after == null ? 0 : Number(options.after);
+      const end = options.limit === undefined ? Infinity : start + options.limit;
+      for (let i = start; i < log.length && i < end; i++) yield log[i]!;
+    },
+    async *readStream(stream, options = {}) {
+      const s = streams.get(stream) ?? [];
+      for (let i = Number(options.fromRevision ?? 0n); i < s.length; i++) yield s[i]!;
+    },
+    async *subscribe(options: SubscribeOptions = {}) {
+      let next = options.after == null ? 0 : Number(options.after);
+      const signal = options.signal;
+      while (!signal?.aborted) {
+        while (next < log.length) yield log[next++]!;
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          signal?.addEventListener('abort', () => resolve(), { once: true });
+        });
+      }
+    },
+    async head() {
+      return log.length ? BigInt(log.length) : null;
+    },
+    snapshots: {
+      async load(name) {
+        return snapshots.get(name) ?? null;
+      },
+      async save(snapshot) {
+        snapshots.set(snapshot.name, snapshot);
+      },
+    },
+    async close() {
+      wake();
+    },
+  };
+  return store;
+};
