@@ -15,6 +15,8 @@ export interface StoredEvent {
   type: string;
   data: unknown;
   metadata: unknown;
+  /** Set when the stored row itself could not be read (e.g. its JSON is damaged): says why. */
+  corrupt?: string;
 }
 
 export interface AppendResult {
