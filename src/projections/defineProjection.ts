@@ -1,0 +1,26 @@
+import type { Draft } from 'immer';
+
+/** An anomaly the engine reports for an event it could not decode (only with --skip-invalid). */
+export interface InvalidEventInfo {
+  position: bigint;
+  eventId: string | null;
+  type: string | null;
+  message: string;
+}
+
+/**
+ * A projection is a value: a name and version (a snapshot is only reused by the same pair), an
+ * initial state, and an immer recipe that applies one recorded event to a draft.
+ */
+export interface Projection<State, Event> {
+  readonly name: string;
+  readonly version: number;
+  readonly initialState: () => State;
+  readonly apply: (draft: Draft<State>, event: Event) => void;
+  /** Records an event that could not be decoded, when the caller chose to skip such events. */
+  readonly applyInvalid?: (draft: Draft<State>, info: InvalidEventInfo) => void;
+}
+
+/** Declares a projection; returns its argument, typed (Emmett's `projection()`). */
+export const defineProjection = <State, Event>(projection: Projection<State, Event>): Projection<State, Event> =>
+  projection;
