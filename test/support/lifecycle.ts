@@ -59,13 +59,12 @@ const withoutAnomalies = (v: ProjectionJson) => ({ ...v, position: null, anomali
  * delivered twice in a row (Emmett's numberOfTimes: 2), which must change nothing but the anomalies.
  */
 export const given = (...events: LifecycleEvent[]) => {
-  const run = async (check: (view: ProjectionJson) => void) => {
+  const run = async (check: (view: ProjectionJson) => void): Promise<void> => {
     const once = await foldView(events);
     check(once);
     const twice = await foldView(events.flatMap((e) => [e, e]));
     expect(withoutAnomalies(twice)).toEqual(withoutAnomalies(once));
     expect(twice.anomalies.byReason.duplicate ?? 0).toBe(events.length + (once.anomalies.byReason.duplicate ?? 0));
-    return once;
   };
   return {
     then: (check: (view: ProjectionJson) => void) => run(check),

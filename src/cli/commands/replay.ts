@@ -1,0 +1,46 @@
+import { parseArgs } from 'node:util';
+import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
+import { lifecycleView } from '../../projections/lifecycleView.js';
+import { replayFile, replayStore } from '../../replay/replayLog.js';
+import { EXIT } from '../cliIo.js';
+import { formatSummary } from '../formatSummary.js';
+import { logSource, parseIsoTime, parsePosition, parseRetention, sourceFlags, withStore } from '../options.js';
+import type { Command } from './command.js';
+
+export const replayCommand: Command = {
+  name: 'replay',
+  summary: 'rebuild the projection from the log and print it',
+  usage:
+    'rollcall replay [--store URL | --input FILE] [--json] [--until POSITION] [--as-of ISO] [--no-snapshot] [--skip-invalid] [--retention-hours H]',
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        ...sourceFlags,
+        json: { type: 'boolean' },
+        until: { type: 'string' },
+        'as-of': { type: 'string' },
+        'no-snapshot': { type: 'boolean' },
+        'skip-invalid': { type: 'boolean' },
+        'retention-hours': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    const retentionMs = parseRetention(values['retention-hours']);
+    const projection = createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
+    const fold = {
+      until: parsePosition('--until', values.until),
+      asOf: parseIsoTime('--as-of', values['as-of']),
+      skipInvalid: values['skip-invalid'] ?? false,
+    };
+    const source = logSource(values, io);
+    const { state } =
+      source.kind === 'input'
+        ? await replayFile(source.path, projection, fold)
+        : await withStore(source.url, (store) => replayStore(store, projection, { ...fold, noSnapshot: values['no-snapshot'] ?? false }));
+    const view = lifecycleView(state, { retentionMs: projection.retentionMs });
+    io.stdout.write(values.json ? `${JSON.stringify(view, null, 2)}\n` : formatSummary(view));
+    return EXIT.ok;
+  },
+};

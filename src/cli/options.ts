@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { defaultStoreUrl, openStore } from '../stores/openStore.js';
+import type { EventStore } from '../stores/eventStore.js';
+import { usageError, type CliIo } from './cliIo.js';
+
+/** `--until P`: a non-negative integer position. */
+export const parsePosition = (flag: string, value: string | undefined): bigint | null => {
+  if (value === undefined) return null;
+  if (!/^\d+$/.test(value)) throw usageError(`${flag} must be a non-negative integer position, got "${value}"`);
+  return BigInt(value);
+};
+
+const IsoTime = z.iso.datetime({ offset: true });
+
+/** `--as-of T`: an ISO-8601 time with a zone, as in metadata.at. */
+export const parseIsoTime = (flag: string, value: string | undefined): string | null => {
+  if (value === undefined) return null;
+  if (!IsoTime.safeParse(value).success) throw usageError(`${flag} must be an ISO-8601 time with a zone (e.g. 2026-11-20T10:00:00Z), got "${value}"`);
+  return value;
+};
+
+export const parsePositiveInt = (flag: string, value: string | undefined, fallback?: number): number => {
+  if (value === undefined) {
+    if (fallback === undefined) throw usageError(`${flag} is required`);
+    return fallback;
+  }
+  if (!/^\d+$/.test(value) || Number(value) <= 0) throw usageError(`${flag} must be a positive integer, got "${value}"`);
+  return Number(value);
+};
+
+/** `--retention` in hours (fractions allowed), for the terminal-session window of SPEC §3. */
+export const parseRetention = (value: string | undefined): number | undefined => {
+  if (value === undefined) return undefined;
+  const hours = Number(value);
+  if (!Number.isFinite(hours) || hours < 0) throw usageError(`--retention-hours must be a non-negative number, got "${value}"`);
+  return Math.round(hours * 3_600_000);
+};
+
+export type LogSource = { kind: 'store'; url: string } | { kind: 'input'; path: string };
+
+/** `--store URL` or `--input FILE` (not both); the default store otherwise. */
+export const logSource = (values: { store?: string | undefined; input?: string | undefined }, io: CliIo): LogSource => {
+  if (values.store !== undefined && values.input !== undefined) throw usageError('use either --store or --input, not both');
+  if (values.input !== undefined) return { kind: 'input', path: values.input };
+  return { kind: 'store', url: values.store ?? defaultStoreUrl(io.env) };
+};
+
+/** Opens a store and guarantees it is closed after `use`. */
+export const withStore = async <T>(url: string, use: (store: EventStore) => Promise<T>): Promise<T> => {
+  const store = await openStore(url);
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+};
+
+export const sourceFlags = {
+  store: { type: 'string' },
+  input: { type: 'string' },
+} as const;

@@ -1,0 +1,42 @@
+import { EXIT, reportError, type CliIo } from './cliIo.js';
+import { commands } from './commands/all.js';
+
+const help = (): string =>
+  [
+    'rollcall — event-sourced lifecycle projections for agent orchestrators',
+    '',
+    'usage: rollcall <command> [options]',
+    '',
+    ...commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}\n      ${c.usage}`),
+    '',
+    'Stores: sqlite:PATH (default sqlite:./rollcall.db, or $ROLLCALL_STORE), postgres://…, esdb://host:2113?tls=false, memory:',
+    'Exit codes: 0 ok, 1 check failed, 2 bad input or usage, 3 store unavailable, 4 internal error.',
+    '',
+  ].join('\n');
+
+/** Runs one `rollcall` invocation and returns its exit code; never throws. */
+export const runCli = async (argv: readonly string[], io: CliIo): Promise<number> => {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(help());
+    return name === undefined ? EXIT.badInput : EXIT.ok;
+  }
+  if (name === '--version') {
+    io.stdout.write('rollcall 0.1.0\n');
+    return EXIT.ok;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (command === undefined) {
+    io.stderr.write(`rollcall: unknown command "${name}" (see rollcall --help)\n`);
+    return EXIT.badInput;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout.write(`${command.usage}\n  ${command.summary}\n`);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (error) {
+    return reportError(io, error);
+  }
+};
