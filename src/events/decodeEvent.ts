@@ -10,6 +10,11 @@ export interface EventSource {
   position?: bigint;
 }
 
+export interface DecodeOptions {
+  /** Id for an event that has none (default: a random UUID). */
+  missingId?: () => string;
+}
+
 export type DecodeResult = { success: true; data: LifecycleEvent } | { success: false; error: RollcallError };
 
 const knownTypes = new Set<string>(eventTypes);
@@ -42,7 +47,7 @@ const firstIssue = (src: EventSource, prefix: readonly PropertyKey[], error: z.Z
  * Validates one raw event (already JSON-parsed): envelope, upcasting, then the strict schema of its
  * type. Missing ids are filled with a random UUID (append-time semantics of SPEC §1.1).
  */
-export const decodeEvent = (raw: unknown, src: EventSource = {}): DecodeResult => {
+export const decodeEvent = (raw: unknown, src: EventSource = {}, options: DecodeOptions = {}): DecodeResult => {
   const envelope = EventEnvelope.safeParse(raw);
   if (!envelope.success) return firstIssue(src, [], envelope.error);
   const upcasted = upcast(envelope.data as RawEvent);
@@ -51,14 +56,14 @@ export const decodeEvent = (raw: unknown, src: EventSource = {}): DecodeResult =
   }
   const body = LifecycleEventBody.safeParse({ type: upcasted.type, data: upcasted.data });
   if (!body.success) return firstIssue(src, [], body.error);
-  const id = envelope.data.id ?? randomUUID();
+  const id = envelope.data.id ?? (options.missingId ?? randomUUID)();
   // Built literally (not spread) so every decoded event has one hidden class: the fold stays monomorphic.
   const data = { type: body.data.type, data: body.data.data, id, metadata: envelope.data.metadata };
   return { success: true, data: data as LifecycleEvent };
 };
 
 /** Parses and validates one NDJSON line. */
-export const decodeLine = (line: string, src: EventSource = {}): DecodeResult => {
+export const decodeLine = (line: string, src: EventSource = {}, options: DecodeOptions = {}): DecodeResult => {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -71,5 +76,5 @@ export const decodeLine = (line: string, src: EventSource = {}): DecodeResult =>
       }),
     };
   }
-  return decodeEvent(raw, src);
+  return decodeEvent(raw, src, options);
 };

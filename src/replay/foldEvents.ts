@@ -57,20 +57,7 @@ export const foldEvents = async <S, E extends RecordedEvent = RecordedEvent>(
     if (pending.length === 0) return;
     const items = pending;
     pending = [];
-    state = immer.produce(state, (draft) => {
-      for (const item of items) {
-        if (isInvalid(item)) {
-          projection.applyInvalid!(draft, {
-            position: item.position,
-            eventId: item.id,
-            type: item.type,
-            message: item.invalid.message,
-          });
-        } else {
-          projection.apply(draft, item as E);
-        }
-      }
-    }) as S;
+    state = applyItems(projection, state, items);
     processed += items.length;
     options.onBatch?.(state);
   };
@@ -97,6 +84,18 @@ export const foldEvents = async <S, E extends RecordedEvent = RecordedEvent>(
   flush();
   return { state, processed, stoppedEarly };
 };
+
+/** Applies a batch of items inside one `produce()`; undecodable items go to `applyInvalid`. */
+export const applyItems = <S, E extends RecordedEvent>(projection: Projection<S, E>, state: S, items: readonly ReplayItem[]): S =>
+  immer.produce(state, (draft) => {
+    for (const item of items) {
+      if (isInvalid(item)) {
+        projection.applyInvalid!(draft, { position: item.position, eventId: item.id, type: item.type, message: item.invalid.message });
+      } else {
+        projection.apply(draft, item as E);
+      }
+    }
+  }) as S;
 
 /** Applies one event (live updates, audits) and returns the patches it caused. */
 export const applyEvent = <S, E>(projection: Projection<S, E>, state: S, event: E): { state: S; patches: Patch[] } => {

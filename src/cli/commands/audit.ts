@@ -1,0 +1,55 @@
+import { parseArgs } from 'node:util';
+import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
+import { auditAgent, type AgentAudit } from '../../replay/auditAgent.js';
+import { decodeStoredEvents } from '../../replay/decodeStored.js';
+import { inChunks } from '../../replay/foldEvents.js';
+import { readNdjsonEvents } from '../../replay/readNdjson.js';
+import { EXIT, usageError } from '../cliIo.js';
+import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
+import type { Command } from './command.js';
+
+const brief = (data: Record<string, unknown>): string =>
+  Object.entries(data)
+    .filter(([k]) => k !== 'agentId')
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+
+const formatAudit = (audit: AgentAudit): string => {
+  const a = audit.agent;
+  const anomalies = audit.entries.filter((e) => e.anomaly !== null).length;
+  const out = [`audit ${audit.agentId}${a ? ` (${a.type}, ${a.status})` : ''} — ${audit.entries.length} events, ${anomalies} ignored as anomalies`, ''];
+  for (const e of audit.entries) {
+    out.push(`#${e.position}  ${e.at}  ${e.type}  ${brief(e.data)}`);
+    if (e.anomaly !== null) out.push(`    ignored: ${e.anomaly}`);
+    else if (e.changes.length === 0) out.push('    (no change)');
+    else for (const c of e.changes) out.push(`    ${c}`);
+  }
+  out.push('', 'NOW');
+  for (const line of audit.explanation) out.push(`  ${line}`);
+  return `${out.join('\n')}\n`;
+};
+
+export const auditCommand: Command = {
+  name: 'audit',
+  summary: "an agent's lifecycle timeline: each event, the change it caused, and the anomalies",
+  usage: 'rollcall audit AGENT_ID [--store URL | --input FILE] [--json] [--retention-hours H]',
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...sourceFlags, json: { type: 'boolean' }, 'retention-hours': { type: 'string' } },
+      strict: true,
+      allowPositionals: true,
+    });
+    if (positionals.length !== 1) throw usageError('audit needs exactly one AGENT_ID');
+    const agentId = positionals[0]!;
+    const retentionMs = parseRetention(values['retention-hours']);
+    const projection = createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
+    const source = logSource(values, io);
+    const audit =
+      source.kind === 'input'
+        ? await auditAgent(projection, readNdjsonEvents(source.path), agentId)
+        : await withStore(source.url, (store) => auditAgent(projection, inChunks(decodeStoredEvents(store.readAll())), agentId));
+    io.stdout.write(values.json ? `${JSON.stringify(audit, null, 2)}\n` : formatAudit(audit));
+    return EXIT.ok;
+  },
+};

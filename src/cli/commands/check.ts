@@ -1,0 +1,38 @@
+import { parseArgs } from 'node:util';
+import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
+import { checkLog } from '../../replay/checkLog.js';
+import { decodeStoredEvents } from '../../replay/decodeStored.js';
+import { inChunks } from '../../replay/foldEvents.js';
+import { readNdjsonEvents } from '../../replay/readNdjson.js';
+import { EXIT } from '../cliIo.js';
+import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
+import type { Command } from './command.js';
+
+export const checkCommand: Command = {
+  name: 'check',
+  summary: 'replay the log and check the invariants on every prefix; exit 1 on any violation',
+  usage: 'rollcall check [--store URL | --input FILE] [--skip-invalid] [--retention-hours H]',
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: { ...sourceFlags, 'skip-invalid': { type: 'boolean' }, 'retention-hours': { type: 'string' } },
+      strict: true,
+    });
+    const retentionMs = parseRetention(values['retention-hours']);
+    const projection = createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
+    const options = { skipInvalid: values['skip-invalid'] ?? false };
+    const source = logSource(values, io);
+    const result =
+      source.kind === 'input'
+        ? await checkLog(projection, readNdjsonEvents(source.path), options)
+        : await withStore(source.url, (store) => checkLog(projection, inChunks(decodeStoredEvents(store.readAll())), options));
+    const anomalies = result.state.anomalies.count;
+    if (result.violations.length === 0) {
+      io.stdout.write(`ok: ${result.processed} events, every invariant holds on every prefix (${anomalies} anomalies recorded, all ignored by the rules)\n`);
+      return EXIT.ok;
+    }
+    io.stdout.write(`FAILED: ${result.violations.length} invariant violation(s) in ${result.processed} events\n`);
+    for (const v of result.violations.slice(0, 100)) io.stdout.write(`  ${v.invariant}: ${v.detail}\n`);
+    return EXIT.checkFailed;
+  },
+};

@@ -1,0 +1,147 @@
+import type { RecordedEvent } from '../events/lifecycleEvents.js';
+import type { Projection } from '../projections/defineProjection.js';
+import { isLive, type AnomalyReason, type LifecycleState } from '../projections/lifecycleState.js';
+import { lifecycleView, type AgentJson, type SessionJson } from '../projections/lifecycleView.js';
+import { applyItems } from './foldEvents.js';
+import { isInvalid, type ReplayItem } from './replayItem.js';
+import type { ReplaySource } from './foldEvents.js';
+
+export interface AuditEntry {
+  position: string;
+  at: string;
+  eventId: string;
+  type: string;
+  data: Record<string, unknown>;
+  /** What the event changed, as `field: before → after` (empty when it changed nothing). */
+  changes: string[];
+  /** Set when the rules ignored the event. */
+  anomaly: AnomalyReason | null;
+}
+
+export interface AgentAudit {
+  agentId: string;
+  entries: AuditEntry[];
+  /** The agent as the projection shows it at the end of the log (null if it never existed). */
+  agent: AgentJson | null;
+  /** The agent's sessions still in view at the end. */
+  sessions: SessionJson[];
+  /** Plain-language answer to "why is this agent (still) counted?". */
+  explanation: string[];
+}
+
+type Flat = Record<string, string>;
+
+const show = (v: unknown): string => (v === null || v === undefined ? 'null' : typeof v === 'string' ? v : JSON.stringify(v));
+
+/** The facts about one agent and the named sessions that an audit line can report changes of. */
+const facts = (state: LifecycleState, agentId: string, sessionIds: Iterable<string>): Flat => {
+  const out: Flat = {};
+  const a = state.agents[agentId];
+  if (a !== undefined) {
+    const live = a.openSessionIds.map((id) => state.sessions[id]!).find((s) => isLive(s.state));
+    out['status'] = a.removedAt !== null ? 'removed' : live ? 'running' : 'idle';
+    out['currentSessionId'] = show(a.openSessionIds[a.openSessionIds.length - 1] ?? null);
+    out['pid'] = show(live?.pid ?? null);
+    out['generation'] = String(a.generation);
+    out['busy'] = String(a.run !== null && a.run.generation === a.generation && isLive(state.sessions[a.run.sessionId]?.state ?? 'terminated'));
+    out['connection'] = a.connection === null ? 'null' : `${a.connection.connectionId} ${a.connection.state}`;
+    out['lastExitReason'] = show(a.lastExitReason);
+  }
+  for (const id of sessionIds) {
+    const s = state.sessions[id];
+    if (s === undefined || s.agentId !== agentId) continue;
+    out[`${id}.state`] = s.state;
+    out[`${id}.pid`] = show(s.pid);
+    out[`${id}.poolId`] = show(s.poolId);
+    out[`${id}.terminationReason`] = show(s.terminationReason);
+  }
+  return out;
+};
+
+const diff = (before: Flat, after: Flat): string[] => {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  const out: string[] = [];
+  for (const k of keys) {
+    const b = before[k] ?? '(none)';
+    const a = after[k] ?? '(none)';
+    if (b !== a) out.push(`${k}: ${b} → ${a}`);
+  }
+  return out;
+};
+
+/**
+ * An agent's lifecycle timeline: every event that names it, what each one changed, and the
+ * anomalies. Other events are folded in batches as usual; the agent's own are applied one by one.
+ */
+export const auditAgent = async (
+  projection: Projection<LifecycleState, RecordedEvent> & { retentionMs: number },
+  source: ReplaySource,
+  agentId: string,
+): Promise<AgentAudit> => {
+  let state = projection.initialState();
+  const entries: AuditEntry[] = [];
+  let pending: ReplayItem[] = [];
+  const flush = () => {
+    if (pending.length) state = applyItems(projection, state, pending);
+    pending = [];
+  };
+  for await (const chunk of source) {
+    for (const item of chunk) {
+      if (isInvalid(item)) throw item.invalid;
+      const data = item.data as Record<string, unknown>;
+      if (data['agentId'] !== agentId) {
+        pending.push(item);
+        continue;
+      }
+      flush();
+      const named = typeof data['sessionId'] === 'string' ? [data['sessionId']] : [];
+      const ids = (s: LifecycleState) => [...named, ...(s.agents[agentId]?.openSessionIds ?? [])];
+      const before = state;
+      const anomaliesBefore = before.anomalies.count;
+      state = applyItems(projection, state, [item]);
+      const sessionIds = new Set([...ids(before), ...ids(state)]);
+      const anomaly = state.anomalies.count > anomaliesBefore ? state.anomalies.recent[state.anomalies.recent.length - 1]!.reason : null;
+      entries.push({
+        position: item.position.toString(),
+        at: item.metadata.at,
+        eventId: item.id,
+        type: item.type,
+        data,
+        changes: diff(facts(before, agentId, sessionIds), facts(state, agentId, sessionIds)),
+        anomaly,
+      });
+    }
+  }
+  flush();
+  const view = lifecycleView(state, { retentionMs: projection.retentionMs });
+  const agent = view.agents[agentId] ?? null;
+  const sessions = Object.values(view.sessions).filter((s) => s.agentId === agentId);
+  return { agentId, entries, agent, sessions, explanation: explain(view, agent, sessions, entries) };
+};
+
+const explain = (
+  view: ReturnType<typeof lifecycleView>,
+  agent: AgentJson | null,
+  sessions: SessionJson[],
+  entries: AuditEntry[],
+): string[] => {
+  if (agent === null) {
+    return entries.length === 0 ? ['no event in the log names this agent'] : ['the agent is not in the projection (never registered, or removed and past the retention window)'];
+  }
+  if (agent.status !== 'running') {
+    return [`not counted: ${agent.status}, no live session${agent.lastExitReason ? ` (last exit: ${agent.lastExitReason} at ${agent.stoppedAt})` : ''}`];
+  }
+  const live = sessions.find((s) => s.state === 'starting' || s.state === 'running' || s.state === 'terminating')!;
+  const lastForSession = [...entries].reverse().find((e) => e.data['sessionId'] === live.sessionId && e.anomaly === null);
+  const pool = live.poolId === null ? undefined : view.pools[live.poolId];
+  const lines = [
+    `counted as running because session ${live.sessionId} is ${live.state}` +
+      (live.state === 'terminating' ? ` (termination requested at ${live.terminatingSince}, no end event since)` : '') +
+      (live.pid !== null ? `, pid ${live.pid}` : ''),
+  ];
+  if (pool) lines.push(`it holds a slot in pool ${pool.poolId} (${pool.status.activeCount}/${pool.maxSize} used)`);
+  else if (live.poolId !== null) lines.push(`its pool ${live.poolId} is not in the projection (deleted or never created)`);
+  if (lastForSession) lines.push(`last event for that session: ${lastForSession.type} at position ${lastForSession.position} (${lastForSession.at})`);
+  lines.push('if the process is gone, `rollcall reconcile` appends the event that ends it');
+  return lines;
+};
