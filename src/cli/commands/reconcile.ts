@@ -1,0 +1,99 @@
+import { parseArgs } from 'node:util';
+import type { Decision } from '../../reconcile/decide.js';
+import { reconcileRules, type ReconcileConfigInput } from '../../reconcile/reconcileConfig.js';
+import { reconcileOnce, runReconciler, type ReconcileMetrics, type ReconcilePass } from '../../reconcile/reconciler.js';
+import { defaultStoreUrl } from '../../stores/openStore.js';
+import { EXIT, usageError, type CliIo } from '../cliIo.js';
+import { withStore } from '../options.js';
+import type { Command } from './command.js';
+
+/** A duration flag in seconds (fractions allowed), or `off` to turn its rule off. */
+const seconds = (flag: string, value: string | undefined): number | null | undefined => {
+  if (value === undefined) return undefined;
+  if (value === 'off') return null;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw usageError(`${flag} must be a non-negative number of seconds or "off", got "${value}"`);
+  return Math.round(n * 1000);
+};
+
+const reasonOf = (d: Decision): string => (d.event.data as { reason?: string }).reason ?? '';
+
+/** One line per correction: rule, agent, session, reason (and the event that says it). */
+const formatDecision = (d: Decision, prefix = ''): string =>
+  `${prefix}${d.rule.padEnd(18)} agent=${d.agentId} session=${d.sessionId} reason=${JSON.stringify(reasonOf(d))} (${d.event.type})\n`;
+
+const formatMetrics = (m: ReconcileMetrics): string => {
+  const byRule = reconcileRules.filter((r) => m.corrections[r] > 0).map((r) => `${r} ${m.corrections[r]}`);
+  return (
+    `${m.appended} correction${m.appended === 1 ? '' : 's'} appended` +
+    (byRule.length ? ` (${byRule.join(', ')})` : '') +
+    `, ${m.alreadyStored} already stored, ${m.conflicts} conflict${m.conflicts === 1 ? '' : 's'} (re-decided next pass)`
+  );
+};
+
+const printPass = (io: CliIo, pass: ReconcilePass, always: boolean) => {
+  for (const d of pass.appended) io.stdout.write(formatDecision(d));
+  for (const d of pass.alreadyStored) io.stdout.write(formatDecision(d, 'already stored: '));
+  for (const d of pass.conflicts) io.stdout.write(formatDecision(d, 'conflict, not appended: '));
+  if (always || pass.decisions.length > 0) {
+    io.stdout.write(`reconcile: at position ${pass.position ?? 'none'}: ${formatMetrics(pass.metrics)}\n`);
+  }
+};
+
+export const reconcileCommand: Command = {
+  name: 'reconcile',
+  summary: 'correct the log against reality (dead pids, stuck sessions, vanished agents); pids are checked on this host',
+  usage:
+    'rollcall reconcile [--store URL] [--once | --every SECONDS] [--terminating-timeout-s S|off] [--starting-timeout-s S|off] [--disconnect-grace-s S|off] [--no-pid-check] [--skip-invalid]',
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        store: { type: 'string' },
+        once: { type: 'boolean' },
+        every: { type: 'string' },
+        'terminating-timeout-s': { type: 'string' },
+        'starting-timeout-s': { type: 'string' },
+        'disconnect-grace-s': { type: 'string' },
+        'no-pid-check': { type: 'boolean' },
+        'skip-invalid': { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.once && values.every !== undefined) throw usageError('use either --once or --every SECONDS, not both');
+    let everyMs: number | null = null;
+    if (values.every !== undefined) {
+      const n = Number(values.every);
+      if (values.every.trim() === '' || !Number.isFinite(n) || n <= 0) throw usageError(`--every must be a positive number of seconds, got "${values.every}"`);
+      everyMs = Math.round(n * 1000);
+    }
+    const config: ReconcileConfigInput = {};
+    const terminating = seconds('--terminating-timeout-s', values['terminating-timeout-s']);
+    const startingTimeout = seconds('--starting-timeout-s', values['starting-timeout-s']);
+    const grace = seconds('--disconnect-grace-s', values['disconnect-grace-s']);
+    if (terminating !== undefined) config.terminatingTimeoutMs = terminating;
+    if (startingTimeout !== undefined) config.startingTimeoutMs = startingTimeout;
+    if (grace !== undefined) config.disconnectGraceMs = grace;
+    if (values['no-pid-check']) config.pidCheck = false;
+    const skipInvalid = values['skip-invalid'] ?? false;
+
+    return withStore(values.store ?? defaultStoreUrl(io.env), async (store) => {
+      if (everyMs === null) {
+        printPass(io, await reconcileOnce(store, { config, skipInvalid }), true);
+        return EXIT.ok;
+      }
+      const total = await runReconciler(store, {
+        everyMs,
+        config,
+        skipInvalid,
+        ...(io.signal !== undefined ? { signal: io.signal } : {}),
+        onPass: (pass) => printPass(io, pass, false),
+        // A daemon outlives a failed pass (store briefly unavailable): say so and try again.
+        onError: (error) => io.stderr.write(`rollcall: reconcile pass failed: ${error instanceof Error ? error.message : String(error)}\n`),
+      });
+      io.stdout.write(`reconcile: stopped after ${total.passes} pass${total.passes === 1 ? '' : 'es'}: ${formatMetrics(total)}\n`);
+      return EXIT.ok;
+    });
+  },
+};

@@ -1,0 +1,209 @@
+import { z } from 'zod';
+import { RollcallError } from '../errors.js';
+import type { LifecycleEvent } from '../events/lifecycleEvents.js';
+import type { AgentJson, ProjectionJson, SessionJson } from '../projections/lifecycleView.js';
+import { correctionId } from './correctionId.js';
+import { resolveReconcileConfig, type ReconcileConfigInput, type ReconcileRule } from './reconcileConfig.js';
+
+/** What the liveness check of one pid found. A zombie counts as dead. */
+export interface PidObservation {
+  alive: boolean;
+  /** What was seen, for the record: e.g. "zombie (state Z)", "no such process (ESRCH)". */
+  detail?: string;
+}
+
+/** What the orchestrator knows about an agent beyond the log, when it knows it. */
+export interface AgentObservation {
+  /** `gone`: the orchestrator knows the agent no longer exists (pod deleted, replaced). */
+  connection?: 'connected' | 'disconnected' | 'gone';
+  /** When its connection went down (ISO), if known. */
+  disconnectedSince?: string;
+  /** Its latest heartbeat (ISO), which may be newer than anything in the log. */
+  lastHeartbeatAt?: string;
+}
+
+/** Facts gathered outside the log. A pid or agent that is absent here was not observed: no rule fires on it. */
+export interface Observations {
+  pids?: Readonly<Record<number, PidObservation>>;
+  agents?: Readonly<Record<string, AgentObservation>>;
+}
+
+/** One correction: the event to append and the rule that produced it. */
+export interface Decision {
+  rule: ReconcileRule;
+  agentId: string;
+  /** The session the correction is about. */
+  sessionId: string;
+  event: LifecycleEvent;
+}
+
+/** `metadata.source` of every event the reconciler appends. */
+export const RECONCILER_SOURCE = 'rollcall-reconciler';
+
+const IsoTime = z.iso.datetime({ offset: true });
+
+const isLiveState = (s: SessionJson['state']): boolean => s === 'starting' || s === 'running' || s === 'terminating';
+
+const ms = (iso: string | null | undefined): number | null => {
+  if (iso == null) return null;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? null : t;
+};
+
+/** The agent's connection as best known: an observation is fresher than the log. */
+const connectionOf = (agent: AgentJson | undefined, obs: AgentObservation | undefined) =>
+  obs?.connection ?? agent?.connection?.state ?? 'unknown';
+
+/**
+ * Since when the agent has been absent: the latest evidence of life or of the disconnect itself
+ * (a heartbeat after a disconnect restarts the grace period). Null when nothing dates it.
+ */
+const absentSince = (agent: AgentJson | undefined, obs: AgentObservation | undefined): string | null => {
+  const candidates = [
+    obs?.disconnectedSince,
+    obs?.lastHeartbeatAt,
+    agent?.lastSeenAt,
+    agent?.connection?.state === 'disconnected' ? agent.connection.since : null,
+  ];
+  let best: string | null = null;
+  let bestMs = -Infinity;
+  for (const c of candidates) {
+    const t = ms(c);
+    if (t !== null && t > bestMs) {
+      best = c!;
+      bestMs = t;
+    }
+  }
+  return best;
+};
+
+/** Why a terminating session's agent counts as unavailable, or null while it may still stop it. */
+const unavailability = (
+  agent: AgentJson | undefined,
+  obs: AgentObservation | undefined,
+  session: SessionJson,
+  observations: Observations,
+): string | null => {
+  if (agent === undefined) return 'unknown-agent';
+  if (agent.status === 'removed') return 'removed';
+  const connection = connectionOf(agent, obs);
+  if (connection === 'gone' || connection === 'disconnected') return connection;
+  if (session.pid !== null && observations.pids?.[session.pid]?.alive === false) return 'pid-dead';
+  return null;
+};
+
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The reconciler's pure core (SPEC §4): from a projection view, facts observed outside the log and
+ * the time `now` (ISO), the events that bring the log back in line with reality. It reads no clock
+ * and does no I/O. Each live session gets at most one correction, by precedence: dead pid, agent
+ * disconnected past its grace (starting/running sessions), stuck terminating, start timeout.
+ */
+export const decide = (
+  view: ProjectionJson,
+  observations: Observations,
+  now: string,
+  config: ReconcileConfigInput = {},
+): Decision[] => {
+  if (!IsoTime.safeParse(now).success) throw new RollcallError('usage', `reconcile: now must be an ISO-8601 time with a zone, got "${now}"`);
+  const cfg = resolveReconcileConfig(config);
+  const nowMs = Date.parse(now);
+  const olderThan = (since: string | null, limit: number | null): number | null => {
+    const t = ms(since);
+    if (t === null || limit === null) return null;
+    return nowMs - t > limit ? nowMs - t : null;
+  };
+
+  const liveByAgent = new Map<string, SessionJson[]>();
+  for (const id of Object.keys(view.sessions).sort(byCodeUnit)) {
+    const s = view.sessions[id]!;
+    if (!isLiveState(s.state)) continue;
+    let list = liveByAgent.get(s.agentId);
+    if (list === undefined) liveByAgent.set(s.agentId, (list = []));
+    list.push(s);
+  }
+
+  const decisions: Decision[] = [];
+  const make = <T extends LifecycleEvent['type']>(
+    rule: ReconcileRule,
+    session: SessionJson,
+    pid: number | null,
+    fact: string | null,
+    type: T,
+    data: Extract<LifecycleEvent, { type: T }>['data'],
+    observed: Record<string, unknown>,
+  ) => {
+    const event = {
+      id: correctionId({ rule, agentId: session.agentId, sessionId: session.sessionId, pid, fact }),
+      type,
+      data,
+      metadata: { at: now, source: RECONCILER_SOURCE, observed: { rule, ...observed } },
+    } as LifecycleEvent;
+    decisions.push({ rule, agentId: session.agentId, sessionId: session.sessionId, event });
+  };
+
+  for (const agentId of [...liveByAgent.keys()].sort(byCodeUnit)) {
+    const agent = view.agents[agentId];
+    const obs = observations.agents?.[agentId];
+    const connection = connectionOf(agent, obs);
+    const lastSeenAt = obs?.lastHeartbeatAt ?? agent?.lastSeenAt ?? null;
+    // The stint this session belongs to: a resumed session is a new stint even with a reused pid.
+    const stint = agent?.startedAt ?? null;
+
+    for (const s of liveByAgent.get(agentId)!) {
+      const pidSeen = s.pid === null ? undefined : observations.pids?.[s.pid];
+
+      if (cfg.pidCheck && s.pid !== null && pidSeen !== undefined && !pidSeen.alive) {
+        make('dead-pid', s, s.pid, stint, 'AgentCrashed', { agentId, reason: cfg.reasons.deadPid, pid: s.pid }, {
+          pid: s.pid, alive: false, detail: pidSeen.detail ?? null, sessionState: s.state, lastSeenAt,
+        });
+        continue;
+      }
+
+      // A terminating session was asked to stop: if its agent vanishes that is not a crash, and it
+      // gets the (longer) terminating timeout instead, as seed 003 asks.
+      if ((s.state === 'starting' || s.state === 'running') && (connection === 'disconnected' || connection === 'gone')) {
+        const since = absentSince(agent, obs);
+        const absentFor = olderThan(since, cfg.disconnectGraceMs);
+        if (absentFor !== null) {
+          const observed = {
+            connection, absentSince: since, absentForMs: absentFor, graceMs: cfg.disconnectGraceMs, lastSeenAt, pid: s.pid,
+          };
+          if (s.pid !== null) {
+            // With the pid, a late correction cannot end a newer process of the agent (rule 8).
+            make('agent-disconnected', s, s.pid, stint, 'AgentCrashed', { agentId, reason: cfg.reasons.agentDisconnected, pid: s.pid }, observed);
+            continue;
+          }
+          // Without a pid it applies to every live session of the agent: nothing more to decide for it.
+          make('agent-disconnected', s, null, stint, 'AgentCrashed', { agentId, reason: cfg.reasons.agentDisconnected }, observed);
+          break;
+        }
+      }
+
+      if (s.state === 'terminating') {
+        const stuckFor = olderThan(s.terminatingSince, cfg.terminatingTimeoutMs);
+        const why = stuckFor === null ? null : unavailability(agent, obs, s, observations);
+        if (why !== null) {
+          make('stuck-terminating', s, s.pid, s.terminatingSince, 'SessionEnded', {
+            agentId, sessionId: s.sessionId, reason: cfg.reasons.stuckTerminating,
+          }, {
+            terminatingSince: s.terminatingSince, terminatingForMs: stuckFor, timeoutMs: cfg.terminatingTimeoutMs,
+            agent: why, connection, lastSeenAt, pid: s.pid, alive: pidSeen?.alive ?? null,
+          });
+        }
+        continue;
+      }
+
+      if (s.state === 'starting') {
+        const startingFor = olderThan(s.startedAt, cfg.startingTimeoutMs);
+        if (startingFor !== null) {
+          make('start-timeout', s, null, s.startedAt, 'SessionStartFailed', {
+            agentId, sessionId: s.sessionId, reason: cfg.reasons.startTimeout,
+          }, { startedAt: s.startedAt, startingForMs: startingFor, timeoutMs: cfg.startingTimeoutMs, connection, lastSeenAt });
+        }
+      }
+    }
+  }
+  return decisions;
+};

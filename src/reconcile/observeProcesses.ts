@@ -1,0 +1,57 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { ProjectionJson } from '../projections/lifecycleView.js';
+import type { Observations, PidObservation } from './decide.js';
+
+export interface ProcessCheckOptions {
+  /** Where procfs is mounted (tests may point elsewhere). Default `/proc`. */
+  procRoot?: string;
+}
+
+let procfs: boolean | undefined;
+const hasProcfs = (root: string): boolean =>
+  root === '/proc' ? (procfs ??= existsSync('/proc/self/stat')) : existsSync(root);
+
+/** The one-letter state of /proc/<pid>/stat, or null when there is no such entry. */
+const procState = (root: string, pid: number): string | null => {
+  let text: string;
+  try {
+    text = readFileSync(`${root}/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // "pid (comm) S …": comm may itself contain spaces and parentheses, so cut at the last ')'.
+  const close = text.lastIndexOf(')');
+  return close < 0 ? null : text.charAt(close + 2) || null;
+};
+
+/**
+ * Is this pid alive on this host? `process.kill(pid, 0)` says whether it exists (ESRCH: no;
+ * EPERM: yes, someone else's); /proc then says whether it is only a zombie (Z) or dead (X), which
+ * kill cannot tell. Any doubt counts as alive: the reconciler must never end a running process.
+ */
+export const checkPid = (pid: number, options: ProcessCheckOptions = {}): PidObservation => {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH') return { alive: false, detail: 'no such process (ESRCH)' };
+    if (code !== 'EPERM') return { alive: true, detail: `kill(0) failed with ${code ?? 'an unknown error'}; assumed alive` };
+  }
+  const root = options.procRoot ?? '/proc';
+  if (!hasProcfs(root)) return { alive: true, detail: 'exists (kill 0)' };
+  const state = procState(root, pid);
+  // Gone between the two checks.
+  if (state === null) return { alive: false, detail: 'no /proc entry' };
+  if (state === 'Z' || state === 'X') return { alive: false, detail: `${state === 'Z' ? 'zombie' : 'dead'} (state ${state})` };
+  return { alive: true, detail: `state ${state}` };
+};
+
+/** The default observer: checks on this host the pid of every live session in the view. */
+export const observeProcesses = (view: ProjectionJson, options: ProcessCheckOptions = {}): Observations => {
+  const pids: Record<number, PidObservation> = {};
+  for (const s of Object.values(view.sessions)) {
+    const live = s.state === 'starting' || s.state === 'running' || s.state === 'terminating';
+    if (live && s.pid !== null && pids[s.pid] === undefined) pids[s.pid] = checkPid(s.pid, options);
+  }
+  return { pids };
+};

@@ -1,0 +1,51 @@
+/** The reconciler's rules, in the order they take precedence on one session. */
+export const reconcileRules = ['dead-pid', 'agent-disconnected', 'stuck-terminating', 'start-timeout'] as const;
+export type ReconcileRule = (typeof reconcileRules)[number];
+
+/**
+ * What the reconciler corrects and after how long (SPEC §4). A threshold of `null` turns its rule
+ * off; `pidCheck: false` turns off the dead-pid rule.
+ */
+export interface ReconcileConfig {
+  /** A live session whose pid is observed dead → AgentCrashed with that pid. */
+  pidCheck: boolean;
+  /** A `terminating` session older than this whose agent is disconnected or gone → SessionEnded. */
+  terminatingTimeoutMs: number | null;
+  /** A `starting` session older than this → SessionStartFailed. */
+  startingTimeoutMs: number | null;
+  /** An agent absent (disconnected, not seen) longer than this with a starting/running session → AgentCrashed. */
+  disconnectGraceMs: number | null;
+  /** Reasons written into the correcting events. */
+  reasons: {
+    deadPid: string;
+    agentDisconnected: string;
+    stuckTerminating: string;
+    startTimeout: string;
+  };
+}
+
+/** SPEC §4 defaults, matching the seed systems' numbers (NOTES.md). */
+export const defaultReconcileConfig: ReconcileConfig = {
+  pidCheck: true,
+  terminatingTimeoutMs: 10 * 60_000,
+  startingTimeoutMs: 10 * 60_000,
+  disconnectGraceMs: 30_000,
+  reasons: {
+    deadPid: 'Process no longer alive (PID check)',
+    agentDisconnected: 'agent_disconnected',
+    stuckTerminating: 'agent_unavailable',
+    startTimeout: 'start_timeout',
+  },
+};
+
+/** A partial config as callers give it; `reasons` may be partial too. */
+export type ReconcileConfigInput = Partial<Omit<ReconcileConfig, 'reasons'>> & { reasons?: Partial<ReconcileConfig['reasons']> };
+
+/** Fills a partial config with the defaults. */
+export const resolveReconcileConfig = (input: ReconcileConfigInput = {}): ReconcileConfig => ({
+  pidCheck: input.pidCheck ?? defaultReconcileConfig.pidCheck,
+  terminatingTimeoutMs: input.terminatingTimeoutMs === undefined ? defaultReconcileConfig.terminatingTimeoutMs : input.terminatingTimeoutMs,
+  startingTimeoutMs: input.startingTimeoutMs === undefined ? defaultReconcileConfig.startingTimeoutMs : input.startingTimeoutMs,
+  disconnectGraceMs: input.disconnectGraceMs === undefined ? defaultReconcileConfig.disconnectGraceMs : input.disconnectGraceMs,
+  reasons: { ...defaultReconcileConfig.reasons, ...input.reasons },
+});

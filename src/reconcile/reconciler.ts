@@ -1,0 +1,185 @@
+import { isRollcallError } from '../errors.js';
+import { streamOf } from '../events/lifecycleEvents.js';
+import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
+import { lifecycleView, type ProjectionJson } from '../projections/lifecycleView.js';
+import { replayStore } from '../replay/replayLog.js';
+import type { EventStore, ExpectedRevision } from '../stores/eventStore.js';
+import { decide, type Decision, type Observations } from './decide.js';
+import { observeProcesses } from './observeProcesses.js';
+import { reconcileRules, type ReconcileConfigInput, type ReconcileRule } from './reconcileConfig.js';
+
+/** Gathers the facts `decide` needs; it is handed the view so it knows which pids and agents to look at. */
+export type Observer = (view: ProjectionJson) => Observations | Promise<Observations>;
+
+export interface ReconcileOptions {
+  /** Default: `observeProcesses`, the pid check of every live session on this host. */
+  observe?: Observer;
+  /** The time of the pass (ISO). Default: the wall clock. */
+  now?: string;
+  config?: ReconcileConfigInput;
+  /** The projection's retention window (default 24 h); must match other readers' to share snapshots. */
+  retentionMs?: number;
+  /**
+   * Append with the agent stream's revision as of the replay (default true), so a correction
+   * decided on stale state fails instead of landing after something newer.
+   */
+  fenceRevision?: boolean;
+  /** Replay past undecodable stored events (recorded as anomalies) instead of failing the pass. */
+  skipInvalid?: boolean;
+}
+
+/** Counts kept per pass and, by `runReconciler`, cumulatively. */
+export interface ReconcileMetrics {
+  passes: number;
+  /** Corrections decided (appended, already stored, or lost to a conflict). */
+  decided: number;
+  /** Corrections appended, by rule. */
+  corrections: Record<ReconcileRule, number>;
+  appended: number;
+  /** Corrections whose id was already in the store: another reconciler appended the same one. */
+  alreadyStored: number;
+  /** Corrections not appended because the agent's stream moved on (`wrong-expected-revision`): re-decided next pass. */
+  conflicts: number;
+}
+
+export interface ReconcilePass {
+  /** The projection position the decisions were made on. */
+  position: string | null;
+  /** The view the decisions were made on (before the corrections). */
+  view: ProjectionJson;
+  observations: Observations;
+  decisions: Decision[];
+  appended: Decision[];
+  alreadyStored: Decision[];
+  conflicts: Decision[];
+  metrics: ReconcileMetrics;
+}
+
+export const emptyMetrics = (): ReconcileMetrics => ({
+  passes: 0,
+  decided: 0,
+  corrections: Object.fromEntries(reconcileRules.map((r) => [r, 0])) as Record<ReconcileRule, number>,
+  appended: 0,
+  alreadyStored: 0,
+  conflicts: 0,
+});
+
+/** Adds `b` into `a` (cumulative metrics). */
+export const addMetrics = (a: ReconcileMetrics, b: ReconcileMetrics): ReconcileMetrics => {
+  a.passes += b.passes;
+  a.decided += b.decided;
+  for (const r of reconcileRules) a.corrections[r] += b.corrections[r];
+  a.appended += b.appended;
+  a.alreadyStored += b.alreadyStored;
+  a.conflicts += b.conflicts;
+  return a;
+};
+
+/** The stream's revision as of `position` (what the replay saw), or 'no-stream'. */
+const revisionAt = async (store: EventStore, stream: string, position: bigint): Promise<ExpectedRevision> => {
+  let revision: ExpectedRevision = 'no-stream';
+  for await (const e of store.readStream(stream)) {
+    if (e.position > position) break;
+    revision = e.revision;
+  }
+  return revision;
+};
+
+/**
+ * One reconcile pass: replay the projection, observe, decide, append. Corrections have
+ * deterministic ids and are appended per agent stream with the revision the replay saw, so a pass
+ * racing another reconciler (or a live writer) never doubles a correction and never lands one on
+ * newer state; a conflict is counted and left to the next pass.
+ */
+export const reconcileOnce = async (store: EventStore, options: ReconcileOptions = {}): Promise<ReconcilePass> => {
+  const projection = createLifecycleProjection(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs });
+  const { state } = await replayStore(store, projection, { skipInvalid: options.skipInvalid ?? false });
+  const view = lifecycleView(state, { retentionMs: projection.retentionMs });
+  const observations = await (options.observe ?? observeProcesses)(view);
+  const decisions = decide(view, observations, options.now ?? new Date().toISOString(), options.config);
+
+  const metrics = emptyMetrics();
+  metrics.passes = 1;
+  metrics.decided = decisions.length;
+  const pass: ReconcilePass = { position: view.position, view, observations, decisions, appended: [], alreadyStored: [], conflicts: [], metrics };
+  if (decisions.length === 0 || view.position === null) return pass;
+
+  const byStream = new Map<string, Decision[]>();
+  for (const d of decisions) {
+    const stream = streamOf(d.event);
+    const list = byStream.get(stream);
+    if (list === undefined) byStream.set(stream, [d]);
+    else list.push(d);
+  }
+  const position = BigInt(view.position);
+  const fence = options.fenceRevision ?? true;
+  for (const [stream, group] of byStream) {
+    let expected: ExpectedRevision = fence ? await revisionAt(store, stream, position) : 'any';
+    // One event per append, so each correction is known to be appended or already stored.
+    for (let i = 0; i < group.length; i++) {
+      const d = group[i]!;
+      try {
+        const result = await store.appendToStream(stream, [d.event], { expectedRevision: expected });
+        if (result.appended > 0) {
+          pass.appended.push(d);
+          metrics.corrections[d.rule]++;
+        } else {
+          pass.alreadyStored.push(d);
+        }
+        if (fence) expected = result.nextExpectedRevision;
+      } catch (error) {
+        if (!isRollcallError(error) || error.code !== 'wrong-expected-revision') throw error;
+        // Someone else acted on this agent since the replay: what we decided may be stale.
+        pass.conflicts.push(...group.slice(i));
+        break;
+      }
+    }
+  }
+  metrics.appended = pass.appended.length;
+  metrics.alreadyStored = pass.alreadyStored.length;
+  metrics.conflicts = pass.conflicts.length;
+  return pass;
+};
+
+export interface RunReconcilerOptions extends Omit<ReconcileOptions, 'now'> {
+  /** Pause between the end of one pass and the start of the next. */
+  everyMs: number;
+  /** Stops the loop (after the pass in flight). */
+  signal?: AbortSignal;
+  /** The time of each pass (ISO). Default: the wall clock. */
+  clock?: () => string;
+  /** Called after every pass with that pass and the cumulative metrics. */
+  onPass?: (pass: ReconcilePass, total: ReconcileMetrics) => void | Promise<void>;
+  /** When given, a failed pass is reported here and the loop goes on; otherwise the error ends the loop. */
+  onError?: (error: unknown) => void;
+}
+
+const pause = (msToWait: number, signal: AbortSignal | undefined): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, msToWait);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** Runs `reconcileOnce` every `everyMs` until the signal aborts; returns the cumulative metrics. */
+export const runReconciler = async (store: EventStore, options: RunReconcilerOptions): Promise<ReconcileMetrics> => {
+  const { everyMs, signal, clock, onPass, onError, ...once } = options;
+  const total = emptyMetrics();
+  while (!signal?.aborted) {
+    try {
+      const pass = await reconcileOnce(store, { ...once, now: clock?.() ?? new Date().toISOString() });
+      addMetrics(total, pass.metrics);
+      await onPass?.(pass, total);
+    } catch (error) {
+      if (onError === undefined) throw error;
+      onError(error);
+    }
+    await pause(everyMs, signal);
+  }
+  return total;
+};
