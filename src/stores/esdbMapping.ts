@@ -29,7 +29,8 @@ const show = (r: ExpectedRevision): string => (typeof r === 'bigint' ? r.toStrin
 
 /** WrongExpectedVersionError → the typed `wrong-expected-revision` RollcallError. */
 export const fromWrongExpectedVersion = (e: WrongExpectedVersionError, stream?: string): RollcallError => {
-  const name = e.streamName || stream || '?';
+  // The caller's stream name wins: the server's carries the store's namespace.
+  const name = stream ?? (e.streamName || '?');
   const expected = show(fromEsdbExpectedRevision(e.expectedVersion));
   const actual = show(fromEsdbExpectedRevision(e.actualVersion));
   return new RollcallError(
@@ -62,8 +63,9 @@ export const comparePositions = (a: Position, b: Position): number =>
 /** Streams rollcall owns (`streamOf`): everything else in $all is someone else's or the system's. */
 export const ROLLCALL_STREAM_PREFIXES = ['agent-', 'pool-'] as const;
 
-export const isRollcallRecord = (e: { streamId: string; type: string }): boolean =>
-  ROLLCALL_STREAM_PREFIXES.some((p) => e.streamId.startsWith(p)) && !e.type.startsWith('$');
+/** Whether a record of $all is one of ours: in a rollcall stream (under `namespace`), not a system event. */
+export const isRollcallRecord = (e: { streamId: string; type: string }, namespace = ''): boolean =>
+  ROLLCALL_STREAM_PREFIXES.some((p) => e.streamId.startsWith(namespace + p)) && !e.type.startsWith('$');
 
 const decodeBytes = (bytes: Uint8Array): { ok: true; value: unknown } | { ok: false; reason: string } => {
   try {
@@ -78,8 +80,9 @@ const decodeBytes = (bytes: Uint8Array): { ok: true; value: unknown } | { ok: fa
  * hands back the raw text when data is not valid JSON, and the raw bytes when metadata is not: both
  * mean the row cannot be trusted, and it is yielded with `corrupt` set rather than thrown.
  * Rollcall's data is always a JSON object, so a string here is damage (or a foreign producer).
+ * `namespace` is removed from the stream name.
  */
-export const toStoredEvent = (e: RecordedEvent, position: bigint): StoredEvent => {
+export const toStoredEvent = (e: RecordedEvent, position: bigint, namespace = ''): StoredEvent => {
   const problems: string[] = [];
   let data: unknown = e.data;
   if (e.isJson) {
@@ -98,7 +101,8 @@ export const toStoredEvent = (e: RecordedEvent, position: bigint): StoredEvent =
       metadata = Buffer.from(metadata).toString('utf8');
     }
   }
-  const stored: StoredEvent = { position, stream: e.streamId, revision: e.revision, id: e.id, type: e.type, data, metadata };
+  const stream = namespace && e.streamId.startsWith(namespace) ? e.streamId.slice(namespace.length) : e.streamId;
+  const stored: StoredEvent = { position, stream, revision: e.revision, id: e.id, type: e.type, data, metadata };
   if (problems.length) stored.corrupt = problems.join('; ');
   return stored;
 };
@@ -133,7 +137,8 @@ export const toRollcallError = (e: unknown, url: string, what: string, stream?: 
   if (commandErrorType(e) === ErrorType.WRONG_EXPECTED_VERSION) {
     return fromWrongExpectedVersion(e as WrongExpectedVersionError, stream);
   }
-  const reason = (e as Error | null)?.message || String(e);
+  // grpc-js appends a resolver note to connection failures; it says nothing an operator can use.
+  const reason = ((e as Error | null)?.message || String(e)).replace(/\s*Resolution note:.*$/s, '').trim();
   const where = stream ? { stream } : {};
   if (isUnavailable(e)) {
     return new RollcallError('store-unavailable', `EventStoreDB at ${url} is unavailable (${what}): ${reason}`, {

@@ -72,6 +72,11 @@ export interface EsdbStoreOptions {
   onSubscriptionRetry?: (error: unknown, attempt: number) => void;
   /** How many streams' ids the append path keeps (least recently used are dropped). Default 10 000. */
   maxCachedStreams?: number;
+  /**
+   * Prefix of every stream this store writes and reads (`<namespace>agent-…`), so that several
+   * rollcall logs can share one server, e.g. test runs against a real EventStoreDB. Default none.
+   */
+  namespace?: string;
 }
 
 /** What the append path knows about one stream: every id up to revision `readUpTo`. */
@@ -112,6 +117,9 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
   const initialDelay = options.retry?.initialDelayMs ?? 100;
   const maxDelay = options.retry?.maxDelayMs ?? 5000;
   const maxCachedStreams = options.maxCachedStreams ?? 10_000;
+  const ns = options.namespace ?? '';
+  const physical = (stream: string): string => ns + stream;
+  const ours = (e: { streamId: string; type: string }): boolean => isRollcallRecord(e, ns);
   const lifetime = new AbortController();
   const fail = (e: unknown, what: string, stream?: string) => toRollcallError(e, url, what, stream);
 
@@ -138,7 +146,7 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
   /** Reads what is new in `stream` since we last looked and returns what we know of it. */
   const refresh = async (stream: string): Promise<KnownStream> => {
     const k = touch(stream);
-    const read = client.readStream(stream, { fromRevision: k.readUpTo + 1n });
+    const read = client.readStream(physical(stream), { fromRevision: k.readUpTo + 1n });
     try {
       for await (const resolved of read) {
         const e = resolved.event;
@@ -187,7 +195,7 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
     let result;
     try {
       result = await client.appendToStream(
-        stream,
+        physical(stream),
         events.map((e) =>
           jsonEvent({ id: e.id, type: e.type, data: e.data as JSONType, metadata: e.metadata as JSONType }),
         ),
@@ -227,11 +235,11 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
     try {
       for await (const resolved of read) {
         const e = resolved.event;
-        if (!e || !isRollcallRecord(e)) continue;
+        if (!e || !ours(e)) continue;
         const position = toPublicPosition(e.position);
         // A forward read of $all includes the event at its start position; ours is exclusive.
         if (after !== null && position <= after) continue;
-        yield toStoredEvent(e, position);
+        yield toStoredEvent(e, position, ns);
         if (++n >= limit) return;
       }
     } catch (e) {
@@ -242,14 +250,14 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
   }
 
   async function* readStream(stream: string, opts: { fromRevision?: bigint } = {}): AsyncGenerator<StoredEvent> {
-    const read = client.readStream(stream, { fromRevision: opts.fromRevision ?? START });
+    const read = client.readStream(physical(stream), { fromRevision: opts.fromRevision ?? START });
     try {
       for await (const resolved of read) {
         const e = resolved.event;
         if (!e) continue;
         // Stream reads carry the event's $all position on servers ≥ 22.6 (else 0, then the outer commit).
         const position = e.position && e.position.commit > 0n ? toPublicPosition(e.position) : (resolved.commitPosition ?? 0n);
-        yield toStoredEvent(e, position);
+        yield toStoredEvent(e, position, ns);
       }
     } catch (e) {
       if (e instanceof StreamNotFoundError) return;
@@ -264,7 +272,7 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
     try {
       for await (const resolved of read) {
         const e = resolved.event;
-        if (e && isRollcallRecord(e)) return toPublicPosition(e.position);
+        if (e && ours(e)) return toPublicPosition(e.position);
       }
       return null;
     } catch (e) {
@@ -290,7 +298,7 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
       while (!stop.signal.aborted) {
         const sub = client.subscribeToAll({
           fromPosition: last ?? START,
-          filter: streamNameFilter({ prefixes: [...ROLLCALL_STREAM_PREFIXES] }),
+          filter: streamNameFilter({ prefixes: ROLLCALL_STREAM_PREFIXES.map(physical) }),
         });
         const cancel = () => {
           void sub.unsubscribe().catch(() => undefined);
@@ -307,8 +315,8 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
             if (last && comparePositions(position, last) <= 0) continue;
             last = position;
             attempt = 0;
-            if (!isRollcallRecord(e)) continue;
-            yield toStoredEvent(e, toPublicPosition(position));
+            if (!ours(e)) continue;
+            yield toStoredEvent(e, toPublicPosition(position), ns);
             if (stop.signal.aborted) return;
           }
         } catch (e) {
@@ -344,7 +352,7 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
         },
       });
       try {
-        await client.appendToStream(SNAPSHOT_STREAM_PREFIX + snapshot.name, event);
+        await client.appendToStream(physical(SNAPSHOT_STREAM_PREFIX + snapshot.name), event);
       } catch (e) {
         if (commandErrorType(e) === ErrorType.MAXIMUM_APPEND_SIZE_EXCEEDED) {
           throw new RollcallError('io', `snapshot ${snapshot.name} is larger than EventStoreDB's maximum append size`, {
@@ -357,7 +365,7 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
   };
 
   const loadSnapshot = async (name: string): Promise<Snapshot | null> => {
-    const read = client.readStream(SNAPSHOT_STREAM_PREFIX + name, { fromRevision: END, direction: BACKWARDS, maxCount: 1 });
+    const read = client.readStream(physical(SNAPSHOT_STREAM_PREFIX + name), { fromRevision: END, direction: BACKWARDS, maxCount: 1 });
     try {
       for await (const resolved of read) {
         const data = resolved.event?.data as Record<string, unknown> | undefined;
