@@ -36,7 +36,7 @@ export const replayStore = async <S>(
   let after: bigint | null = null;
   let snapshotSkipped: string | null = null;
   if (useSnapshots) {
-    const verdict = await verifySnapshot(projection as Projection<S, unknown>, await store.snapshots!.load(projection.name), store);
+    const verdict = await verifySnapshot<S>(projection, await store.snapshots!.load(projection.name), store);
     if (verdict.usable) {
       initialState = verdict.state;
       after = verdict.position;
@@ -59,7 +59,7 @@ export const replayStore = async <S>(
   });
   let snapshotSaved = false;
   if (useSnapshots && lastPosition !== null && lastId !== null && result.processed >= (options.snapshotEvery ?? 1000)) {
-    await store.snapshots!.save(encodeSnapshot(projection as Projection<S, unknown>, lastPosition, lastId, result.state));
+    await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state));
     snapshotSaved = true;
   }
   return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved };

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Projection } from '../projections/defineProjection.js';
 import type { EventStore, Snapshot } from '../stores/eventStore.js';
+
+/** What identifies a projection's snapshots: only the same name and version may reuse one. */
+export interface ProjectionId {
+  name: string;
+  version: number;
+}
 
 interface SnapshotBody<S> {
   name: string;
@@ -14,7 +19,7 @@ interface SnapshotBody<S> {
 const digest = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** Serializes a state for `SnapshotStore.save`: a checksum line, then the JSON body. */
-export const encodeSnapshot = <S>(projection: Projection<S, unknown>, position: bigint, eventId: string, state: S): Snapshot => {
+export const encodeSnapshot = <S>(projection: ProjectionId, position: bigint, eventId: string, state: S): Snapshot => {
   const body: SnapshotBody<S> = { name: projection.name, version: projection.version, position: position.toString(), eventId, state };
   const json = JSON.stringify(body);
   return { name: projection.name, version: projection.version, position, payload: `${digest(json)}\n${json}` };
@@ -30,7 +35,7 @@ export type SnapshotVerdict<S> =
  * ignored (the caller replays in full), never trusted.
  */
 export const verifySnapshot = async <S>(
-  projection: Projection<S, unknown>,
+  projection: ProjectionId,
   snapshot: Snapshot | null,
   store: EventStore,
 ): Promise<SnapshotVerdict<S>> => {
