@@ -339,6 +339,7 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
 
   // --- snapshots -------------------------------------------------------------------------------
 
+  const trimmedSnapshotStreams = new Set<string>();
   const snapshots: SnapshotStore = {
     load: (name) => loadSnapshot(name),
     async save(snapshot) {
@@ -351,8 +352,9 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
           payload: snapshot.payload,
         },
       });
+      const stream = physical(SNAPSHOT_STREAM_PREFIX + snapshot.name);
       try {
-        await client.appendToStream(physical(SNAPSHOT_STREAM_PREFIX + snapshot.name), event);
+        await client.appendToStream(stream, event);
       } catch (e) {
         if (commandErrorType(e) === ErrorType.MAXIMUM_APPEND_SIZE_EXCEEDED) {
           throw new RollcallError('io', `snapshot ${snapshot.name} is larger than EventStoreDB's maximum append size`, {
@@ -360,6 +362,12 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
           });
         }
         throw fail(e, `save snapshot ${snapshot.name}`);
+      }
+      // Only the newest snapshot is ever read: let the server drop older ones (once per process;
+      // best effort, as a user may lack the right to write stream metadata).
+      if (!trimmedSnapshotStreams.has(stream)) {
+        trimmedSnapshotStreams.add(stream);
+        await client.setStreamMetadata(stream, { maxCount: 2 }).catch(() => undefined);
       }
     },
   };
