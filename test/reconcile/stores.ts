@@ -5,8 +5,22 @@ import type { EventStore } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { openStore } from '../../src/stores/openStore.js';
 
-/** True once the embedded SQLite adapter exists (another engineer is writing it). */
-export const sqliteAvailable = existsSync(new URL('../../src/stores/sqliteStore.ts', import.meta.url));
+/**
+ * True once the embedded SQLite adapter exists and `openStore` routes `sqlite:` to it (another
+ * engineer is writing it): probed by opening a throw-away database.
+ */
+export const sqliteAvailable = await (async () => {
+  if (!existsSync(new URL('../../src/stores/sqliteStore.ts', import.meta.url))) return false;
+  const dir = mkdtempSync(join(tmpdir(), 'rollcall-probe-'));
+  try {
+    await (await openStore(`sqlite:${join(dir, 'probe.db')}`)).close();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+})();
 
 /**
  * A store under test and a way to get "another reconciler's" handle on the same log: the same
