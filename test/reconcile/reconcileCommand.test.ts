@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/runCli.js';
+import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
+import { openStore } from '../../src/stores/openStore.js';
+import { cli, tempDir } from '../support/cli.js';
+import { testId } from '../support/lifecycle.js';
+import { sqliteAvailable } from './stores.js';
+
+const run = async (args: string[], signal?: AbortSignal) => {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(['reconcile', ...args], {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    env: { ROLLCALL_STORE: 'memory:' },
+    ...(signal !== undefined ? { signal } : {}),
+  });
+  return { code, stdout, stderr };
+};
+
+describe('rollcall reconcile', () => {
+  it('is listed by --help', async () => {
+    const { stdout } = await cli(['--help']);
+    expect(stdout).toContain('rollcall reconcile [--store URL] [--once | --every SECONDS]');
+  });
+
+  it('--once (the default) runs one pass and prints its metrics', async () => {
+    for (const args of [[], ['--once'], ['--store', 'memory:', '--once']]) {
+      const { code, stdout, stderr } = await run(args);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      expect(stdout).toBe('reconcile: at position none: 0 corrections appended, 0 already stored, 0 conflicts (re-decided next pass)\n');
+    }
+  });
+
+  it('--every loops until the signal aborts, then prints the cumulative metrics', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 120);
+    const { code, stdout } = await run(['--every', '0.02'], controller.signal);
+    expect(code).toBe(0);
+    const passes = Number(/stopped after (\d+) pass/.exec(stdout)?.[1]);
+    expect(passes).toBeGreaterThanOrEqual(2);
+    // Quiet passes print nothing; only the final summary.
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it.each([
+    [['--once', '--every', '5'], 'use either --once or --every SECONDS, not both'],
+    [['--every', '0'], '--every must be a positive number of seconds, got "0"'],
+    [['--every', 'soon'], '--every must be a positive number of seconds, got "soon"'],
+    [['--terminating-timeout-s=-1'], '--terminating-timeout-s must be a non-negative number of seconds or "off", got "-1"'],
+    [['--disconnect-grace-s', ''], '--disconnect-grace-s must be a non-negative number of seconds or "off", got ""'],
+    [['--store', 'nosuch:x'], 'unsupported store URL'],
+  ])('rejects %j with exit 2 and one clear line', async (args, message) => {
+    const { code, stdout, stderr } = await run(args);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(message);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('rejects an unknown flag', async () => {
+    const { code, stderr } = await run(['--grace', '5']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/Unknown option '--grace'/);
+  });
+
+  it.skipIf(!sqliteAvailable)('prints each correction (rule, agent, session, reason) against an embedded store, and honours threshold flags', async () => {
+    const dir = tempDir();
+    const url = `sqlite:${join(dir, 'log.db')}`;
+    const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+    await once(child, 'exit');
+    const ago = (s: number) => new Date(Date.now() - s * 1000).toISOString();
+    const events = [
+      { type: 'AgentRegistered', data: { agentId: 'a1', role: 'worker' }, at: ago(100) },
+      { type: 'AgentSpawned', data: { agentId: 'a1', sessionId: 's1', pid: child.pid }, at: ago(90) },
+      { type: 'AgentRegistered', data: { agentId: 'a2', role: 'worker' }, at: ago(100) },
+      { type: 'SessionStarting', data: { agentId: 'a2', sessionId: 's2' }, at: ago(90) },
+    ].map((e, i) => ({ id: testId(800_000 + i), type: e.type, data: e.data, metadata: { at: e.at } }) as LifecycleEvent);
+    const store = await openStore(url);
+    await store.appendBatch(events);
+    await store.close();
+    try {
+      const { code, stdout } = await run(['--store', url, '--starting-timeout-s', '60']);
+      expect(code).toBe(0);
+      expect(stdout).toContain('dead-pid           agent=a1 session=s1 reason="Process no longer alive (PID check)" (AgentCrashed)\n');
+      expect(stdout).toContain('start-timeout      agent=a2 session=s2 reason="start_timeout" (SessionStartFailed)\n');
+      expect(stdout).toMatch(/2 corrections appended \(dead-pid 1, start-timeout 1\), 0 already stored, 0 conflicts/);
+      const again = await run(['--store', url, '--starting-timeout-s', '60']);
+      expect(again.stdout).toMatch(/: 0 corrections appended/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
