@@ -1,0 +1,403 @@
+import pg from 'pg';
+import { RollcallError } from '../errors.js';
+import { streamOf, type LifecycleEvent } from '../events/lifecycleEvents.js';
+import type {
+  AppendResult,
+  AppendToStreamResult,
+  EventStore,
+  ExpectedRevision,
+  ReadAllOptions,
+  Snapshot,
+  StoredEvent,
+  SubscribeOptions,
+} from './eventStore.js';
+import { checkExpectedRevision } from './expectedRevision.js';
+import { maskUrl } from './maskUrl.js';
+import { pause, wakeAll } from './pause.js';
+import { storedRow } from './storedRow.js';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:5432/database` (any node-postgres connection string). */
+  url: string;
+  /** How long connecting may take before the store is reported unavailable. Default 3000 ms. */
+  connectTimeoutMs?: number;
+  /** Connections in the pool. Default 4. */
+  poolSize?: number;
+  /** How often a live subscription polls for new events. Default 100 ms. */
+  pollIntervalMs?: number;
+  /** Rows per read query. Default 10,000. */
+  pageSize?: number;
+  /**
+   * Runs inside every append transaction, after the rows are written and just before COMMIT.
+   * For tests that widen the commit window to prove that readers never skip an event.
+   */
+  beforeCommit?: () => Promise<void>;
+}
+
+/*
+ * The position-gap problem (NOTES.md): with a sequence, position 101 can commit, and be read and
+ * checkpointed, before 100 commits; the reader then skips 100 for ever. We serialize appenders
+ * instead: every append transaction first takes one transaction-level advisory lock, then takes
+ * its positions from a counter row in the same transaction. The lock is released only after the
+ * commit is visible, so the next appender starts after it; positions are therefore gapless
+ * (a rolled-back append rolls the counter back too) and become visible strictly in order, and a
+ * reader that asks for `position > checkpoint` can never miss one. It also makes the expected-
+ * revision check and the id de-duplication race-free without retries.
+ * The price is one appender at a time per database. Appends are one round trip per statement and
+ * a bulk append is a few multi-row INSERTs, so that is tens of thousands of events per second;
+ * Emmett's xid8 scheme would let writers run in parallel, but readers would have to order by
+ * (transaction id, position) and positions would have gaps, which the contract (and the CLI's
+ * `--until POSITION`) would have to live with. Message DB makes the same choice as we do.
+ */
+const APPEND_LOCK = 0x726f6c6c63616c6cn; // 'rollcall'
+const SCHEMA_LOCK = APPEND_LOCK + 1n;
+
+/* Entry i takes the schema from version i to i + 1, recorded in rollcall_schema in the same transaction. */
+const migrations: readonly string[] = [
+  `CREATE TABLE rollcall_events (
+     position bigint PRIMARY KEY,
+     stream   text NOT NULL,
+     revision bigint NOT NULL,
+     id       text NOT NULL UNIQUE,
+     type     text NOT NULL,
+     data     json NOT NULL,
+     metadata json NOT NULL,
+     UNIQUE (stream, revision)
+   );
+   CREATE TABLE rollcall_head (
+     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+     position bigint NOT NULL
+   );
+   INSERT INTO rollcall_head (singleton, position) VALUES (true, 0);
+   CREATE TABLE rollcall_snapshots (
+     name     text PRIMARY KEY,
+     version  integer NOT NULL,
+     position bigint NOT NULL,
+     payload  text NOT NULL,
+     saved_at timestamptz NOT NULL DEFAULT now()
+   );`,
+];
+
+/** The schema version this code writes; a database at a higher version is refused. */
+export const postgresSchemaVersion = migrations.length;
+
+// json is kept as the text we wrote (jsonb would reorder keys and reject \u0000); every column is
+// read as text and parsed here, so a damaged value flags its row instead of failing the query.
+const asText = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
+
+const PAGE_SQL = `SELECT position, stream, revision, id, type, data, metadata FROM rollcall_events
+  WHERE position > $1 ORDER BY position LIMIT $2`;
+const STREAM_SQL = `SELECT position, stream, revision, id, type, data, metadata FROM rollcall_events
+  WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3`;
+const INSERT_SQL = `INSERT INTO rollcall_events (position, stream, revision, id, type, data, metadata)
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::json[], $7::json[])`;
+
+type Row = [string, string, string, string, string, string | null, string | null];
+
+/** Rows per INSERT statement and per id look-up, and the payload bytes at which a statement is cut. */
+const WRITE_ROWS = 5_000;
+const WRITE_BYTES = 16 * 1024 * 1024;
+
+/** Connection-level failures (SQLSTATE classes 08, 28, 53, 57P, 3D000) and socket errors. */
+const isUnavailable = (e: unknown): boolean => {
+  const code = String((e as { code?: unknown }).code ?? '');
+  if (!/^[0-9A-Z]{5}$/.test(code)) return true; // ECONNREFUSED, ETIMEDOUT, "Connection terminated" …
+  return /^(08|28|53|57P)/.test(code) || code === '3D000';
+};
+
+/** An error's message; a refused dual-stack connect is an AggregateError with an empty one. */
+const describe = (e: unknown): string => {
+  const err = e as { message?: unknown; code?: unknown; errors?: unknown[] };
+  if (typeof err.message === 'string' && err.message) return err.message;
+  const inner = Array.isArray(err.errors) ? err.errors.map(describe).filter(Boolean) : [];
+  return inner.length ? [...new Set(inner)].join('; ') : String(err.code ?? e);
+};
+
+const toRollcallError = (url: string, doing: string, e: unknown): RollcallError => {
+  if (e instanceof RollcallError) return e;
+  const message = describe(e);
+  const why = isUnavailable(e) ? message : `unexpected database error: ${message}`;
+  return new RollcallError('store-unavailable', `${url}: ${doing}: ${why}`, { cause: e });
+};
+
+interface Pending {
+  stream: string;
+  event: LifecycleEvent;
+}
+
+/**
+ * The PostgreSQL store (`postgres://…`): same semantics as the embedded one — gapless positions
+ * in commit order, id-idempotent appends, per-stream revisions — over a connection pool.
+ */
+export const openPostgresStore = async (options: PostgresStoreOptions): Promise<EventStore> => {
+  const url = maskUrl(options.url);
+  const pageSize = options.pageSize ?? 10_000;
+  const pollIntervalMs = options.pollIntervalMs ?? 100;
+  const beforeCommit = options.beforeCommit;
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
+    max: options.poolSize ?? 4,
+    idleTimeoutMillis: 10_000,
+  });
+  // An idle client losing its server must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+
+  const transaction = async <T>(doing: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      throw toRollcallError(url, doing, e);
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw toRollcallError(url, doing, e);
+    } finally {
+      client.release(broken);
+    }
+  };
+
+  try {
+    await transaction('create schema', async (c) => {
+      // Two processes opening a fresh database at once: the second waits here, then finds it done.
+      await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK.toString()]);
+      await c.query(
+        'CREATE TABLE IF NOT EXISTS rollcall_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      const { rows } = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM rollcall_schema');
+      const current = rows[0]?.v ?? 0;
+      if (current > migrations.length) {
+        throw new RollcallError(
+          'store-unavailable',
+          `cannot open store ${url}: its schema is version ${current}, newer than this rollcall understands (${migrations.length}); upgrade rollcall`,
+        );
+      }
+      for (let v = current; v < migrations.length; v++) {
+        await c.query(migrations[v]!);
+        await c.query('INSERT INTO rollcall_schema (version) VALUES ($1)', [v + 1]);
+      }
+    });
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    if (e instanceof RollcallError && e.message.startsWith('cannot open')) throw e;
+    const root = e instanceof RollcallError && e.cause !== undefined ? e.cause : e;
+    throw new RollcallError('store-unavailable', `cannot open store ${url}: ${describe(root)}`, { cause: root });
+  }
+
+  const wakers = new Set<() => void>();
+  let closed = false;
+
+  const query = async <R extends unknown[]>(doing: string, text: string, values: unknown[], name?: string): Promise<R[]> => {
+    if (closed) throw new RollcallError('store-unavailable', `${url}: ${doing}: the store is closed`);
+    try {
+      const result = await pool.query<R>({ text, values, rowMode: 'array', types: asText, ...(name ? { name } : {}) });
+      return result.rows;
+    } catch (e) {
+      throw toRollcallError(url, doing, e);
+    }
+  };
+
+  const toStored = (r: Row): StoredEvent => storedRow(BigInt(r[0]), r[1], BigInt(r[2]), r[3], r[4], r[5], r[6]);
+
+  /**
+   * Writes `pending` in order inside an append transaction that holds APPEND_LOCK: drops ids
+   * already stored (or repeated in the batch), numbers the rest, inserts them.
+   */
+  const write = async (c: pg.PoolClient, pending: Pending[]): Promise<AppendResult & { byStream: Map<string, bigint> }> => {
+    const seen = new Set<string>();
+    const unique: Pending[] = [];
+    for (const p of pending) {
+      if (!seen.has(p.event.id)) {
+        seen.add(p.event.id);
+        unique.push(p);
+      }
+    }
+    const stored = new Set<string>();
+    for (let i = 0; i < unique.length; i += WRITE_ROWS) {
+      const ids = unique.slice(i, i + WRITE_ROWS).map((p) => p.event.id);
+      const { rows } = await c.query<[string]>({
+        text: 'SELECT id FROM rollcall_events WHERE id = ANY($1::text[])',
+        values: [ids],
+        rowMode: 'array',
+      });
+      for (const r of rows) stored.add(r[0]);
+    }
+    const fresh = stored.size ? unique.filter((p) => !stored.has(p.event.id)) : unique;
+    const byStream = new Map<string, bigint>();
+    if (!fresh.length) return { appended: 0, duplicates: pending.length, lastPosition: null, byStream };
+
+    const streams = [...new Set(fresh.map((p) => p.stream))];
+    const { rows: revisions } = await c.query<[string, string | null]>({
+      // One index probe per stream (max() on the (stream, revision) index).
+      text: `SELECT s, (SELECT max(revision) FROM rollcall_events e WHERE e.stream = s)
+             FROM unnest($1::text[]) AS s`,
+      values: [streams],
+      rowMode: 'array',
+      types: asText,
+    });
+    for (const [s, r] of revisions) byStream.set(s, r === null ? -1n : BigInt(r));
+
+    const { rows: head } = await c.query<[string]>({
+      text: 'UPDATE rollcall_head SET position = position + $1 RETURNING position',
+      values: [fresh.length],
+      rowMode: 'array',
+      types: asText,
+    });
+    const last = BigInt(head[0]![0]);
+    let position = last - BigInt(fresh.length);
+
+    for (let i = 0; i < fresh.length; ) {
+      const cols: [string[], string[], string[], string[], string[], string[], string[]] = [[], [], [], [], [], [], []];
+      let bytes = 0;
+      for (; i < fresh.length && cols[0].length < WRITE_ROWS && bytes < WRITE_BYTES; i++) {
+        const { stream, event } = fresh[i]!;
+        const revision = byStream.get(stream)! + 1n;
+        byStream.set(stream, revision);
+        const data = JSON.stringify(event.data);
+        const metadata = JSON.stringify(event.metadata);
+        bytes += data.length + metadata.length;
+        cols[0].push((++position).toString());
+        cols[1].push(stream);
+        cols[2].push(revision.toString());
+        cols[3].push(event.id);
+        cols[4].push(event.type);
+        cols[5].push(data);
+        cols[6].push(metadata);
+      }
+      await c.query(INSERT_SQL, cols);
+    }
+    if (beforeCommit) await beforeCommit();
+    return { appended: fresh.length, duplicates: pending.length - fresh.length, lastPosition: last, byStream };
+  };
+
+  const lock = (c: pg.PoolClient) => c.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK.toString()]);
+
+  const head = async (): Promise<bigint | null> => {
+    const rows = await query<[string]>('read head', 'SELECT position FROM rollcall_head', [], 'rollcall_head');
+    const h = BigInt(rows[0]?.[0] ?? '0');
+    return h === 0n ? null : h;
+  };
+
+  const page = (after: bigint, limit: number) =>
+    query<Row>('read', PAGE_SQL, [after.toString(), limit], 'rollcall_page');
+
+  const store: EventStore = {
+    url,
+    async appendToStream(stream, events, options = {}): Promise<AppendToStreamResult> {
+      const expected: ExpectedRevision = options.expectedRevision ?? 'any';
+      if (closed) throw new RollcallError('store-unavailable', `${url}: append: the store is closed`);
+      const result = await transaction('append', async (c) => {
+        await lock(c);
+        const { rows } = await c.query<[string | null]>({
+          text: 'SELECT max(revision) FROM rollcall_events WHERE stream = $1',
+          values: [stream],
+          rowMode: 'array',
+          types: asText,
+        });
+        const before = rows[0]?.[0] == null ? null : BigInt(rows[0][0]);
+        checkExpectedRevision(stream, expected, before);
+        const { byStream, ...written } = await write(c, events.map((event) => ({ stream, event })));
+        return { ...written, nextExpectedRevision: byStream.get(stream) ?? before ?? -1n };
+      });
+      if (result.appended) wakeAll(wakers);
+      return result;
+    },
+    async appendBatch(events): Promise<AppendResult> {
+      if (closed) throw new RollcallError('store-unavailable', `${url}: append: the store is closed`);
+      if (!events.length) return { appended: 0, duplicates: 0, lastPosition: null };
+      const result = await transaction('append', async (c) => {
+        await lock(c);
+        const { byStream: _, ...written } = await write(c, events.map((event) => ({ stream: streamOf(event), event })));
+        return written;
+      });
+      if (result.appended) wakeAll(wakers);
+      return result;
+    },
+    async *readAll(options: ReadAllOptions = {}) {
+      let after = options.after ?? 0n;
+      let left = options.limit ?? Infinity;
+      let next = left > 0 ? page(after, Math.min(pageSize, left)) : null;
+      while (next) {
+        const rows = await next;
+        const asked = Math.min(pageSize, left);
+        left -= rows.length;
+        // Ask for the next page before handing these rows out, so the database works while we parse.
+        next = null;
+        if (rows.length === asked && left > 0) {
+          after = BigInt(rows[rows.length - 1]![0]);
+          next = page(after, Math.min(pageSize, left));
+          next.catch(() => undefined); // rethrown when awaited; no unhandled rejection if the reader stops early
+        }
+        for (const r of rows) yield toStored(r);
+      }
+    },
+    async *readStream(stream, options = {}) {
+      let from = options.fromRevision ?? 0n;
+      for (;;) {
+        const rows = await query<Row>('read', STREAM_SQL, [stream, from.toString(), pageSize], 'rollcall_stream');
+        for (const r of rows) yield toStored(r);
+        if (rows.length < pageSize) return;
+        from = BigInt(rows[rows.length - 1]![2]) + 1n;
+      }
+    },
+    async *subscribe(options: SubscribeOptions = {}) {
+      const signal = options.signal;
+      let last = options.after ?? 0n;
+      while (!signal?.aborted && !closed) {
+        let rows: Row[] = [];
+        try {
+          const h = await head();
+          if (h !== null && h > last) rows = await page(last, pageSize);
+        } catch (e) {
+          if (closed) return; // closed while polling: the subscription just ends
+          throw e;
+        }
+        if (!rows.length) {
+          await pause(pollIntervalMs, signal, wakers);
+          continue;
+        }
+        for (const r of rows) {
+          const e = toStored(r);
+          yield e;
+          last = e.position;
+          if (signal?.aborted || closed) return;
+        }
+      }
+    },
+    head,
+    snapshots: {
+      async load(name): Promise<Snapshot | null> {
+        const rows = await query<[string, string, string, string]>(
+          'load snapshot',
+          'SELECT name, version, position, payload FROM rollcall_snapshots WHERE name = $1',
+          [name],
+        );
+        const r = rows[0];
+        return r ? { name: r[0], version: Number(r[1]), position: BigInt(r[2]), payload: r[3] } : null;
+      },
+      async save(snapshot) {
+        await query(
+          'save snapshot',
+          `INSERT INTO rollcall_snapshots (name, version, position, payload) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = excluded.position,
+             payload = excluded.payload, saved_at = now()`,
+          [snapshot.name, snapshot.version, snapshot.position.toString(), snapshot.payload],
+        );
+      },
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      wakeAll(wakers);
+      await pool.end();
+    },
+  };
+  return store;
+};
