@@ -33,7 +33,7 @@ describe('rollcall reconcile', () => {
       const { code, stdout, stderr } = await run(args);
       expect(stderr).toBe('');
       expect(code).toBe(0);
-      expect(stdout).toBe('reconcile: at position none: 0 corrections appended, 0 already stored, 0 conflicts (re-decided next pass)\n');
+      expect(stdout).toBe('reconcile: at position none: 0 corrections appended, 0 already stored, 0 conflicts\n');
     }
   });
 

@@ -27,7 +27,8 @@ const formatMetrics = (m: ReconcileMetrics): string => {
   return (
     `${m.appended} correction${m.appended === 1 ? '' : 's'} appended` +
     (byRule.length ? ` (${byRule.join(', ')})` : '') +
-    `, ${m.alreadyStored} already stored, ${m.conflicts} conflict${m.conflicts === 1 ? '' : 's'} (re-decided next pass)`
+    `, ${m.alreadyStored} already stored, ${m.conflicts} conflict${m.conflicts === 1 ? '' : 's'}` +
+    (m.conflicts > 0 ? ' (another writer moved those agents on; re-decided next pass)' : '')
   );
 };
 
