@@ -82,6 +82,8 @@ export const openMemoryStore = (): EventStore => {
       while (!signal?.aborted) {
         while (next < log.length) yield log[next++]!;
         await new Promise<void>((resolve) => {
+          // A signal that aborted while we were yielding fires no more 'abort' events.
+          if (signal?.aborted) return resolve();
           waiters.push(resolve);
           signal?.addEventListener('abort', () => resolve(), { once: true });
         });

@@ -154,7 +154,8 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
        WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`,
     )
     .raw(true);
-  const loadSnapshot = db.prepare('SELECT name, version, position, payload FROM snapshots WHERE name = ?');
+  // Safe integers: a snapshot position is any 64-bit value the projection reached; never round it.
+  const loadSnapshot = db.prepare('SELECT name, version, position, payload FROM snapshots WHERE name = ?').safeIntegers(true);
   const saveSnapshot = db.prepare(
     `INSERT INTO snapshots (name, version, position, payload, saved_at) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = excluded.position,
@@ -275,9 +276,9 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
     snapshots: {
       async load(name) {
         const row = guard('load snapshot', () => loadSnapshot.get(name)) as
-          | { name: string; version: number; position: number; payload: string }
+          | { name: string; version: bigint; position: bigint; payload: string }
           | undefined;
-        return row ? { name: row.name, version: row.version, position: BigInt(row.position), payload: row.payload } : null;
+        return row ? { name: row.name, version: Number(row.version), position: row.position, payload: row.payload } : null;
       },
       async save(snapshot: Snapshot) {
         guard('save snapshot', () =>

@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqliteStore, sqliteSchemaVersion } from '../../src/stores/sqliteStore.js';
+import { heartbeats } from '../support/events.js';
+import { collect, describeEventStoreConformance } from './conformance.js';
+
+const dirs: string[] = [];
+const tempDb = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'rollcall-sqlite-'));
+  dirs.push(dir);
+  return join(dir, 'log.db');
+};
+afterEach(() => {
+  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
+});
+
+describeEventStoreConformance(
+  'sqlite',
+  async () => {
+    const path = tempDb();
+    const store = openSqliteStore({ path, pollIntervalMs: 20 });
+    return { store, cleanup: () => store.close() };
+  },
+  { gaplessPositions: true },
+);
+
+describe('sqlite store', () => {
+  it('yields a row whose JSON is damaged with `corrupt` set, and keeps reading', async () => {
+    const path = tempDb();
+    const store = openSqliteStore({ path });
+    const events = heartbeats(4);
+    await store.appendBatch(events);
+    const raw = new Database(path);
+    raw.prepare(`UPDATE events SET data = '{"agentId": "a1"' WHERE position = 2`).run();
+    raw.prepare(`UPDATE events SET metadata = 'not json' WHERE position = 3`).run();
+    raw.close();
+    const read = await collect(store.readAll());
+    expect(read.map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(read[0]!.corrupt).toBeUndefined();
+    expect(read[1]).toMatchObject({ position: 2n, data: null, corrupt: expect.stringMatching(/^data is not valid JSON/) });
+    expect(read[1]!.metadata).toEqual(events[1]!.metadata);
+    expect(read[2]).toMatchObject({ metadata: null, corrupt: expect.stringMatching(/^metadata is not valid JSON .*"not json"/) });
+    expect(read[3]!.corrupt).toBeUndefined();
+    const ctl = new AbortController();
+    const live: (string | undefined)[] = [];
+    for await (const e of store.subscribe({ signal: ctl.signal })) {
+      live.push(e.corrupt);
+      if (live.length === 4) ctl.abort();
+    }
+    expect(live.map(Boolean)).toEqual([false, true, true, false]);
+    await store.close();
+  });
+
+  it('uses WAL and records its schema version once, however often it is opened', async () => {
+    const path = tempDb();
+    await openSqliteStore({ path }).close();
+    await openSqliteStore({ path }).close();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(raw.prepare('SELECT version FROM rollcall_schema').pluck().all()).toEqual([sqliteSchemaVersion]);
+    raw.close();
+  });
+
+  it('refuses a database whose schema is newer than it understands', async () => {
+    const path = tempDb();
+    await openSqliteStore({ path }).close();
+    const raw = new Database(path);
+    raw.prepare(`INSERT INTO rollcall_schema (version, applied_at) VALUES (?, 'later')`).run(sqliteSchemaVersion + 1);
+    raw.close();
+    expect(() => openSqliteStore({ path })).toThrow(
+      expect.objectContaining({ code: 'store-unavailable', message: expect.stringMatching(/newer than this rollcall/) }),
+    );
+  });
+
+  it('a subscription sees what another connection to the same file appends', async () => {
+    const path = tempDb();
+    const reader = openSqliteStore({ path, pollIntervalMs: 10 });
+    const writer = openSqliteStore({ path });
+    const events = heartbeats(5);
+    const ctl = new AbortController();
+    const seen: bigint[] = [];
+    const following = (async () => {
+      for await (const e of reader.subscribe({ signal: ctl.signal })) {
+        seen.push(e.position);
+        if (seen.length === events.length) ctl.abort();
+      }
+    })();
+    for (const e of events) await writer.appendBatch([e]);
+    const timer = setTimeout(() => ctl.abort(), 10_000);
+    await following;
+    clearTimeout(timer);
+    expect(seen).toEqual([1n, 2n, 3n, 4n, 5n]);
+    await reader.close();
+    await writer.close();
+  });
+
+  it('ends a subscription quietly when the store is closed', async () => {
+    const store = openSqliteStore({ path: tempDb(), pollIntervalMs: 10 });
+    setTimeout(() => void store.close(), 30);
+    expect(await collect(store.subscribe())).toEqual([]);
+  });
+
+  it('works on an in-memory database', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    await store.appendBatch(heartbeats(3));
+    expect(await store.head()).toBe(3n);
+    await store.close();
+  });
+});
