@@ -2,7 +2,7 @@ import { RollcallError, type RollcallErrorCode } from '../errors.js';
 
 /** Where a command reads and writes; tests pass their own. */
 export interface CliIo {
-  stdout: { write(chunk: string): unknown };
+  stdout: { write(chunk: string, callback?: () => void): unknown };
   stderr: { write(chunk: string): unknown };
   env: NodeJS.ProcessEnv;
   /** Aborted on SIGINT/SIGTERM so long-running commands (watch, reconcile --every) can stop cleanly. */

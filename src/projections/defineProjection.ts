@@ -19,6 +19,10 @@ export interface Projection<State, Event> {
   readonly apply: (draft: Draft<State>, event: Event) => void;
   /** Records an event that could not be decoded, when the caller chose to skip such events. */
   readonly applyInvalid?: (draft: Draft<State>, info: InvalidEventInfo) => void;
+  /** To a JSON-safe value for snapshots (default: the state itself). */
+  readonly toJSON?: (state: State) => unknown;
+  /** Back from `toJSON`'s value. */
+  readonly fromJSON?: (json: unknown) => State;
 }
 
 /** Declares a projection; returns its argument, typed (Emmett's `projection()`). */

@@ -40,7 +40,12 @@ const recordAnomaly = (draft: S, position: string, eventId: string | null, type:
 const anomaly = (draft: S, e: E, reason: AnomalyReason): void =>
   recordAnomaly(draft, draft.position!, e.id, e.type, reason);
 
-const laterOf = (a: string | null, b: string): string => (a === null || Date.parse(b) > Date.parse(a) ? b : a);
+// Same-length UTC ISO strings order like their instants; anything else is compared as parsed times.
+const laterOf = (a: string | null, b: string): string => {
+  if (a === null) return b;
+  if (a.length === b.length && a.endsWith('Z') && b.endsWith('Z')) return b > a ? b : a;
+  return Date.parse(b) > Date.parse(a) ? b : a;
+};
 
 /** Moves the clock to the newest `at` seen and evicts whatever the retention window has passed. */
 const advanceClock = (draft: S, at: string, atMs: number, retentionMs: number) => {
@@ -52,10 +57,8 @@ const advanceClock = (draft: S, at: string, atMs: number, retentionMs: number) =
   if (cutoff <= draft.evictedBelow) return;
   draft.evictedBelow = cutoff;
   // Integer-like keys iterate in ascending order, so the walk stops at the first young bucket.
-  for (const key of Object.keys(draft.seenIds)) {
-    if (Number(key) >= cutoff) break;
-    delete draft.seenIds[key];
-  }
+  // Buckets are inserted roughly in time order; a late event's older bucket is swept just the same.
+  for (const key of draft.seenIds.keys()) if (key < cutoff) draft.seenIds.delete(key);
   for (const key of Object.keys(draft.retiring)) {
     if (Number(key) >= cutoff) break;
     for (const entry of draft.retiring[key]!) retire(draft, entry);
@@ -88,9 +91,10 @@ const firstDelivery = (draft: S, id: string, atMs: number): boolean => {
   const bucket = bucketOf(atMs);
   // Below the eviction horizon the id can no longer be checked; the transition rules still hold.
   if (bucket < draft.evictedBelow) return true;
-  const ids = (draft.seenIds[String(bucket)] ??= {});
-  if (ids[id]) return false;
-  ids[id] = true;
+  let ids = draft.seenIds.get(bucket);
+  if (ids === undefined) draft.seenIds.set(bucket, (ids = new Set()));
+  if (ids.has(id)) return false;
+  ids.add(id);
   return true;
 };
 
@@ -474,6 +478,11 @@ export const createLifecycleProjection = (
       initialState: initialLifecycleState,
       apply,
       applyInvalid,
+      toJSON: (state) => ({ ...state, seenIds: [...state.seenIds].map(([bucket, ids]) => [bucket, [...ids]]) }),
+      fromJSON: (json) => {
+        const s = json as LifecycleState & { seenIds: Array<[number, string[]]> };
+        return { ...s, seenIds: new Map(s.seenIds.map(([bucket, ids]) => [bucket, new Set(ids)])) };
+      },
     }),
     retentionMs,
   };

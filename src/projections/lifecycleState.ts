@@ -95,8 +95,11 @@ export interface LifecycleState {
   removedAgents: Record<string, true>;
   /** Minute bucket (of endedAt / removedAt) → entries due to leave the view: `s:<id>` / `a:<id>`. */
   retiring: Record<string, string[]>;
-  /** Minute bucket of an event's `at` → ids seen in it; a redelivery carries the same id and `at`. */
-  seenIds: Record<string, Record<string, true>>;
+  /**
+   * Minute bucket of an event's `at` → ids seen in it (a redelivery carries the same id and `at`).
+   * A Map of Sets because this is the hottest lookup of the fold; snapshots serialize it as arrays.
+   */
+  seenIds: Map<number, Set<string>>;
   /** Buckets below this one have been evicted. */
   evictedBelow: number;
   anomalies: Anomalies;
@@ -116,7 +119,7 @@ export const initialLifecycleState = (): LifecycleState => ({
   endedSessions: {},
   removedAgents: {},
   retiring: {},
-  seenIds: {},
+  seenIds: new Map(),
   evictedBelow: 0,
   anomalies: { count: 0, byReason: {}, recent: [] },
 });

@@ -2,7 +2,7 @@ import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Projection } from '../projections/defineProjection.js';
 import { isLive, type AnomalyReason, type LifecycleState } from '../projections/lifecycleState.js';
 import { lifecycleView, type AgentJson, type SessionJson } from '../projections/lifecycleView.js';
-import { applyItems } from './foldEvents.js';
+import { applyItems, applyItemsInPlace } from './foldEvents.js';
 import { isInvalid, type ReplayItem } from './replayItem.js';
 import type { ReplaySource } from './foldEvents.js';
 
@@ -81,8 +81,10 @@ export const auditAgent = async (
   let state = projection.initialState();
   const entries: AuditEntry[] = [];
   let pending: ReplayItem[] = [];
+  // Events about other agents are applied in place (the audit owns its state); the agent's own go
+  // through immer so that the state before each of them stays intact for the diff.
   const flush = () => {
-    if (pending.length) state = applyItems(projection, state, pending);
+    if (pending.length) applyItemsInPlace(projection, state, pending);
     pending = [];
   };
   for await (const chunk of source) {

@@ -36,7 +36,7 @@ export const replayStore = async <S>(
   let after: bigint | null = null;
   let snapshotSkipped: string | null = null;
   if (useSnapshots) {
-    const verdict = await verifySnapshot<S>(projection, await store.snapshots!.load(projection.name), store);
+    const verdict = await verifySnapshot(projection, await store.snapshots!.load(projection.name), store);
     if (verdict.usable) {
       initialState = verdict.state;
       after = verdict.position;

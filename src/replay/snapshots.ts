@@ -1,26 +1,34 @@
 import { createHash } from 'node:crypto';
 import type { EventStore, Snapshot } from '../stores/eventStore.js';
 
-/** What identifies a projection's snapshots: only the same name and version may reuse one. */
-export interface ProjectionId {
+/** What a snapshot needs of a projection: only the same name and version may reuse one. */
+export interface SnapshotProjection<S> {
   name: string;
   version: number;
+  toJSON?: (state: S) => unknown;
+  fromJSON?: (json: unknown) => S;
 }
 
-interface SnapshotBody<S> {
+interface SnapshotBody {
   name: string;
   version: number;
   position: string;
   /** Id of the event at `position`: a snapshot of some other log cannot match it. */
   eventId: string;
-  state: S;
+  state: unknown;
 }
 
 const digest = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** Serializes a state for `SnapshotStore.save`: a checksum line, then the JSON body. */
-export const encodeSnapshot = <S>(projection: ProjectionId, position: bigint, eventId: string, state: S): Snapshot => {
-  const body: SnapshotBody<S> = { name: projection.name, version: projection.version, position: position.toString(), eventId, state };
+export const encodeSnapshot = <S>(projection: SnapshotProjection<S>, position: bigint, eventId: string, state: S): Snapshot => {
+  const body: SnapshotBody = {
+    name: projection.name,
+    version: projection.version,
+    position: position.toString(),
+    eventId,
+    state: projection.toJSON ? projection.toJSON(state) : state,
+  };
   const json = JSON.stringify(body);
   return { name: projection.name, version: projection.version, position, payload: `${digest(json)}\n${json}` };
 };
@@ -35,7 +43,7 @@ export type SnapshotVerdict<S> =
  * ignored (the caller replays in full), never trusted.
  */
 export const verifySnapshot = async <S>(
-  projection: ProjectionId,
+  projection: SnapshotProjection<S>,
   snapshot: Snapshot | null,
   store: EventStore,
 ): Promise<SnapshotVerdict<S>> => {
@@ -46,9 +54,9 @@ export const verifySnapshot = async <S>(
   const nl = snapshot.payload.indexOf('\n');
   const json = snapshot.payload.slice(nl + 1);
   if (nl < 0 || snapshot.payload.slice(0, nl) !== digest(json)) return { usable: false, reason: 'snapshot checksum mismatch' };
-  let body: SnapshotBody<S>;
+  let body: SnapshotBody;
   try {
-    body = JSON.parse(json) as SnapshotBody<S>;
+    body = JSON.parse(json) as SnapshotBody;
   } catch {
     return { usable: false, reason: 'snapshot is not JSON' };
   }
@@ -59,5 +67,10 @@ export const verifySnapshot = async <S>(
   let atPosition: string | null = null;
   for await (const e of store.readAll({ after: position - 1n, limit: 1 })) atPosition = e.position === position ? e.id : null;
   if (atPosition !== body.eventId) return { usable: false, reason: `snapshot does not match the log at position ${position}` };
-  return { usable: true, state: body.state, position };
+  try {
+    const state = projection.fromJSON ? projection.fromJSON(body.state) : (body.state as S);
+    return { usable: true, state, position };
+  } catch (e) {
+    return { usable: false, reason: `snapshot state unreadable (${(e as Error).message})` };
+  }
 };

@@ -118,7 +118,7 @@ describe('properties of the lifecycle projection over random histories', () => {
         const head = await foldEvents(lifecycleProjection, [recorded.slice(0, k)]);
         // Through the real snapshot encoding (JSON + checksum), as a store would keep it.
         const snap = encodeSnapshot(lifecycleProjection, BigInt(k), recorded[k - 1]!.id, head.state);
-        const restored = JSON.parse(snap.payload.slice(snap.payload.indexOf('\n') + 1)).state as LifecycleState;
+        const restored = lifecycleProjection.fromJSON!(JSON.parse(snap.payload.slice(snap.payload.indexOf('\n') + 1)).state);
         const tail = await foldEvents(lifecycleProjection, [recorded.slice(k)], { initialState: restored });
         expect(tail.state).toEqual(full.state);
         expect((await verifySnapshot(lifecycleProjection, { ...snap, payload: snap.payload.replace('"', "'") }, store)).usable).toBe(false);

@@ -8,7 +8,13 @@ export const cli = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
-    stdout: { write: (s: string) => (stdout += s) },
+    stdout: {
+      write: (s: string, cb?: () => void) => {
+        stdout += s;
+        cb?.();
+        return true;
+      },
+    },
     stderr: { write: (s: string) => (stderr += s) },
     env: { ROLLCALL_STORE: 'memory:', ...env },
   });

@@ -1,0 +1,108 @@
+import type { z } from 'zod';
+
+/** A predicate that returns true only where the zod schema it was compiled from surely accepts. */
+export type Acceptor = (value: unknown) => boolean;
+
+interface Def {
+  type: string;
+  checks?: Array<{ _zod: { def: CheckDef } }>;
+  shape?: Record<string, z.ZodType>;
+  catchall?: z.ZodType;
+  innerType?: z.ZodType;
+  element?: z.ZodType;
+  values?: unknown[];
+  format?: string;
+  pattern?: RegExp;
+}
+interface CheckDef {
+  check: string;
+  format?: string;
+  minimum?: number;
+  value?: number;
+  inclusive?: boolean;
+}
+
+const never: Acceptor = () => false;
+const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
+
+const compileNumber = (def: Def): Acceptor => {
+  const tests: Array<(n: number) => boolean> = [Number.isFinite];
+  for (const { _zod } of def.checks ?? []) {
+    const c = _zod.def;
+    if (c.check === 'number_format' && c.format === 'safeint') tests.push(Number.isSafeInteger);
+    else if (c.check === 'greater_than' && typeof c.value === 'number') {
+      const min = c.value;
+      tests.push(c.inclusive ? (n) => n >= min : (n) => n > min);
+    } else return never;
+  }
+  return (v) => typeof v === 'number' && tests.every((t) => t(v));
+};
+
+const compileString = (def: Def): Acceptor => {
+  const tests: Array<(s: string) => boolean> = [];
+  if (def.format !== undefined) {
+    const pattern = def.pattern;
+    if (pattern === undefined) return never;
+    tests.push((s) => pattern.test(s));
+  }
+  for (const { _zod } of def.checks ?? []) {
+    const c = _zod.def;
+    if (c.check === 'min_length' && typeof c.minimum === 'number') {
+      const min = c.minimum;
+      tests.push((s) => s.length >= min);
+    } else return never;
+  }
+  return (v) => typeof v === 'string' && tests.every((t) => t(v));
+};
+
+const compileObject = (def: Def): Acceptor => {
+  const entries = Object.entries(def.shape ?? {}).map(([key, schema]) => [key, compileAcceptor(schema)] as const);
+  const known = new Set(entries.map(([key]) => key));
+  // Unknown keys: loose objects keep them (same output); strict ones reject and stripping ones drop
+  // them (a different output), so in both cases the fast path steps aside and zod decides.
+  const loose = def.catchall !== undefined && defOf(def.catchall).type === 'unknown';
+  return (v) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+    const o = v as Record<string, unknown>;
+    if (!loose) for (const key in o) if (!known.has(key)) return false;
+    for (const [key, accept] of entries) if (!accept(o[key])) return false;
+    return true;
+  };
+};
+
+/**
+ * Compiles a zod schema into a fast, allocation-free acceptor. It is conservative by construction:
+ * anything it does not fully understand compiles to "not sure" (false), so the caller falls back to
+ * zod, which stays the one definition and the one source of error messages. A property test checks
+ * that it never accepts what zod rejects.
+ */
+export const compileAcceptor = (schema: z.ZodType): Acceptor => {
+  const def = defOf(schema);
+  switch (def.type) {
+    case 'string':
+      return compileString(def);
+    case 'number':
+      return compileNumber(def);
+    case 'boolean':
+      return (v) => typeof v === 'boolean';
+    case 'literal': {
+      const values = def.values ?? [];
+      return (v) => values.includes(v);
+    }
+    case 'unknown':
+      return () => true;
+    case 'optional': {
+      const inner = compileAcceptor(def.innerType!);
+      return (v) => v === undefined || inner(v);
+    }
+    case 'array': {
+      const element = compileAcceptor(def.element!);
+      if ((def.checks ?? []).length) return never;
+      return (v) => Array.isArray(v) && v.every(element);
+    }
+    case 'object':
+      return compileObject(def);
+    default:
+      return never;
+  }
+};

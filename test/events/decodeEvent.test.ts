@@ -1,0 +1,77 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeEvent, decodeLine } from '../../src/events/decodeEvent.js';
+import { compileAcceptor } from '../../src/events/fastAcceptor.js';
+import { EventEnvelope, LifecycleEventBody } from '../../src/events/lifecycleEvents.js';
+import { arbitraryHistory } from '../support/arbitraryHistory.js';
+
+const at = '2026-11-20T10:00:00.000Z';
+
+describe('upcasting older stored shapes', () => {
+  it('a v0 SessionTerminated is read as SessionEnded with its reason', () => {
+    const r = decodeEvent({ type: 'SessionTerminated', data: { agentId: 'a1', sessionId: 's1', terminationReason: 'done' }, metadata: { at } });
+    expect(r.success && r.data).toMatchObject({ type: 'SessionEnded', data: { agentId: 'a1', sessionId: 's1', reason: 'done' } });
+  });
+
+  it('a v0 AgentRegistered with a type key is read as role and variant', () => {
+    const r = decodeEvent({ type: 'AgentRegistered', data: { agentId: 'a1', type: 'worker:ephemeral' }, metadata: { at } });
+    expect(r.success && r.data.data).toEqual({ agentId: 'a1', role: 'worker', variant: 'ephemeral' });
+  });
+
+  it('an upcast event is still validated: a bad old shape is rejected, naming the field', () => {
+    const r = decodeEvent({ type: 'SessionTerminated', data: { agentId: 'a1', sessionId: 's1' }, metadata: { at } }, { position: 7n });
+    expect(r.success).toBe(false);
+    expect(!r.success && r.error.message).toBe('position 7: data.reason: Invalid input: expected string, received undefined');
+  });
+});
+
+describe('the fast acceptor never accepts what zod rejects', () => {
+  const schemas = LifecycleEventBody.options.map((b) => b.extend({ id: EventEnvelope.shape.id, metadata: EventEnvelope.shape.metadata }));
+
+  // Valid events, then mutated: fields dropped, retyped, nulled, extra keys, bad ids and times.
+  const mutation = fc.oneof(
+    fc.constant((o: any) => o),
+    fc.constant((o: any) => ({ ...o, data: { ...o.data, extra: 1 } })),
+    fc.constant((o: any) => ({ ...o, extra: 1 })),
+    fc.constant((o: any) => ({ ...o, metadata: { ...o.metadata, at: o.metadata.at.replace('Z', '') } })),
+    fc.constant((o: any) => ({ ...o, metadata: { ...o.metadata, at: '2026-02-30T10:00:00Z' } })),
+    fc.constant((o: any) => ({ ...o, metadata: { ...o.metadata, note: 'loose metadata keeps it' } })),
+    fc.constant((o: any) => ({ ...o, id: 'not-a-uuid' })),
+    fc.constant((o: any) => ({ ...o, id: '00000000-0000-4000-8000-00000000000g' })),
+    fc.constant((o: any) => ({ ...o, data: Object.fromEntries(Object.entries(o.data).slice(1)) })),
+    fc.constant((o: any) => ({ ...o, data: Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, typeof v === 'number' ? -v : v])) })),
+    fc.constant((o: any) => ({ ...o, data: Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, typeof v === 'number' ? v + 0.5 : v])) })),
+    fc.constant((o: any) => ({ ...o, data: Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, v === '' ? v : typeof v === 'string' ? '' : v])) })),
+    fc.constant((o: any) => ({ ...o, data: Object.fromEntries(Object.entries(o.data).map(([k]) => [k, null])) })),
+    fc.constant((o: any) => ({ ...o, data: [o.data] })),
+    fc.constant((o: any) => ({ ...o, metadata: null })),
+  );
+
+  it('for random valid and mutated events', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(arbitraryHistory({ maxLength: 20 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), (events, mutations) => {
+        for (const e of events) {
+          const candidate = mutations.reduce((o, m) => m(o), JSON.parse(JSON.stringify(e)));
+          const schema = schemas.find((s) => s.shape.type.value === e.type)!;
+          if (compileAcceptor(schema)(candidate)) {
+            accepted++;
+            const zod = schema.safeParse(candidate);
+            expect(zod.success).toBe(true);
+            expect(zod.data).toEqual(candidate);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // The fast path is actually taken for well-formed events.
+    expect(accepted).toBeGreaterThan(100);
+  });
+
+  it('decodeLine gives the same event through the fast path as through zod', () => {
+    const line = JSON.stringify({ id: '0b6f1c2e-1111-4222-8333-444455556666', type: 'AgentSpawned', data: { agentId: 'a', sessionId: 's', pid: 3 }, metadata: { at, source: 'x' } });
+    const r = decodeLine(line);
+    const schema = schemas.find((s) => s.shape.type.value === 'AgentSpawned')!;
+    expect(r.success && r.data).toEqual(schema.parse(JSON.parse(line)));
+  });
+});
