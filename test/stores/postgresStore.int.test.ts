@@ -1,0 +1,241 @@
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
+import type { EventStore } from '../../src/stores/eventStore.js';
+import { openPostgresStore, postgresSchemaVersion, type PostgresStoreOptions } from '../../src/stores/postgresStore.js';
+import { heartbeats, makeEvent } from '../support/events.js';
+import { findPostgres } from '../support/postgres.js';
+import { collect, describeEventStoreConformance } from './conformance.js';
+
+const server = await findPostgres();
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+const freshDatabase = async (): Promise<string> => {
+  const db = await server!.createDatabase();
+  cleanups.push(db.drop);
+  return db.url;
+};
+
+const open = async (url: string, options: Partial<PostgresStoreOptions> = {}): Promise<EventStore> => {
+  const store = await openPostgresStore({ url, pollIntervalMs: 20, ...options });
+  cleanups.push(() => store.close());
+  return store;
+};
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Seen {
+  position: bigint;
+  id: string;
+}
+
+/** What a follower got wrong: events it never saw, saw twice, or saw out of position order. */
+const verifyFollow = (seen: readonly Seen[], written: ReadonlySet<string>) => {
+  const counts = new Map<string, number>();
+  for (const s of seen) counts.set(s.id, (counts.get(s.id) ?? 0) + 1);
+  const outOfOrder: bigint[] = [];
+  const jumps: Array<[bigint, bigint]> = [];
+  for (let i = 1; i < seen.length; i++) {
+    const prev = seen[i - 1]!.position;
+    const cur = seen[i]!.position;
+    if (cur <= prev) outOfOrder.push(cur);
+    else if (cur !== prev + 1n) jumps.push([prev, cur]);
+  }
+  return {
+    missing: [...written].filter((id) => !counts.has(id)),
+    duplicates: [...counts].filter(([, n]) => n > 1).map(([id]) => id),
+    outOfOrder,
+    jumps,
+  };
+};
+
+/**
+ * Several writers append many small batches concurrently while one follower reads the log live;
+ * returns the follower's view and every id whose append was acknowledged.
+ */
+const followWhileWriting = async (opts: {
+  writers: number;
+  appendsPerWriter: number;
+  append: (writer: number, events: LifecycleEvent[]) => Promise<void>;
+  follow: (signal: AbortSignal) => AsyncIterable<Seen>;
+}) => {
+  const written = new Set<string>();
+  const seen: Seen[] = [];
+  const ctl = new AbortController();
+  const following = (async () => {
+    for await (const s of opts.follow(ctl.signal)) seen.push(s);
+  })();
+  await Promise.all(
+    Array.from({ length: opts.writers }, async (_, w) => {
+      for (let i = 0; i < opts.appendsPerWriter; i++) {
+        const events = heartbeats(1 + ((w + i) % 3), { agents: 3, prefix: `w${w}-` });
+        await opts.append(w, events);
+        for (const e of events) written.add(e.id);
+      }
+    }),
+  );
+  // Let the follower drain: stop once it has everything, or has been idle for a while.
+  let last = -1;
+  for (let idle = 0; seen.length < written.size && idle < 10; ) {
+    await sleep(100);
+    idle = seen.length === last ? idle + 1 : 0;
+    last = seen.length;
+  }
+  ctl.abort();
+  await following;
+  return { seen, written, problems: verifyFollow(seen, written) };
+};
+
+if (!server) {
+  describe.skip('postgres store (no PostgreSQL server reachable; see the notice above)', () => {
+    it('needs a server', () => undefined);
+  });
+} else {
+  describeEventStoreConformance(
+    'postgres',
+    async () => {
+      const db = await server.createDatabase();
+      const store = await openPostgresStore({ url: db.url, pollIntervalMs: 20 });
+      return {
+        store,
+        async cleanup() {
+          await store.close();
+          await db.drop();
+        },
+      };
+    },
+    { gaplessPositions: true },
+  );
+
+  describe('postgres store', () => {
+    it('concurrent writers and a live follower: every event seen exactly once, positions 1, 2, 3… never skipped', async () => {
+      const url = await freshDatabase();
+      // Each writer is its own pool (as separate processes would be), and holds every append
+      // transaction open a few random milliseconds before COMMIT, to give a reordering every chance.
+      const writers = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          open(url, { poolSize: 2, beforeCommit: () => sleep(Math.random() * 4) }),
+        ),
+      );
+      const reader = await open(url, { pollIntervalMs: 2, pageSize: 7 });
+      const { seen, written, problems } = await followWhileWriting({
+        writers: 6,
+        appendsPerWriter: 30,
+        append: async (w, events) => {
+          const store = writers[w]!;
+          if (w % 2) await store.appendBatch(events);
+          else await store.appendToStream(`agent-w${w}-x`, events);
+        },
+        follow: async function* (signal) {
+          for await (const e of reader.subscribe({ signal })) yield { position: e.position, id: e.id };
+        },
+      });
+      expect(problems).toEqual({ missing: [], duplicates: [], outOfOrder: [], jumps: [] });
+      expect(seen.length).toBe(written.size);
+      expect(seen.map((s) => s.position)).toEqual(seen.map((_, i) => BigInt(i + 1)));
+    }, 60_000);
+
+    it('the same check catches a naive bigserial log skipping events (so it proves something)', async () => {
+      const url = await freshDatabase();
+      const setup = new pg.Client({ connectionString: url });
+      await setup.connect();
+      await setup.query('CREATE TABLE naive_events (position bigserial PRIMARY KEY, id text NOT NULL UNIQUE)');
+      await setup.end();
+      const pools = Array.from({ length: 6 }, () => new pg.Pool({ connectionString: url, max: 2 }));
+      const readerPool = new pg.Pool({ connectionString: url, max: 1 });
+      cleanups.push(async () => {
+        await Promise.all([...pools, readerPool].map((p) => p.end()));
+      });
+      const { problems } = await followWhileWriting({
+        writers: 6,
+        appendsPerWriter: 30,
+        append: async (w, events) => {
+          const c = await pools[w]!.connect();
+          try {
+            await c.query('BEGIN');
+            await c.query('INSERT INTO naive_events (id) SELECT unnest($1::text[])', [events.map((e) => e.id)]);
+            await sleep(Math.random() * 4);
+            await c.query('COMMIT');
+          } finally {
+            c.release();
+          }
+        },
+        // The same polling a real follower does: everything after the last position it saw.
+        follow: async function* (signal) {
+          let after = 0n;
+          while (!signal.aborted) {
+            const { rows } = await readerPool.query<{ position: string; id: string }>(
+              'SELECT position, id FROM naive_events WHERE position > $1 ORDER BY position',
+              [after.toString()],
+            );
+            for (const r of rows) {
+              after = BigInt(r.position);
+              yield { position: after, id: r.id };
+            }
+            await sleep(2);
+          }
+        },
+      });
+      expect(problems.missing.length).toBeGreaterThan(0);
+    }, 60_000);
+
+    it('a failed bulk append writes nothing and leaves no position gap; re-running completes it once', async () => {
+      const url = await freshDatabase();
+      let fail = false;
+      const store = await open(url, {
+        beforeCommit: async () => {
+          if (fail) throw new Error('power cut');
+        },
+      });
+      await store.appendBatch(heartbeats(5));
+      const batch = heartbeats(20_000, { agents: 50 });
+      fail = true;
+      await expect(store.appendBatch(batch)).rejects.toMatchObject({ code: 'store-unavailable' });
+      expect(await store.head()).toBe(5n);
+      fail = false;
+      await store.appendBatch(batch.slice(0, 7_000)); // an earlier, partial attempt that did commit
+      expect(await store.appendBatch(batch)).toEqual({ appended: 13_000, duplicates: 7_000, lastPosition: 20_005n });
+      const read = await collect(store.readAll({ after: 5n }));
+      expect(read.map((e) => e.id)).toEqual(batch.map((e) => e.id));
+      expect(read.map((e) => e.position)).toEqual(read.map((_, i) => BigInt(i + 6)));
+    }, 60_000);
+
+    it('several processes creating the schema at once all succeed; the version is recorded once', async () => {
+      const url = await freshDatabase();
+      const stores = await Promise.all(Array.from({ length: 4 }, () => open(url)));
+      await Promise.all(stores.map((s, i) => s.appendBatch([makeEvent('AgentHeartbeat', { agentId: `p${i}` })])));
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      const { rows } = await c.query('SELECT version FROM rollcall_schema');
+      await c.end();
+      expect(rows).toEqual([{ version: postgresSchemaVersion }]);
+      expect(await stores[0]!.head()).toBe(4n);
+    });
+
+    it('refuses a database whose schema is newer than it understands', async () => {
+      const url = await freshDatabase();
+      const first = await open(url);
+      await first.close();
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query('INSERT INTO rollcall_schema (version) VALUES ($1)', [postgresSchemaVersion + 1]);
+      await c.end();
+      await expect(openPostgresStore({ url })).rejects.toMatchObject({
+        code: 'store-unavailable',
+        message: expect.stringMatching(/newer than this rollcall/),
+      });
+    });
+
+    it('masks the password in its url', async () => {
+      const url = new URL(await freshDatabase());
+      url.password = 's3cret';
+      const store = await open(url.toString());
+      expect(store.url).toContain(':***@');
+      expect(store.url).not.toContain('s3cret');
+    });
+  });
+}
