@@ -107,6 +107,41 @@ export const toStoredEvent = (e: RecordedEvent, position: bigint, namespace = ''
   return stored;
 };
 
+/** Query parameters of a store URL that are rollcall's, not the client's (removed before the client sees them). */
+export interface EsdbUrlParams {
+  /** The server's MaxAppendSize in bytes, when it was raised from the default. */
+  maxAppendSize?: number;
+  /** Stream-name prefix of this rollcall log (see EsdbStoreOptions.namespace). */
+  namespace?: string;
+}
+
+/** Splits `esdb://h:2113?tls=false&maxAppendSize=4194304` into the client's connection string and our parameters. */
+export const splitConnectionString = (url: string): { connectionString: string; params: EsdbUrlParams } => {
+  const q = url.indexOf('?');
+  if (q < 0) return { connectionString: url, params: {} };
+  const params: EsdbUrlParams = {};
+  const kept: string[] = [];
+  for (const part of url.slice(q + 1).split('&')) {
+    const eq = part.indexOf('=');
+    const key = (eq < 0 ? part : part.slice(0, eq)).trim();
+    const value = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1).trim());
+    if (key.toLowerCase() === 'maxappendsize') {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n <= 0) throw new RollcallError('usage', `maxAppendSize must be a positive integer (bytes), got "${value}"`);
+      params.maxAppendSize = n;
+    } else if (key.toLowerCase() === 'namespace') params.namespace = value;
+    else if (part) kept.push(part);
+  }
+  return { connectionString: kept.length ? `${url.slice(0, q)}?${kept.join('&')}` : url.slice(0, q), params };
+};
+
+/**
+ * An upper bound of the bytes one event counts for against the server's MaxAppendSize (the
+ * serialized proposed message: data, metadata, id, type and content-type entries).
+ */
+export const estimateAppendBytes = (e: { type: string; data: unknown; metadata: unknown }): number =>
+  Buffer.byteLength(JSON.stringify(e.data) ?? '') + Buffer.byteLength(JSON.stringify(e.metadata) ?? '') + Buffer.byteLength(e.type) + 128;
+
 /** `esdb://user:secret@host` → `esdb://user:***@host`, for messages. */
 export const maskUrl = (url: string): string => url.replace(/^(esdb(?:\+discover)?:\/\/[^:/@]+:)[^@]*@/, '$1***@');
 
@@ -145,6 +180,15 @@ export const toRollcallError = (e: unknown, url: string, what: string, stream?: 
       ...where,
       cause: e,
     });
+  }
+  if (commandErrorType(e) === ErrorType.MAXIMUM_APPEND_SIZE_EXCEEDED) {
+    const max = (e as { maxAppendSize?: number }).maxAppendSize;
+    return new RollcallError(
+      'io',
+      `EventStoreDB at ${url}: ${what} is larger than the server's maximum append size${max ? ` (${max} bytes)` : ''}; ` +
+        'raise the server\'s MaxAppendSize and pass the same maxAppendSize=<bytes> in the store URL',
+      { ...where, cause: e },
+    );
   }
   if (commandErrorType(e) === ErrorType.ACCESS_DENIED) {
     return new RollcallError('store-unavailable', `EventStoreDB at ${url} denied access (${what}): check the credentials in the URL`, {

@@ -30,7 +30,9 @@ import {
   comparePositions,
   isRollcallRecord,
   commandErrorType,
+  estimateAppendBytes,
   maskUrl,
+  splitConnectionString,
   toEsdbExpectedRevision,
   toEsdbPosition,
   toPublicPosition,
@@ -57,8 +59,10 @@ import { checkExpectedRevision } from './expectedRevision.js';
  * consecutive same-stream events with the exact expected revision it just read, so a writer that
  * slipped in between is detected (WrongExpectedVersion), the stream re-read and the run re-filtered.
  * Limits: ids are unique per stream (one id in two streams is two events: EventStoreDB has no global
- * id index); the first append to a stream in a process reads that whole stream; a batch spanning
- * streams is not atomic (each run is), but re-running it completes it with nothing doubled.
+ * id index); the first append to a stream in a process reads that whole stream; a batch is not
+ * atomic (each run of one stream is one append, split further only to stay within the server's
+ * MaxAppendSize), but re-running it completes it with nothing doubled. Runs are appended one after
+ * another, in order, so a batch of many short runs costs one round trip per run.
  */
 
 export interface EsdbStoreOptions {
@@ -74,9 +78,16 @@ export interface EsdbStoreOptions {
   maxCachedStreams?: number;
   /**
    * Prefix of every stream this store writes and reads (`<namespace>agent-…`), so that several
-   * rollcall logs can share one server, e.g. test runs against a real EventStoreDB. Default none.
+   * rollcall logs can share one server, e.g. test runs against a real EventStoreDB. Default none;
+   * also `?namespace=` in the URL.
    */
   namespace?: string;
+  /**
+   * The server's MaxAppendSize in bytes (default 1 048 576, the server's default; also
+   * `?maxAppendSize=` in the URL). appendBatch splits a run of one stream's events into appends
+   * below it; one appendToStream call stays one (atomic) append and fails if it is larger.
+   */
+  maxAppendSize?: number;
 }
 
 /** What the append path knows about one stream: every id up to revision `readUpTo`. */
@@ -92,6 +103,25 @@ const SNAPSHOT_EVENT_TYPE = 'RollcallSnapshot';
 const MAX_APPEND_ATTEMPTS = 5;
 
 const idKey = (id: string): string => id.toLowerCase();
+
+/** Splits events into consecutive chunks whose estimated size stays within `budget` (a lone larger event is its own chunk). */
+const chunkBySize = <E extends LifecycleEvent>(events: readonly E[], budget: number): E[][] => {
+  const chunks: E[][] = [];
+  let current: E[] = [];
+  let size = 0;
+  for (const e of events) {
+    const bytes = estimateAppendBytes(e);
+    if (current.length && size + bytes > budget) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(e);
+    size += bytes;
+  }
+  if (current.length) chunks.push(current);
+  return chunks;
+};
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -109,15 +139,17 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventStore> => {
   const url = maskUrl(options.url);
   let client: EventStoreDBClient;
+  const { connectionString, params } = splitConnectionString(options.url);
   try {
-    client = EventStoreDBClient.connectionString(options.url);
+    client = EventStoreDBClient.connectionString(connectionString);
   } catch (e) {
     throw new RollcallError('usage', `invalid EventStoreDB URL ${url}: ${(e as Error).message}`, { cause: e });
   }
+  const maxAppendSize = options.maxAppendSize ?? params.maxAppendSize ?? 1_048_576;
   const initialDelay = options.retry?.initialDelayMs ?? 100;
   const maxDelay = options.retry?.maxDelayMs ?? 5000;
   const maxCachedStreams = options.maxCachedStreams ?? 10_000;
-  const ns = options.namespace ?? '';
+  const ns = options.namespace ?? params.namespace ?? '';
   const physical = (stream: string): string => ns + stream;
   const ours = (e: { streamId: string; type: string }): boolean => isRollcallRecord(e, ns);
   const lifetime = new AbortController();
@@ -443,9 +475,12 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
             const fresh = unseen(run.events, k, seen);
             if (!fresh.length) break;
             try {
-              const r = await write(run.stream, fresh, k.readUpTo < 0n ? NO_STREAM : k.readUpTo, k);
-              appended += fresh.length;
-              if (r.lastPosition !== null) lastPosition = r.lastPosition;
+              // Within the server's MaxAppendSize: one append per chunk, each at the exact revision.
+              for (const chunk of chunkBySize(fresh, maxAppendSize)) {
+                const r = await write(run.stream, chunk, k.readUpTo < 0n ? NO_STREAM : k.readUpTo, k);
+                appended += chunk.length;
+                if (r.lastPosition !== null) lastPosition = r.lastPosition;
+              }
               break;
             } catch (e) {
               // Someone else appended to this stream since we read it: read again, filter again.

@@ -10,12 +10,14 @@ import {
   fromEsdbExpectedRevision,
   fromWrongExpectedVersion,
   maskUrl,
+  splitConnectionString,
   toEsdbExpectedRevision,
   toEsdbPosition,
   toPublicPosition,
 } from '../../src/stores/esdbMapping.js';
 import { openEsdbStore, type EsdbStoreOptions } from '../../src/stores/esdbStore.js';
 import { startFakeEsdb, type FakeEsdb, type FakeEsdbOptions } from '../support/esdbServer.js';
+import { describeEventStoreConformance } from './conformance.js';
 
 /*
  * The EventStoreDB adapter, end to end through the real @eventstore/db-client over real gRPC.
@@ -118,6 +120,41 @@ const waitFor = async (condition: () => boolean, ms = 5000): Promise<void> => {
 
 const agentId = () => `a${randomUUID().slice(0, 8)}`;
 
+/*
+ * The shared suite. Each test gets an empty log: a fresh fake, or a fresh namespace on the real
+ * server. Two settings differ from the suite's defaults, for EventStoreDB reasons:
+ * - largeBatch 2000: the batch's heartbeats rotate over 500 agents, so every event is its own run
+ *   and its own append round trip (appendBatch keeps the given order, so runs cannot be sent in
+ *   parallel); 100 000 of them take minutes.
+ * - the suite's 1 MB+ event exceeds the server's default MaxAppendSize (1 048 576 bytes): the fake
+ *   is configured like a server started with EVENTSTORE_MAX_APPEND_SIZE=4194304, and the store is
+ *   told so. With defaults the append fails with a clear error (tested below).
+ */
+const conformanceAppendSize = 4 * 1024 * 1024;
+describeEventStoreConformance(
+  realUrl ? 'EventStoreDB (real server)' : 'EventStoreDB (in-process gRPC fake)',
+  async () => {
+    if (realUrl) {
+      const store = await openEsdbStore({
+        url: realUrl,
+        namespace: `c${randomUUID().slice(0, 8)}-`,
+        maxAppendSize: conformanceAppendSize,
+      });
+      return { store, cleanup: () => store.close() };
+    }
+    const server = await startFakeEsdb({ maxAppendSize: conformanceAppendSize });
+    const store = await openEsdbStore({ url: `${server.url}&maxAppendSize=${conformanceAppendSize}` });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await server.stop();
+      },
+    };
+  },
+  { largeBatch: 2000, gaplessPositions: false, snapshots: true },
+);
+
 describe('mapping between rollcall and @eventstore/db-client', () => {
   it.each([
     ['any', ANY],
@@ -149,6 +186,15 @@ describe('mapping between rollcall and @eventstore/db-client', () => {
     // before the event at that commit: resuming from it would be safe, converting it would skip.
     expect(comparePositions({ commit: 535n, prepare: 0n }, { commit: 440n, prepare: 440n })).toBe(1);
     expect(comparePositions({ commit: 535n, prepare: 0n }, { commit: 535n, prepare: 535n })).toBe(-1);
+  });
+
+  it('takes rollcall’s own parameters out of the URL before the client parses it', () => {
+    expect(splitConnectionString('esdb://h:2113?tls=false&maxAppendSize=4194304&namespace=t1-')).toEqual({
+      connectionString: 'esdb://h:2113?tls=false',
+      params: { maxAppendSize: 4194304, namespace: 't1-' },
+    });
+    expect(splitConnectionString('esdb://h:2113')).toEqual({ connectionString: 'esdb://h:2113', params: {} });
+    expect(() => splitConnectionString('esdb://h:2113?maxAppendSize=lots')).toThrow(/maxAppendSize must be a positive integer/);
   });
 
   it('masks the password of a URL', () => {
@@ -352,6 +398,39 @@ describe('EventStoreDB adapter', () => {
     expect(mine[2]!.corrupt).toMatch(/metadata is not JSON/);
     expect(mine[3]!.data).toEqual({ agentId: a });
     expect((await collect(store.readStream(`agent-${a}`)))[1]!.corrupt).toBeDefined();
+  });
+
+  onFakeOnly('splits a long run of one stream into appends within the server’s MaxAppendSize', async () => {
+    const { server, store } = await setup();
+    const a = agentId();
+    const padding = 'p'.repeat(2000);
+    const events = Array.from({ length: 1200 }, () => ({ ...heartbeat(a), metadata: { ...meta(), padding } }));
+    const before = { calls: server!.calls.batchAppend, appends: server!.calls.appends };
+    const result = await store.appendBatch(events);
+    expect(result).toMatchObject({ appended: 1200, duplicates: 0 });
+    const stored = await collect(store.readStream(`agent-${a}`));
+    expect(stored.map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(result.lastPosition).toBe(stored.at(-1)!.position);
+    // ~2.6 MB in one run: at least three appends, over the one BatchAppend call the client keeps open.
+    expect(server!.calls.appends - before.appends).toBeGreaterThanOrEqual(3);
+    expect(server!.calls.batchAppend - before.calls).toBeLessThanOrEqual(1);
+    expect(server!.records().filter((r) => r.stream === `agent-${a}`)).toHaveLength(1200);
+  });
+
+  describe.each([
+    ['BatchAppend', true],
+    ['Append', false],
+  ])('an append larger than MaxAppendSize over %s', (_rpc, batchAppend) => {
+    onFakeOnly('fails with a clear error and writes nothing', async () => {
+      const { server, store } = await setup({ batchAppend });
+      const a = agentId();
+      const big = { ...registered(a), data: { agentId: a, role: 'worker', name: 'x'.repeat(1_100_000) } } as LifecycleEvent;
+      const e = await rejection(store.appendToStream(`agent-${a}`, [big]));
+      expect(e.code).toBe('io');
+      expect(e.message).toMatch(/larger than the server's maximum append size \(1048576 bytes\).*maxAppendSize=<bytes>/);
+      expect((await rejection(store.appendBatch([big]))).code).toBe('io');
+      expect(server!.records().filter((r) => r.stream === `agent-${a}`)).toHaveLength(0);
+    });
   });
 
   it('snapshots round-trip, live outside the rollcall streams, and the newest one wins', async () => {

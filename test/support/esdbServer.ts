@@ -16,7 +16,9 @@ import type * as AnyPbModule from 'google-protobuf/google/protobuf/any_pb.js';
  * positions (commit = prepare for every event an append writes), per-stream revisions,
  * expected-revision checks with the WrongExpectedVersion response, idempotent re-appends of the
  * same ids, inclusive $all reads, exclusive subscription starts, filtered checkpoints with the
- * quirks NOTES.md warns about (prepare = 0, commit ahead of the last event), caughtUp.
+ * quirks NOTES.md warns about (prepare = 0, commit ahead of the last event), caughtUp, and the
+ * MaxAppendSize limit. Not served: deletes, tombstones, stream ACLs, $maxCount truncation,
+ * authentication, TLS, gossip/cluster discovery, persistent subscriptions, projections.
  */
 
 const require = createRequire(import.meta.url);
@@ -72,6 +74,11 @@ export interface FakeEsdbOptions {
   seedSystemEvents?: boolean;
   /** Port to bind (0 = any free port). */
   port?: number;
+  /**
+   * Largest append the server accepts, in bytes of proposed messages (the server's MaxAppendSize,
+   * EVENTSTORE_MAX_APPEND_SIZE). Default 1 048 576, the server's default.
+   */
+  maxAppendSize?: number;
 }
 
 export interface AppendFailure {
@@ -109,7 +116,15 @@ export interface FakeEsdb {
   /** Subscriptions currently open. */
   subscriptionCount(): number;
   /** How many calls of each RPC the server has seen. */
-  readonly calls: { append: number; batchAppend: number; read: number; subscribe: number; serverFeatures: number };
+  readonly calls: {
+    append: number;
+    batchAppend: number;
+    /** Append operations processed (one per Append call, one per BatchAppend correlation id). */
+    appends: number;
+    read: number;
+    subscribe: number;
+    serverFeatures: number;
+  };
 }
 
 const utf8 = (s: string | Uint8Array): Uint8Array => (typeof s === 'string' ? new TextEncoder().encode(s) : s);
@@ -131,12 +146,15 @@ interface Proposed {
   contentType: string;
   data: Uint8Array;
   metadata: Uint8Array;
+  /** Serialized size of the proposed message, which the server sums against MaxAppendSize. */
+  size: number;
 }
 
 type AppendOutcome =
   | { ok: true; currentRevision: bigint; position: Pos | null }
   | { ok: false; current: bigint | null; expected: Expected }
-  | { ok: false; badRequest: string };
+  | { ok: false; badRequest: string }
+  | { ok: false; tooLarge: number };
 
 type Filter = (r: FakeRecord) => boolean;
 
@@ -149,13 +167,14 @@ interface OpenRead {
 /** Starts an in-process fake EventStoreDB and resolves when it listens. */
 export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<FakeEsdb> => {
   const cacheSize = options.idempotencyCacheSize ?? 10_000;
+  const maxAppendSize = options.maxAppendSize ?? 1_048_576;
   const log: FakeRecord[] = [];
   const streams = new Map<string, FakeRecord[]>();
   // Recently written ids (insertion-ordered, bounded) for the best-effort ANY idempotency check.
   const recentIds = new Map<string, FakeRecord>();
   let nextPosition = 0n;
   const open = new Set<OpenRead>();
-  const calls = { append: 0, batchAppend: 0, read: 0, subscribe: 0, serverFeatures: 0 };
+  const calls = { append: 0, batchAppend: 0, appends: 0, read: 0, subscribe: 0, serverFeatures: 0 };
   let failure: Required<AppendFailure> | null = null;
 
   const write = (p: Proposed & { stream: string }): FakeRecord => {
@@ -193,7 +212,7 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
       ['$users', '$UserCreated'],
       ['$scavenges', '$scavengeIndexInitialized'],
     ] as const) {
-      write({ stream, type, id: randomUUID(), contentType: 'application/json', data: utf8('{}'), metadata: new Uint8Array() });
+      write({ stream, type, id: randomUUID(), contentType: 'application/json', data: utf8('{}'), metadata: new Uint8Array(), size: 0 });
     }
   }
 
@@ -206,6 +225,8 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
 
   /** The server's commit check: OK, idempotent (all ids already there, in order) or wrong version. */
   const appendEvents = (stream: string, expected: Expected, events: Proposed[]): AppendOutcome => {
+    calls.appends++;
+    if (events.reduce((n, e) => n + e.size, 0) > maxAppendSize) return { ok: false, tooLarge: maxAppendSize };
     for (const e of events) {
       if (!e.type) return { ok: false, badRequest: 'Required metadata property "type" is missing' };
       if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(e.id)) {
@@ -272,6 +293,7 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
       contentType: map.get('content-type') ?? 'application/octet-stream',
       data: m.getData_asU8(),
       metadata: m.getCustomMetadata_asU8(),
+      size: m.serializeBinary().length,
     };
   };
 
@@ -303,6 +325,12 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
       const outcome = appendEvents(stream, expected, events);
       if (f.fail) return callback(unavailable('injected failure after write'));
       if ('badRequest' in outcome) return callback({ code: grpc.status.INVALID_ARGUMENT, details: outcome.badRequest });
+      if ('tooLarge' in outcome) {
+        const metadata = new grpc.Metadata();
+        metadata.set('exception', 'maximum-append-size-exceeded');
+        metadata.set('maximum-append-size', String(outcome.tooLarge));
+        return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'Maximum Append Size Exceeded.', metadata });
+      }
       const resp = new streamsPb.AppendResp();
       if (outcome.ok) {
         const success = new streamsPb.AppendResp.Success();
@@ -379,7 +407,13 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
       } else {
         const status = new statusPb.Status();
         const details = new anyPb.Any();
-        if ('badRequest' in outcome) {
+        if ('tooLarge' in outcome) {
+          status.setCode(3);
+          status.setMessage('Maximum Append Size Exceeded.');
+          const big = new sharedPb.MaximumAppendSizeExceeded();
+          big.setMaxappendsize(outcome.tooLarge);
+          details.pack(big.serializeBinary(), 'event_store.client.MaximumAppendSizeExceeded');
+        } else if ('badRequest' in outcome) {
           status.setCode(3);
           status.setMessage(outcome.badRequest);
           const bad = new sharedPb.BadRequest();
@@ -602,7 +636,7 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
 
   const start = async (): Promise<void> => {
     if (server) return;
-    const s = new grpc.Server();
+    const s = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
     s.addService(StreamsService, {
       read,
       append,
@@ -653,6 +687,7 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
         contentType: r.contentType ?? 'application/json',
         data: utf8(r.data),
         metadata: utf8(r.metadata ?? new Uint8Array()),
+        size: 0,
       });
       notify();
       return record;
