@@ -34,7 +34,7 @@ export interface FoldResult<S> {
 
 export type ReplaySource = AsyncIterable<readonly ReplayItem[]> | Iterable<readonly ReplayItem[]>;
 
-const DEFAULT_BATCH = 4096;
+const DEFAULT_BATCH = 512;
 
 /**
  * Folds a log into a projection. The fold owns its working state (a fresh initial state, or a clone
