@@ -104,6 +104,19 @@ const MAX_APPEND_ATTEMPTS = 5;
 
 const idKey = (id: string): string => id.toLowerCase();
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** EventStoreDB ids are UUIDs (SPEC §1.1 says so too); say it plainly instead of a gRPC error. */
+const requireUuids = (events: readonly LifecycleEvent[]): void => {
+  for (const e of events) {
+    if (!UUID.test(e.id)) {
+      throw new RollcallError('invalid-event', `event id "${e.id}" is not a UUID (EventStoreDB stores only UUID event ids)`, {
+        path: 'id',
+      });
+    }
+  }
+};
+
 /** Splits events into consecutive chunks whose estimated size stays within `budget` (a lone larger event is its own chunk). */
 const chunkBySize = <E extends LifecycleEvent>(events: readonly E[], budget: number): E[][] => {
   const chunks: E[][] = [];
@@ -438,6 +451,7 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
     url,
     appendToStream(stream, events, opts = {}): Promise<AppendToStreamResult> {
       return exclusive(async () => {
+        requireUuids(events);
         const expected: ExpectedRevision = opts.expectedRevision ?? 'any';
         const k = await refresh(stream);
         const fresh = unseen(events, k, new Set());
@@ -454,6 +468,7 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
 
     appendBatch(events): Promise<AppendResult> {
       return exclusive(async () => {
+        requireUuids(events);
         const runs: Array<{ stream: string; events: LifecycleEvent[] }> = [];
         for (const e of events) {
           const stream = streamOf(e);

@@ -433,6 +433,15 @@ describe('EventStoreDB adapter', () => {
     });
   });
 
+  it('an id that is not a UUID is rejected up front as invalid-event, nothing written', async () => {
+    const { store } = await setup();
+    const a = agentId();
+    const bad = { ...registered(a), id: 'e1' };
+    await expect(store.appendBatch([registered(a), bad])).rejects.toMatchObject({ code: 'invalid-event', path: 'id' });
+    await expect(store.appendToStream(`agent-${a}`, [bad])).rejects.toThrow('event id "e1" is not a UUID');
+    expect(await collect(store.readStream(`agent-${a}`))).toEqual([]);
+  });
+
   it('snapshots round-trip, live outside the rollcall streams, and the newest one wins', async () => {
     const { server, store } = await setup();
     const name = `lifecycle-${randomUUID().slice(0, 8)}`;
