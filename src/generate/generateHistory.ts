@@ -74,6 +74,7 @@ const validate = (options: GenerateOptions): { startMs: number; rates: MessRates
   if (!Number.isFinite(startMs)) throw usage(`start is not an ISO time: ${options.start}`);
   const rates = { ...defaultMessRates, ...options.mess };
   for (const [key, p] of Object.entries(rates)) {
+    if (!(key in defaultMessRates)) throw usage(`mess.${key} is not a rate (${Object.keys(defaultMessRates).join(', ')})`);
     if (!(p >= 0 && p <= 1)) throw usage(`mess.${key} must be a probability in [0, 1]`);
   }
   return { startMs, rates };

@@ -174,6 +174,7 @@ describe('generateHistory', () => {
       { agents: 3, events: -1 },
       { agents: 3, events: 10, start: 'yesterday' },
       { agents: 3, events: 10, mess: { duplicate: 2 } },
+      { agents: 3, events: 10, mess: { unknown: 0.1 } as never },
     ]) {
       expect(() => generateHistory(bad)).toThrow(RollcallError);
     }
