@@ -46,6 +46,7 @@ const facts = (state: LifecycleState, agentId: string, sessionIds: Iterable<stri
     out['busy'] = String(a.run !== null && a.run.generation === a.generation && isLive(state.sessions[a.run.sessionId]?.state ?? 'terminated'));
     out['connection'] = a.connection === null ? 'null' : `${a.connection.connectionId} ${a.connection.state}`;
     out['lastExitReason'] = show(a.lastExitReason);
+    out['lastSeenAt'] = show(a.lastSeenAt);
   }
   for (const id of sessionIds) {
     const s = state.sessions[id];

@@ -56,6 +56,15 @@ export const sqliteSchemaVersion = migrations.length;
 
 type Row = [number, string, number, string, string, unknown, unknown];
 
+/** How long one attempt at the write lock blocks inside SQLite before we yield and retry. */
+const LOCK_POLL_MS = 5;
+/** A write transaction held at least this long is followed by a pause of LOCK_COURTESY_MS… */
+const LONG_HOLD_MS = 10;
+/** …so a process appending chunk after chunk leaves other writers a window to take the lock. */
+const LOCK_COURTESY_MS = 3;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 const sqliteCode = (e: unknown): string => String((e as { code?: unknown }).code ?? '');
 
 /** SQLite errors as rollcall reports them: damage is `corrupt-store`, every other failure `store-unavailable`. */
@@ -91,6 +100,9 @@ const openDatabase = (path: string, url: string, busyTimeoutMs: number): Databas
     db.pragma('cache_size = -65536');
     db.pragma('wal_autocheckpoint = 10000');
     migrate(db, url);
+    // From here on SQLite itself waits only a few ms for a lock; appends wait for the write lock
+    // asynchronously (see writeLocked), so a busy database never freezes this process's event loop.
+    db.pragma(`busy_timeout = ${LOCK_POLL_MS}`);
     return db;
   } catch (e) {
     db.close();
@@ -137,7 +149,8 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
   const url = `sqlite:${options.path}`;
   const pollIntervalMs = options.pollIntervalMs ?? 100;
   const pageSize = options.pageSize ?? 10_000;
-  const db = openDatabase(options.path, url, options.busyTimeoutMs ?? 10_000);
+  const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
+  const db = openDatabase(options.path, url, busyTimeoutMs);
 
   const insert = db.prepare(
     `INSERT INTO events (stream, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)
@@ -207,6 +220,33 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
     }
   };
 
+  /**
+   * Runs a write transaction (BEGIN IMMEDIATE: the lock is taken before anything is read, so no
+   * other process can slip in between an expected-revision check and the insert). While another
+   * process holds the lock we retry every millisecond or so, up to busyTimeoutMs, without blocking
+   * the event loop. SQLite's own busy handler sleeps in growing steps and would almost never catch
+   * the instant between two transactions of a bulk loader; the pause after a long transaction
+   * gives it that instant, so a bulk load cannot starve another process's appends.
+   */
+  const writeLocked = async <T>(tx: () => T): Promise<T> => {
+    const deadline = Date.now() + busyTimeoutMs;
+    for (;;) {
+      const started = performance.now();
+      let result: T;
+      try {
+        result = guard('append', tx);
+      } catch (e) {
+        if (sqliteCode((e as RollcallError).cause).startsWith('SQLITE_BUSY') && Date.now() < deadline) {
+          await sleep(1);
+          continue;
+        }
+        throw e;
+      }
+      if (performance.now() - started >= LONG_HOLD_MS) await sleep(LOCK_COURTESY_MS);
+      return result;
+    }
+  };
+
   const toStored = (r: Row): StoredEvent =>
     storedRow(BigInt(r[0]), r[1], BigInt(r[2]), r[3], r[4], r[5], r[6]);
 
@@ -230,14 +270,12 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
   const store: EventStore = {
     url,
     async appendToStream(stream, events, options = {}) {
-      // IMMEDIATE takes the write lock before reading the stream's revision, so another process
-      // cannot slip in between the check and the insert (and busy_timeout makes it wait, not fail).
-      const result = guard('append', () => appendToStreamTx.immediate(stream, events, options.expectedRevision ?? 'any'));
+      const result = await writeLocked(() => appendToStreamTx.immediate(stream, events, options.expectedRevision ?? 'any'));
       if (result.appended) wakeAll(wakers);
       return result;
     },
     async appendBatch(events) {
-      const result = guard('append', () => appendBatchTx.immediate(events));
+      const result = await writeLocked(() => appendBatchTx.immediate(events));
       if (result.appended) wakeAll(wakers);
       return result;
     },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/reconcile/decide.js';
-import { correctionId, uuidV5 } from '../../src/reconcile/correctionId.js';
+import { uuidV5 } from '../../src/events/eventId.js';
+import { correctionId } from '../../src/reconcile/correctionId.js';
 import { agent, ev, foldView, pool } from '../support/lifecycle.js';
 import { MIN, at, given, nothing } from './support.js';
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { decodeLine } from '../../events/decodeEvent.js';
-import { nameBasedUuid } from '../../events/eventId.js';
+import { uuidBytes, uuidV5 } from '../../events/eventId.js';
 import type { LifecycleEvent } from '../../events/lifecycleEvents.js';
 import { readLines, type NdjsonLine } from '../../replay/readNdjson.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
@@ -9,13 +9,14 @@ import { withStore } from '../options.js';
 import type { Command } from './command.js';
 
 const CHUNK = 10_000;
+const APPEND_NAMESPACE = uuidBytes('9d3f6a52-7c1e-4b0a-8e95-3f2d1c6b7a40');
 
 /**
  * A line without an id gets one derived from its text and line number, not a random one: re-running
  * an interrupted `append` of the same file then yields the same ids, and nothing is doubled.
  */
 const decodeForAppend = (l: NdjsonLine): LifecycleEvent => {
-  const result = decodeLine(l.text, { line: l.line }, { missingId: () => nameBasedUuid(`rollcall-append\n${l.line}\n${l.text}`) });
+  const result = decodeLine(l.text, { line: l.line }, { missingId: () => uuidV5(`${l.line}\n${l.text}`, APPEND_NAMESPACE) });
   if (!result.success) throw result.error;
   return result.data;
 };

@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util';
+import { decodeEvent } from '../../events/decodeEvent.js';
+import type { LifecycleEvent } from '../../events/lifecycleEvents.js';
+import { generateHistory } from '../../generate/generateHistory.js';
+import { lifecycleProjection } from '../../projections/lifecycleProjection.js';
+import { lifecycleView } from '../../projections/lifecycleView.js';
+import { replayStore } from '../../replay/replayLog.js';
+import { defaultStoreUrl } from '../../stores/openStore.js';
+import { EXIT } from '../cliIo.js';
+import { formatSummary } from '../formatSummary.js';
+import { withStore } from '../options.js';
+import type { Command } from './command.js';
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'the main job on the embedded store: seed it with a generated fleet if it is empty, then replay it',
+  usage: 'rollcall demo [--store URL] [--agents N] [--events N]',
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: { store: { type: 'string' }, agents: { type: 'string' }, events: { type: 'string' } },
+      strict: true,
+    });
+    const url = values.store ?? defaultStoreUrl(io.env);
+    return withStore(url, async (store) => {
+      if ((await store.head()) === null) {
+        const agents = Number(values.agents ?? 300);
+        const events = Number(values.events ?? 50_000);
+        io.stderr.write(`${url} is empty: appending a generated fleet history (${agents} agents, ${events} events, seed 1)…\n`);
+        let batch: LifecycleEvent[] = [];
+        for (const raw of generateHistory({ agents, events, seed: 1 })) {
+          const decoded = decodeEvent(raw);
+          if (!decoded.success) throw decoded.error;
+          batch.push(decoded.data);
+          if (batch.length === 10_000) {
+            await store.appendBatch(batch);
+            batch = [];
+          }
+        }
+        if (batch.length) await store.appendBatch(batch);
+      }
+      const started = performance.now();
+      const result = await replayStore(store, lifecycleProjection);
+      const ms = performance.now() - started;
+      io.stdout.write(formatSummary(lifecycleView(result.state)));
+      io.stderr.write(
+        `\nreplayed ${result.processed} event(s) from ${url} in ${ms.toFixed(0)} ms` +
+          (result.snapshotPosition !== null ? ` (from the snapshot at position ${result.snapshotPosition})` : ' (full replay)') +
+          '\nnext: rollcall replay --json · rollcall audit AGENT_ID · rollcall check · rollcall reconcile --once\n',
+      );
+      return EXIT.ok;
+    });
+  },
+};
