@@ -7,7 +7,9 @@ const help = (): string =>
     '',
     'usage: rollcall <command> [options]',
     '',
-    ...commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}\n      ${c.usage}`),
+    ...commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
+    '',
+    'rollcall <command> --help shows a command\'s options.',
     '',
     'Stores: sqlite:PATH (default sqlite:./rollcall.db, or $ROLLCALL_STORE), postgres://…, esdb://host:2113?tls=false, memory:',
     'Exit codes: 0 ok, 1 check failed, 2 bad input or usage, 3 store unavailable, 4 internal error.',
@@ -25,16 +27,17 @@ export const runCli = async (argv: readonly string[], io: CliIo): Promise<number
     io.stdout.write('rollcall 0.1.0\n');
     return EXIT.ok;
   }
-  const command = commands.find((c) => c.name === name);
-  if (command === undefined) {
+  const entry = commands.find((c) => c.name === name);
+  if (entry === undefined) {
     io.stderr.write(`rollcall: unknown command "${name}" (see rollcall --help)\n`);
     return EXIT.badInput;
   }
-  if (args.includes('--help') || args.includes('-h')) {
-    io.stdout.write(`${command.usage}\n  ${command.summary}\n`);
-    return EXIT.ok;
-  }
   try {
+    const command = await entry.load();
+    if (args.includes('--help') || args.includes('-h')) {
+      io.stdout.write(`${command.usage}\n  ${entry.summary}\n`);
+      return EXIT.ok;
+    }
     return await command.run(args, io);
   } catch (error) {
     return reportError(io, error);

@@ -23,8 +23,9 @@ const run = async (args: string[], signal?: AbortSignal) => {
 };
 
 describe('rollcall reconcile', () => {
-  it('is listed by --help', async () => {
-    const { stdout } = await cli(['--help']);
+  it('is listed by --help, and shows its usage with reconcile --help', async () => {
+    expect((await cli(['--help'])).stdout).toMatch(/^  reconcile  /m);
+    const { stdout } = await cli(['reconcile', '--help']);
     expect(stdout).toContain('rollcall reconcile [--store URL] [--once | --every SECONDS]');
   });
 

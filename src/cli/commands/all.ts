@@ -1,12 +1,52 @@
-import { appendCommand } from './append.js';
-import { auditCommand } from './audit.js';
-import { checkCommand } from './check.js';
 import type { Command } from './command.js';
-import { demoCommand } from './demo.js';
-import { generateCommand } from './generate.js';
-import { reconcileCommand } from './reconcile.js';
-import { replayCommand } from './replay.js';
-import { watchCommand } from './watch.js';
+
+/** A subcommand as `rollcall --help` lists it; its module loads only when it runs (fast start). */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
 
 /** Every subcommand, in the order `rollcall --help` lists them. */
-export const commands: readonly Command[] = [replayCommand, appendCommand, auditCommand, checkCommand, generateCommand, watchCommand, reconcileCommand, demoCommand];
+export const commands: readonly CommandEntry[] = [
+  {
+    name: 'replay',
+    summary: 'rebuild the projection from the log and print it',
+    load: async () => (await import('./replay.js')).replayCommand,
+  },
+  {
+    name: 'append',
+    summary: 'validate every line of an NDJSON file, then append them in line order',
+    load: async () => (await import('./append.js')).appendCommand,
+  },
+  {
+    name: 'audit',
+    summary: "an agent's lifecycle timeline: each event, the change it caused, and the anomalies",
+    load: async () => (await import('./audit.js')).auditCommand,
+  },
+  {
+    name: 'check',
+    summary: 'replay the log and check the invariants on every prefix; exit 1 on any violation',
+    load: async () => (await import('./check.js')).checkCommand,
+  },
+  {
+    name: 'generate',
+    summary: 'write a deterministic, realistic fleet history as NDJSON on stdout',
+    load: async () => (await import('./generate.js')).generateCommand,
+  },
+  {
+    name: 'watch',
+    summary: 'catch up, then follow the store live: one NDJSON line per event applied',
+    load: async () => (await import('./watch.js')).watchCommand,
+  },
+  {
+    name: 'reconcile',
+    summary: 'correct the log against reality (dead pids, stuck sessions, vanished agents); pids are checked on this host',
+    load: async () => (await import('./reconcile.js')).reconcileCommand,
+  },
+  {
+    name: 'demo',
+    summary: 'the main job on the embedded store: seed it with a generated fleet if it is empty, then replay it',
+    load: async () => (await import('./demo.js')).demoCommand,
+  },
+];

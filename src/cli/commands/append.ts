@@ -22,8 +22,6 @@ const decodeForAppend = (l: NdjsonLine): LifecycleEvent => {
 };
 
 export const appendCommand: Command = {
-  name: 'append',
-  summary: 'validate every line of an NDJSON file, then append them in line order',
   usage: 'rollcall append [--store URL] [FILE | -]',
   async run(args, io) {
     const { values, positionals } = parseArgs({ args, options: { store: { type: 'string' } }, strict: true, allowPositionals: true });

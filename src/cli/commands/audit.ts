@@ -30,8 +30,6 @@ const formatAudit = (audit: AgentAudit): string => {
 };
 
 export const auditCommand: Command = {
-  name: 'audit',
-  summary: "an agent's lifecycle timeline: each event, the change it caused, and the anomalies",
   usage: 'rollcall audit AGENT_ID [--store URL | --input FILE] [--json] [--retention-hours H]',
   async run(args, io) {
     const { values, positionals } = parseArgs({

@@ -9,8 +9,6 @@ import { logSource, parseRetention, sourceFlags, withStore } from '../options.js
 import type { Command } from './command.js';
 
 export const checkCommand: Command = {
-  name: 'check',
-  summary: 'replay the log and check the invariants on every prefix; exit 1 on any violation',
   usage: 'rollcall check [--store URL | --input FILE] [--skip-invalid] [--retention-hours H]',
   async run(args, io) {
     const { values } = parseArgs({

@@ -2,8 +2,6 @@ import type { CliIo } from '../cliIo.js';
 
 /** One `rollcall` subcommand: parses its own flags, calls the library, returns an exit code. */
 export interface Command {
-  name: string;
-  summary: string;
   usage: string;
   run(args: string[], io: CliIo): Promise<number>;
 }

@@ -12,8 +12,6 @@ import { withStore } from '../options.js';
 import type { Command } from './command.js';
 
 export const demoCommand: Command = {
-  name: 'demo',
-  summary: 'the main job on the embedded store: seed it with a generated fleet if it is empty, then replay it',
   usage: 'rollcall demo [--store URL] [--agents N] [--events N]',
   async run(args, io) {
     const { values } = parseArgs({

@@ -7,8 +7,6 @@ import type { Command } from './command.js';
 const FLUSH_BYTES = 1 << 20;
 
 export const generateCommand: Command = {
-  name: 'generate',
-  summary: 'write a deterministic, realistic fleet history as NDJSON on stdout',
   usage: 'rollcall generate --agents N --events N [--seed S] [--start ISO]',
   async run(args, io) {
     const { values } = parseArgs({

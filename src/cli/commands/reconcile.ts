@@ -42,8 +42,6 @@ const printPass = (io: CliIo, pass: ReconcilePass, always: boolean) => {
 };
 
 export const reconcileCommand: Command = {
-  name: 'reconcile',
-  summary: 'correct the log against reality (dead pids, stuck sessions, vanished agents); pids are checked on this host',
   usage:
     'rollcall reconcile [--store URL] [--once | --every SECONDS] [--terminating-timeout-s S|off] [--starting-timeout-s S|off] [--disconnect-grace-s S|off] [--no-pid-check] [--skip-invalid]',
   async run(args, io) {

@@ -8,8 +8,6 @@ import { logSource, parseIsoTime, parsePosition, parseRetention, sourceFlags, wi
 import type { Command } from './command.js';
 
 export const replayCommand: Command = {
-  name: 'replay',
-  summary: 'rebuild the projection from the log and print it',
   usage:
     'rollcall replay [--store URL | --input FILE] [--json] [--until POSITION] [--as-of ISO] [--no-snapshot] [--skip-invalid] [--retention-hours H]',
   async run(args, io) {

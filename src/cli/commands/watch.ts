@@ -7,8 +7,6 @@ import { parsePosition, withStore } from '../options.js';
 import type { Command } from './command.js';
 
 export const watchCommand: Command = {
-  name: 'watch',
-  summary: 'catch up, then follow the store live: one NDJSON line per event applied',
   usage: 'rollcall watch [--store URL] [--from POSITION] [--skip-invalid]',
   async run(args, io) {
     const { values } = parseArgs({
