@@ -58,14 +58,10 @@ type Row = [number, string, number, string, string, unknown, unknown];
 
 /** How long one attempt at the write lock blocks inside SQLite before we yield and retry. */
 const LOCK_POLL_MS = 5;
-/** A write transaction held at least this long is followed by a pause of LOCK_COURTESY_MS… */
-const LONG_HOLD_MS = 10;
-/** …so a process appending chunk after chunk leaves other writers a window to take the lock. */
-const LOCK_COURTESY_MS = 3;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-const sqliteCode = (e: unknown): string => String((e as { code?: unknown }).code ?? '');
+const sqliteCode = (e: unknown): string => String((e as { code?: unknown } | undefined)?.code ?? '');
 
 /** SQLite errors as rollcall reports them: damage is `corrupt-store`, every other failure `store-unavailable`. */
 const failure = (url: string, doing: string, e: unknown): RollcallError => {
@@ -223,27 +219,19 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
   /**
    * Runs a write transaction (BEGIN IMMEDIATE: the lock is taken before anything is read, so no
    * other process can slip in between an expected-revision check and the insert). While another
-   * process holds the lock we retry every millisecond or so, up to busyTimeoutMs, without blocking
-   * the event loop. SQLite's own busy handler sleeps in growing steps and would almost never catch
-   * the instant between two transactions of a bulk loader; the pause after a long transaction
-   * gives it that instant, so a bulk load cannot starve another process's appends.
+   * process holds the lock we retry every few milliseconds, up to busyTimeoutMs, without blocking
+   * the event loop (better-sqlite3 is synchronous: SQLite's own busy wait would freeze timers,
+   * subscriptions and sockets of this process for as long as the other one writes).
    */
   const writeLocked = async <T>(tx: () => T): Promise<T> => {
     const deadline = Date.now() + busyTimeoutMs;
     for (;;) {
-      const started = performance.now();
-      let result: T;
       try {
-        result = guard('append', tx);
+        return guard('append', tx);
       } catch (e) {
-        if (sqliteCode((e as RollcallError).cause).startsWith('SQLITE_BUSY') && Date.now() < deadline) {
-          await sleep(1);
-          continue;
-        }
-        throw e;
+        if (!sqliteCode((e as RollcallError).cause).startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw e;
       }
-      if (performance.now() - started >= LONG_HOLD_MS) await sleep(LOCK_COURTESY_MS);
-      return result;
+      await sleep(1);
     }
   };
 

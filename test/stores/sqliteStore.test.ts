@@ -110,3 +110,39 @@ describe('sqlite store', () => {
     await store.close();
   });
 });
+
+describe('sqlite store waiting for another process', () => {
+  it('waits for the write lock without freezing the event loop, then appends', async () => {
+    const path = tempDb();
+    const store = openSqliteStore({ path });
+    const other = new Database(path);
+    other.prepare('BEGIN IMMEDIATE').run(); // another process holds the write lock
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    const append = store.appendBatch(heartbeats(2));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(ticks).toBeGreaterThan(5); // timers kept running while the append waited
+    other.prepare('COMMIT').run();
+    expect(await append).toMatchObject({ appended: 2, lastPosition: 2n });
+    clearInterval(ticker);
+    other.close();
+    await store.close();
+  });
+
+  it('gives up after its busy timeout with store-unavailable', async () => {
+    const path = tempDb();
+    const store = openSqliteStore({ path, busyTimeoutMs: 200 });
+    const other = new Database(path);
+    other.prepare('BEGIN IMMEDIATE').run();
+    const started = Date.now();
+    await expect(store.appendBatch(heartbeats(1))).rejects.toMatchObject({
+      code: 'store-unavailable',
+      message: expect.stringMatching(/busy timeout/),
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    other.prepare('ROLLBACK').run();
+    other.close();
+    expect(await store.appendBatch(heartbeats(1))).toMatchObject({ appended: 1 });
+    await store.close();
+  });
+});
