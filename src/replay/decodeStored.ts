@@ -2,25 +2,22 @@ import { RollcallError } from '../errors.js';
 import { decodeEvent } from '../events/decodeEvent.js';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { StoredEvent } from '../stores/eventStore.js';
-import type { ReplayItem } from './replayItem.js';
+import { InvalidRecord, type ReplayItem } from './replayItem.js';
 
 /** Validates (and upcasts) an event a store handed back; a bad one becomes an InvalidRecord naming its position. */
 export const decodeStored = (stored: StoredEvent): ReplayItem => {
-  const base = { position: stored.position, id: stored.id, type: stored.type };
   if (stored.corrupt !== undefined) {
-    return {
-      ...base,
-      invalid: new RollcallError('corrupt-store', `position ${stored.position}: unreadable stored event (${stored.corrupt})`, {
-        position: stored.position,
-        stream: stored.stream,
-      }),
-    };
+    const error = new RollcallError('corrupt-store', `position ${stored.position}: unreadable stored event (${stored.corrupt})`, {
+      position: stored.position,
+      stream: stored.stream,
+    });
+    return new InvalidRecord(error, stored.position, stored.id, stored.type);
   }
   const result = decodeEvent(
     { id: stored.id, type: stored.type, data: stored.data, metadata: stored.metadata },
     { position: stored.position },
   );
-  if (!result.success) return { ...base, invalid: result.error };
+  if (!result.success) return new InvalidRecord(result.error, stored.position, stored.id, stored.type);
   const e = result.data as RecordedEvent;
   e.stream = stored.stream;
   e.revision = stored.revision;

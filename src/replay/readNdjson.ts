@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { RollcallError } from '../errors.js';
 import { decodeLine } from '../events/decodeEvent.js';
 import { streamOf, type RecordedEvent } from '../events/lifecycleEvents.js';
-import type { ReplayItem } from './replayItem.js';
+import { InvalidRecord, type ReplayItem } from './replayItem.js';
 
 /** One non-blank line of an NDJSON input with its 1-based line number. */
 export interface NdjsonLine {
@@ -58,7 +58,7 @@ export async function* readNdjsonEvents(path: string): AsyncGenerator<ReplayItem
       position++;
       const result = decodeLine(text, { line });
       if (!result.success) {
-        items[i] = { invalid: result.error, position: BigInt(position), id: null, type: null };
+        items[i] = new InvalidRecord(result.error, BigInt(position), null, null);
         continue;
       }
       const e = result.data as RecordedEvent;
