@@ -89,8 +89,14 @@ const PAGE_SQL = `SELECT position, stream, revision, id, type, data, metadata FR
   WHERE position > $1 ORDER BY position LIMIT $2`;
 const STREAM_SQL = `SELECT position, stream, revision, id, type, data, metadata FROM rollcall_events
   WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3`;
+// One JSON array of rows per statement, unpacked by the server in C: faster than unnest() over
+// seven arrays, most of whose cost was node-postgres escaping array literals. data and metadata
+// travel as JSON strings holding their JSON text: spliced in as nested JSON, the server would
+// de-escape them and refuse a lone surrogate (which JSON.stringify writes as "\ud83d"), which the
+// json type itself stores verbatim, as every other store does.
 const INSERT_SQL = `INSERT INTO rollcall_events (position, stream, revision, id, type, data, metadata)
-  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::json[], $7::json[])`;
+  SELECT p, s, r, id, t, d::json, m::json FROM json_to_recordset($1::json)
+    AS x(p bigint, s text, r bigint, id text, t text, d text, m text)`;
 
 type Row = [string, string, string, string, string, string | null, string | null];
 
@@ -223,8 +229,8 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     for (let i = 0; i < unique.length; i += WRITE_ROWS) {
       const ids = unique.slice(i, i + WRITE_ROWS).map((p) => p.event.id);
       const { rows } = await c.query<[string]>({
-        text: 'SELECT id FROM rollcall_events WHERE id = ANY($1::text[])',
-        values: [ids],
+        text: 'SELECT id FROM rollcall_events WHERE id IN (SELECT json_array_elements_text($1::json))',
+        values: [JSON.stringify(ids)],
         rowMode: 'array',
       });
       for (const r of rows) stored.add(r[0]);
@@ -237,8 +243,8 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     const { rows: revisions } = await c.query<[string, string | null]>({
       // One index probe per stream (max() on the (stream, revision) index).
       text: `SELECT s, (SELECT max(revision) FROM rollcall_events e WHERE e.stream = s)
-             FROM unnest($1::text[]) AS s`,
-      values: [streams],
+             FROM json_array_elements_text($1::json) AS s`,
+      values: [JSON.stringify(streams)],
       rowMode: 'array',
       types: asText,
     });
@@ -254,24 +260,19 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     let position = last - BigInt(fresh.length);
 
     for (let i = 0; i < fresh.length; ) {
-      const cols: [string[], string[], string[], string[], string[], string[], string[]] = [[], [], [], [], [], [], []];
+      const rows: string[] = [];
       let bytes = 0;
-      for (; i < fresh.length && cols[0].length < WRITE_ROWS && bytes < WRITE_BYTES; i++) {
+      for (; i < fresh.length && rows.length < WRITE_ROWS && bytes < WRITE_BYTES; i++) {
         const { stream, event } = fresh[i]!;
         const revision = byStream.get(stream)! + 1n;
         byStream.set(stream, revision);
-        const data = JSON.stringify(event.data);
-        const metadata = JSON.stringify(event.metadata);
-        bytes += data.length + metadata.length;
-        cols[0].push((++position).toString());
-        cols[1].push(stream);
-        cols[2].push(revision.toString());
-        cols[3].push(event.id);
-        cols[4].push(event.type);
-        cols[5].push(data);
-        cols[6].push(metadata);
+        const row = `{"p":${++position},"s":${JSON.stringify(stream)},"r":${revision},"id":${JSON.stringify(event.id)},"t":${JSON.stringify(
+          event.type,
+        )},"d":${JSON.stringify(JSON.stringify(event.data))},"m":${JSON.stringify(JSON.stringify(event.metadata))}}`;
+        bytes += row.length;
+        rows.push(row);
       }
-      await c.query(INSERT_SQL, cols);
+      await c.query(INSERT_SQL, [`[${rows.join(',')}]`]);
     }
     if (beforeCommit) await beforeCommit();
     return { appended: fresh.length, duplicates: pending.length - fresh.length, lastPosition: last, byStream };
