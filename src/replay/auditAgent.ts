@@ -65,7 +65,8 @@ const diff = (before: Flat, after: Flat): string[] => {
   for (const k of keys) {
     const b = before[k] ?? '(none)';
     const a = after[k] ?? '(none)';
-    if (b !== a) out.push(`${k}: ${b} → ${a}`);
+    // A field appearing empty (a new agent's null pid) is not news.
+    if (b !== a && !(b === '(none)' && a === 'null')) out.push(`${k}: ${b} → ${a}`);
   }
   return out;
 };
