@@ -1,5 +1,6 @@
 import type { Draft } from 'immer';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
+import { parseIsoMs } from '../events/parseIsoMs.js';
 import { defineProjection, type InvalidEventInfo, type Projection } from './defineProjection.js';
 import {
   DEFAULT_RETENTION_MS,
@@ -38,7 +39,7 @@ const recordAnomaly = (draft: S, position: string, eventId: string | null, type:
 };
 
 const anomaly = (draft: S, e: E, reason: AnomalyReason): void =>
-  recordAnomaly(draft, draft.position!, e.id, e.type, reason);
+  recordAnomaly(draft, e.position.toString(), e.id, e.type, reason);
 
 // Same-length UTC ISO strings order like their instants; anything else is compared as parsed times.
 const laterOf = (a: string | null, b: string): string => {
@@ -241,9 +242,9 @@ const reducers = (retentionMs: number) => {
   };
 
   const apply = (draft: S, e: E): void => {
-    draft.position = e.position.toString();
+    draft.position = e.position;
     const at = e.metadata.at;
-    const atMs = Date.parse(at);
+    const atMs = parseIsoMs(at);
     advanceClock(draft, at, atMs, retentionMs);
     if (!firstDelivery(draft, e.id, atMs)) return anomaly(draft, e, 'duplicate');
 
@@ -457,8 +458,8 @@ const reducers = (retentionMs: number) => {
   };
 
   const applyInvalid = (draft: S, info: InvalidEventInfo): void => {
-    draft.position = info.position.toString();
-    recordAnomaly(draft, draft.position, info.eventId, info.type, 'invalid-event');
+    draft.position = info.position;
+    recordAnomaly(draft, info.position.toString(), info.eventId, info.type, 'invalid-event');
   };
 
   return { apply, applyInvalid };
@@ -478,10 +479,18 @@ export const createLifecycleProjection = (
       initialState: initialLifecycleState,
       apply,
       applyInvalid,
-      toJSON: (state) => ({ ...state, seenIds: [...state.seenIds].map(([bucket, ids]) => [bucket, [...ids]]) }),
+      toJSON: (state) => ({
+        ...state,
+        position: state.position === null ? null : state.position.toString(),
+        seenIds: [...state.seenIds].map(([bucket, ids]) => [bucket, [...ids]]),
+      }),
       fromJSON: (json) => {
-        const s = json as LifecycleState & { seenIds: Array<[number, string[]]> };
-        return { ...s, seenIds: new Map(s.seenIds.map(([bucket, ids]) => [bucket, new Set(ids)])) };
+        const s = json as Omit<LifecycleState, 'position' | 'seenIds'> & { position: string | null; seenIds: Array<[number, string[]]> };
+        return {
+          ...s,
+          position: s.position === null ? null : BigInt(s.position),
+          seenIds: new Map(s.seenIds.map(([bucket, ids]) => [bucket, new Set(ids)])),
+        };
       },
     }),
     retentionMs,

@@ -82,8 +82,8 @@ export interface Anomalies {
  * agent status) is derived from it by `lifecycleView`; nothing here is a counter.
  */
 export interface LifecycleState {
-  /** Global position of the last event processed, as a decimal string. */
-  position: string | null;
+  /** Global position of the last event processed (a string only in the view: it is set per event). */
+  position: bigint | null;
   newestAt: string | null;
   newestAtMs: number | null;
   pools: Record<string, PoolRecord>;

@@ -143,7 +143,7 @@ export const lifecycleView = (state: LifecycleState, options: { retentionMs?: nu
   }
 
   return {
-    position: state.position,
+    position: state.position === null ? null : state.position.toString(),
     pools,
     agents,
     sessions,

@@ -61,7 +61,7 @@ export async function* followStore(
   const from = options.from ?? (await store.head()) ?? 0n;
   const caughtUp = await replayStore(store, projection, { until: from, skipInvalid: options.skipInvalid ?? false, noSnapshot: true });
   let state = caughtUp.state;
-  const after = state.position === null ? null : BigInt(state.position);
+  const after = state.position;
   for await (const stored of store.subscribe({ after, ...(options.signal ? { signal: options.signal } : {}) })) {
     const item = decodeStored(stored);
     if (isInvalid(item)) {

@@ -75,3 +75,19 @@ describe('the fast acceptor never accepts what zod rejects', () => {
     expect(r.success && r.data).toEqual(schema.parse(JSON.parse(line)));
   });
 });
+
+describe('parseIsoMs', () => {
+  it('equals Date.parse on any valid time and on malformed ones', async () => {
+    const { parseIsoMs } = await import('../../src/events/parseIsoMs.js');
+    fc.assert(
+      fc.property(fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2999-12-31T23:59:59Z'), noInvalidDate: true }), fc.string({ maxLength: 3 }), fc.nat(23), (d, junk, at) => {
+        const iso = d.toISOString();
+        expect(parseIsoMs(iso)).toBe(Date.parse(iso));
+        const broken = iso.slice(0, at) + junk + iso.slice(at + junk.length);
+        expect(Object.is(parseIsoMs(broken), Date.parse(broken))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(parseIsoMs('2026-11-20T10:00:00+02:00')).toBe(Date.parse('2026-11-20T10:00:00+02:00'));
+  });
+});
