@@ -38,12 +38,54 @@ const compileNumber = (def: Def): Acceptor => {
   return (v) => typeof v === 'number' && tests.every((t) => t(v));
 };
 
+const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+const isDigit = (c: number) => c >= 48 && c <= 57;
+const num = (s: string, from: number, n: number) => {
+  let v = 0;
+  for (let i = from; i < from + n; i++) v = v * 10 + s.charCodeAt(i) - 48;
+  return v;
+};
+
+/** The common UUID shape (version 1–8, RFC variant) by character codes; a subset of zod's pattern. */
+export const looksLikeUuid = (s: string): boolean => {
+  if (s.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return false;
+    } else if (!isHex(c)) return false;
+  }
+  const version = s.charCodeAt(14);
+  const variant = s.charCodeAt(19);
+  return version >= 49 && version <= 56 && (variant === 56 || variant === 57 || variant === 97 || variant === 98 || variant === 65 || variant === 66);
+};
+
+/** `YYYY-MM-DDTHH:MM:SS.sssZ` with a real calendar date; a subset of zod's datetime pattern. */
+export const looksLikeUtcMillis = (s: string): boolean => {
+  if (s.length !== 24 || s.charCodeAt(23) !== 90) return false;
+  for (let i = 0; i < 23; i++) {
+    const c = s.charCodeAt(i);
+    const sep = i === 4 || i === 7 ? 45 : i === 10 ? 84 : i === 13 || i === 16 ? 58 : i === 19 ? 46 : 0;
+    if (sep ? c !== sep : !isDigit(c)) return false;
+  }
+  const y = num(s, 0, 4);
+  const mo = num(s, 5, 2);
+  const d = num(s, 8, 2);
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const days = mo === 2 ? (leap ? 29 : 28) : mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= days && num(s, 11, 2) < 24 && num(s, 14, 2) < 60 && num(s, 17, 2) < 60;
+};
+
+// Shapes checked by hand first; the pattern decides whatever they do not recognise.
+const fastFormats: Record<string, (s: string) => boolean> = { uuid: looksLikeUuid, datetime: looksLikeUtcMillis };
+
 const compileString = (def: Def): Acceptor => {
   const tests: Array<(s: string) => boolean> = [];
   if (def.format !== undefined) {
     const pattern = def.pattern;
     if (pattern === undefined) return never;
-    tests.push((s) => pattern.test(s));
+    const fast = fastFormats[def.format];
+    tests.push(fast ? (s) => fast(s) || pattern.test(s) : (s) => pattern.test(s));
   }
   for (const { _zod } of def.checks ?? []) {
     const c = _zod.def;

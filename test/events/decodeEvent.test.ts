@@ -91,3 +91,29 @@ describe('parseIsoMs', () => {
     expect(parseIsoMs('2026-11-20T10:00:00+02:00')).toBe(Date.parse('2026-11-20T10:00:00+02:00'));
   });
 });
+
+describe('hand-checked formats are subsets of zod’s patterns', () => {
+  it('uuid and UTC-millisecond datetimes', async () => {
+    const { looksLikeUuid, looksLikeUtcMillis } = await import('../../src/events/fastAcceptor.js');
+    const { regexes } = await import('zod');
+    const uuid = regexes.uuid();
+    const datetime = regexes.datetime({ offset: true, local: false, precision: null });
+    const hexish = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEFg-'.split('')), minLength: 36, maxLength: 36 });
+    fc.assert(
+      fc.property(fc.oneof(fc.uuid(), hexish, fc.string()), (s) => {
+        if (looksLikeUuid(s)) expect(uuid.test(s)).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+    const digitsish = fc.string({ unit: fc.constantFrom(...'0123456789-T:.Z'.split('')), minLength: 24, maxLength: 24 });
+    fc.assert(
+      fc.property(fc.oneof(fc.date({ noInvalidDate: true, min: new Date(0), max: new Date('9999-12-31') }).map((d) => d.toISOString()), digitsish), (s) => {
+        if (looksLikeUtcMillis(s)) expect(datetime.test(s)).toBe(true);
+        if (datetime.test(s) && s.length === 24 && s.endsWith('Z')) expect(looksLikeUtcMillis(s)).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(looksLikeUtcMillis('2028-02-29T00:00:00.000Z')).toBe(true);
+    expect(looksLikeUtcMillis('2100-02-29T00:00:00.000Z')).toBe(false);
+  });
+});
