@@ -94,8 +94,7 @@ const openDatabase = (path: string, url: string, busyTimeoutMs: number): Databas
     // The id index takes random inserts; a large cache keeps it in memory, and a larger WAL
     // between checkpoints means each index page is copied to the database file less often.
     db.pragma('cache_size = -65536');
-    db.pragma('wal_autocheckpoint = 50000');
-    db.pragma('journal_size_limit = 67108864');
+    db.pragma('wal_autocheckpoint = 10000');
     migrate(db, url);
     // From here on SQLite itself waits only a few ms for a lock; appends wait for the write lock
     // asynchronously (see writeLocked), so a busy database never freezes this process's event loop.
