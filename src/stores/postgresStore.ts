@@ -27,6 +27,8 @@ export interface PostgresStoreOptions {
   pollIntervalMs?: number;
   /** Rows per read query. Default 10,000. */
   pageSize?: number;
+  /** How long a live subscription keeps retrying while the server is unreachable before it throws. Default 60 s. */
+  reconnectWindowMs?: number;
   /**
    * Runs inside every append transaction, after the rows are written and just before COMMIT.
    * For tests that widen the commit window to prove that readers never skip an event.
@@ -139,6 +141,7 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
   const url = maskUrl(options.url);
   const pageSize = options.pageSize ?? 10_000;
   const pollIntervalMs = options.pollIntervalMs ?? 100;
+  const reconnectWindowMs = options.reconnectWindowMs ?? 60_000;
   const beforeCommit = options.beforeCommit;
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -351,14 +354,24 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     async *subscribe(options: SubscribeOptions = {}) {
       const signal = options.signal;
       let last = options.after ?? 0n;
+      let failingSince: number | null = null;
+      let backoff = pollIntervalMs;
       while (!signal?.aborted && !closed) {
         let rows: Row[] = [];
         try {
           const h = await head();
           if (h !== null && h > last) rows = await page(last, pageSize);
+          failingSince = null;
+          backoff = pollIntervalMs;
         } catch (e) {
           if (closed) return; // closed while polling: the subscription just ends
-          throw e;
+          // A restart or failover of the server: keep following from `last` (nothing is skipped
+          // or repeated), backing off, and give up only after reconnectWindowMs of failures.
+          failingSince ??= Date.now();
+          if (Date.now() - failingSince > reconnectWindowMs) throw e;
+          await pause(backoff, signal, new Set());
+          backoff = Math.min(backoff * 2, 5_000);
+          continue;
         }
         if (!rows.length) {
           await pause(pollIntervalMs, signal, wakers);

@@ -1,3 +1,4 @@
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
@@ -88,6 +89,54 @@ const followWhileWriting = async (opts: {
   ctl.abort();
   await following;
   return { seen, written, problems: verifyFollow(seen, written) };
+};
+
+/** A TCP link to the server that a test can cut (dropping every connection, refusing new ones) and restore. */
+const startProxy = async (target: URL) => {
+  const sockets = new Set<Socket>();
+  let up = true;
+  let refused = 0;
+  const proxy = createServer((client) => {
+    if (!up) {
+      refused++;
+      client.destroy();
+      return;
+    }
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url(through: string) {
+      const u = new URL(through);
+      u.hostname = '127.0.0.1';
+      u.port = String(port);
+      return u.toString();
+    },
+    cut() {
+      up = false;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      up = true;
+    },
+    refused: () => refused,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        proxy.close(() => r());
+      }),
+  };
 };
 
 if (!server) {
@@ -229,6 +278,36 @@ if (!server) {
         message: expect.stringMatching(/newer than this rollcall/),
       });
     });
+
+    it('a live subscription rides out the server being unreachable, and still sees every event once', async () => {
+      const url = await freshDatabase();
+      const link = await startProxy(new URL(url));
+      cleanups.push(link.close);
+      const writer = await open(url);
+      const reader = await open(link.url(url), { pollIntervalMs: 10, connectTimeoutMs: 300 });
+      const first = heartbeats(3);
+      const second = heartbeats(3);
+      await writer.appendBatch(first);
+      const ctl = new AbortController();
+      const seen: string[] = [];
+      const timer = setTimeout(() => ctl.abort(), 20_000);
+      const following = (async () => {
+        for await (const e of reader.subscribe({ signal: ctl.signal })) {
+          seen.push(e.id);
+          if (seen.length === 6) ctl.abort();
+        }
+      })();
+      while (seen.length < 3) await sleep(10);
+      link.cut(); // every connection of the reader dies, and new ones are refused
+      await writer.appendBatch(second);
+      await sleep(600);
+      expect(link.refused()).toBeGreaterThan(0); // the reader really kept trying meanwhile
+      expect(seen).toHaveLength(3);
+      link.restore();
+      await following;
+      clearTimeout(timer);
+      expect(seen).toEqual([...first, ...second].map((e) => e.id));
+    }, 30_000);
 
     it('masks the password in its url', async () => {
       const url = new URL(await freshDatabase());
