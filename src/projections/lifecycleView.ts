@@ -1,4 +1,4 @@
-import { DEFAULT_RETENTION_MS, isLive, isTerminal, type AnomalyRecord, type AnomalyReason, type ConnectionRecord, type LifecycleState, type SessionStateName } from './lifecycleState.js';
+import { DEFAULT_RETENTION_MS, isLive, isTerminal, type AnomalyRecord, type AnomalyReason, type ConnectionRecord, type LifecycleState, type SessionRecord } from './lifecycleState.js';
 
 export interface PoolStatusJson {
   activeCount: number;
@@ -34,17 +34,8 @@ export interface AgentJson {
   lastExitReason: string | null;
 }
 
-export interface SessionJson {
-  sessionId: string;
-  agentId: string;
-  poolId: string | null;
-  state: SessionStateName;
-  pid: number | null;
-  startedAt: string | null;
-  endedAt: string | null;
-  terminatingSince: string | null;
-  terminationReason: string | null;
-}
+/** A session in the view has exactly the fields the state keeps for it. */
+export type SessionJson = SessionRecord;
 
 /** The projection JSON of SPEC §3: what `replay --json` prints and other services consume. */
 export interface ProjectionJson {
