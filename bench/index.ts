@@ -14,7 +14,7 @@ import { readLines } from '../src/replay/readNdjson.js';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 1_000_000);
 const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
-const NAIVE_EVENTS = Number(process.env['BENCH_NAIVE_EVENTS'] ?? 50_000);
+const NAIVE_EVENTS = Number(process.env['BENCH_NAIVE_EVENTS'] ?? 10_000);
 const dir = mkdtempSync(join(tmpdir(), 'rollcall-bench-'));
 const file = join(dir, 'history.ndjson');
 const rate = (n: number, s: number) => `${Math.round(n / s).toLocaleString('en-US').padStart(11)} events/s`;

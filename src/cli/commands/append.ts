@@ -8,7 +8,7 @@ import { EXIT, usageError } from '../cliIo.js';
 import { withStore } from '../options.js';
 import type { Command } from './command.js';
 
-const CHUNK = 10_000;
+const CHUNK = 50_000;
 const APPEND_NAMESPACE = uuidBytes('9d3f6a52-7c1e-4b0a-8e95-3f2d1c6b7a40');
 
 /**
