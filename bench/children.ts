@@ -22,6 +22,18 @@ if (mode === 'baseline') {
   const { state, processed } = await replayFile(file!, lifecycleProjection);
   JSON.stringify(lifecycleView(state));
   events = processed;
+} else if (mode === 'append-sqlite' || mode === 'replay-sqlite') {
+  // The user-facing paths on the embedded store: `rollcall append FILE` (validate all, then append
+  // in 50k-event transactions) and `rollcall replay --store … --no-snapshot` (read + parse +
+  // validate + fold), through the CLI itself.
+  const { runCli } = await import('../dist/cli/runCli.js');
+  const db = process.argv[4]!;
+  const args = mode === 'append-sqlite' ? ['append', '--store', `sqlite:${db}`, file!] : ['replay', '--store', `sqlite:${db}`, '--no-snapshot', '--json'];
+  let out = '';
+  const code = await runCli(args, { stdout: { write: (s: string) => (out += s.length > 200 ? '' : s) }, stderr: process.stderr, env: {} });
+  if (code !== 0) throw new Error(`rollcall ${args.join(' ')} exited ${code}`);
+  // replay prints the view, not a count: the parent reports the appended count for both.
+  events = mode === 'append-sqlite' ? Number(/appended (\d+)/.exec(out)?.[1]) : 0;
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

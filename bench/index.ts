@@ -20,8 +20,8 @@ const file = join(dir, 'history.ndjson');
 const rate = (n: number, s: number) => `${Math.round(n / s).toLocaleString('en-US').padStart(11)} events/s`;
 const row = (name: string, n: number, s: number, extra = '') => console.log(`  ${name.padEnd(52)} ${rate(n, s)}  ${s.toFixed(2).padStart(7)} s  ${extra}`);
 
-const child = (mode: string): { events: number; seconds: number; maxRssMB: number } =>
-  JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'children.ts'), mode, file], { encoding: 'utf8' }));
+const child = (mode: string, ...extra: string[]): { events: number; seconds: number; maxRssMB: number } =>
+  JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'children.ts'), mode, file, ...extra], { encoding: 'utf8' }));
 
 console.log(`rollcall bench — ${EVENTS.toLocaleString('en-US')} events, ${AGENTS.toLocaleString('en-US')} agents, node ${process.version}, ${new Date().toISOString()}`);
 
@@ -49,6 +49,16 @@ row('baseline: readline + JSON.parse', base.events, base.seconds, `peak RSS ${ba
 row('rollcall replay --input', replay.events, replay.seconds, `peak RSS ${replay.maxRssMB.toFixed(0)} MB`);
 const ratio = replay.seconds / base.seconds;
 console.log(`  → ${ratio.toFixed(2)}× the baseline's time (target ≤ 2×: ${ratio <= 2 ? 'met' : 'NOT met'}); peak RSS target < 300 MB: ${replay.maxRssMB < 300 ? 'met' : 'NOT met'}`);
+
+console.log(`\nthe embedded store through the CLI (each in a fresh process)`);
+{
+  const db = join(dir, 'bench.db');
+  const append = child('append-sqlite', db);
+  row('rollcall append FILE (sqlite, validate all, 50k/txn)', append.events, append.seconds, `peak RSS ${append.maxRssMB.toFixed(0)} MB`);
+  const replayDb = child('replay-sqlite', db);
+  row('rollcall replay --store sqlite: --no-snapshot', append.events, replayDb.seconds, `peak RSS ${replayDb.maxRssMB.toFixed(0)} MB`);
+  console.log(`  → replay from sqlite is ${(replayDb.seconds / base.seconds).toFixed(2)}× the readline + JSON.parse baseline above`);
+}
 
 console.log(`\nfold only, over the same events already decoded in memory (first ${NAIVE_EVENTS.toLocaleString('en-US')} for the naive reducer)`);
 {
