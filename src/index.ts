@@ -13,10 +13,10 @@ export { lifecycleView } from './projections/lifecycleView.js';
 export { initialLifecycleState, isLive, isTerminal, DEFAULT_RETENTION_MS } from './projections/lifecycleState.js';
 export { checkInvariants } from './projections/checkInvariants.js';
 
-export { foldEvents, applyEvent, applyItems, inChunks } from './replay/foldEvents.js';
+export { foldEvents, applyEvent, applyItems } from './replay/foldEvents.js';
 export { replayStore, replayFile } from './replay/replayLog.js';
 export { readNdjsonEvents } from './replay/readNdjson.js';
-export { decodeStored, decodeStoredEvents } from './replay/decodeStored.js';
+export { decodeStored, decodeStoredChunks } from './replay/decodeStored.js';
 export { auditAgent } from './replay/auditAgent.js';
 export { checkLog } from './replay/checkLog.js';
 export { followStore, changedBy } from './replay/followStore.js';

@@ -30,6 +30,8 @@ export interface FoldResult<S> {
   processed: number;
   /** True when `until` or `asOf` cut the log short. */
   stoppedEarly: boolean;
+  /** Position of the last event processed (null when none was). */
+  lastPosition: bigint | null;
 }
 
 export type ReplaySource = AsyncIterable<readonly ReplayItem[]> | Iterable<readonly ReplayItem[]>;
@@ -56,6 +58,7 @@ export const foldEvents = async <S, E extends RecordedEvent = RecordedEvent>(
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   let processed = 0;
   let stoppedEarly = false;
+  let lastPosition: bigint | null = null;
   let pending: ReplayItem[] = [];
 
   const flush = () => {
@@ -64,6 +67,7 @@ export const foldEvents = async <S, E extends RecordedEvent = RecordedEvent>(
     pending = [];
     applyItemsInPlace(projection, state, items);
     processed += items.length;
+    lastPosition = items[items.length - 1]!.position;
     options.onBatch?.(state);
   };
 
@@ -87,7 +91,7 @@ export const foldEvents = async <S, E extends RecordedEvent = RecordedEvent>(
     }
   }
   flush();
-  return { state, processed, stoppedEarly };
+  return { state, processed, stoppedEarly, lastPosition };
 };
 
 /** Runs the recipes on a state the caller owns (mutating it); undecodable items go to `applyInvalid`. */
@@ -115,16 +119,3 @@ export const applyEvent = <S, E>(projection: Projection<S, E>, state: S, event: 
   });
   return { state: next as S, patches };
 };
-
-/** Groups a per-event async source into chunks for `foldEvents`. */
-export async function* inChunks<T>(source: AsyncIterable<T>, size = DEFAULT_BATCH): AsyncGenerator<T[]> {
-  let chunk: T[] = [];
-  for await (const item of source) {
-    chunk.push(item);
-    if (chunk.length >= size) {
-      yield chunk;
-      chunk = [];
-    }
-  }
-  if (chunk.length) yield chunk;
-}

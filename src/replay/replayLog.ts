@@ -1,8 +1,8 @@
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Projection } from '../projections/defineProjection.js';
 import type { EventStore } from '../stores/eventStore.js';
-import { decodeStoredEvents } from './decodeStored.js';
-import { foldEvents, inChunks, type FoldOptions, type FoldResult } from './foldEvents.js';
+import { decodeStoredChunks } from './decodeStored.js';
+import { foldEvents, type FoldOptions, type FoldResult } from './foldEvents.js';
 import { readNdjsonEvents } from './readNdjson.js';
 import { encodeSnapshot, verifySnapshot } from './snapshots.js';
 
@@ -44,23 +44,20 @@ export const replayStore = async <S>(
       snapshotSkipped = verdict.reason;
     }
   }
-  let lastId: string | null = null;
-  let lastPosition: bigint | null = null;
-  async function* tracked() {
-    for await (const e of store.readAll({ after })) {
-      lastId = e.id;
-      lastPosition = e.position;
-      yield e;
-    }
-  }
-  const result = await foldEvents(projection, inChunks(decodeStoredEvents(tracked())), {
+  const result = await foldEvents(projection, decodeStoredChunks(store.readAll({ after })), {
     ...options,
     ...(initialState !== undefined ? { initialState } : {}),
   });
+  // The snapshot is taken after the last event processed; its id ties the snapshot to this log.
+  const lastPosition = result.lastPosition;
   let snapshotSaved = false;
-  if (useSnapshots && lastPosition !== null && lastId !== null && result.processed >= (options.snapshotEvery ?? 1000)) {
-    await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state));
-    snapshotSaved = true;
+  if (useSnapshots && lastPosition !== null && result.processed >= (options.snapshotEvery ?? 1000)) {
+    let lastId: string | null = null;
+    for await (const e of store.readAll({ after: lastPosition - 1n, limit: 1 })) lastId = e.id;
+    if (lastId !== null) {
+      await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state));
+      snapshotSaved = true;
+    }
   }
   return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved };
 };

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { auditAgent, type AgentAudit } from '../../replay/auditAgent.js';
-import { decodeStoredEvents } from '../../replay/decodeStored.js';
-import { inChunks } from '../../replay/foldEvents.js';
+import { decodeStoredChunks } from '../../replay/decodeStored.js';
 import { readNdjsonEvents } from '../../replay/readNdjson.js';
 import { EXIT, usageError } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
@@ -46,7 +45,7 @@ export const auditCommand: Command = {
     const audit =
       source.kind === 'input'
         ? await auditAgent(projection, readNdjsonEvents(source.path), agentId)
-        : await withStore(source.url, (store) => auditAgent(projection, inChunks(decodeStoredEvents(store.readAll())), agentId));
+        : await withStore(source.url, (store) => auditAgent(projection, decodeStoredChunks(store.readAll()), agentId));
     io.stdout.write(values.json ? `${JSON.stringify(audit, null, 2)}\n` : formatAudit(audit));
     return EXIT.ok;
   },

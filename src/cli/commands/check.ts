@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { checkLog } from '../../replay/checkLog.js';
-import { decodeStoredEvents } from '../../replay/decodeStored.js';
-import { inChunks } from '../../replay/foldEvents.js';
+import { decodeStoredChunks } from '../../replay/decodeStored.js';
 import { readNdjsonEvents } from '../../replay/readNdjson.js';
 import { EXIT } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
@@ -23,7 +22,7 @@ export const checkCommand: Command = {
     const result =
       source.kind === 'input'
         ? await checkLog(projection, readNdjsonEvents(source.path), options)
-        : await withStore(source.url, (store) => checkLog(projection, inChunks(decodeStoredEvents(store.readAll())), options));
+        : await withStore(source.url, (store) => checkLog(projection, decodeStoredChunks(store.readAll()), options));
     const anomalies = result.state.anomalies.count;
     if (result.violations.length === 0) {
       io.stdout.write(`ok: ${result.processed} events, every invariant holds on every prefix (${anomalies} anomalies recorded, all ignored by the rules)\n`);
