@@ -10,10 +10,10 @@ import { reconcileOnce } from '../../src/reconcile/reconciler.js';
 import { replayStore } from '../../src/replay/replayLog.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { testId } from '../support/lifecycle.js';
-import { memoryKit, sqliteAvailable, sqliteKit } from './stores.js';
+import { sqliteKit } from './stores.js';
 
 // The embedded store when it exists; until then the memory store (same interface, same semantics).
-const kit = sqliteAvailable ? sqliteKit : memoryKit;
+const kit = sqliteKit;
 const hasProcfs = existsSync('/proc/self/stat');
 
 const children: ChildProcess[] = [];

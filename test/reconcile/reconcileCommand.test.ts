@@ -8,7 +8,6 @@ import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { openStore } from '../../src/stores/openStore.js';
 import { cli, tempDir } from '../support/cli.js';
 import { testId } from '../support/lifecycle.js';
-import { sqliteAvailable } from './stores.js';
 
 const run = async (args: string[], signal?: AbortSignal) => {
   let stdout = '';
@@ -70,7 +69,7 @@ describe('rollcall reconcile', () => {
     expect(stderr).toMatch(/Unknown option '--grace'/);
   });
 
-  it.skipIf(!sqliteAvailable)('prints each correction (rule, agent, session, reason) against an embedded store, and honours threshold flags', async () => {
+  it('prints each correction (rule, agent, session, reason) against an embedded store, and honours threshold flags', async () => {
     const dir = tempDir();
     const url = `sqlite:${join(dir, 'log.db')}`;
     const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });

@@ -1,26 +1,9 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { openStore } from '../../src/stores/openStore.js';
-
-/**
- * True once the embedded SQLite adapter exists and `openStore` routes `sqlite:` to it (another
- * engineer is writing it): probed by opening a throw-away database.
- */
-export const sqliteAvailable = await (async () => {
-  if (!existsSync(new URL('../../src/stores/sqliteStore.ts', import.meta.url))) return false;
-  const dir = mkdtempSync(join(tmpdir(), 'rollcall-probe-'));
-  try {
-    await (await openStore(`sqlite:${join(dir, 'probe.db')}`)).close();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-})();
 
 /**
  * A store under test and a way to get "another reconciler's" handle on the same log: the same
@@ -60,8 +43,8 @@ export const sqliteKit: StoreKit = {
   },
 };
 
-/** The stores the reconciler is proven against: memory always, SQLite when it exists. */
-export const storeKits: StoreKit[] = sqliteAvailable ? [memoryKit, sqliteKit] : [memoryKit];
+/** The stores the reconciler is proven against. */
+export const storeKits: StoreKit[] = [memoryKit, sqliteKit];
 
 /** Every stored event, decoded enough for counting. */
 export const storedEvents = async (store: EventStore) => {

@@ -9,12 +9,12 @@ import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { openStore } from '../../src/stores/openStore.js';
 import { tempDir } from '../support/cli.js';
 import { testId } from '../support/lifecycle.js';
-import { correctionCounts, sqliteAvailable } from './stores.js';
+import { correctionCounts } from './stores.js';
 
 const run = promisify(execFile);
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
-describe.skipIf(!sqliteAvailable)('reconcilers in separate processes on one SQLite file', () => {
+describe('reconcilers in separate processes on one SQLite file', () => {
   it('three `rollcall reconcile --once` at the same time store each correction once', { timeout: 60_000 }, async () => {
     const dir = tempDir();
     const url = `sqlite:${join(dir, 'log.db')}`;
