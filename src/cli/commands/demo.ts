@@ -44,7 +44,8 @@ export const demoCommand: Command = {
       io.stderr.write(
         `\nreplayed ${result.processed} event(s) from ${url} in ${ms.toFixed(0)} ms` +
           (result.snapshotPosition !== null ? ` (from the snapshot at position ${result.snapshotPosition})` : ' (full replay)') +
-          '\nnext: rollcall replay --json · rollcall audit AGENT_ID · rollcall check · rollcall reconcile --once\n',
+          '\nnext: rollcall replay --json · rollcall audit AGENT_ID · rollcall check · rollcall watch\n' +
+          '(the generated pids are not processes on this host: `rollcall reconcile` here would report them all dead)\n',
       );
       return EXIT.ok;
     });
