@@ -35,7 +35,11 @@ const compileNumber = (def: Def): Acceptor => {
       tests.push(c.inclusive ? (n) => n >= min : (n) => n > min);
     } else return never;
   }
-  return (v) => typeof v === 'number' && tests.every((t) => t(v));
+  return (v) => {
+    if (typeof v !== 'number') return false;
+    for (let i = 0; i < tests.length; i++) if (!tests[i]!(v)) return false;
+    return true;
+  };
 };
 
 const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
@@ -94,12 +98,18 @@ const compileString = (def: Def): Acceptor => {
       tests.push((s) => s.length >= min);
     } else return never;
   }
-  return (v) => typeof v === 'string' && tests.every((t) => t(v));
+  return (v) => {
+    if (typeof v !== 'string') return false;
+    for (let i = 0; i < tests.length; i++) if (!tests[i]!(v)) return false;
+    return true;
+  };
 };
 
 const compileObject = (def: Def): Acceptor => {
-  const entries = Object.entries(def.shape ?? {}).map(([key, schema]) => [key, compileAcceptor(schema)] as const);
-  const known = new Set(entries.map(([key]) => key));
+  const shape = Object.entries(def.shape ?? {});
+  const keys = shape.map(([key]) => key);
+  const accepts = shape.map(([, schema]) => compileAcceptor(schema));
+  const known = new Set(keys);
   // Unknown keys: loose objects keep them (same output); strict ones reject and stripping ones drop
   // them (a different output), so in both cases the fast path steps aside and zod decides.
   const loose = def.catchall !== undefined && defOf(def.catchall).type === 'unknown';
@@ -107,7 +117,7 @@ const compileObject = (def: Def): Acceptor => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
     const o = v as Record<string, unknown>;
     if (!loose) for (const key in o) if (!known.has(key)) return false;
-    for (const [key, accept] of entries) if (!accept(o[key])) return false;
+    for (let i = 0; i < keys.length; i++) if (!accepts[i]!(o[keys[i]!])) return false;
     return true;
   };
 };
@@ -140,7 +150,11 @@ export const compileAcceptor = (schema: z.ZodType): Acceptor => {
     case 'array': {
       const element = compileAcceptor(def.element!);
       if ((def.checks ?? []).length) return never;
-      return (v) => Array.isArray(v) && v.every(element);
+      return (v) => {
+        if (!Array.isArray(v)) return false;
+        for (let i = 0; i < v.length; i++) if (!element(v[i])) return false;
+        return true;
+      };
     }
     case 'object':
       return compileObject(def);

@@ -1,6 +1,6 @@
 import { RollcallError } from '../errors.js';
 import { decodeEvent } from '../events/decodeEvent.js';
-import type { RecordedEvent } from '../events/lifecycleEvents.js';
+import { recorded } from '../events/lifecycleEvents.js';
 import type { StoredEvent } from '../stores/eventStore.js';
 import { InvalidRecord, type ReplayItem } from './replayItem.js';
 
@@ -18,11 +18,7 @@ export const decodeStored = (stored: StoredEvent): ReplayItem => {
     { position: stored.position },
   );
   if (!result.success) return new InvalidRecord(result.error, stored.position, stored.id, stored.type);
-  const e = result.data as RecordedEvent;
-  e.stream = stored.stream;
-  e.revision = stored.revision;
-  e.position = stored.position;
-  return e;
+  return recorded(result.data, stored.stream, stored.revision, stored.position);
 };
 
 /**

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { RollcallError } from '../errors.js';
 import { decodeLine } from '../events/decodeEvent.js';
-import { streamOf, type RecordedEvent } from '../events/lifecycleEvents.js';
+import { recorded, streamOf } from '../events/lifecycleEvents.js';
 import { InvalidRecord, type ReplayItem } from './replayItem.js';
 
 /** One non-blank line of an NDJSON input with its 1-based line number. */
@@ -61,14 +61,11 @@ export async function* readNdjsonEvents(path: string): AsyncGenerator<ReplayItem
         items[i] = new InvalidRecord(result.error, BigInt(position), null, null);
         continue;
       }
-      const e = result.data as RecordedEvent;
+      const e = result.data;
       const stream = streamOf(e);
       const revision = revisions.get(stream) ?? 0;
       revisions.set(stream, revision + 1);
-      e.stream = stream;
-      e.revision = BigInt(revision);
-      e.position = BigInt(position);
-      items[i] = e;
+      items[i] = recorded(e, stream, BigInt(revision), BigInt(position));
     }
     yield items;
   }
