@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RollcallError } from '../errors.js';
 import type { LifecycleEvent } from '../events/lifecycleEvents.js';
+import { isLive } from '../projections/lifecycleState.js';
 import type { AgentJson, ProjectionJson, SessionJson } from '../projections/lifecycleView.js';
 import { correctionId } from './correctionId.js';
 import { resolveReconcileConfig, type ReconcileConfigInput, type ReconcileRule } from './reconcileConfig.js';
@@ -41,8 +42,6 @@ export interface Decision {
 export const RECONCILER_SOURCE = 'rollcall-reconciler';
 
 const IsoTime = z.iso.datetime({ offset: true });
-
-const isLiveState = (s: SessionJson['state']): boolean => s === 'starting' || s === 'running' || s === 'terminating';
 
 const ms = (iso: string | null | undefined): number | null => {
   if (iso == null) return null;
@@ -118,7 +117,7 @@ export const decide = (
   const liveByAgent = new Map<string, SessionJson[]>();
   for (const id of Object.keys(view.sessions).sort(byCodeUnit)) {
     const s = view.sessions[id]!;
-    if (!isLiveState(s.state)) continue;
+    if (!isLive(s.state)) continue;
     let list = liveByAgent.get(s.agentId);
     if (list === undefined) liveByAgent.set(s.agentId, (list = []));
     list.push(s);

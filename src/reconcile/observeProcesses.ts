@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isLive } from '../projections/lifecycleState.js';
 import type { ProjectionJson } from '../projections/lifecycleView.js';
 import type { Observations, PidObservation } from './decide.js';
 
@@ -50,7 +51,7 @@ export const checkPid = (pid: number, options: ProcessCheckOptions = {}): PidObs
 export const observeProcesses = (view: ProjectionJson, options: ProcessCheckOptions = {}): Observations => {
   const pids: Record<number, PidObservation> = {};
   for (const s of Object.values(view.sessions)) {
-    const live = s.state === 'starting' || s.state === 'running' || s.state === 'terminating';
+    const live = isLive(s.state);
     if (live && s.pid !== null && pids[s.pid] === undefined) pids[s.pid] = checkPid(s.pid, options);
   }
   return { pids };

@@ -135,7 +135,7 @@ const explain = (
   if (agent.status !== 'running') {
     return [`not counted: ${agent.status}, no live session${agent.lastExitReason ? ` (last exit: ${agent.lastExitReason} at ${agent.stoppedAt})` : ''}`];
   }
-  const live = sessions.find((s) => s.state === 'starting' || s.state === 'running' || s.state === 'terminating')!;
+  const live = sessions.find((s) => isLive(s.state))!;
   const lastForSession = [...entries].reverse().find((e) => e.data['sessionId'] === live.sessionId && e.anomaly === null);
   const pool = live.poolId === null ? undefined : view.pools[live.poolId];
   const lines = [
