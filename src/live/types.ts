@@ -1,0 +1,69 @@
+// The live runtime's contract, fixed up front so that `watch`, `serve` and embedding
+// orchestrators can be built against it while `openRollcall` is implemented.
+import type { ProjectionJson } from '../projections/lifecycleView.js';
+import type { LifecycleState } from '../projections/lifecycleState.js';
+import type { RollcallError } from '../errors.js';
+import type { EventStore } from '../stores/eventStore.js';
+
+/** Which entities of the SPEC §3 view one event changed (ids sorted). */
+export interface Changed {
+  pools: string[];
+  agents: string[];
+  sessions: string[];
+}
+
+/** One event processed by the live projection (applied or recorded as an anomaly). */
+export interface Change {
+  position: bigint;
+  type: string;
+  changed: Changed;
+}
+
+export interface LiveStatus {
+  /** Position of the last event applied, null before any. */
+  position: bigint | null;
+  /** The store's head as last seen, null when the store is empty or never answered. */
+  head: bigint | null;
+  /** True once the initial catch-up reached the head seen at start (stays true afterwards). */
+  caughtUp: boolean;
+  /** False while the store cannot be reached; following resumes by itself when it returns. */
+  storeAvailable: boolean;
+  /** The last store error while unavailable, else null. */
+  lastError: RollcallError | null;
+}
+
+export interface LiveSubscribeOptions {
+  /**
+   * Exclusive: deliver every change with a position strictly greater than this, in order, each
+   * exactly once, then follow live. Absent or null = only changes after the current position.
+   */
+  from?: bigint | null;
+  /** Called once, when the delivered changes reach the store's head. */
+  onCaughtUp?: (position: bigint | null) => void;
+}
+
+export interface Rollcall {
+  /** SPEC §3 JSON at the current position; never reflects a half-applied batch. */
+  view(): ProjectionJson;
+  /** The current state (read-only: do not mutate); for cheap accessors without building the view. */
+  state(): Readonly<LifecycleState>;
+  position(): bigint | null;
+  status(): LiveStatus;
+  /** Calls `listener` for each change, in position order; returns the unsubscribe function. */
+  subscribe(listener: (change: Change) => void, options?: LiveSubscribeOptions): () => void;
+  /** Resolves once the initial catch-up is done. */
+  whenCaughtUp(): Promise<void>;
+  /** Resolves once an event at or after `position` is applied; rejects on timeout or close. */
+  whenProcessed(position: bigint, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenRollcallOptions {
+  store: EventStore;
+  /** Terminal sessions stay in the view this long after they ended (default 24 h). */
+  retentionMs?: number;
+  /** Start from the newest valid snapshot and keep snapshots fresh (default true, where the store keeps them). */
+  snapshots?: boolean;
+  /** Record undecodable stored events as `invalid-event` anomalies instead of stopping. */
+  skipInvalid?: boolean;
+}
