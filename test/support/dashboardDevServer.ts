@@ -42,6 +42,7 @@ export const startDevServer = async (store: EventStore, options: { port?: number
     }
   })();
   const streams = new Set<ServerResponse>();
+  let cache: { state: LifecycleState; view: ReturnType<typeof lifecycleView> } | undefined;
 
   const send = (res: ServerResponse, code: number, body: unknown) => {
     res.writeHead(code, { 'content-type': 'application/json', 'rollcall-position': state.position?.toString() ?? '' });
@@ -83,7 +84,10 @@ export const startDevServer = async (store: EventStore, options: { port?: number
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = decodeURIComponent(url.pathname);
-    const view = () => lifecycleView(state, { retentionMs: projection.retentionMs });
+    const view = () => {
+      if (cache?.state !== state) cache = { state, view: lifecycleView(state, { retentionMs: projection.retentionMs }) };
+      return cache.view;
+    };
     if (path === '/readyz') {
       const head = await store.head();
       const ready = head === null || (state.position !== null && state.position >= head);
