@@ -6,7 +6,7 @@ import { lifecycleView, type ProjectionJson } from '../../src/projections/lifecy
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
 import { agent, ended, ev, pool, record, spawned } from '../support/lifecycle.js';
 
-const RUNS = Number(process.env['ROLLCALL_PROPERTY_RUNS'] ?? 200);
+const RUNS = Number(process.env['ROLLCALL_PROPERTY_RUNS'] ?? 150);
 
 /** Entities whose JSON differs between two views (added, removed or changed), as serve would see them. */
 const diff = (a: ProjectionJson, b: ProjectionJson) => {
@@ -44,7 +44,7 @@ describe('changed: what each event changed, from the ids it names', () => {
       }),
       { numRuns: RUNS },
     );
-  });
+  }, 120_000);
 
   it('starting from a folded state (as after a catch-up), retention still reports the sessions that leave the view', () => {
     const retentionMs = 60 * 60_000;
