@@ -10,6 +10,7 @@ import type {
   SubscribeOptions,
 } from './eventStore.js';
 import { checkExpectedRevision } from './expectedRevision.js';
+import { pause, wakeAll } from './pause.js';
 
 /** An in-process store (`memory:`): the reference semantics the durable stores are tested against. */
 export const openMemoryStore = (): EventStore => {
@@ -17,13 +18,9 @@ export const openMemoryStore = (): EventStore => {
   const streams = new Map<string, StoredEvent[]>();
   const ids = new Set<string>();
   const snapshots = new Map<string, Snapshot>();
-  let waiters: Array<() => void> = [];
-
-  const wake = () => {
-    const w = waiters;
-    waiters = [];
-    for (const f of w) f();
-  };
+  // Subscriptions waiting for the next append; each wait removes its own abort listener.
+  const wakers = new Set<() => void>();
+  const wake = () => wakeAll(wakers);
 
   const write = (stream: string, e: LifecycleEvent): boolean => {
     if (ids.has(e.id)) return false;
@@ -81,12 +78,7 @@ export const openMemoryStore = (): EventStore => {
       const signal = options.signal;
       while (!signal?.aborted) {
         while (next < log.length) yield log[next++]!;
-        await new Promise<void>((resolve) => {
-          // A signal that aborted while we were yielding fires no more 'abort' events.
-          if (signal?.aborted) return resolve();
-          waiters.push(resolve);
-          signal?.addEventListener('abort', () => resolve(), { once: true });
-        });
+        await pause(Infinity, signal, wakers);
       }
     },
     async head() {

@@ -102,6 +102,11 @@ export interface FakeEsdb {
   dropReads(): number;
   /** Makes upcoming append requests fail with UNAVAILABLE. */
   failAppends(failure?: AppendFailure): void;
+  /**
+   * Makes every Read, Append and BatchAppend call fail with this gRPC status (e.g. INTERNAL, as a
+   * server with a failing disk answers) until called with null.
+   */
+  failEverything(status: grpc.status | null): void;
   /** Writes a record directly, bypassing the client (e.g. damaged JSON, foreign or system events). */
   appendRaw(record: {
     stream: string;
@@ -176,6 +181,8 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
   const open = new Set<OpenRead>();
   const calls = { append: 0, batchAppend: 0, appends: 0, read: 0, subscribe: 0, serverFeatures: 0 };
   let failure: Required<AppendFailure> | null = null;
+  let broken: grpc.status | null = null;
+  const brokenStatus = (): Partial<grpc.StatusObject> => ({ code: broken!, details: 'injected server failure' });
 
   const write = (p: Proposed & { stream: string }): FakeRecord => {
     const s = streams.get(p.stream) ?? [];
@@ -301,6 +308,7 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
 
   const append = (call: grpc.ServerReadableStream<AppendReq, AppendResp>, callback: grpc.sendUnaryData<AppendResp>) => {
     calls.append++;
+    if (broken !== null) return void callback(brokenStatus());
     let stream = '';
     let expected: Expected = { kind: 'any' };
     const events: Proposed[] = [];
@@ -361,6 +369,11 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
 
   const batchAppend = (call: grpc.ServerDuplexStream<BatchAppendReq, BatchAppendResp>) => {
     calls.batchAppend++;
+    if (broken !== null) {
+      call.on('data', () => undefined);
+      call.on('error', () => undefined);
+      return void call.emit('error', brokenStatus());
+    }
     // Requests of one append share a correlation id; the one flagged is_final completes it.
     const pending = new Map<string, { stream: string; expected: Expected; events: Proposed[] }>();
     call.on('data', (req: BatchAppendReq) => {
@@ -484,6 +497,7 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
 
   const read = (call: grpc.ServerWritableStream<ReadReq, ReadResp>) => {
     const o = call.request.getOptions();
+    if (broken !== null) return void call.emit('error', brokenStatus());
     if (!o) return void call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'options required' });
     const entry: OpenRead = { call };
     open.add(entry);
@@ -678,6 +692,9 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
     },
     failAppends(f = {}) {
       failure = { skip: f.skip ?? 0, times: f.times ?? 1, afterWrite: f.afterWrite ?? false };
+    },
+    failEverything(status) {
+      broken = status;
     },
     appendRaw(r) {
       const record = write({
