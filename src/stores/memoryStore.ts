@@ -18,7 +18,8 @@ export const openMemoryStore = (): EventStore => {
   const streams = new Map<string, StoredEvent[]>();
   const ids = new Set<string>();
   const snapshots = new Map<string, Snapshot>();
-  // Subscriptions waiting for the next append; each wait removes its own abort listener.
+  let closed = false;
+  // Subscriptions waiting for the next append: an append wakes them at once, in process.
   const wakers = new Set<() => void>();
   const wake = () => wakeAll(wakers);
 
@@ -77,8 +78,12 @@ export const openMemoryStore = (): EventStore => {
       let next = options.after == null ? 0 : Number(options.after);
       const signal = options.signal;
       while (!signal?.aborted) {
-        while (next < log.length) yield log[next++]!;
-        await pause(Infinity, signal, wakers);
+        while (next < log.length) {
+          yield log[next++]!;
+          if (signal?.aborted || closed) return;
+        }
+        if (closed) return;
+        await pause(60_000, signal, wakers);
       }
     },
     async head() {
@@ -93,6 +98,7 @@ export const openMemoryStore = (): EventStore => {
       },
     },
     async close() {
+      closed = true;
       wake();
     },
   };

@@ -32,8 +32,15 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Longest a statement may run before the server cancels it (store-unavailable). Default `?statement_timeout=`, else 60 000 ms; 0 = none. */
   statementTimeoutMs?: number;
-  /** How often a live subscription polls for new events. Default 100 ms. */
+  /**
+   * A live subscription is woken by NOTIFY (sent inside every append transaction, received on one
+   * LISTEN connection per process and server); it polls this often only while that connection is
+   * down, and always on a read-only server (a hot standby cannot LISTEN). Default 500 ms, 100 ms on a
+   * read-only server.
+   */
   pollIntervalMs?: number;
+  /** The poll while the LISTEN connection is up, in case a notification is lost. Default 5000 ms. */
+  notifyFallbackMs?: number;
   /** Rows per read query. Default 10,000. */
   pageSize?: number;
   /** How long a live subscription keeps retrying while the server is unreachable before it throws. Default 60 s. */
@@ -74,6 +81,9 @@ const lockKeys = (schema: string | undefined): { append: bigint; schema: bigint 
   const append = APPEND_LOCK ^ (BigInt(h) << 16n);
   return { append, schema: append + 1n };
 };
+
+/** The NOTIFY channel appends signal on: NOTIFY is per database, so a log in its own schema has its own. */
+const notifyChannel = (schema: string | undefined): string => (schema ? `rollcall_events_${schema}` : 'rollcall_events');
 
 /* Entry i takes the schema from version i to i + 1, recorded in rollcall_schema in the same transaction. */
 const migrations: readonly string[] = [
@@ -168,6 +178,84 @@ const reasonOf = (e: unknown): string => {
 const toRollcallError = (url: string, doing: string, e: unknown): RollcallError =>
   e instanceof RollcallError ? e : new RollcallError('store-unavailable', `${url}: ${doing}: ${reasonOf(e)}`, { cause: e });
 
+/**
+ * One LISTEN connection per process, server and channel, shared by every subscription of every
+ * store on that connection string; it reconnects by itself (backing off) and wakes its subscriptions on each
+ * notification and on every (re)connect, so that nothing committed while it was down is missed.
+ */
+interface Listener {
+  /** True while LISTEN is established. */
+  readonly up: boolean;
+  /** Notifications (and reconnects) heard so far. */
+  readonly heard: number;
+  readonly wakers: Set<() => void>;
+  release(): void;
+}
+
+const listeners = new Map<string, Listener & { refs: number }>();
+
+const acquireListener = (connectionString: string, channel: string, connectTimeoutMs: number): Listener => {
+  const key = `${channel} ${connectionString}`;
+  const existing = listeners.get(key);
+  if (existing !== undefined) {
+    existing.refs++;
+    return existing;
+  }
+  const wakers = new Set<() => void>();
+  const stop = new AbortController();
+  let client: pg.Client | null = null;
+  const shared = {
+    up: false,
+    heard: 0,
+    refs: 1,
+    wakers,
+    release() {
+      if (--shared.refs > 0) return;
+      listeners.delete(key);
+      stop.abort();
+      void client?.end().catch(() => undefined);
+    },
+  };
+  const signal = () => {
+    shared.heard++;
+    wakeAll(wakers);
+  };
+  void (async () => {
+    let backoff = 100;
+    while (!stop.signal.aborted) {
+      const c = new pg.Client({ connectionString, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true });
+      client = c;
+      let onAbort = () => undefined as void;
+      const lost = new Promise<void>((resolve) => {
+        c.on('error', () => resolve());
+        c.on('end', () => resolve());
+        onAbort = () => resolve();
+        stop.signal.addEventListener('abort', onAbort, { once: true });
+      });
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${channel}`);
+        c.on('notification', signal);
+        shared.up = true;
+        backoff = 100;
+        signal(); // anything committed while we were not listening
+        await lost;
+      } catch {
+        // Unreachable: subscriptions poll (and report the outage from their own reads) meanwhile.
+      }
+      shared.up = false;
+      stop.signal.removeEventListener('abort', onAbort);
+      void c.end().catch(() => undefined);
+      if (stop.signal.aborted) return;
+      signal(); // wake subscriptions so that they look (and report) at once
+      await pause(backoff, stop.signal, new Set());
+      backoff = Math.min(backoff * 2, 5_000);
+    }
+  })();
+  listeners.set(key, shared);
+  return shared;
+};
+
 interface Pending {
   stream: string;
   event: LifecycleEvent;
@@ -183,13 +271,16 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
   const schema = options.schema ?? params.schema;
   const locks = lockKeys(schema);
   const serverOptions = [params.options, schema && `-c search_path=${schema}`].filter(Boolean).join(' ');
+  const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
+  const channel = notifyChannel(schema);
   const pageSize = options.pageSize ?? 10_000;
-  const pollIntervalMs = options.pollIntervalMs ?? 100;
+  let pollIntervalMs = options.pollIntervalMs ?? 500;
+  const notifyFallbackMs = options.notifyFallbackMs ?? 5_000;
   const reconnectWindowMs = options.reconnectWindowMs ?? 60_000;
   const beforeCommit = options.beforeCommit;
   const pool = new pg.Pool({
     connectionString,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
+    connectionTimeoutMillis: connectTimeoutMs,
     max: options.poolSize ?? params.poolSize ?? 4,
     idleTimeoutMillis: 10_000,
     statement_timeout: options.statementTimeoutMs ?? params.statementTimeoutMs ?? 60_000,
@@ -273,6 +364,8 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
 
   const wakers = new Set<() => void>();
   let closed = false;
+  const pollingOnly: Listener = { up: false, heard: 0, wakers: new Set(), release: () => undefined };
+  if (readOnly && options.pollIntervalMs === undefined) pollIntervalMs = 100;
 
   const query = async <R extends unknown[]>(doing: string, text: string, values: unknown[], name?: string): Promise<R[]> => {
     if (closed) throw new RollcallError('store-unavailable', `${url}: ${doing}: the store is closed`);
@@ -325,7 +418,9 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     for (const [s, r] of revisions) byStream.set(s, r === null ? -1n : BigInt(r));
 
     const { rows: head } = await c.query<[string]>({
-      text: 'UPDATE rollcall_head SET position = position + $1 RETURNING position',
+      // The NOTIFY is queued here and delivered at COMMIT, so a follower never hears of rows it cannot read.
+      text: `WITH h AS (UPDATE rollcall_head SET position = position + $1 RETURNING position)
+             SELECT position, pg_notify('${channel}', position::text) FROM h`,
       values: [fresh.length],
       rowMode: 'array',
       types: asText,
@@ -434,33 +529,48 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
       let last = options.after ?? 0n;
       let failingSince: number | null = null;
       let backoff = pollIntervalMs;
-      while (!signal?.aborted && !closed) {
-        let rows: Row[] = [];
-        try {
-          const h = await head();
-          if (h !== null && h > last) rows = await page(last, pageSize);
-          failingSince = null;
-          backoff = pollIntervalMs;
-        } catch (e) {
-          if (closed) return; // closed while polling: the subscription just ends
-          // A restart or failover of the server: keep following from `last` (nothing is skipped
-          // or repeated), backing off, and give up only after reconnectWindowMs of failures.
-          failingSince ??= Date.now();
-          if (Date.now() - failingSince > reconnectWindowMs) throw e;
-          await pause(backoff, signal, new Set());
-          backoff = Math.min(backoff * 2, 5_000);
-          continue;
+      // A hot standby cannot LISTEN (nor does NOTIFY reach it): its followers poll.
+      const listener: Listener = readOnly ? pollingOnly : acquireListener(connectionString, channel, connectTimeoutMs);
+      const wake = () => wakeAll(subscriptionWakers);
+      const subscriptionWakers = new Set<() => void>();
+      listener.wakers.add(wake);
+      wakers.add(wake);
+      try {
+        while (!signal?.aborted && !closed) {
+          // Counted before the read: a notification that arrives while reading or yielding is not lost.
+          const heard = listener.heard;
+          let rows: Row[];
+          try {
+            rows = await page(last, pageSize);
+            if (failingSince !== null) {
+              failingSince = null;
+              backoff = pollIntervalMs;
+              options.onStatus?.({ available: true });
+            }
+          } catch (e) {
+            if (closed || signal?.aborted) return; // closed while reading: the subscription just ends
+            // A restart or failover of the server: keep following from `last` (nothing is skipped
+            // or repeated), backing off, and give up only after reconnectWindowMs of failures.
+            failingSince ??= Date.now();
+            options.onStatus?.({ available: false, error: toRollcallError(url, 'follow', e) });
+            if (Date.now() - failingSince > reconnectWindowMs) throw toRollcallError(url, 'follow', e);
+            await pause(backoff, signal, new Set());
+            backoff = Math.min(backoff * 2, 5_000);
+            continue;
+          }
+          for (const r of rows) {
+            const e = toStored(r);
+            yield e;
+            last = e.position;
+            if (signal?.aborted || closed) return;
+          }
+          if (rows.length === pageSize || listener.heard !== heard) continue;
+          await pause(listener.up ? notifyFallbackMs : pollIntervalMs, signal, subscriptionWakers);
         }
-        if (!rows.length) {
-          await pause(pollIntervalMs, signal, wakers);
-          continue;
-        }
-        for (const r of rows) {
-          const e = toStored(r);
-          yield e;
-          last = e.position;
-          if (signal?.aborted || closed) return;
-        }
+      } finally {
+        listener.wakers.delete(wake);
+        wakers.delete(wake);
+        listener.release();
       }
     },
     head,

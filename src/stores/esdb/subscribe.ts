@@ -34,6 +34,7 @@ export const createEsdbSubscribe = (conn: EsdbConnection, options: EsdbSubscribe
     // The exact {commit, prepare} of the last event received: where a resubscription starts (exclusive).
     let last: Position | null = opts.after == null ? null : toEsdbPosition(opts.after);
     let attempt = 0;
+    let failing = false;
     try {
       while (!stop.signal.aborted) {
         const sub = client.subscribeToAll({
@@ -45,6 +46,13 @@ export const createEsdbSubscribe = (conn: EsdbConnection, options: EsdbSubscribe
           sub.destroy();
         };
         stop.signal.addEventListener('abort', cancel, { once: true });
+        // The server confirms a (re)subscription: the store is reachable again, even with no event to deliver.
+        if (failing) {
+          sub.on('confirmation', () => {
+            failing = false;
+            opts.onStatus?.({ available: true });
+          });
+        }
         let failure: unknown = new Error('subscription ended by the server');
         try {
           for await (const resolved of sub) {
@@ -55,6 +63,10 @@ export const createEsdbSubscribe = (conn: EsdbConnection, options: EsdbSubscribe
             if (last && comparePositions(position, last) <= 0) continue;
             last = position;
             attempt = 0;
+            if (failing) {
+              failing = false;
+              opts.onStatus?.({ available: true });
+            }
             if (!ours(e)) continue;
             yield toStoredEvent(e, toPublicPosition(position), ns);
             if (stop.signal.aborted) return;
@@ -68,6 +80,8 @@ export const createEsdbSubscribe = (conn: EsdbConnection, options: EsdbSubscribe
         if (stop.signal.aborted) return;
         if (commandErrorType(failure) === ErrorType.ACCESS_DENIED) throw fail(failure, 'subscribe to $all');
         attempt++;
+        failing = true;
+        opts.onStatus?.({ available: false, error: fail(failure, 'follow $all') });
         options.onSubscriptionRetry?.(failure, attempt);
         await pause(Math.min(maxDelay, initialDelay * 2 ** Math.min(attempt - 1, 30)), stop.signal);
       }
