@@ -181,6 +181,7 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browse
     await expect.poll(() => shownPools(page)).toEqual(expectedPools(past.pools));
     expect(await page.locator('[data-field=running]').textContent()).toBe(String(past.running.length));
     expect(await page.locator('[data-testid=agents] h2 .count').textContent()).toBe(String(past.running.length));
+    await shot(page, 'travel');
     // The same by time: as of the 800th event's `at`.
     const asOf = seeded[799]!.metadata.at;
     const then = await getJson<ProjectionJson>(server.url, `v1/projection?asOf=${encodeURIComponent(asOf)}`);
