@@ -195,7 +195,3 @@ export const patchView = (v: ViewModel, p: Patch): ViewModel => {
   owned.set(next, m);
   return next;
 };
-
-/** The pool an agent's current session belongs to, if any. */
-export const poolOf = (v: ViewModel, a: AgentJson): string | null =>
-  a.currentSessionId === null ? null : (v.sessions.get(a.currentSessionId)?.poolId ?? null);
