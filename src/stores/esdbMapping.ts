@@ -142,9 +142,6 @@ export const splitConnectionString = (url: string): { connectionString: string; 
 export const estimateAppendBytes = (e: { type: string; data: unknown; metadata: unknown }): number =>
   Buffer.byteLength(JSON.stringify(e.data) ?? '') + Buffer.byteLength(JSON.stringify(e.metadata) ?? '') + Buffer.byteLength(e.type) + 128;
 
-/** `esdb://user:secret@host` → `esdb://user:***@host`, for messages. */
-export const maskUrl = (url: string): string => url.replace(/^(esdb(?:\+discover)?:\/\/[^:/@]+:)[^@]*@/, '$1***@');
-
 /** The client's typed error, when `e` is one. */
 export const commandErrorType = (e: unknown): ErrorType | null =>
   e instanceof Error && isCommandError(e) ? e.type : null;

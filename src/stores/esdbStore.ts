@@ -31,7 +31,6 @@ import {
   isRollcallRecord,
   commandErrorType,
   estimateAppendBytes,
-  maskUrl,
   splitConnectionString,
   toEsdbExpectedRevision,
   toEsdbPosition,
@@ -39,6 +38,7 @@ import {
   toRollcallError,
   toStoredEvent,
 } from './esdbMapping.js';
+import { maskUrl } from './maskUrl.js';
 import { checkExpectedRevision } from './expectedRevision.js';
 
 /*

@@ -9,12 +9,12 @@ import {
   comparePositions,
   fromEsdbExpectedRevision,
   fromWrongExpectedVersion,
-  maskUrl,
   splitConnectionString,
   toEsdbExpectedRevision,
   toEsdbPosition,
   toPublicPosition,
 } from '../../src/stores/esdbMapping.js';
+import { maskUrl } from '../../src/stores/maskUrl.js';
 import { openEsdbStore, type EsdbStoreOptions } from '../../src/stores/esdbStore.js';
 import { startFakeEsdb, type FakeEsdb, type FakeEsdbOptions } from '../support/esdbServer.js';
 import { describeEventStoreConformance } from './conformance.js';

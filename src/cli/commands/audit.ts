@@ -3,7 +3,7 @@ import { createLifecycleProjection } from '../../projections/lifecycleProjection
 import { auditAgent, type AgentAudit } from '../../replay/auditAgent.js';
 import { decodeStoredChunks } from '../../replay/decodeStored.js';
 import { readNdjsonEvents } from '../../replay/readNdjson.js';
-import { EXIT, usageError } from '../cliIo.js';
+import { EXIT, untilInterrupted, usageError } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
 import type { Command } from './command.js';
 
@@ -44,8 +44,8 @@ export const auditCommand: Command = {
     const source = logSource(values, io);
     const audit =
       source.kind === 'input'
-        ? await auditAgent(projection, readNdjsonEvents(source.path), agentId)
-        : await withStore(source.url, (store) => auditAgent(projection, decodeStoredChunks(store.readAll()), agentId));
+        ? await auditAgent(projection, untilInterrupted(io, readNdjsonEvents(source.path)), agentId)
+        : await withStore(source.url, (store) => auditAgent(projection, untilInterrupted(io, decodeStoredChunks(store.readAll())), agentId));
     io.stdout.write(values.json ? `${JSON.stringify(audit, null, 2)}\n` : formatAudit(audit));
     return EXIT.ok;
   },

@@ -3,7 +3,7 @@ import { createLifecycleProjection } from '../../projections/lifecycleProjection
 import { checkLog } from '../../replay/checkLog.js';
 import { decodeStoredChunks } from '../../replay/decodeStored.js';
 import { readNdjsonEvents } from '../../replay/readNdjson.js';
-import { EXIT } from '../cliIo.js';
+import { EXIT, untilInterrupted } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
 import type { Command } from './command.js';
 
@@ -21,8 +21,8 @@ export const checkCommand: Command = {
     const source = logSource(values, io);
     const result =
       source.kind === 'input'
-        ? await checkLog(projection, readNdjsonEvents(source.path), options)
-        : await withStore(source.url, (store) => checkLog(projection, decodeStoredChunks(store.readAll()), options));
+        ? await checkLog(projection, untilInterrupted(io, readNdjsonEvents(source.path)), options)
+        : await withStore(source.url, (store) => checkLog(projection, untilInterrupted(io, decodeStoredChunks(store.readAll())), options));
     const anomalies = result.state.anomalies.count;
     if (result.violations.length === 0) {
       io.stdout.write(`ok: ${result.processed} events, every invariant holds on every prefix (${anomalies} anomalies recorded, all ignored by the rules)\n`);
