@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { RollcallError } from '../errors.js';
 import { decodeLine } from '../events/decodeEvent.js';
 import { recorded, streamOf } from '../events/lifecycleEvents.js';
@@ -19,6 +20,8 @@ export interface ReadLinesOptions {
   /** Bytes per read (default 64 KiB); tests vary it to show that chunk boundaries change nothing. */
   chunkSize?: number;
   maxLineBytes?: number;
+  /** Stops the read, even one waiting on an idle pipe, with `interrupted`. */
+  signal?: AbortSignal;
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -154,17 +157,20 @@ export async function* splitLines(source: AsyncIterable<Uint8Array | string> | I
 
 /** Streams the non-blank lines of a file, FIFO or stdin (`-`), reading it exactly once. */
 export async function* readLines(path: string, options: ReadLinesOptions = {}): AsyncGenerator<NdjsonLine[]> {
-  let input: AsyncIterable<Uint8Array>;
+  const signal = options.signal;
+  let input: NodeJS.ReadableStream & AsyncIterable<Uint8Array>;
   try {
     input = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: options.chunkSize ?? 1 << 16 });
+    if (signal) addAbortSignal(signal, input as Readable);
   } catch (cause) {
     throw new RollcallError('io', `cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
   try {
     yield* splitLines(input, options);
   } catch (cause) {
+    if (signal?.aborted) throw new RollcallError('interrupted', `interrupted by ${String(signal.reason ?? 'an abort')}`);
     if (cause instanceof RollcallError) throw cause;
-    throw new RollcallError('io', `cannot read ${path}: ${(cause as Error).message}`, { cause });
+    throw new RollcallError('io', `cannot read ${path === '-' ? 'stdin' : path}: ${(cause as Error).message}`, { cause });
   }
 }
 
@@ -172,10 +178,10 @@ export async function* readLines(path: string, options: ReadLinesOptions = {}): 
  * Reads an NDJSON event file as a replay source (SPEC §5 `--input`): the n-th event has position n,
  * revisions are counted per stream, and a bad line becomes an InvalidRecord naming the line.
  */
-export async function* readNdjsonEvents(path: string): AsyncGenerator<ReplayItem[]> {
+export async function* readNdjsonEvents(path: string, options: ReadLinesOptions = {}): AsyncGenerator<ReplayItem[]> {
   const revisions = new Map<string, number>();
   let position = 0;
-  for await (const lines of readLines(path)) {
+  for await (const lines of readLines(path, options)) {
     const items: ReplayItem[] = new Array(lines.length);
     for (let i = 0; i < lines.length; i++) {
       const { line, text, error } = lines[i]!;

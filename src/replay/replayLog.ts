@@ -81,5 +81,5 @@ export const replayFile = <S>(
   options: FoldOptions<S> & { signal?: AbortSignal } = {},
 ): Promise<FoldResult<S>> => {
   const { signal, ...fold } = options;
-  return foldEvents(projection, untilAborted(readNdjsonEvents(path), signal), fold);
+  return foldEvents(projection, untilAborted(readNdjsonEvents(path, signal ? { signal } : {}), signal), fold);
 };

@@ -37,6 +37,9 @@ export type AppendInput = unknown;
 
 type Failure = { success: false; error: RollcallError };
 
+/** A duration as a person reads it: seconds under two minutes, else minutes. */
+const duration = (ms: number): string => (ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
+
 const isStream = (v: unknown): v is AsyncIterable<Uint8Array | string> =>
   typeof v === 'object' && v !== null && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
 
@@ -66,7 +69,7 @@ const validate = async (input: AppendInput, options: AppendEventsOptions): Promi
         success: false,
         error: new RollcallError(
           'clock-skew',
-          `${where}: metadata.at: ${e.metadata.at} is ${Math.round(ahead / 1000)} s ahead of this machine's clock (at most ${Math.round(maxSkewMs / 1000)} s allowed); nothing appended`,
+          `${where}: metadata.at: ${e.metadata.at} is ${duration(ahead)} ahead of this machine's clock (at most ${duration(maxSkewMs)} allowed); nothing appended`,
           { path: 'metadata.at', index, ...(line !== null ? { line } : {}) },
         ),
       };

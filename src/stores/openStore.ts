@@ -44,7 +44,7 @@ const checkPostgresUrl = (url: string): void => {
     }
   };
   if (!parses(text) && !parses(text.replace('@/', '@___DUMMY___/'))) {
-    throw new RollcallError('usage', `invalid PostgreSQL URL "${maskUrl(url)}" (expected postgres://USER:PASSWORD@HOST:PORT/DATABASE; percent-encode / # ? @ in a password)`);
+    throw new RollcallError('usage', `invalid PostgreSQL URL "${maskUrl(url)}" (expected postgres://HOST:PORT/DATABASE, with USER:PASSWORD@ before the host; percent-encode / # ? @ in a password)`);
   }
 };
 

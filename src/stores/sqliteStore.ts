@@ -115,11 +115,36 @@ const verifyIntegrity = (db: Database.Database, url: string): void => {
   );
 };
 
-const openDatabase = (path: string, url: string, options: { busyTimeoutMs: number; create: boolean; verify: boolean }): Database.Database => {
+interface OpenOptions {
+  busyTimeoutMs: number;
+  create: boolean;
+  verify: boolean;
+}
+
+/** SQLite failures that mean "no room for the WAL index file" (a full disk), not a bad database. */
+const noRoomForIndex = (e: unknown): boolean => {
+  const code = sqliteCode(e instanceof RollcallError ? e.cause : e);
+  return code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' || code === 'SQLITE_CANTOPEN';
+};
+
+const openDatabase = (path: string, url: string, options: OpenOptions): Database.Database => {
   const inMemory = path === ':memory:' || path === '';
   if (!options.create && !inMemory && !existsSync(path)) {
     throw new RollcallError('store-unavailable', `no store at ${url}: ${path} does not exist (only append and demo create a store)`);
   }
+  try {
+    return openAttempt(path, url, options, false);
+  } catch (e) {
+    // A reader on a full disk: SQLite cannot create the shared WAL index (-shm). With exclusive
+    // locking it keeps the index in memory instead, so the log can still be read (and nobody else
+    // writes meanwhile, which on a full disk nobody could anyway).
+    if (options.create || inMemory || !noRoomForIndex(e)) throw e;
+    return openAttempt(path, url, options, true);
+  }
+};
+
+const openAttempt = (path: string, url: string, options: OpenOptions, exclusive: boolean): Database.Database => {
+  const inMemory = path === ':memory:' || path === '';
   let db: Database.Database;
   try {
     db = new Database(path, { timeout: options.busyTimeoutMs, fileMustExist: !options.create && !inMemory });
@@ -129,6 +154,7 @@ const openDatabase = (path: string, url: string, options: { busyTimeoutMs: numbe
     throw new RollcallError('store-unavailable', `cannot open store ${url}: ${why}`, { cause: e });
   }
   try {
+    if (exclusive) db.pragma('locking_mode = EXCLUSIVE');
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
     const found = inspect(db, url);
     if (found === 'empty' && !options.create) {

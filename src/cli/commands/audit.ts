@@ -44,7 +44,7 @@ export const auditCommand: Command = {
     const source = logSource(values, io);
     const audit =
       source.kind === 'input'
-        ? await auditAgent(projection, untilInterrupted(io, readNdjsonEvents(source.path)), agentId)
+        ? await auditAgent(projection, untilInterrupted(io, readNdjsonEvents(source.path, io.signal ? { signal: io.signal } : {})), agentId)
         : await withStore(source.url, (store) => auditAgent(projection, untilInterrupted(io, decodeStoredChunks(store.readAll())), agentId));
     io.stdout.write(values.json ? `${JSON.stringify(audit, null, 2)}\n` : formatAudit(audit));
     return EXIT.ok;

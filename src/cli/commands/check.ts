@@ -21,7 +21,7 @@ export const checkCommand: Command = {
     const source = logSource(values, io);
     const result =
       source.kind === 'input'
-        ? await checkLog(projection, untilInterrupted(io, readNdjsonEvents(source.path)), options)
+        ? await checkLog(projection, untilInterrupted(io, readNdjsonEvents(source.path, io.signal ? { signal: io.signal } : {})), options)
         : await withStore(source.url, (store) => checkLog(projection, untilInterrupted(io, decodeStoredChunks(store.readAll())), options));
     const anomalies = result.state.anomalies.count;
     if (result.violations.length === 0) {
