@@ -11,7 +11,8 @@ export type RollcallErrorCode =
   | 'usage'
   | 'io'
   | 'interrupted'
-  | 'output-failed';
+  | 'output-failed'
+  | 'timeout';
 
 export interface RollcallErrorFields {
   line?: number;

