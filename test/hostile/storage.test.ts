@@ -155,7 +155,7 @@ describe('damage is exit 3 (corrupt-store) wherever it is found', () => {
 });
 
 describe('snapshots are best effort: a read never fails for want of one', () => {
-  it('replay of a read-only database works and says on stderr that no snapshot was saved', async () => {
+  it('replay of a read-only database works and says on stderr that no snapshot was saved', { timeout: 60_000 }, async () => {
     const dir = tempDir();
     chmodSync(dir, 0o777);
     const path = await storeWith(dir, 1500);
@@ -202,7 +202,7 @@ describe('snapshots are best effort: a read never fails for want of one', () => 
       expect(a.stderr.split('\n')).toHaveLength(2);
       rmSync(join(mount, 'filler'));
       expect(dumpSqlite(path)).toBe(before);
-    });
+    }, 60_000);
   });
 });
 
