@@ -1,4 +1,5 @@
 import { RollcallError, type RollcallErrorCode } from '../errors.js';
+import { untilAborted } from '../replay/untilAborted.js';
 import { maskUrl } from '../stores/maskUrl.js';
 
 /** Where a command reads and writes; tests pass their own. */
@@ -32,13 +33,7 @@ export const throwIfInterrupted = (io: CliIo, doing = ''): void => {
 };
 
 /** Yields a source's chunks until a signal arrives, then stops it with `interrupted`. */
-export async function* untilInterrupted<T>(io: CliIo, source: AsyncIterable<T>): AsyncGenerator<T> {
-  for await (const chunk of source) {
-    throwIfInterrupted(io);
-    yield chunk;
-  }
-  throwIfInterrupted(io);
-}
+export const untilInterrupted = <T>(io: CliIo, source: AsyncIterable<T>): AsyncGenerator<T> => untilAborted(source, io.signal);
 
 const exitByCode: Record<RollcallErrorCode, number> = {
   'invalid-event': EXIT.badInput,
