@@ -37,12 +37,12 @@ export const changedBy = (before: LifecycleState, after: LifecycleState, patches
     else if (root === 'sessions') sessions.add(id);
   }
   for (const id of sessions) {
-    const b = before.sessions[id];
-    const a = after.sessions[id];
+    const b = before.sessions.get(id);
+    const a = after.sessions.get(id);
     const owner = a?.agentId ?? b?.agentId;
     if (owner !== undefined) agents.add(owner);
     if ((b !== undefined && isLive(b.state)) !== (a !== undefined && isLive(a.state))) {
-      for (const poolId of [b?.poolId, a?.poolId]) if (poolId != null && after.pools[poolId] !== undefined) pools.add(poolId);
+      for (const poolId of [b?.poolId, a?.poolId]) if (poolId != null && after.pools.has(poolId)) pools.add(poolId);
     }
   }
   const sort = (s: Set<string>) => [...s].sort();

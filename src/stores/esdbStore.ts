@@ -449,6 +449,8 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
 
   const store: EventStore = {
     url,
+    // Its id idempotency is per stream and bounded: replays deduplicate (rule 4).
+    uniqueIds: false,
     appendToStream(stream, events, opts = {}): Promise<AppendToStreamResult> {
       return exclusive(async () => {
         requireUuids(events);

@@ -294,6 +294,7 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
 
   const store: EventStore = {
     url,
+    uniqueIds: true,
     async appendToStream(stream, events, options = {}): Promise<AppendToStreamResult> {
       const expected: ExpectedRevision = options.expectedRevision ?? 'any';
       if (closed) throw new RollcallError('store-unavailable', `${url}: append: the store is closed`);

@@ -48,11 +48,11 @@ describe('properties of the lifecycle projection over random histories', () => {
         const terminal = new Set<string>();
         for (const state of prefixes(record(events))) {
           for (const id of terminal) {
-            const s = state.sessions[id];
-            // Either still in view and terminal, or retired and remembered as final.
-            expect(s === undefined ? state.endedSessions[id] !== undefined : isTerminal(s.state)).toBe(true);
+            const s = state.sessions.get(id);
+            // Either still in view and terminal, or evicted and remembered as final.
+            expect(s === undefined ? state.evictedSessions.has(id) : isTerminal(s.state)).toBe(true);
           }
-          for (const s of Object.values(state.sessions)) if (isTerminal(s.state)) terminal.add(s.sessionId);
+          for (const s of state.sessions.values()) if (isTerminal(s.state)) terminal.add(s.sessionId);
         }
       }),
       { numRuns: RUNS },
