@@ -63,6 +63,11 @@ export class CompactIdSet {
     return true;
   }
 
+  /** Bytes held (table and arena, spare room included). */
+  get byteLength(): number {
+    return this.#table.byteLength + this.#arena.byteLength;
+  }
+
   /** An independent copy. */
   clone(): CompactIdSet {
     const copy = new CompactIdSet(0);
@@ -91,7 +96,7 @@ export class CompactIdSet {
     set.#used = words.length;
     let n = 0;
     for (let at = 0; at < words.length; at += recordWords(words, at)) {
-      if (at + recordWords(words, at) > words.length) throw new Error('id set: truncated record');
+      if (at + 2 > words.length || at + recordWords(words, at) > words.length) throw new Error('id set: truncated record');
       n++;
     }
     let slots = 16;
@@ -167,11 +172,11 @@ const recordWords = (a: Uint16Array, at: number): number => {
   return header === 0 ? 10 : header + 1;
 };
 
-const hexValue = (c: number): number => {
-  if (c >= 48 && c <= 57) return c - 48;
-  const l = c | 0x20;
-  return l >= 97 && l <= 102 ? l - 87 : -1;
-};
+/** Hex digit value by char code (either case), -1 for anything else. */
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX[65 + i] = HEX[97 + i] = 10 + i;
+const hexValue = (c: number): number => (c < 128 ? HEX[c]! : -1);
 
 /** Parses a canonical UUID (8-4-4-4-12 hex digits) into SCRATCH; false when the id is not one. */
 const parseUuid = (id: string): boolean => {
