@@ -31,11 +31,10 @@ export const startDevServer = async (store: EventStore, options: { port?: number
   const projection = createLifecycleProjection();
   const live = openRollcall({ store, snapshots: false });
   await live.whenCaughtUp();
-  const state = { get position() { return live.position(); } };
   const streams = new Set<ServerResponse>();
 
   const send = (res: ServerResponse, code: number, body: unknown) => {
-    res.writeHead(code, { 'content-type': 'application/json', 'rollcall-position': state.position?.toString() ?? '' });
+    res.writeHead(code, { 'content-type': 'application/json', 'rollcall-position': live.position()?.toString() ?? '' });
     res.end(JSON.stringify(body));
   };
 
@@ -47,11 +46,6 @@ export const startDevServer = async (store: EventStore, options: { port?: number
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
     res.write(': hello\n\n');
     streams.add(res);
-    const ctrl = new AbortController();
-    res.on('close', () => {
-      ctrl.abort();
-      streams.delete(res);
-    });
     let caughtUp = false;
     const caughtUpAt = (p: bigint) => {
       if (!caughtUp && p >= head) {
@@ -60,12 +54,18 @@ export const startDevServer = async (store: EventStore, options: { port?: number
       }
     };
     caughtUpAt(from);
-    const unsubscribe = live.subscribe((u) => {
-      const body = { position: u.position.toString(), type: u.type, changed: u.changed };
-      res.write(`id: ${u.position}\nevent: change\ndata: ${JSON.stringify(body)}\n\n`);
-      caughtUpAt(u.position);
-    }, { from });
-    ctrl.signal.addEventListener('abort', unsubscribe, { once: true });
+    const unsubscribe = live.subscribe(
+      (u) => {
+        const body = { position: u.position.toString(), type: u.type, changed: u.changed };
+        res.write(`id: ${u.position}\nevent: change\ndata: ${JSON.stringify(body)}\n\n`);
+        caughtUpAt(u.position);
+      },
+      { from },
+    );
+    res.on('close', () => {
+      unsubscribe();
+      streams.delete(res);
+    });
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
@@ -74,8 +74,9 @@ export const startDevServer = async (store: EventStore, options: { port?: number
     const view = () => live.view();
     if (path === '/readyz') {
       const head = await store.head();
-      const ready = head === null || (state.position !== null && state.position >= head);
-      return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'catching-up', position: state.position?.toString() ?? null, head: head?.toString() ?? null });
+      const position = live.position();
+      const ready = head === null || (position !== null && position >= head);
+      return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'catching-up', position: position?.toString() ?? null, head: head?.toString() ?? null });
     }
     if (path === '/v1/projection') {
       const until = url.searchParams.get('until');
