@@ -47,7 +47,8 @@ onFakeOnly('append then replay --json through esdb://, twice, with nothing doubl
   }
 });
 
-onFakeOnly('replay --store esdb:// saves a snapshot and then replays snapshot + tail to the same view as a full replay', async () => {
+// Six CLI processes in a row: give a shared machine room.
+onFakeOnly('replay --store esdb:// saves a snapshot and then replays snapshot + tail to the same view as a full replay', { timeout: 60_000 }, async () => {
   server = await startFakeEsdb();
   const generated = await cli(['generate', '--agents', '4', '--events', '1500', '--seed', '7']);
   expect(generated.code).toBe(0);
