@@ -232,7 +232,8 @@ export const trackLifecycleChanges = (
         agents.push(after?.agentId ?? before!.agentId);
         const wasLive = before !== undefined && isLive(before.state);
         const nowLive = after !== undefined && isLive(after.state);
-        if (wasLive !== nowLive) {
+        // Liveness changed, or a live session took a pool (AgentSpawned naming one for a pool-less start).
+        if (wasLive !== nowLive || (nowLive && before?.poolId !== after?.poolId)) {
           for (const poolId of [before?.poolId, after?.poolId]) if (poolId != null && state.pools.has(poolId)) pools.push(poolId);
         }
         if (after !== undefined && isTerminal(after.state) && !(before !== undefined && isTerminal(before.state)) && after.endedAt !== null) {
