@@ -33,7 +33,7 @@ export const throwIfInterrupted = (io: CliIo, doing = ''): void => {
 };
 
 /** Yields a source's chunks until a signal arrives, then stops it with `interrupted`. */
-export const untilInterrupted = <T>(io: CliIo, source: AsyncIterable<T>): AsyncGenerator<T> => untilAborted(source, io.signal);
+export const untilInterrupted = <T>(io: CliIo, source: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> => untilAborted(source, io.signal);
 
 const exitByCode: Record<RollcallErrorCode, number> = {
   'invalid-event': EXIT.badInput,

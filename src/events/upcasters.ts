@@ -36,7 +36,7 @@ export const upcasters: Readonly<Record<string, Upcaster>> = {
 export const upcast = (raw: RawEvent, table: Readonly<Record<string, Upcaster>> = upcasters): RawEvent => {
   let current = raw;
   for (let hops = 0; hops < 8; hops++) {
-    // Own keys only: a type named `constructor` or `__proto__` is no upcaster.
+    // Own entries only: a type such as `toString` or `__proto__` must not find Object.prototype's.
     const step = Object.hasOwn(table, current.type) ? table[current.type] : undefined;
     if (step === undefined) return current;
     const next = step(current);

@@ -10,7 +10,7 @@ const YIELD_EVERY_MS = 50;
  * halfway through one. A store read that never waits for I/O (sqlite is synchronous) runs on
  * microtasks only, where no signal handler can run, so every 50 ms it yields one macrotask.
  */
-export async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
+export async function* untilAborted<T>(source: AsyncIterable<T> | Iterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
   const check = () => {
     if (signal?.aborted) throw new RollcallError('interrupted', `interrupted by ${String(signal.reason ?? 'an abort')}`);
   };
