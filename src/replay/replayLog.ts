@@ -1,16 +1,21 @@
+import { CompactIdSet } from '../events/compactIdSet.js';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Projection } from '../projections/defineProjection.js';
 import type { EventStore } from '../stores/eventStore.js';
 import { decodeStoredChunks } from './decodeStored.js';
-import { foldEvents, type FoldOptions, type FoldResult } from './foldEvents.js';
-import { readNdjsonEvents } from './readNdjson.js';
+import { dedupeIds } from './dedupeIds.js';
+import { foldEvents, type FoldOptions, type FoldResult, type ReplaySource } from './foldEvents.js';
+import { readNdjsonEvents, type ReadLinesOptions } from './readNdjson.js';
 import { encodeSnapshot, verifySnapshot } from './snapshots.js';
+import { untilAborted } from './untilAborted.js';
 
 export interface ReplayStoreOptions<S> extends Omit<FoldOptions<S>, 'initialState'> {
   /** Ignore snapshots and replay the whole log. */
   noSnapshot?: boolean;
   /** Save a fresh snapshot when at least this many events were applied after the one used (default 1000). */
   snapshotEvery?: number;
+  /** Stops the replay between chunks with `interrupted` (e.g. on SIGINT). */
+  signal?: AbortSignal;
 }
 
 export interface ReplayResult<S> extends FoldResult<S> {
@@ -19,7 +24,21 @@ export interface ReplayResult<S> extends FoldResult<S> {
   /** Why an existing snapshot was not used, if one was not. */
   snapshotSkipped: string | null;
   snapshotSaved: boolean;
+  /** Why a due snapshot could not be saved (a read-only database, a full disk): the replay itself still succeeded. */
+  snapshotError: string | null;
 }
+
+/**
+ * A store's log from `after` as a replay source. A store that guarantees unique ids is read as is;
+ * any other is deduplicated exactly (rule 4), continuing from `seen` when a snapshot gave it.
+ */
+export const readStoreSource = (store: EventStore, options: { after?: bigint | null; seen?: CompactIdSet } = {}): ReplaySource => {
+  const source = decodeStoredChunks(store.readAll({ after: options.after ?? null }));
+  return store.uniqueIds ? source : dedupeIds(source, options.seen);
+};
+
+/** An NDJSON file (or `-` for stdin) as a replay source: nothing guarantees its ids are unique, so it is deduplicated exactly. */
+export const readFileSource = (path: string, options: ReadLinesOptions = {}): ReplaySource => dedupeIds(readNdjsonEvents(path, options));
 
 /**
  * Rebuilds a projection from a store: from the newest valid snapshot plus the tail, or in full.
@@ -35,36 +54,50 @@ export const replayStore = async <S>(
   let initialState: S | undefined;
   let after: bigint | null = null;
   let snapshotSkipped: string | null = null;
+  // Without unique ids in the store, the ids seen so far are part of what a snapshot must carry.
+  let seen = store.uniqueIds ? undefined : new CompactIdSet();
   if (useSnapshots) {
     const verdict = await verifySnapshot(projection, await store.snapshots!.load(projection.name), store);
-    if (verdict.usable) {
+    if (!verdict.usable) snapshotSkipped = verdict.reason;
+    else if (seen !== undefined && verdict.seenIds === null) snapshotSkipped = 'snapshot carries no id set, which this store needs';
+    else {
       initialState = verdict.state;
       after = verdict.position;
-    } else {
-      snapshotSkipped = verdict.reason;
+      if (seen !== undefined) seen = verdict.seenIds!;
     }
   }
-  const result = await foldEvents(projection, decodeStoredChunks(store.readAll({ after })), {
-    ...options,
+  const { signal, ...fold } = options;
+  const source = readStoreSource(store, { after, ...(seen !== undefined ? { seen } : {}) });
+  const result = await foldEvents(projection, untilAborted(source, signal), {
+    ...fold,
     ...(initialState !== undefined ? { initialState } : {}),
   });
   // The snapshot is taken after the last event processed; its id ties the snapshot to this log.
   const lastPosition = result.lastPosition;
   let snapshotSaved = false;
+  let snapshotError: string | null = null;
   if (useSnapshots && lastPosition !== null && result.processed >= (options.snapshotEvery ?? 1000)) {
-    let lastId: string | null = null;
-    for await (const e of store.readAll({ after: lastPosition - 1n, limit: 1 })) lastId = e.id;
-    if (lastId !== null) {
-      await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state));
-      snapshotSaved = true;
+    // Best effort: a read-only database or a full disk costs the next replay time, never this one.
+    try {
+      let lastId: string | null = null;
+      for await (const e of store.readAll({ after: lastPosition - 1n, limit: 1 })) lastId = e.id;
+      if (lastId !== null) {
+        await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state, seen));
+        snapshotSaved = true;
+      }
+    } catch (e) {
+      snapshotError = e instanceof Error ? e.message : String(e);
     }
   }
-  return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved };
+  return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved, snapshotError };
 };
 
 /** Rebuilds a projection from an NDJSON file (or `-` for stdin) without any store. */
 export const replayFile = <S>(
   path: string,
   projection: Projection<S, RecordedEvent>,
-  options: FoldOptions<S> = {},
-): Promise<FoldResult<S>> => foldEvents(projection, readNdjsonEvents(path), options);
+  options: FoldOptions<S> & { signal?: AbortSignal } = {},
+): Promise<FoldResult<S>> => {
+  const { signal, ...fold } = options;
+  return foldEvents(projection, untilAborted(readFileSource(path, signal ? { signal } : {}), signal), fold);
+};

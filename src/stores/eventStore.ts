@@ -27,6 +27,11 @@ export interface AppendResult {
   duplicates: number;
   /** Global position of the last event written by this call (null when nothing was written). */
   lastPosition: bigint | null;
+  /**
+   * Global position of the first event written by this call, where the store can say (positions
+   * of one call are contiguous on sqlite, PostgreSQL and memory, whatever other writers do).
+   */
+  firstPosition?: bigint | null;
 }
 
 export interface AppendToStreamResult extends AppendResult {
@@ -76,6 +81,11 @@ export interface SnapshotStore {
 export interface EventStore {
   /** The store's URL with any password masked, for messages. */
   readonly url: string;
+  /**
+   * True when the store never holds two events with one id (sqlite, postgres, memory): a replay
+   * from it needs no id set. False (EventStoreDB) makes replays deduplicate exactly (rule 4).
+   */
+  readonly uniqueIds: boolean;
   /** Appends to one stream, checking `expectedRevision` (default 'any') first. */
   appendToStream(
     stream: string,
