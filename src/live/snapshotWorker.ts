@@ -1,0 +1,77 @@
+// The snapshot worker: keeps a mirror of the live projection on another thread and serializes it
+// on request, so that taking a snapshot (tens of MB of JSON and a checksum at fleet scale) never
+// stops the follower. It is fed the same stored events the follower applies, in order.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
+import type { LifecycleState } from '../projections/lifecycleState.js';
+import { decodeStored } from '../replay/decodeStored.js';
+import { applyItemsInPlace } from '../replay/foldEvents.js';
+import { isInvalid, type ReplayItem } from '../replay/replayItem.js';
+import { encodeSnapshot } from '../replay/snapshots.js';
+import type { StoredEvent } from '../stores/eventStore.js';
+
+export type ToWorker =
+  | { kind: 'init'; payload: string | null }
+  | { kind: 'events'; events: StoredEvent[] }
+  | { kind: 'snapshot' };
+
+export type FromWorker =
+  | { kind: 'snapshot'; position: bigint; eventId: string; payload: string; name: string; version: number; encodeMs: number }
+  | { kind: 'skipped'; reason: string };
+
+const { retentionMs, skipInvalid } = workerData as { retentionMs: number; skipInvalid: boolean };
+const projection = createLifecycleProjection({ retentionMs });
+let state: LifecycleState = projection.initialState();
+let lastPosition: bigint | null = null;
+let lastId: string | null = null;
+let broken: string | null = null;
+
+const port = parentPort!;
+port.on('message', (message: ToWorker) => {
+  switch (message.kind) {
+    case 'init': {
+      if (message.payload !== null) {
+        // Verified by the follower before it was handed over: checksum line, then the JSON body.
+        const body = JSON.parse(message.payload.slice(message.payload.indexOf('\n') + 1)) as { state: unknown; position: string; eventId: string };
+        state = projection.fromJSON!(body.state);
+        lastPosition = BigInt(body.position);
+        lastId = body.eventId;
+      }
+      return;
+    }
+    case 'events': {
+      if (broken !== null) return;
+      const items: ReplayItem[] = [];
+      for (const stored of message.events) {
+        const item = decodeStored(stored);
+        if (isInvalid(item) && !skipInvalid) {
+          broken = `position ${item.position} is not a valid event`;
+          break;
+        }
+        items.push(item);
+        lastPosition = stored.position;
+        lastId = stored.id;
+      }
+      applyItemsInPlace(projection, state, items);
+      return;
+    }
+    case 'snapshot': {
+      if (broken !== null || lastPosition === null || lastId === null) {
+        port.postMessage({ kind: 'skipped', reason: broken ?? 'nothing applied yet' } satisfies FromWorker);
+        return;
+      }
+      const started = performance.now();
+      const snapshot = encodeSnapshot(projection, lastPosition, lastId, state);
+      port.postMessage({
+        kind: 'snapshot',
+        position: lastPosition,
+        eventId: lastId,
+        payload: snapshot.payload,
+        name: snapshot.name,
+        version: snapshot.version,
+        encodeMs: performance.now() - started,
+      } satisfies FromWorker);
+      return;
+    }
+  }
+});
