@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { enablePatches, Immer } from 'immer';
 import { decodeEvent } from '../src/events/decodeEvent.js';
@@ -16,6 +17,7 @@ import { trackLifecycleChanges } from '../src/projections/lifecycleChanged.js';
 import { createLifecycleProjection } from '../src/projections/lifecycleProjection.js';
 import { applyItemsInPlace, foldEvents } from '../src/replay/foldEvents.js';
 import { openMemoryStore } from '../src/stores/memoryStore.js';
+import { encodeSnapshot } from '../src/replay/snapshots.js';
 import { openSqliteStore } from '../src/stores/sqliteStore.js';
 
 const EVENTS = Number(process.env['BENCH_LIVE_EVENTS'] ?? 1_000_000);
@@ -91,7 +93,7 @@ if (phase === 'apply') {
   const store = openMemoryStore();
   for (let i = 0; i < EVENTS; i += 50_000) await store.appendBatch(history.slice(i, Math.min(EVENTS, i + 50_000)));
   let t = performance.now();
-  const live = openRollcall({ store, snapshots: false });
+  const live = openRollcall({ store, snapshotEveryEvents: 10_000 });
   await live.whenCaughtUp();
   const catchUpS = (performance.now() - t) / 1000;
   let delivered = 0;
@@ -102,14 +104,32 @@ if (phase === 'apply') {
   // Decoding alone, as the runtime does for each stored event: the floor under the runtime's rate.
   for (const e of tail) decodeEvent({ id: e.id, type: e.type, data: e.data, metadata: e.metadata });
   const decodeS = (performance.now() - t) / 1000;
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   t = performance.now();
   for (let i = 0; i < tail.length; i += 1_000) await store.appendBatch(tail.slice(i, i + 1_000));
   const appendS = (performance.now() - t) / 1000;
   await live.whenProcessed((await store.head())!);
   const liveS = (performance.now() - t) / 1000;
+  loop.disable();
   const applied = Number((await store.head())! - head);
   row('baseline: decodeEvent of the tail alone', rate(tail.length, decodeS));
   row('openRollcall on memory: appended in 1k batches → applied', rate(applied, liveS), `(catch-up of ${fmt(EVENTS)} in ${catchUpS.toFixed(1)} s; appends alone ${appendS.toFixed(2)} s; ${fmt(delivered)} delivered)`);
+  // Snapshots while following: serialized on a worker; the follower only hands the payload over.
+  const deadline = Date.now() + 120_000;
+  while ((live.snapshotStats()?.saved ?? 0) < 1 && Date.now() < deadline) await sleep(50);
+  const stats = live.snapshotStats()!;
+  t = performance.now();
+  const payload = encodeSnapshot(projection, live.position()!, 'bench', live.state()).payload;
+  const mainS = performance.now() - t;
+  row('baseline: one snapshot serialized on the follower\'s thread', `${mainS.toFixed(0).padStart(6)} ms`, `(${(payload.length / 1e6).toFixed(1)} MB)`);
+  row(`rollcall: follower's stall per snapshot (max of ${stats.saved} taken live)`, `${stats.maxStallMs.toFixed(1).padStart(6)} ms`, `(worker serialized the last in ${stats.lastEncodeMs.toFixed(0)} ms; event loop delay while following: max ${(loop.max / 1e6).toFixed(0)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms)`);
+  // On SQLite the save itself is synchronous (better-sqlite3): that insert is the follower's stall there.
+  const sqlite = openSqliteStore({ path: join(dir, 'snapshot.db') });
+  t = performance.now();
+  await sqlite.snapshots!.save({ name: 'bench', version: 1, position: live.position()!, payload });
+  row('rollcall on SQLite: the save of that snapshot (synchronous insert)', `${(performance.now() - t).toFixed(0).padStart(6)} ms`);
+  await sqlite.close();
   await live.close();
 }
 }

@@ -1,6 +1,7 @@
 // The snapshot worker: keeps a mirror of the live projection on another thread and serializes it
 // on request, so that taking a snapshot (tens of MB of JSON and a checksum at fleet scale) never
 // stops the follower. It is fed the same stored events the follower applies, in order.
+import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
@@ -17,7 +18,9 @@ export type ToWorker =
 
 export type FromWorker =
   | { kind: 'snapshot'; position: bigint; eventId: string; payload: string; name: string; version: number; encodeMs: number }
-  | { kind: 'skipped'; reason: string };
+  | { kind: 'skipped'; reason: string }
+  /** After `init`: where the mirror stands (null: the snapshot was unusable, it starts empty). */
+  | { kind: 'loaded'; position: bigint | null; eventId: string | null };
 
 const { retentionMs, skipInvalid } = workerData as { retentionMs: number; skipInvalid: boolean };
 const projection = createLifecycleProjection({ retentionMs });
@@ -30,12 +33,25 @@ const port = parentPort!;
 port.on('message', (message: ToWorker) => {
   switch (message.kind) {
     case 'init': {
-      if (message.payload !== null) {
-        // Verified by the follower before it was handed over: checksum line, then the JSON body.
-        const body = JSON.parse(message.payload.slice(message.payload.indexOf('\n') + 1)) as { state: unknown; position: string; eventId: string };
+      state = projection.initialState();
+      lastPosition = null;
+      lastId = null;
+      if (message.payload === null) return;
+      // The checksum and the body are checked here, off the follower's thread; the follower then
+      // checks that the log still holds this event at this position (verifySnapshot's last step).
+      const nl = message.payload.indexOf('\n');
+      const json = message.payload.slice(nl + 1);
+      try {
+        if (nl < 0 || message.payload.slice(0, nl) !== createHash('sha256').update(json).digest('hex')) throw new Error('checksum');
+        const body = JSON.parse(json) as { name: string; version: number; state: unknown; position: string; eventId: string };
+        if (body.name !== projection.name || body.version !== projection.version) throw new Error('foreign');
         state = projection.fromJSON!(body.state);
         lastPosition = BigInt(body.position);
         lastId = body.eventId;
+        port.postMessage({ kind: 'loaded', position: lastPosition, eventId: lastId } satisfies FromWorker);
+      } catch {
+        state = projection.initialState();
+        port.postMessage({ kind: 'loaded', position: null, eventId: null } satisfies FromWorker);
       }
       return;
     }

@@ -5,7 +5,6 @@ import { Worker } from 'node:worker_threads';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Projection } from '../projections/defineProjection.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
-import { verifySnapshot } from '../replay/snapshots.js';
 import type { EventStore, StoredEvent } from '../stores/eventStore.js';
 import type { FromWorker, ToWorker } from './snapshotWorker.js';
 
@@ -100,7 +99,18 @@ export const createSnapshotter = (options: {
     post({ kind: 'snapshot' });
   };
 
+  let onLoaded: ((m: FromWorker) => void) | null = null;
+  const eventIdAt = async (position: bigint): Promise<string | null> => {
+    for await (const e of store.readAll({ after: position - 1n, limit: 1 })) return e.position === position ? e.id : null;
+    return null;
+  };
+
   const onMessage = (m: FromWorker) => {
+    if (m.kind === 'loaded') {
+      onLoaded?.(m);
+      onLoaded = null;
+      return;
+    }
     if (m.kind === 'skipped') {
       inFlight = false;
       return;
@@ -133,14 +143,22 @@ export const createSnapshotter = (options: {
       // A broken worker only means no more fresh snapshots; the follower is unaffected.
       stats.failures++;
       worker = null;
+      onLoaded?.({ kind: 'loaded', position: null, eventId: null });
     });
     worker = w;
+    // The newest snapshot (the one the catch-up used or saved): parsed and checked by the worker;
+    // here only whether the log still holds its event at its position.
     const stored = await store.snapshots!.load(projection.name);
-    const verdict = await verifySnapshot(projection, stored, store);
     let after: bigint | null = null;
-    if (verdict.usable && stored !== null && (position === null || verdict.position <= position)) {
-      after = verdict.position;
+    if (stored !== null && (position === null || stored.position <= position)) {
+      const loaded = new Promise<FromWorker>((resolve) => (onLoaded = resolve));
       post({ kind: 'init', payload: stored.payload });
+      const reply = await loaded;
+      if (reply.kind === 'loaded' && reply.position !== null && (await eventIdAt(reply.position)) === reply.eventId) {
+        after = reply.position;
+      } else {
+        post({ kind: 'init', payload: null });
+      }
     } else {
       post({ kind: 'init', payload: null });
     }
