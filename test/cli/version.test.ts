@@ -13,7 +13,7 @@ describe('rollcall --version', () => {
   it('the built bin prints the same', () => {
     const out = execFileSync(process.execPath, [new URL('../../dist/cli/main.js', import.meta.url).pathname, '--version'], { encoding: 'utf8' });
     expect(out).toBe(`rollcall ${version}\n`);
-  });
+  }, 30_000);
 
   it('version and schema are listed by --help', async () => {
     const { stdout } = await cli(['--help']);

@@ -3,6 +3,9 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+
+// The machine is shared: these do real work (thousands of validations), so give them room.
+const SLOW = 60_000;
 import { decodeEvent } from '../../src/events/decodeEvent.js';
 import { eventJsonSchema } from '../../src/events/eventJsonSchema.js';
 import { eventTypes } from '../../src/events/lifecycleEvents.js';
@@ -41,12 +44,12 @@ describe('the JSON Schema of the event catalog', () => {
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     expect(Object.keys(schema.$defs).sort()).toEqual([...eventTypes, 'EventMetadata'].sort());
     expect(schema.oneOf).toHaveLength(eventTypes.length);
-  });
+  }, SLOW);
 
   it('the copy shipped in dist/ is what `rollcall schema` prints', async () => {
     const shipped = JSON.parse(readFileSync(new URL('../../dist/schema/events.json', import.meta.url), 'utf8')) as object;
     expect(shipped).toEqual(await printed());
-  });
+  }, SLOW);
 
   it('accepts every event of a generated history (ajv, strict, with formats)', async () => {
     const validate = compile(await printed());
@@ -59,7 +62,7 @@ describe('the JSON Schema of the event catalog', () => {
     }
     // The generator exercises most of the catalog; the rest is covered by the hand-made cases below.
     expect(types.size).toBeGreaterThanOrEqual(15);
-  });
+  }, SLOW);
 
   it('accepts a full envelope, and one without id', () => {
     const validate = compile(eventJsonSchema());
@@ -116,5 +119,5 @@ describe('the JSON Schema of the event catalog', () => {
       }),
       { numRuns: 2000 },
     );
-  });
+  }, SLOW);
 });

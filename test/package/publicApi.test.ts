@@ -124,5 +124,5 @@ describe('the public API (src/index.ts)', () => {
     expect(JSON.parse(before)).toMatchObject({ immerMaps: true, immerPatches: true });
     expect(after).toBe(before);
     expect(control).toEqual([false, false]);
-  });
+  }, 60_000);
 });
