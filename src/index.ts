@@ -27,6 +27,9 @@ export { recoverOnStartup } from './reconcile/recoverOnStartup.js';
 export { observeProcesses } from './reconcile/observeProcesses.js';
 export { defaultReconcileConfig } from './reconcile/reconcileConfig.js';
 
+// The live runtime: one projection kept current from a store (what `watch` and `serve` run on).
+export { openRollcall } from './live/openRollcall.js';
+
 export type { RollcallErrorCode } from './errors.js';
 export type { EventOf, EventData, EventOptions } from './events/eventFactory.js';
 export type { LifecycleEvent, LifecycleEventType, RecordedEvent } from './events/lifecycleEvents.js';
@@ -52,3 +55,4 @@ export type { Observations, PidObservation, AgentObservation, Decision } from '.
 export type { ReconcileConfig, ReconcileConfigInput, ReconcileRule } from './reconcile/reconcileConfig.js';
 export type { ReconcileOptions, ReconcilePass, ReconcileMetrics, RunReconcilerOptions, Observer } from './reconcile/reconciler.js';
 export type { RecoverOptions, RecoverResult } from './reconcile/recoverOnStartup.js';
+export type { Rollcall, Change, Changed, LiveStatus, LiveSubscribeOptions, OpenRollcallOptions } from './live/types.js';
