@@ -8,10 +8,9 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { lifecycleView } from '../../src/projections/lifecycleView.js';
-import type { LifecycleState } from '../../src/projections/lifecycleState.js';
 import { auditAgent } from '../../src/replay/auditAgent.js';
 import { decodeStoredChunks } from '../../src/replay/decodeStored.js';
-import { followStore } from '../../src/replay/followStore.js';
+import { openRollcall } from '../../src/live/openRollcall.js';
 import { replayStore } from '../../src/replay/replayLog.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 
@@ -32,19 +31,12 @@ export interface DevServer {
 
 export const startDevServer = async (store: EventStore, options: { port?: number } = {}): Promise<DevServer> => {
   const projection = createLifecycleProjection();
-  const stop = new AbortController();
-  let state: LifecycleState = (await replayStore(store, projection, { noSnapshot: true })).state;
-  const following = (async () => {
-    try {
-      for await (const u of followStore(store, projection, { from: state.position ?? 0n, signal: stop.signal })) state = u.state;
-    } catch (e) {
-      if (!stop.signal.aborted) throw e;
-    }
-  })();
+  const live = openRollcall({ store, snapshots: false });
+  await live.whenCaughtUp();
   const streams = new Set<ServerResponse>();
 
   const send = (res: ServerResponse, code: number, body: unknown) => {
-    res.writeHead(code, { 'content-type': 'application/json', 'rollcall-position': state.position?.toString() ?? '' });
+    res.writeHead(code, { 'content-type': 'application/json', 'rollcall-position': live.position()?.toString() ?? '' });
     res.end(JSON.stringify(body));
   };
 
@@ -56,11 +48,6 @@ export const startDevServer = async (store: EventStore, options: { port?: number
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
     res.write(': hello\n\n');
     streams.add(res);
-    const ctrl = new AbortController();
-    res.on('close', () => {
-      ctrl.abort();
-      streams.delete(res);
-    });
     let caughtUp = false;
     const caughtUpAt = (p: bigint) => {
       if (!caughtUp && p >= head) {
@@ -69,25 +56,29 @@ export const startDevServer = async (store: EventStore, options: { port?: number
       }
     };
     caughtUpAt(from);
-    try {
-      for await (const u of followStore(store, projection, { from, signal: ctrl.signal })) {
+    const unsubscribe = live.subscribe(
+      (u) => {
         const body = { position: u.position.toString(), type: u.type, changed: u.changed };
         res.write(`id: ${u.position}\nevent: change\ndata: ${JSON.stringify(body)}\n\n`);
         caughtUpAt(u.position);
-      }
-    } catch {
-      // the client went away
-    }
+      },
+      { from },
+    );
+    res.on('close', () => {
+      unsubscribe();
+      streams.delete(res);
+    });
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = decodeURIComponent(url.pathname);
-    const view = () => lifecycleView(state, { retentionMs: projection.retentionMs });
+    const view = () => live.view();
     if (path === '/readyz') {
       const head = await store.head();
-      const ready = head === null || (state.position !== null && state.position >= head);
-      return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'catching-up', position: state.position?.toString() ?? null, head: head?.toString() ?? null });
+      const position = live.position();
+      const ready = head === null || (position !== null && position >= head);
+      return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'catching-up', position: position?.toString() ?? null, head: head?.toString() ?? null });
     }
     if (path === '/v1/projection') {
       const until = url.searchParams.get('until');
@@ -134,11 +125,10 @@ export const startDevServer = async (store: EventStore, options: { port?: number
     url: `http://127.0.0.1:${port}/`,
     port,
     async close() {
-      stop.abort();
       for (const res of streams) res.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await following;
+      await live.close();
     },
   };
 };
