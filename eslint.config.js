@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.rollcall-tmp/**', '.scratch-stores/**'] },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
     languageOptions: {
       // Root-level config files (vitest, stryker) are outside tsconfig.json: a default project covers them.
@@ -28,7 +28,7 @@ export default tseslint.config(
   },
   {
     // The library reports through return values and RollcallError; only the CLI writes to a console.
-    files: ['src/**/*.ts'],
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
     ignores: ['src/cli/**'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
