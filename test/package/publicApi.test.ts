@@ -33,6 +33,7 @@ describe('the public API (src/index.ts)', () => {
         "lifecycleView",
         "observeProcesses",
         "openMemoryStore",
+        "openRollcall",
         "openSqliteStore",
         "openStore",
         "reconcileOnce",

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -39,5 +39,22 @@ describe('the repository is self-contained', () => {
     expect(outside[0]!.pattern.test(`see [SPEC](${'..'}/shared/SPEC.md)`)).toBe(true);
     expect(outside[1]!.pattern.test(`cd /${'work'}/main`)).toBe(true);
     expect(outside[1]!.pattern.test('https://example.org/work/x and src/work/y')).toBe(false);
+  });
+});
+
+describe('the documentation links', () => {
+  const pages = tracked.filter((f) => f === 'README.md' || (f.startsWith('docs/') && f.endsWith('.md')));
+
+  it.each(pages)('every relative link in %s points to a file in the repository', (page) => {
+    const text = readFileSync(`${root}/${page}`, 'utf8');
+    const dir = page.includes('/') ? page.slice(0, page.lastIndexOf('/') + 1) : '';
+    const broken: string[] = [];
+    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1]!;
+      if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('#')) continue; // a URL or an anchor in the page
+      const file = target.split('#')[0]!;
+      if (!existsSync(`${root}/${dir}${file}`)) broken.push(target);
+    }
+    expect(broken).toEqual([]);
   });
 });
