@@ -46,7 +46,7 @@ export type {
 } from './stores/eventStore.js';
 export type { SqliteStoreOptions } from './stores/sqliteStore.js';
 export type { Projection } from './projections/defineProjection.js';
-export type { LifecycleOptions } from './projections/lifecycleProjection.js';
+export type { LifecycleOptions, LifecycleProjection } from './projections/lifecycleProjection.js';
 export type { LifecycleState, SessionStateName, AnomalyReason } from './projections/lifecycleState.js';
 export type { FoldOptions, FoldResult } from './replay/foldEvents.js';
 export type { ReplayStoreOptions, ReplayResult } from './replay/replayLog.js';
