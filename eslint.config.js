@@ -22,6 +22,8 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
       ],
       eqeqeq: ['error', 'always', { null: 'ignore' }],
+      // Naming the invisible characters of hostile input means matching control characters on purpose.
+      'no-control-regex': 'off',
       'no-console': 'off',
       '@typescript-eslint/no-explicit-any': 'off',
     },

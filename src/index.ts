@@ -10,8 +10,9 @@ export { eventTypes, streamOf, LifecycleEventBody, EventEnvelope, EventMetadata 
 export { decodeEvent } from './events/decodeEvent.js';
 export { eventJsonSchema } from './events/eventJsonSchema.js';
 
-// Stores.
+// Stores, and the validated append of untrusted input (decode, clock skew, ids; all or nothing).
 export { openStore, defaultStoreUrl } from './stores/openStore.js';
+export { appendEvents } from './stores/appendEvents.js';
 export { openSqliteStore } from './stores/sqliteStore.js';
 export { openMemoryStore } from './stores/memoryStore.js';
 
@@ -45,6 +46,7 @@ export type {
   SubscribeOptions,
 } from './stores/eventStore.js';
 export type { SqliteStoreOptions } from './stores/sqliteStore.js';
+export type { AppendEventsOptions, AppendEventsResult, AppendSummary, AppendInput } from './stores/appendEvents.js';
 export type { Projection } from './projections/defineProjection.js';
 export type { LifecycleOptions, LifecycleProjection } from './projections/lifecycleProjection.js';
 export type { LifecycleState, SessionStateName, AnomalyReason } from './projections/lifecycleState.js';

@@ -46,7 +46,8 @@ export const eventJsonSchema = (): EventJsonSchema => {
   });
   const events = LifecycleEventBody.options.map((body) => {
     const type = body.shape.type.value;
-    const full = body.extend({ id: EventEnvelope.shape.id, metadata });
+    // Strict like decodeEvent's envelope: an unknown top-level field is refused too.
+    const full = body.extend({ id: EventEnvelope.shape.id, metadata }).strict();
     registry.add(full, { id: type, description: descriptions[type] });
     return full;
   });

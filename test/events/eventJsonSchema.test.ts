@@ -86,6 +86,7 @@ describe('the JSON Schema of the event catalog', () => {
     ['an at that is no date', { ...valid, metadata: { at: '2026-02-30T10:00:00Z' } }],
     ['a data that is not an object', { ...valid, data: [] }],
     ['an array instead of an event', [valid]],
+    ['an unknown top-level field', { ...valid, stream: 'agent-el-5d6n' }],
   ])('rejects %s, as decodeEvent does', (_name, bad) => {
     const validate = compile(eventJsonSchema());
     expect(validate(bad)).toBe(false);
@@ -101,6 +102,7 @@ describe('the JSON Schema of the event catalog', () => {
       fc.record({ kind: fc.constant('add' as const), key: fc.string({ minLength: 1, maxLength: 8 }), value: json }),
       fc.record({ kind: fc.constant('retype' as const), type: fc.constantFrom(...eventTypes) }),
       fc.record({ kind: fc.constant('meta' as const), value: json }),
+      fc.record({ kind: fc.constant('top' as const), key: fc.constantFrom('stream', 'position', 'extra', 'Type', 'id'), value: json }),
     );
     fc.assert(
       fc.property(fc.nat({ max: history.length - 1 }), fc.array(damage, { minLength: 1, maxLength: 3 }), (index, damages) => {
@@ -112,6 +114,7 @@ describe('the JSON Schema of the event catalog', () => {
           if (d.kind === 'add') event.data[d.key] = d.value;
           if (d.kind === 'retype') event.type = d.type;
           if (d.kind === 'meta') event.metadata = { at: d.value };
+          if (d.kind === 'top') (event as Record<string, unknown>)[d.key] = d.value;
         }
         // The reader upcasts v0 AgentRegistered ({ type: 'role:variant' }); producers must not write it.
         fc.pre(!(event.type === 'AgentRegistered' && 'type' in event.data && !('role' in event.data)));

@@ -19,6 +19,7 @@ describe('the public API (src/index.ts)', () => {
         "EventMetadata",
         "LifecycleEventBody",
         "RollcallError",
+        "appendEvents",
         "createLifecycleProjection",
         "decide",
         "decodeEvent",
