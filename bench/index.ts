@@ -117,4 +117,6 @@ if (process.env['BENCH_STORES'] !== '0') {
   }
 }
 
+if (process.env['BENCH_REPLICAS'] !== '0') await (await import('./replicas.js')).benchReplicas().catch((e: Error) => console.log(`\nreplicas: skipped (${e.message})`));
+
 rmSync(dir, { recursive: true, force: true });
