@@ -1,5 +1,7 @@
 // The dashboard in a real browser (Debian's chromium driven by playwright-core) against a real HTTP
-// server on a seeded sqlite store. Skips with a notice only where no Chromium exists and CI is unset.
+// server on a seeded sqlite store: `rollcall serve` as a process where this checkout has it
+// (src/serve), else the temporary stand-in fixture (test/support/dashboardDevServer.ts).
+// Skips with a notice only where no Chromium exists and CI is unset.
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -13,7 +15,44 @@ import type { AgentAudit } from '../../src/projections/auditAgent.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { tempDir } from '../support/cli.js';
-import { dashboardDir, startDevServer, type DevServer } from '../support/dashboardDevServer.js';
+import { dashboardDir, startDevServer } from '../support/dashboardDevServer.js';
+import { startServe } from '../support/serveProcess.js';
+
+const haveServe = existsSync(new URL('../../src/serve/', import.meta.url));
+console.log(`dashboard test: against ${haveServe ? 'rollcall serve (a real process)' : 'the dev-server fixture (src/serve is not here yet)'}`);
+
+interface TestServer {
+  url: string;
+  port: number;
+  stop(): Promise<number | null>;
+  append(events: LifecycleEvent[]): Promise<void>;
+}
+
+/** A server on the store: producers append through its API where it has one. */
+const startServer = async (store: EventStore, port?: number): Promise<TestServer> => {
+  if (haveServe) {
+    const s = await startServe(store.url, port === undefined ? {} : { port });
+    return {
+      ...s,
+      async append(events) {
+        const res = await fetch(new URL('v1/events', s.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+        expect(res.status, await res.clone().text()).toBe(201);
+      },
+    };
+  }
+  const d = await startDevServer(store, port === undefined ? {} : { port });
+  return {
+    url: d.url,
+    port: d.port,
+    stop: async () => {
+      await d.close();
+      return 0;
+    },
+    append: async (events) => {
+      await store.appendBatch(events);
+    },
+  };
+};
 
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const executablePath = process.env['CHROMIUM_PATH'] ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -87,7 +126,7 @@ const shot = async (page: Page, name: string) => {
 describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browser', { timeout: 30_000 }, () => {
   let dir: string;
   let store: EventStore;
-  let server: DevServer;
+  let server: TestServer;
   let browser: Browser;
   let page: Page;
   let seeded: LifecycleEvent[];
@@ -101,7 +140,7 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browse
     store = openSqliteStore({ path: join(dir, 'rollcall.db') });
     seeded = seed();
     await store.appendBatch(seeded);
-    server = await startDevServer(store);
+    server = await startServer(store);
     browser = await chromium.launch({ executablePath: executablePath!, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('console', (m) => {
@@ -115,7 +154,7 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browse
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
+    await server?.stop();
     await store?.close();
   });
 
@@ -135,13 +174,13 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browse
   });
 
   it('shows an appended AgentSpawned within 1 s, patching the page in place', async () => {
-    await store.appendBatch([ev('AgentRegistered', { agentId: 'aa-new', role: 'worker' })]);
+    await server.append([ev('AgentRegistered', { agentId: 'aa-new', role: 'worker' })]);
     await expect.poll(() => page.locator('[data-testid=feed] li', { hasText: 'AgentRegistered' }).count()).toBeGreaterThan(0);
     const before = (await shownPools(page)).find((p) => p.poolId === 'pl-h249')!;
     await page.evaluate("document.querySelector('[data-testid=pools] table').dataset.keep = 'same-node'");
     const mark = requests.length;
     const t0 = Date.now();
-    await store.appendBatch([ev('AgentSpawned', { agentId: 'aa-new', sessionId: 'aa-new-1', poolId: 'pl-h249', pid: 4242 })]);
+    await server.append([ev('AgentSpawned', { agentId: 'aa-new', sessionId: 'aa-new-1', poolId: 'pl-h249', pid: 4242 })]);
     await page.locator('[data-testid=agents] tr[data-agent-id="aa-new"]').waitFor({ timeout: 1000 });
     const elapsed = Date.now() - t0;
     console.log(`dashboard: appended AgentSpawned visible after ${elapsed} ms`);
@@ -227,12 +266,13 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browse
 
   it('reconnects after the server restarts and resumes where it left off', async () => {
     const port = server.port;
-    await server.close();
+    // With serve, SIGTERM: it drains, closes the SSE streams and exits 0.
+    expect(await server.stop()).toBe(0);
     await page.locator('[data-testid=status] [data-field=connection]', { hasText: 'reconnecting' }).waitFor({ timeout: 5_000 });
-    // Written while the server is down: the resumed stream must still deliver it.
+    // Written to the store while the server is down: the resumed stream must still deliver it.
     await store.appendBatch([ev('AgentRegistered', { agentId: 'ab-back', role: 'worker' })]);
     await store.appendBatch([ev('AgentSpawned', { agentId: 'ab-back', sessionId: 'ab-back-1', poolId: 'pl-yrx8', pid: 4343 })]);
-    server = await startDevServer(store, { port });
+    server = await startServer(store, port);
     await page.locator('[data-testid=agents] tr[data-agent-id="ab-back"]').waitFor({ timeout: 15_000 });
     await page.locator('[data-testid=status] [data-field=connection]', { hasText: /^live$/ }).waitFor({ timeout: 5_000 });
     const live = await getJson<ProjectionJson>(server.url, 'v1/projection');
@@ -244,7 +284,7 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browse
 
 describe.skipIf(executablePath === undefined && !ci)('dashboard at 10,000 agents', { timeout: 30_000 }, () => {
   let store: EventStore;
-  let server: DevServer;
+  let server: TestServer;
   let browser: Browser;
   let page: Page;
   const consoleErrors: string[] = [];
@@ -253,7 +293,7 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard at 10,000 agents
     store = openSqliteStore({ path: join(tempDir(), 'rollcall.db') });
     const start = new Date(Date.now() - 60 * 60_000).toISOString();
     await store.appendBatch([...generateHistory({ agents: 10_000, events: 30_000, seed: 3, start })] as LifecycleEvent[]);
-    server = await startDevServer(store);
+    server = await startServer(store);
     browser = await chromium.launch({ executablePath: executablePath!, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('console', (m) => {
@@ -266,7 +306,7 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard at 10,000 agents
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
+    await server?.stop();
     await store?.close();
   });
 
@@ -298,10 +338,10 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard at 10,000 agents
   });
 
   it('shows an appended AgentSpawned promptly', async () => {
-    await store.appendBatch([ev('AgentRegistered', { agentId: 'aaa-scale', role: 'worker' })]);
+    await server.append([ev('AgentRegistered', { agentId: 'aaa-scale', role: 'worker' })]);
     await expect.poll(() => page.locator('[data-testid=feed] li', { hasText: 'AgentRegistered' }).count()).toBeGreaterThan(0);
     const t0 = Date.now();
-    await store.appendBatch([ev('AgentSpawned', { agentId: 'aaa-scale', sessionId: 'aaa-scale-1', pid: 4444 })]);
+    await server.append([ev('AgentSpawned', { agentId: 'aaa-scale', sessionId: 'aaa-scale-1', pid: 4444 })]);
     await page.locator('[data-testid=agents] tr[data-agent-id="aaa-scale"]').waitFor({ timeout: 5_000 });
     const elapsed = Date.now() - t0;
     // Baseline in the same run: one fetch of that agent from the server, nothing rendered.
