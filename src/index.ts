@@ -13,7 +13,7 @@ export { lifecycleView } from './projections/lifecycleView.js';
 export { initialLifecycleState, isLive, isTerminal, DEFAULT_RETENTION_MS } from './projections/lifecycleState.js';
 export { checkInvariants } from './projections/checkInvariants.js';
 
-export { foldEvents, applyEvent, applyItems } from './replay/foldEvents.js';
+export { foldEvents, applyItems } from './replay/foldEvents.js';
 export { replayStore, replayFile } from './replay/replayLog.js';
 export { readNdjsonEvents } from './replay/readNdjson.js';
 export { decodeStored, decodeStoredChunks } from './replay/decodeStored.js';

@@ -1,9 +1,8 @@
-import { Immer, enableMapSet, enablePatches, type Draft, type Patch } from 'immer';
+import { Immer, enableMapSet, type Draft } from 'immer';
 import type { Projection } from '../projections/defineProjection.js';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import { isDuplicate, isInvalid, type ReplayItem } from './replayItem.js';
 
-enablePatches();
 enableMapSet();
 
 // Freezing walks every new object; states here are never mutated after they are handed out.
@@ -118,11 +117,3 @@ export const applyItems = <S, E extends RecordedEvent>(projection: Projection<S,
   immer.produce(state, (draft) => {
     applyItemsInPlace(projection, draft as S, items);
   }) as S;
-
-/** Applies one event (live updates, audits) and returns the patches it caused. */
-export const applyEvent = <S, E>(projection: Projection<S, E>, state: S, event: E): { state: S; patches: Patch[] } => {
-  const [next, patches] = immer.produceWithPatches(state, (draft) => {
-    projection.apply(draft, event);
-  });
-  return { state: next as S, patches };
-};
