@@ -115,6 +115,12 @@ if (phase === 'apply') {
   const applied = Number((await store.head())! - head);
   row('baseline: decodeEvent of the tail alone', rate(tail.length, decodeS));
   row('openRollcall on memory: appended in 1k batches → applied', rate(applied, liveS), `(catch-up of ${fmt(EVENTS)} in ${catchUpS.toFixed(1)} s; appends alone ${appendS.toFixed(2)} s; ${fmt(delivered)} delivered)`);
+  t = performance.now();
+  const view = live.view();
+  const viewMs = performance.now() - t;
+  t = performance.now();
+  live.view();
+  row('view(): built once per position, then cached', `${viewMs.toFixed(0).padStart(6)} ms`, `(again at the same position: ${(performance.now() - t).toFixed(3)} ms; ${fmt(Object.keys(view.sessions).length)} sessions in view)`);
   // Snapshots while following: serialized on a worker; the follower only hands the payload over.
   const deadline = Date.now() + 120_000;
   while ((live.snapshotStats()?.saved ?? 0) < 1 && Date.now() < deadline) await sleep(50);
