@@ -3,10 +3,17 @@ import type { Projection } from '../projections/defineProjection.js';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import { isDuplicate, isInvalid, type ReplayItem } from './replayItem.js';
 
-enableMapSet();
-
 // Freezing walks every new object; states here are never mutated after they are handed out.
 const immer = new Immer({ autoFreeze: false });
+
+// immer's plugins are process-wide, not per instance: loading them on first use rather than at
+// import keeps `import 'rollcall'` free of side effects on an embedder's own immer.
+let pluginsLoaded = false;
+const loadImmerPlugins = (): void => {
+  if (pluginsLoaded) return;
+  enableMapSet();
+  pluginsLoaded = true;
+};
 
 export interface FoldOptions<S> {
   /** Start from this state (a snapshot) instead of the projection's initial state. */
@@ -113,7 +120,9 @@ export const applyItemsInPlace = <S, E extends RecordedEvent>(projection: Projec
 };
 
 /** Applies items inside one immer `produce()`: the given state is left untouched. */
-export const applyItems = <S, E extends RecordedEvent>(projection: Projection<S, E>, state: S, items: readonly ReplayItem[]): S =>
-  immer.produce(state, (draft) => {
+export const applyItems = <S, E extends RecordedEvent>(projection: Projection<S, E>, state: S, items: readonly ReplayItem[]): S => {
+  loadImmerPlugins();
+  return immer.produce(state, (draft) => {
     applyItemsInPlace(projection, draft as S, items);
   }) as S;
+};
