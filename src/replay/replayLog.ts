@@ -1,12 +1,23 @@
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Projection } from '../projections/defineProjection.js';
 import type { EventStore } from '../stores/eventStore.js';
-import { decodeStoredChunks } from './decodeStored.js';
-import { foldEvents, type FoldOptions, type FoldResult } from './foldEvents.js';
+import { statSync } from 'node:fs';
+import { pagesOf } from '../stores/pages.js';
+import { decodeStoredPages } from './decodeStored.js';
+import { foldEvents, type FoldOptions, type FoldResult, type ReplaySource } from './foldEvents.js';
+import { readOffThread } from './offThread.js';
 import { readNdjsonEvents } from './readNdjson.js';
 import { encodeSnapshot, verifySnapshot } from './snapshots.js';
 
+/** Where the log is decoded: in a worker thread while this one folds (`true`), here (`false`), or by size (`'auto'`, the default). */
+export type OffThreadOption = boolean | 'auto';
+
+// Below these sizes a worker's start-up (~50 ms of module loading) costs more than it saves.
+const OFF_THREAD_MIN_BYTES = 8 << 20;
+const OFF_THREAD_MIN_EVENTS = 50_000;
+
 export interface ReplayStoreOptions<S> extends Omit<FoldOptions<S>, 'initialState'> {
+  offThread?: OffThreadOption;
   /** Ignore snapshots and replay the whole log. */
   noSnapshot?: boolean;
   /** Save a fresh snapshot when at least this many events were applied after the one used (default 1000). */
@@ -44,7 +55,7 @@ export const replayStore = async <S>(
       snapshotSkipped = verdict.reason;
     }
   }
-  const result = await foldEvents(projection, decodeStoredChunks(store.readAll({ after })), {
+  const result = await foldEvents(projection, await storeSource(store, after, options.offThread ?? 'auto'), {
     ...options,
     ...(initialState !== undefined ? { initialState } : {}),
   });
@@ -62,9 +73,33 @@ export const replayStore = async <S>(
   return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved };
 };
 
+/** A store's log after `after`, decoded in pages; in a worker thread when the store can be opened there and the tail is long. */
+const storeSource = async (store: EventStore, after: bigint | null, offThread: OffThreadOption): Promise<ReplaySource> => {
+  const url = store.readerUrl?.();
+  if (url !== undefined && offThread !== false) {
+    const tail = offThread === true ? Infinity : Number(((await store.head()) ?? 0n) - (after ?? 0n));
+    if (tail >= OFF_THREAD_MIN_EVENTS) return readOffThread({ kind: 'store', url, after });
+  }
+  return decodeStoredPages(pagesOf(store, { after }));
+};
+
+/** An NDJSON file as a replay source; a large file is decoded in a worker thread. stdin always here. */
+export const fileSource = (path: string, offThread: OffThreadOption = 'auto'): ReplaySource => {
+  if (path !== '-' && offThread !== false) {
+    let size = 0;
+    try {
+      size = statSync(path).size;
+    } catch {
+      // Unreadable: the in-thread reader reports it, naming the file.
+    }
+    if (offThread === true ? size > 0 : size >= OFF_THREAD_MIN_BYTES) return readOffThread({ kind: 'file', path });
+  }
+  return readNdjsonEvents(path);
+};
+
 /** Rebuilds a projection from an NDJSON file (or `-` for stdin) without any store. */
 export const replayFile = <S>(
   path: string,
   projection: Projection<S, RecordedEvent>,
-  options: FoldOptions<S> = {},
-): Promise<FoldResult<S>> => foldEvents(projection, readNdjsonEvents(path), options);
+  options: FoldOptions<S> & { offThread?: OffThreadOption } = {},
+): Promise<FoldResult<S>> => foldEvents(projection, fileSource(path, options.offThread ?? 'auto'), options);
