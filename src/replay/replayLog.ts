@@ -7,6 +7,7 @@ import { decodeStoredPages } from './decodeStored.js';
 import { foldEvents, type FoldOptions, type FoldResult, type ReplaySource } from './foldEvents.js';
 import { readOffThread } from './offThread.js';
 import { readNdjsonEvents } from './readNdjson.js';
+import type { ReplayItem } from './replayItem.js';
 import { encodeSnapshot, verifySnapshot } from './snapshots.js';
 
 /** Where the log is decoded: in a worker thread while this one folds (`true`), here (`false`), or by size (`'auto'`, the default). */
@@ -16,8 +17,22 @@ export type OffThreadOption = boolean | 'auto';
 const OFF_THREAD_MIN_BYTES = 8 << 20;
 const OFF_THREAD_MIN_EVENTS = 50_000;
 
+/** Called after each chunk read with the events read so far, and (stores) how many there are to read. */
+export type OnProgress = (done: number, total: number | null) => void;
+
+/** Passes a replay source through, counting what it yields. */
+export async function* counting(source: ReplaySource, total: number | null, onProgress: OnProgress): AsyncGenerator<readonly ReplayItem[]> {
+  let done = 0;
+  for await (const chunk of source) {
+    done += chunk.length;
+    onProgress(done, total);
+    yield chunk;
+  }
+}
+
 export interface ReplayStoreOptions<S> extends Omit<FoldOptions<S>, 'initialState'> {
   offThread?: OffThreadOption;
+  onProgress?: OnProgress;
   /** Ignore snapshots and replay the whole log. */
   noSnapshot?: boolean;
   /** Save a fresh snapshot when at least this many events were applied after the one used (default 1000). */
@@ -55,7 +70,7 @@ export const replayStore = async <S>(
       snapshotSkipped = verdict.reason;
     }
   }
-  const result = await foldEvents(projection, await storeSource(store, after, options.offThread ?? 'auto'), {
+  const result = await foldEvents(projection, await storeSource(store, after, options.offThread ?? 'auto', options.onProgress), {
     ...options,
     ...(initialState !== undefined ? { initialState } : {}),
   });
@@ -74,13 +89,19 @@ export const replayStore = async <S>(
 };
 
 /** A store's log after `after`, decoded in pages; in a worker thread when the store can be opened there and the tail is long. */
-const storeSource = async (store: EventStore, after: bigint | null, offThread: OffThreadOption): Promise<ReplaySource> => {
+export const storeSource = async (
+  store: EventStore,
+  after: bigint | null,
+  offThread: OffThreadOption = 'auto',
+  onProgress?: OnProgress,
+): Promise<ReplaySource> => {
   const url = store.readerUrl?.();
-  if (url !== undefined && offThread !== false) {
-    const tail = offThread === true ? Infinity : Number(((await store.head()) ?? 0n) - (after ?? 0n));
-    if (tail >= OFF_THREAD_MIN_EVENTS) return readOffThread({ kind: 'store', url, after });
-  }
-  return decodeStoredPages(pagesOf(store, { after }));
+  const tail = offThread === false && onProgress === undefined ? 0 : Number(((await store.head()) ?? 0n) - (after ?? 0n));
+  const source =
+    url !== undefined && offThread !== false && (offThread === true || tail >= OFF_THREAD_MIN_EVENTS)
+      ? readOffThread({ kind: 'store', url, after })
+      : decodeStoredPages(pagesOf(store, { after }));
+  return onProgress ? counting(source, tail, onProgress) : source;
 };
 
 /** An NDJSON file as a replay source; a large file is decoded in a worker thread. stdin always here. */
@@ -101,5 +122,8 @@ export const fileSource = (path: string, offThread: OffThreadOption = 'auto'): R
 export const replayFile = <S>(
   path: string,
   projection: Projection<S, RecordedEvent>,
-  options: FoldOptions<S> & { offThread?: OffThreadOption } = {},
-): Promise<FoldResult<S>> => foldEvents(projection, fileSource(path, options.offThread ?? 'auto'), options);
+  options: FoldOptions<S> & { offThread?: OffThreadOption; onProgress?: OnProgress } = {},
+): Promise<FoldResult<S>> => {
+  const source = fileSource(path, options.offThread ?? 'auto');
+  return foldEvents(projection, options.onProgress ? counting(source, null, options.onProgress) : source, options);
+};

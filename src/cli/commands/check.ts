@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { checkLog } from '../../replay/checkLog.js';
-import { decodeStoredChunks } from '../../replay/decodeStored.js';
-import { readNdjsonEvents } from '../../replay/readNdjson.js';
+import { counting, fileSource, storeSource } from '../../replay/replayLog.js';
 import { EXIT } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
+import { estimateNdjsonEvents, replayProgress } from '../progress.js';
 import type { Command } from './command.js';
 
 export const checkCommand: Command = {
@@ -19,10 +19,11 @@ export const checkCommand: Command = {
     const projection = createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
     const options = { skipInvalid: values['skip-invalid'] ?? false };
     const source = logSource(values, io);
-    const result =
-      source.kind === 'input'
-        ? await checkLog(projection, readNdjsonEvents(source.path), options)
-        : await withStore(source.url, (store) => checkLog(projection, decodeStoredChunks(store.readAll()), options));
+    const progress = replayProgress(io, 'check', source.kind === 'input' ? estimateNdjsonEvents(source.path) : 0);
+    const result = await (source.kind === 'input'
+      ? checkLog(projection, counting(fileSource(source.path), null, progress.onProgress), options)
+      : withStore(source.url, async (store) => checkLog(projection, await storeSource(store, null, 'auto', progress.onProgress), options))
+    ).finally(progress.stop);
     const anomalies = result.state.anomalies.count;
     if (result.violations.length === 0) {
       io.stdout.write(`ok: ${result.processed} events, every invariant holds on every prefix (${anomalies} anomalies recorded, all ignored by the rules)\n`);

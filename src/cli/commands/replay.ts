@@ -4,6 +4,7 @@ import { lifecycleView } from '../../projections/lifecycleView.js';
 import { replayFile, replayStore } from '../../replay/replayLog.js';
 import { EXIT } from '../cliIo.js';
 import { formatSummary } from '../formatSummary.js';
+import { estimateNdjsonEvents, replayProgress } from '../progress.js';
 import { logSource, parseIsoTime, parsePosition, parseRetention, sourceFlags, withStore } from '../options.js';
 import type { Command } from './command.js';
 
@@ -33,10 +34,13 @@ export const replayCommand: Command = {
       skipInvalid: values['skip-invalid'] ?? false,
     };
     const source = logSource(values, io);
-    const { state } =
-      source.kind === 'input'
-        ? await replayFile(source.path, projection, fold)
-        : await withStore(source.url, (store) => replayStore(store, projection, { ...fold, noSnapshot: values['no-snapshot'] ?? false }));
+    const progress = replayProgress(io, 'replay', source.kind === 'input' ? estimateNdjsonEvents(source.path) : 0);
+    const { state } = await (source.kind === 'input'
+      ? replayFile(source.path, projection, { ...fold, onProgress: progress.onProgress })
+      : withStore(source.url, (store) =>
+          replayStore(store, projection, { ...fold, noSnapshot: values['no-snapshot'] ?? false, onProgress: progress.onProgress }),
+        )
+    ).finally(progress.stop);
     const view = lifecycleView(state, { retentionMs: projection.retentionMs });
     io.stdout.write(values.json ? `${JSON.stringify(view, null, 2)}\n` : formatSummary(view));
     return EXIT.ok;
