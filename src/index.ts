@@ -19,8 +19,8 @@ export { readNdjsonEvents } from './replay/readNdjson.js';
 export { decodeStored, decodeStoredChunks } from './replay/decodeStored.js';
 export { auditAgent } from './replay/auditAgent.js';
 export { checkLog } from './replay/checkLog.js';
-export { followStore, changedBy } from './replay/followStore.js';
 export { encodeSnapshot, verifySnapshot } from './replay/snapshots.js';
+export { openRollcall } from './live/openRollcall.js';
 
 export { openStore, defaultStoreUrl } from './stores/openStore.js';
 export { openMemoryStore } from './stores/memoryStore.js';
@@ -54,7 +54,7 @@ export type { Violation } from './projections/checkInvariants.js';
 export type { FoldOptions, FoldResult, ReplaySource } from './replay/foldEvents.js';
 export type { ReplayItem, InvalidRecord } from './replay/replayItem.js';
 export type { AgentAudit, AuditEntry } from './replay/auditAgent.js';
-export type { FollowUpdate, Changed } from './replay/followStore.js';
+export type { Rollcall, Change, Changed, LiveStatus, LiveSubscribeOptions, OpenRollcallOptions } from './live/types.js';
 export type { EventStore, StoredEvent, ExpectedRevision, AppendResult, Snapshot, SnapshotStore } from './stores/eventStore.js';
 export type { Observations, Decision } from './reconcile/decide.js';
 export type { ReconcileConfig, ReconcileRule } from './reconcile/reconcileConfig.js';

@@ -339,6 +339,7 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
     // The exact {commit, prepare} of the last event received: where a resubscription starts (exclusive).
     let last: Position | null = opts.after == null ? null : toEsdbPosition(opts.after);
     let attempt = 0;
+    let failing = false;
     try {
       while (!stop.signal.aborted) {
         const sub = client.subscribeToAll({
@@ -350,6 +351,11 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
           sub.destroy();
         };
         stop.signal.addEventListener('abort', cancel, { once: true });
+        // The server confirms a (re)subscription: the store is reachable again, even with no event to deliver.
+        if (failing) sub.on('confirmation', () => {
+          failing = false;
+          opts.onStatus?.({ available: true });
+        });
         let failure: unknown = new Error('subscription ended by the server');
         try {
           for await (const resolved of sub) {
@@ -360,6 +366,10 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
             if (last && comparePositions(position, last) <= 0) continue;
             last = position;
             attempt = 0;
+            if (failing) {
+              failing = false;
+              opts.onStatus?.({ available: true });
+            }
             if (!ours(e)) continue;
             yield toStoredEvent(e, toPublicPosition(position), ns);
             if (stop.signal.aborted) return;
@@ -373,6 +383,8 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
         if (stop.signal.aborted) return;
         if (commandErrorType(failure) === ErrorType.ACCESS_DENIED) throw fail(failure, 'subscribe to $all');
         attempt++;
+        failing = true;
+        opts.onStatus?.({ available: false, error: fail(failure, 'follow $all') });
         options.onSubscriptionRetry?.(failure, attempt);
         await sleep(Math.min(maxDelay, initialDelay * 2 ** Math.min(attempt - 1, 30)), stop.signal);
       }

@@ -1,3 +1,4 @@
+import type { RollcallError } from '../errors.js';
 import type { LifecycleEvent } from '../events/lifecycleEvents.js';
 
 /** Optimistic concurrency for one stream, as EventStoreDB names it. */
@@ -40,9 +41,17 @@ export interface ReadAllOptions {
   limit?: number;
 }
 
+/** What a live subscription reports about its store while it follows it. */
+export type SubscriptionStatus = { available: true } | { available: false; error: RollcallError };
+
 export interface SubscribeOptions {
   after?: bigint | null;
   signal?: AbortSignal;
+  /**
+   * Told when the subscription cannot reach its store (it keeps retrying) and when it can again,
+   * so that an idle follower reports an outage without waiting for the next event.
+   */
+  onStatus?: (status: SubscriptionStatus) => void;
 }
 
 /** A saved projection state, tied to the projection's name and version. */

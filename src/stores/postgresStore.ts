@@ -23,8 +23,14 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Connections in the pool. Default 4. */
   poolSize?: number;
-  /** How often a live subscription polls for new events. Default 100 ms. */
+  /**
+   * A live subscription is woken by NOTIFY (sent inside every append transaction, received on one
+   * LISTEN connection per process and server); it polls this often only while that connection is
+   * down. Default 500 ms.
+   */
   pollIntervalMs?: number;
+  /** The poll while the LISTEN connection is up, in case a notification is lost. Default 5000 ms. */
+  notifyFallbackMs?: number;
   /** Rows per read query. Default 10,000. */
   pageSize?: number;
   /** How long a live subscription keeps retrying while the server is unreachable before it throws. Default 60 s. */
@@ -52,6 +58,8 @@ export interface PostgresStoreOptions {
  * `--until POSITION`) would have to live with. Message DB makes the same choice as we do.
  */
 const APPEND_LOCK = 0x726f6c6c63616c6cn; // 'rollcall'
+/** The NOTIFY channel appends signal on (NOTIFY is per database, so one name serves every log). */
+const NOTIFY_CHANNEL = 'rollcall_events';
 const SCHEMA_LOCK = APPEND_LOCK + 1n;
 
 /* Entry i takes the schema from version i to i + 1, recorded in rollcall_schema in the same transaction. */
@@ -128,6 +136,83 @@ const toRollcallError = (url: string, doing: string, e: unknown): RollcallError 
   return new RollcallError('store-unavailable', `${url}: ${doing}: ${why}`, { cause: e });
 };
 
+/**
+ * One LISTEN connection per process and server, shared by every subscription of every store on
+ * that connection string; it reconnects by itself (backing off) and wakes its subscriptions on each
+ * notification and on every (re)connect, so that nothing committed while it was down is missed.
+ */
+interface Listener {
+  /** True while LISTEN is established. */
+  readonly up: boolean;
+  /** Notifications (and reconnects) heard so far. */
+  readonly heard: number;
+  readonly wakers: Set<() => void>;
+  release(): void;
+}
+
+const listeners = new Map<string, Listener & { refs: number }>();
+
+const acquireListener = (connectionString: string, connectTimeoutMs: number): Listener => {
+  const existing = listeners.get(connectionString);
+  if (existing !== undefined) {
+    existing.refs++;
+    return existing;
+  }
+  const wakers = new Set<() => void>();
+  const stop = new AbortController();
+  let client: pg.Client | null = null;
+  const shared = {
+    up: false,
+    heard: 0,
+    refs: 1,
+    wakers,
+    release() {
+      if (--shared.refs > 0) return;
+      listeners.delete(connectionString);
+      stop.abort();
+      void client?.end().catch(() => undefined);
+    },
+  };
+  const signal = () => {
+    shared.heard++;
+    wakeAll(wakers);
+  };
+  void (async () => {
+    let backoff = 100;
+    while (!stop.signal.aborted) {
+      const c = new pg.Client({ connectionString, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true });
+      client = c;
+      let onAbort = () => undefined as void;
+      const lost = new Promise<void>((resolve) => {
+        c.on('error', () => resolve());
+        c.on('end', () => resolve());
+        onAbort = () => resolve();
+        stop.signal.addEventListener('abort', onAbort, { once: true });
+      });
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${NOTIFY_CHANNEL}`);
+        c.on('notification', signal);
+        shared.up = true;
+        backoff = 100;
+        signal(); // anything committed while we were not listening
+        await lost;
+      } catch {
+        // Unreachable: subscriptions poll (and report the outage from their own reads) meanwhile.
+      }
+      shared.up = false;
+      stop.signal.removeEventListener('abort', onAbort);
+      void c.end().catch(() => undefined);
+      if (stop.signal.aborted) return;
+      signal(); // wake subscriptions so that they look (and report) at once
+      await pause(backoff, stop.signal, new Set());
+      backoff = Math.min(backoff * 2, 5_000);
+    }
+  })();
+  listeners.set(connectionString, shared);
+  return shared;
+};
+
 interface Pending {
   stream: string;
   event: LifecycleEvent;
@@ -139,13 +224,16 @@ interface Pending {
  */
 export const openPostgresStore = async (options: PostgresStoreOptions): Promise<EventStore> => {
   const url = maskUrl(options.url);
+  const connectionString = options.url;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
   const pageSize = options.pageSize ?? 10_000;
-  const pollIntervalMs = options.pollIntervalMs ?? 100;
+  const pollIntervalMs = options.pollIntervalMs ?? 500;
+  const notifyFallbackMs = options.notifyFallbackMs ?? 5_000;
   const reconnectWindowMs = options.reconnectWindowMs ?? 60_000;
   const beforeCommit = options.beforeCommit;
   const pool = new pg.Pool({
     connectionString: options.url,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
+    connectionTimeoutMillis: connectTimeoutMs,
     max: options.poolSize ?? 4,
     idleTimeoutMillis: 10_000,
   });
@@ -254,7 +342,9 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     for (const [s, r] of revisions) byStream.set(s, r === null ? -1n : BigInt(r));
 
     const { rows: head } = await c.query<[string]>({
-      text: 'UPDATE rollcall_head SET position = position + $1 RETURNING position',
+      // The NOTIFY is queued here and delivered at COMMIT, so a follower never hears of rows it cannot read.
+      text: `WITH h AS (UPDATE rollcall_head SET position = position + $1 RETURNING position)
+             SELECT position, pg_notify('${NOTIFY_CHANNEL}', position::text) FROM h`,
       values: [fresh.length],
       rowMode: 'array',
       types: asText,
@@ -366,33 +456,47 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
       let last = options.after ?? 0n;
       let failingSince: number | null = null;
       let backoff = pollIntervalMs;
-      while (!signal?.aborted && !closed) {
-        let rows: Row[] = [];
-        try {
-          const h = await head();
-          if (h !== null && h > last) rows = await page(last, pageSize);
-          failingSince = null;
-          backoff = pollIntervalMs;
-        } catch (e) {
-          if (closed) return; // closed while polling: the subscription just ends
-          // A restart or failover of the server: keep following from `last` (nothing is skipped
-          // or repeated), backing off, and give up only after reconnectWindowMs of failures.
-          failingSince ??= Date.now();
-          if (Date.now() - failingSince > reconnectWindowMs) throw e;
-          await pause(backoff, signal, new Set());
-          backoff = Math.min(backoff * 2, 5_000);
-          continue;
+      const listener = acquireListener(connectionString, connectTimeoutMs);
+      const wake = () => wakeAll(subscriptionWakers);
+      const subscriptionWakers = new Set<() => void>();
+      listener.wakers.add(wake);
+      wakers.add(wake);
+      try {
+        while (!signal?.aborted && !closed) {
+          // Counted before the read: a notification that arrives while reading or yielding is not lost.
+          const heard = listener.heard;
+          let rows: Row[];
+          try {
+            rows = await page(last, pageSize);
+            if (failingSince !== null) {
+              failingSince = null;
+              backoff = pollIntervalMs;
+              options.onStatus?.({ available: true });
+            }
+          } catch (e) {
+            if (closed || signal?.aborted) return; // closed while reading: the subscription just ends
+            // A restart or failover of the server: keep following from `last` (nothing is skipped
+            // or repeated), backing off, and give up only after reconnectWindowMs of failures.
+            failingSince ??= Date.now();
+            options.onStatus?.({ available: false, error: toRollcallError(url, 'follow', e) });
+            if (Date.now() - failingSince > reconnectWindowMs) throw toRollcallError(url, 'follow', e);
+            await pause(backoff, signal, new Set());
+            backoff = Math.min(backoff * 2, 5_000);
+            continue;
+          }
+          for (const r of rows) {
+            const e = toStored(r);
+            yield e;
+            last = e.position;
+            if (signal?.aborted || closed) return;
+          }
+          if (rows.length === pageSize || listener.heard !== heard) continue;
+          await pause(listener.up ? notifyFallbackMs : pollIntervalMs, signal, subscriptionWakers);
         }
-        if (!rows.length) {
-          await pause(pollIntervalMs, signal, wakers);
-          continue;
-        }
-        for (const r of rows) {
-          const e = toStored(r);
-          yield e;
-          last = e.position;
-          if (signal?.aborted || closed) return;
-        }
+      } finally {
+        listener.wakers.delete(wake);
+        wakers.delete(wake);
+        listener.release();
       }
     },
     head,
