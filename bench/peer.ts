@@ -13,8 +13,8 @@ import { streamOf } from '../src/events/lifecycleEvents.js';
 import { lifecycleProjection } from '../src/projections/lifecycleProjection.js';
 import type { LifecycleState } from '../src/projections/lifecycleState.js';
 import { replayStore } from '../src/replay/replayLog.js';
-import type { EventStore } from '../src/stores/eventStore.js';
 import { openMemoryStore } from '../src/stores/memoryStore.js';
+import { openRollcall } from '../src/live/openRollcall.js';
 
 export interface PeerResult {
   name: string;
@@ -62,55 +62,24 @@ export const emmettLive = async (events: readonly LifecycleEvent[]): Promise<Pee
   return { name: 'Emmett in-memory store + inline multi-stream projection', events: events.length, seconds, note: 'one appendToStream per event; the projection is current when it returns' };
 };
 
-/** (a) live: rollcall appending event by event to its memory store while the live runtime (or, before it, a follower) keeps the projection current. */
+/** (a) live: rollcall appending event by event to its memory store while the live runtime keeps the projection current. */
 export const rollcallLive = async (events: readonly LifecycleEvent[]): Promise<PeerResult> => {
   const store = openMemoryStore();
-  const live = await loadOpenRollcall();
   const started = performance.now();
+  const live = openRollcall({ store, snapshots: false });
+  await live.whenCaughtUp();
   let last: bigint | null = null;
-  if (live !== null) {
-    const handle = live({ store, snapshots: false });
-    await handle.whenCaughtUp();
-    for (const e of events) last = (await store.appendBatch([e])).lastPosition ?? last;
-    if (last !== null) await handle.whenProcessed(last, { timeoutMs: 600_000 });
-    await handle.close();
-  } else {
-    const { followStore } = await import('../src/replay/followStore.js');
-    const controller = new AbortController();
-    let applied: bigint | null = null;
-    let target: bigint | null = null;
-    let reached: () => void = () => undefined;
-    const done = new Promise<void>((resolve) => (reached = resolve));
-    void (async () => {
-      for await (const u of followStore(store, lifecycleProjection, { from: 0n, signal: controller.signal })) {
-        applied = u.position;
-        if (target !== null && applied >= target) reached();
-      }
-    })();
-    for (const e of events) last = (await store.appendBatch([e])).lastPosition ?? last;
-    target = last ?? 0n;
-    if (applied !== null && applied >= target) reached();
-    await done;
-    controller.abort();
-  }
+  for (const e of events) last = (await store.appendBatch([e])).lastPosition ?? last;
+  if (last !== null) await live.whenProcessed(last, { timeoutMs: 600_000 });
   const seconds = (performance.now() - started) / 1000;
+  await live.close();
   await store.close();
   return {
-    name: `rollcall memory store + ${live !== null ? 'openRollcall' : 'followStore'} following`,
+    name: 'rollcall memory store + openRollcall following',
     events: events.length,
     seconds,
     note: 'one appendBatch per event, timed until the projection has applied the last one',
   };
-};
-
-const loadOpenRollcall = async (): Promise<null | ((o: { store: EventStore; snapshots: boolean }) => Any)> => {
-  const path = '../src/live/openRollcall.js';
-  try {
-    const mod: Any = await import(path);
-    return typeof mod.openRollcall === 'function' ? mod.openRollcall : null;
-  } catch {
-    return null;
-  }
 };
 
 const throwawayDatabase = async (adminUrl: string) => {
