@@ -96,9 +96,10 @@ export const storeSource = async (
   onProgress?: OnProgress,
 ): Promise<ReplaySource> => {
   const url = store.readerUrl?.();
-  const tail = offThread === false && onProgress === undefined ? 0 : Number(((await store.head()) ?? 0n) - (after ?? 0n));
+  // Stores another thread can open (sqlite, postgres) number positions 1, 2, 3…: the tail's length is head − after.
+  const tail = url === undefined || (offThread === false && onProgress === undefined) ? null : Number(((await store.head()) ?? 0n) - (after ?? 0n));
   const source =
-    url !== undefined && offThread !== false && (offThread === true || tail >= OFF_THREAD_MIN_EVENTS)
+    url !== undefined && offThread !== false && (offThread === true || (tail ?? 0) >= OFF_THREAD_MIN_EVENTS)
       ? readOffThread({ kind: 'store', url, after })
       : decodeStoredPages(pagesOf(store, { after }));
   return onProgress ? counting(source, tail, onProgress) : source;
