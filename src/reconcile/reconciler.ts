@@ -4,6 +4,7 @@ import { createLifecycleProjection } from '../projections/lifecycleProjection.js
 import { lifecycleView, type ProjectionJson } from '../projections/lifecycleView.js';
 import { replayStore } from '../replay/replayLog.js';
 import type { EventStore, ExpectedRevision } from '../stores/eventStore.js';
+import { pause } from '../stores/pause.js';
 import { decide, type Decision, type Observations } from './decide.js';
 import { observeProcesses } from './observeProcesses.js';
 import { reconcileRules, type ReconcileConfigInput, type ReconcileRule } from './reconcileConfig.js';
@@ -153,18 +154,6 @@ export interface RunReconcilerOptions extends Omit<ReconcileOptions, 'now'> {
   /** When given, a failed pass is reported here and the loop goes on; otherwise the error ends the loop. */
   onError?: (error: unknown) => void;
 }
-
-const pause = (msToWait: number, signal: AbortSignal | undefined): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, msToWait);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /** Runs `reconcileOnce` every `everyMs` until the signal aborts; returns the cumulative metrics. */
 export const runReconciler = async (store: EventStore, options: RunReconcilerOptions): Promise<ReconcileMetrics> => {

@@ -1,4 +1,4 @@
-import { statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { RollcallError } from '../errors.js';
@@ -67,8 +67,6 @@ const SETTLE_MS = 250;
 /** How long one attempt at the write lock blocks inside SQLite before we yield and retry. */
 const LOCK_POLL_MS = 5;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 const sqliteCode = (e: unknown): string => String((e as { code?: unknown } | undefined)?.code ?? '');
 
 /** SQLite errors as rollcall reports them: damage is `corrupt-store`, every other failure `store-unavailable`. */
@@ -88,8 +86,8 @@ const openDatabase = (path: string, url: string, busyTimeoutMs: number): Databas
   try {
     db = new Database(path, { timeout: busyTimeoutMs });
   } catch (e) {
-    const message = (e as Error).message;
-    const why = /directory does not exist/i.test(message) ? `directory ${dirname(path)} does not exist` : message;
+    // Decided by the file system, not by better-sqlite3's wording.
+    const why = path !== ':memory:' && !existsSync(dirname(path)) ? `directory ${dirname(path)} does not exist` : (e as Error).message;
     throw new RollcallError('store-unavailable', `cannot open store ${url}: ${why}`, { cause: e });
   }
   try {
@@ -281,7 +279,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
       } catch (e) {
         if (!sqliteCode((e as RollcallError).cause).startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw e;
       }
-      await sleep(1);
+      await pause(1);
     }
   };
 

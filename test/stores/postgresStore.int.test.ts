@@ -107,6 +107,16 @@ if (!server) {
           await store.close();
           await db.drop();
         },
+        // An operator renames the tables away: every query now fails with SQLSTATE 42P01.
+        async breakServer() {
+          const admin = new pg.Client({ connectionString: db.url });
+          await admin.connect();
+          try {
+            await admin.query('ALTER TABLE rollcall_events RENAME TO gone_events; ALTER TABLE rollcall_head RENAME TO gone_head; ALTER TABLE rollcall_snapshots RENAME TO gone_snapshots');
+          } finally {
+            await admin.end();
+          }
+        },
       };
     },
     { gaplessPositions: true },
