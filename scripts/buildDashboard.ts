@@ -16,7 +16,7 @@ await build({
   entryPoints: { app: join(src, 'main.tsx') },
   outdir: out,
   bundle: true,
-  minify: true,
+  minify: process.env['DASHBOARD_MINIFY'] !== '0',
   sourcemap: 'linked',
   format: 'esm',
   target: ['es2022'],

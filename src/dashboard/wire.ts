@@ -1,7 +1,7 @@
 // The JSON the server sends (SPEC §3 and §6). Types only: the dashboard talks to the server through
 // the public HTTP API like any client, and these imports vanish from the bundle.
 import type { AgentJson, PoolJson, ProjectionJson, SessionJson } from '../projections/lifecycleView.js';
-import type { AgentAudit, AuditEntry } from '../replay/auditAgent.js';
+import type { AgentAudit, AuditEntry } from '../projections/auditAgent.js';
 
 export type { AgentJson, PoolJson, ProjectionJson, SessionJson, AgentAudit, AuditEntry };
 

@@ -155,15 +155,13 @@ export const trackLifecycleChanges = (
   const horizonOf = () => (state.newestAtMs === null ? -Infinity : state.newestAtMs - retentionMs);
   {
     const horizon = horizonOf();
-    for (const id in state.sessions) {
-      const s = state.sessions[id]!;
+    for (const [id, s] of state.sessions) {
       if (isTerminal(s.state) && s.endedAt !== null) {
         const at = isoMs(s.endedAt);
         if (at >= horizon) heap.push(at, id, s.agentId);
       }
     }
-    for (const id in state.agents) {
-      const a = state.agents[id]!;
+    for (const [id, a] of state.agents) {
       if (a.removedAt !== null) {
         const at = isoMs(a.removedAt);
         if (at >= horizon) heap.push(at, id, null);
@@ -203,22 +201,22 @@ export const trackLifecycleChanges = (
 
     if (e.type === 'PoolCreated' || e.type === 'PoolUpdated' || e.type === 'PoolDeleted') {
       const poolId = d.poolId!;
-      const before = state.pools[poolId];
+      const before = state.pools.get(poolId);
       const copy = before === undefined ? undefined : copyRecord(before);
       projection.apply(draft, e);
-      if (state.anomalies.count === anomaliesBefore && !sameRecord(copy, state.pools[poolId])) pools.push(poolId);
+      if (state.anomalies.count === anomaliesBefore && !sameRecord(copy, state.pools.get(poolId))) pools.push(poolId);
       expire(agents, sessions);
       return result(e, pools, agents, sessions);
     }
 
     const agentId = d.agentId!;
-    const agentBefore = state.agents[agentId];
+    const agentBefore = state.agents.get(agentId);
     const agentCopy = agentBefore === undefined ? undefined : copyRecord(agentBefore);
     // The sessions this event can touch: the one it names and every open session of its agent.
     const ids: string[] = agentBefore === undefined ? [] : agentBefore.openSessionIds.slice();
     if (d.sessionId !== undefined && !ids.includes(d.sessionId)) ids.push(d.sessionId);
     const copies: Array<Plain | undefined> = ids.map((id) => {
-      const s = state.sessions[id];
+      const s = state.sessions.get(id);
       return s === undefined ? undefined : copyRecord(s);
     });
 
@@ -228,20 +226,21 @@ export const trackLifecycleChanges = (
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i]!;
         const before = copies[i] as unknown as SessionRecord | undefined;
-        const after = state.sessions[id];
+        const after = state.sessions.get(id);
         if (sameRecord(before as unknown as Plain | undefined, after)) continue;
         sessions.push(id);
         agents.push(after?.agentId ?? before!.agentId);
         const wasLive = before !== undefined && isLive(before.state);
         const nowLive = after !== undefined && isLive(after.state);
-        if (wasLive !== nowLive) {
-          for (const poolId of [before?.poolId, after?.poolId]) if (poolId != null && state.pools[poolId] !== undefined) pools.push(poolId);
+        // Liveness changed, or a live session took a pool (AgentSpawned naming one for a pool-less start).
+        if (wasLive !== nowLive || (nowLive && before?.poolId !== after?.poolId)) {
+          for (const poolId of [before?.poolId, after?.poolId]) if (poolId != null && state.pools.has(poolId)) pools.push(poolId);
         }
         if (after !== undefined && isTerminal(after.state) && !(before !== undefined && isTerminal(before.state)) && after.endedAt !== null) {
           heap.push(isoMs(after.endedAt), id, after.agentId);
         }
       }
-      const agentAfter = state.agents[agentId];
+      const agentAfter = state.agents.get(agentId);
       if (!sameRecord(agentCopy, agentAfter)) {
         agents.push(agentId);
         if (agentAfter !== undefined && agentAfter.removedAt !== null && (agentCopy === undefined || agentCopy['removedAt'] === null)) {

@@ -6,6 +6,7 @@ import { openStore } from '../stores/openStore.js';
 import { pagesOf } from '../stores/pages.js';
 import { createTextBatcher, transferablesOf } from './textBatch.js';
 import { decodeStoredPages } from './decodeStored.js';
+import { dedupeIds } from './dedupeIds.js';
 import type { OffThreadSpec, WorkerMessage } from './offThread.js';
 import { readNdjsonEvents } from './readNdjson.js';
 import type { ReplayItem } from './replayItem.js';
@@ -40,7 +41,8 @@ const run = async (source: AsyncIterable<readonly ReplayItem[]>) => {
 };
 
 try {
-  if (spec.kind === 'file') await run(readNdjsonEvents(spec.path));
+  // A file is deduplicated here too (rule 4), so the folding thread gets the same items as in-thread.
+  if (spec.kind === 'file') await run(dedupeIds(readNdjsonEvents(spec.path)));
   else {
     const store = await openStore(spec.url);
     try {

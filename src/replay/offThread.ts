@@ -44,10 +44,10 @@ const WINDOW = 4;
 const BATCH_SIZE = 2048;
 
 /**
- * A replay source decoded in a worker thread: the worker reads, parses and validates (the same
- * `readNdjsonEvents` / `decodeStored` as in-thread, so the same items and the same errors, naming
- * the same line or position), and this thread parses only what validation accepted, once, and
- * folds. Stopping early (`--until`, `--as-of`, an error) ends the worker.
+ * A replay source decoded in a worker thread: the worker reads, parses, validates and (files)
+ * deduplicates with the same `readNdjsonEvents` / `dedupeIds` / `decodeStored` as in-thread, so
+ * the same items and the same errors, naming the same line or position; this thread parses only
+ * what validation accepted, once, and folds. Stopping early (`--until`, `--as-of`, an error) ends the worker.
  */
 export async function* readOffThread(
   target: { kind: 'file'; path: string } | { kind: 'store'; url: string; after: bigint | null },

@@ -1,9 +1,11 @@
+import { CompactIdSet } from '../events/compactIdSet.js';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Projection } from '../projections/defineProjection.js';
-import type { EventStore } from '../stores/eventStore.js';
 import { statSync } from 'node:fs';
+import type { EventStore } from '../stores/eventStore.js';
 import { pagesOf } from '../stores/pages.js';
 import { decodeStoredPages } from './decodeStored.js';
+import { dedupeIds } from './dedupeIds.js';
 import { foldEvents, type FoldOptions, type FoldResult, type ReplaySource } from './foldEvents.js';
 import { readOffThread } from './offThread.js';
 import { readNdjsonEvents } from './readNdjson.js';
@@ -20,8 +22,13 @@ const OFF_THREAD_MIN_EVENTS = 50_000;
 /** Called after each chunk read with the events read so far, and (stores) how many there are to read. */
 export type OnProgress = (done: number, total: number | null) => void;
 
+export interface SourceOptions {
+  offThread?: OffThreadOption;
+  onProgress?: OnProgress;
+}
+
 /** Passes a replay source through, counting what it yields. */
-export async function* counting(source: ReplaySource, total: number | null, onProgress: OnProgress): AsyncGenerator<readonly ReplayItem[]> {
+async function* counting(source: ReplaySource, total: number | null, onProgress: OnProgress): AsyncGenerator<readonly ReplayItem[]> {
   let done = 0;
   for await (const chunk of source) {
     done += chunk.length;
@@ -30,9 +37,21 @@ export async function* counting(source: ReplaySource, total: number | null, onPr
   }
 }
 
-export interface ReplayStoreOptions<S> extends Omit<FoldOptions<S>, 'initialState'> {
-  offThread?: OffThreadOption;
-  onProgress?: OnProgress;
+/** A store's events after `after`, decoded in pages; in a worker thread when the store can be opened there and the tail is long. */
+async function* storeItems(store: EventStore, after: bigint | null, options: SourceOptions): AsyncGenerator<readonly ReplayItem[]> {
+  const offThread = options.offThread ?? 'auto';
+  const url = store.readerUrl?.();
+  // Stores another thread can open (sqlite, postgres) number positions 1, 2, 3…: the tail's length is head − after.
+  const tail =
+    url === undefined || (offThread === false && options.onProgress === undefined) ? null : Number(((await store.head()) ?? 0n) - (after ?? 0n));
+  const source =
+    url !== undefined && store.uniqueIds && offThread !== false && (offThread === true || (tail ?? 0) >= OFF_THREAD_MIN_EVENTS)
+      ? readOffThread({ kind: 'store', url, after })
+      : decodeStoredPages(pagesOf(store, { after }));
+  yield* options.onProgress ? counting(source, tail, options.onProgress) : source;
+}
+
+export interface ReplayStoreOptions<S> extends Omit<FoldOptions<S>, 'initialState'>, SourceOptions {
   /** Ignore snapshots and replay the whole log. */
   noSnapshot?: boolean;
   /** Save a fresh snapshot when at least this many events were applied after the one used (default 1000). */
@@ -48,6 +67,38 @@ export interface ReplayResult<S> extends FoldResult<S> {
 }
 
 /**
+ * A store's log from `after` as a replay source. A store that guarantees unique ids is read as is;
+ * any other is deduplicated exactly (rule 4), continuing from `seen` when a snapshot gave it.
+ */
+export const readStoreSource = (
+  store: EventStore,
+  options: { after?: bigint | null; seen?: CompactIdSet } & SourceOptions = {},
+): ReplaySource => {
+  const source = storeItems(store, options.after ?? null, options);
+  return store.uniqueIds ? source : dedupeIds(source, options.seen);
+};
+
+/**
+ * An NDJSON file (or `-` for stdin) as a replay source: nothing guarantees its ids are unique, so it
+ * is deduplicated exactly. A large file is read, validated and deduplicated in a worker thread.
+ */
+export const readFileSource = (path: string, options: SourceOptions = {}): ReplaySource => {
+  const offThread = options.offThread ?? 'auto';
+  let source: ReplaySource | null = null;
+  if (path !== '-' && offThread !== false) {
+    let size = 0;
+    try {
+      size = statSync(path).size;
+    } catch {
+      // Unreadable: the in-thread reader reports it, naming the file.
+    }
+    if (offThread === true ? size > 0 : size >= OFF_THREAD_MIN_BYTES) source = readOffThread({ kind: 'file', path });
+  }
+  source ??= dedupeIds(readNdjsonEvents(path));
+  return options.onProgress ? counting(source, null, options.onProgress) : source;
+};
+
+/**
  * Rebuilds a projection from a store: from the newest valid snapshot plus the tail, or in full.
  * Snapshots are kept fresh here, and never used for a cut-short replay (`until`, `asOf`).
  */
@@ -61,16 +112,25 @@ export const replayStore = async <S>(
   let initialState: S | undefined;
   let after: bigint | null = null;
   let snapshotSkipped: string | null = null;
+  // Without unique ids in the store, the ids seen so far are part of what a snapshot must carry.
+  let seen = store.uniqueIds ? undefined : new CompactIdSet();
   if (useSnapshots) {
     const verdict = await verifySnapshot(projection, await store.snapshots!.load(projection.name), store);
-    if (verdict.usable) {
+    if (!verdict.usable) snapshotSkipped = verdict.reason;
+    else if (seen !== undefined && verdict.seenIds === null) snapshotSkipped = 'snapshot carries no id set, which this store needs';
+    else {
       initialState = verdict.state;
       after = verdict.position;
-    } else {
-      snapshotSkipped = verdict.reason;
+      if (seen !== undefined) seen = verdict.seenIds!;
     }
   }
-  const result = await foldEvents(projection, await storeSource(store, after, options.offThread ?? 'auto', options.onProgress), {
+  const source = readStoreSource(store, {
+    after,
+    ...(seen !== undefined ? { seen } : {}),
+    ...(options.offThread !== undefined ? { offThread: options.offThread } : {}),
+    ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
+  });
+  const result = await foldEvents(projection, source, {
     ...options,
     ...(initialState !== undefined ? { initialState } : {}),
   });
@@ -81,50 +141,16 @@ export const replayStore = async <S>(
     let lastId: string | null = null;
     for await (const e of store.readAll({ after: lastPosition - 1n, limit: 1 })) lastId = e.id;
     if (lastId !== null) {
-      await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state));
+      await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state, seen));
       snapshotSaved = true;
     }
   }
   return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved };
 };
 
-/** A store's log after `after`, decoded in pages; in a worker thread when the store can be opened there and the tail is long. */
-export const storeSource = async (
-  store: EventStore,
-  after: bigint | null,
-  offThread: OffThreadOption = 'auto',
-  onProgress?: OnProgress,
-): Promise<ReplaySource> => {
-  const url = store.readerUrl?.();
-  // Stores another thread can open (sqlite, postgres) number positions 1, 2, 3…: the tail's length is head − after.
-  const tail = url === undefined || (offThread === false && onProgress === undefined) ? null : Number(((await store.head()) ?? 0n) - (after ?? 0n));
-  const source =
-    url !== undefined && offThread !== false && (offThread === true || (tail ?? 0) >= OFF_THREAD_MIN_EVENTS)
-      ? readOffThread({ kind: 'store', url, after })
-      : decodeStoredPages(pagesOf(store, { after }));
-  return onProgress ? counting(source, tail, onProgress) : source;
-};
-
-/** An NDJSON file as a replay source; a large file is decoded in a worker thread. stdin always here. */
-export const fileSource = (path: string, offThread: OffThreadOption = 'auto'): ReplaySource => {
-  if (path !== '-' && offThread !== false) {
-    let size = 0;
-    try {
-      size = statSync(path).size;
-    } catch {
-      // Unreadable: the in-thread reader reports it, naming the file.
-    }
-    if (offThread === true ? size > 0 : size >= OFF_THREAD_MIN_BYTES) return readOffThread({ kind: 'file', path });
-  }
-  return readNdjsonEvents(path);
-};
-
 /** Rebuilds a projection from an NDJSON file (or `-` for stdin) without any store. */
 export const replayFile = <S>(
   path: string,
   projection: Projection<S, RecordedEvent>,
-  options: FoldOptions<S> & { offThread?: OffThreadOption; onProgress?: OnProgress } = {},
-): Promise<FoldResult<S>> => {
-  const source = fileSource(path, options.offThread ?? 'auto');
-  return foldEvents(projection, options.onProgress ? counting(source, null, options.onProgress) : source, options);
-};
+  options: FoldOptions<S> & SourceOptions = {},
+): Promise<FoldResult<S>> => foldEvents(projection, readFileSource(path, options), options);

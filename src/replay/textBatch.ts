@@ -1,6 +1,6 @@
 import { RollcallError, type RollcallErrorCode } from '../errors.js';
 import type { LifecycleEvent, RecordedEvent } from '../events/lifecycleEvents.js';
-import { InvalidRecord, type ReplayItem } from './replayItem.js';
+import { DuplicateRecord, InvalidRecord, type ReplayItem } from './replayItem.js';
 
 /**
  * A batch of decoded replay items as it crosses from the decoding thread to the folding one:
@@ -10,7 +10,7 @@ import { InvalidRecord, type ReplayItem } from './replayItem.js';
  * fresh, flat objects and strings, exactly as when decoding in-thread.
  */
 export interface TextBatch {
-  /** 0 = event, 1 = invalid, per item. */
+  /** 0 = event, 1 = invalid, 2 = redelivery (a DuplicateRecord of its event), per item. */
   kinds: Uint8Array;
   /** `[event, event, …]`: the valid events in item order. */
   json: string;
@@ -61,8 +61,9 @@ export const createTextBatcher = () => {
         invalid.push({ code, message, fields, id: item.id, type: item.type });
         return;
       }
-      const e = item as RecordedEvent;
-      kinds.push(0);
+      const duplicate = item instanceof DuplicateRecord;
+      const e = duplicate ? item.event : (item as RecordedEvent);
+      kinds.push(duplicate ? 2 : 0);
       texts.push(JSON.stringify({ id: e.id, type: e.type, data: e.data, metadata: e.metadata }));
       streams.push(e.stream);
       bigint(e.position);
@@ -108,13 +109,15 @@ export const readTextBatch = (batch: TextBatch): ReplayItem[] => {
     return x >= 0 ? BigInt(x) : BigInt(big[b++]!);
   };
   for (let i = 0; i < kinds.length; i++) {
-    if (kinds[i] === 0) {
+    const kind = kinds[i];
+    if (kind !== 1) {
       const e = events[k]!;
       const stream = streams[k++]!;
       const position = bigint();
       const revision = bigint();
       // The same literal as `recorded()`: one hidden class for every event the fold sees.
-      items[i] = { type: e.type, data: e.data, id: e.id, metadata: e.metadata, stream, revision, position } as RecordedEvent;
+      const event = { type: e.type, data: e.data, id: e.id, metadata: e.metadata, stream, revision, position } as RecordedEvent;
+      items[i] = kind === 0 ? event : new DuplicateRecord(event);
     } else {
       const position = bigint();
       const info = invalid[v++]!;

@@ -64,6 +64,8 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
 
   const store: EventStore = {
     url: conn.url,
+    // Its id idempotency is per stream and bounded: replays deduplicate (rule 4).
+    uniqueIds: false,
     appendToStream: appender.appendToStream,
     appendBatch: appender.appendBatch,
     readAll: reader.readAll,

@@ -76,6 +76,11 @@ export interface SnapshotStore {
 export interface EventStore {
   /** The store's URL with any password masked, for messages. */
   readonly url: string;
+  /**
+   * True when the store never holds two events with one id (sqlite, postgres, memory): a replay
+   * from it needs no id set. False (EventStoreDB) makes replays deduplicate exactly (rule 4).
+   */
+  readonly uniqueIds: boolean;
   /** Appends to one stream, checking `expectedRevision` (default 'any') first. */
   appendToStream(
     stream: string,

@@ -45,6 +45,7 @@ export const openMemoryStore = (): EventStore => {
 
   const store: EventStore = {
     url: 'memory:',
+    uniqueIds: true,
     async appendToStream(stream, events, options = {}): Promise<AppendToStreamResult> {
       const current = streams.get(stream);
       checkExpectedRevision(stream, options.expectedRevision ?? ('any' as ExpectedRevision), current ? BigInt(current.length - 1) : null);

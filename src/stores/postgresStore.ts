@@ -492,6 +492,7 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
 
   const store: EventStore = {
     url,
+    uniqueIds: true,
     async appendToStream(stream, events, options = {}): Promise<AppendToStreamResult> {
       const expected: ExpectedRevision = options.expectedRevision ?? 'any';
       writable();

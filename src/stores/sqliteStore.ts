@@ -313,6 +313,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
 
   const store: EventStore = {
     url,
+    uniqueIds: true,
     async appendToStream(stream, events, options = {}) {
       const result = await writeLocked(() => appendToStreamTx.immediate(stream, events, options.expectedRevision ?? 'any'));
       if (result.appended) {

@@ -7,8 +7,9 @@ import { lifecycleProjection } from '../../src/projections/lifecycleProjection.j
 import { lifecycleView } from '../../src/projections/lifecycleView.js';
 import { foldEvents } from '../../src/replay/foldEvents.js';
 import { readOffThread } from '../../src/replay/offThread.js';
+import { dedupeIds } from '../../src/replay/dedupeIds.js';
 import { readNdjsonEvents } from '../../src/replay/readNdjson.js';
-import { isInvalid, type ReplayItem } from '../../src/replay/replayItem.js';
+import { isDuplicate, isInvalid, type ReplayItem } from '../../src/replay/replayItem.js';
 import { replayFile, replayStore } from '../../src/replay/replayLog.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { tempDir } from '../support/cli.js';
@@ -32,9 +33,11 @@ describe('decoding in a worker thread', { timeout: 120_000 }, () => {
     ['sparse', { days: 3 }],
   ])('yields the same items as the in-thread reader, and the same projection (%s history)', async (_shape, extra) => {
     const path = historyFile([...generateNdjson({ agents: 60, events: 6_000, seed: 'off', ...extra })]);
-    const here = await collect(readNdjsonEvents(path));
+    // In-thread, a file is read and then deduplicated (rule 4); the worker does both.
+    const here = await collect(dedupeIds(readNdjsonEvents(path)));
     const there = await collect(readOffThread({ kind: 'file', path }));
     expect(there).toEqual(here);
+    expect(there.filter(isDuplicate).length).toBeGreaterThan(10);
     const a = await replayFile(path, lifecycleProjection, { offThread: false });
     const b = await replayFile(path, lifecycleProjection, { offThread: true });
     expect(b.processed).toBe(6_000);
@@ -63,7 +66,7 @@ describe('decoding in a worker thread', { timeout: 120_000 }, () => {
     const path = historyFile([...generateNdjson({ agents: 20, events: 20_000, seed: 3 })]);
     const r = await replayFile(path, lifecycleProjection, { offThread: true, until: 777n });
     expect(r).toMatchObject({ processed: 777, stoppedEarly: true, lastPosition: 777n });
-    const inThread = await foldEvents(lifecycleProjection, readNdjsonEvents(path), { until: 777n });
+    const inThread = await foldEvents(lifecycleProjection, dedupeIds(readNdjsonEvents(path)), { until: 777n });
     expect(lifecycleView(r.state)).toEqual(lifecycleView(inThread.state));
   });
 

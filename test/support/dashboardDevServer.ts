@@ -7,11 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
-import { lifecycleView } from '../../src/projections/lifecycleView.js';
-import { auditAgent } from '../../src/replay/auditAgent.js';
-import { decodeStoredChunks } from '../../src/replay/decodeStored.js';
+import { auditAgent } from '../../src/projections/auditAgent.js';
 import { openRollcall } from '../../src/live/openRollcall.js';
-import { replayStore } from '../../src/replay/replayLog.js';
+import { readStoreSource, replayStore } from '../../src/replay/replayLog.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 
 export const dashboardDir = fileURLToPath(new URL('../../dist/dashboard/', import.meta.url));
@@ -85,7 +83,7 @@ export const startDevServer = async (store: EventStore, options: { port?: number
       const asOf = url.searchParams.get('asOf');
       if (until === null && asOf === null) return send(res, 200, view());
       const r = await replayStore(store, projection, { noSnapshot: true, ...(until !== null ? { until: BigInt(until) } : {}), ...(asOf !== null ? { asOf } : {}) });
-      return send(res, 200, lifecycleView(r.state, { retentionMs: projection.retentionMs }));
+      return send(res, 200, projection.view(r.state));
     }
     if (path === '/v1/pools') return send(res, 200, view().pools);
     if (path === '/v1/anomalies') return send(res, 200, view().anomalies);
@@ -96,7 +94,7 @@ export const startDevServer = async (store: EventStore, options: { port?: number
       return pool ? send(res, 200, pool) : send(res, 404, { error: 'not-found', message: `no pool ${m[1]}` });
     }
     m = /^\/v1\/agents\/([^/]+)\/audit$/.exec(path);
-    if (m) return send(res, 200, await auditAgent(projection, decodeStoredChunks(store.readAll()), m[1]!));
+    if (m) return send(res, 200, await auditAgent(projection, readStoreSource(store), m[1]!));
     m = /^\/v1\/agents\/([^/]+)$/.exec(path);
     if (m) {
       const v = view();

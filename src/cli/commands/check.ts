@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
-import { checkLog } from '../../replay/checkLog.js';
-import { counting, fileSource, storeSource } from '../../replay/replayLog.js';
+import { checkLog } from '../../projections/checkLog.js';
+import { readFileSource, readStoreSource } from '../../replay/replayLog.js';
 import { EXIT } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
 import { estimateNdjsonEvents, replayProgress } from '../progress.js';
@@ -20,9 +20,10 @@ export const checkCommand: Command = {
     const options = { skipInvalid: values['skip-invalid'] ?? false };
     const source = logSource(values, io);
     const progress = replayProgress(io, 'check', source.kind === 'input' ? estimateNdjsonEvents(source.path) : 0);
+    const { onProgress } = progress;
     const result = await (source.kind === 'input'
-      ? checkLog(projection, counting(fileSource(source.path), null, progress.onProgress), options)
-      : withStore(source.url, async (store) => checkLog(projection, await storeSource(store, null, 'auto', progress.onProgress), options))
+      ? checkLog(projection, readFileSource(source.path, { onProgress }), options)
+      : withStore(source.url, (store) => checkLog(projection, readStoreSource(store, { onProgress }), options))
     ).finally(progress.stop);
     const anomalies = result.state.anomalies.count;
     if (result.violations.length === 0) {

@@ -1,6 +1,6 @@
 import { memo } from 'preact/compat';
 import { useMemo, useState } from 'preact/hooks';
-import { poolOf, sortedKeys, type ViewModel } from '../model.js';
+
 import { openAgent } from '../story.js';
 import type { AgentJson, SessionJson } from '../wire.js';
 import { formatTime } from './format.js';
@@ -49,29 +49,35 @@ const AgentRow = memo(({ agent, session }: { agent: AgentJson; session: SessionJ
   </tr>
 ));
 
-export const Agents = memo(({ view }: { view: ViewModel }) => {
+export interface AgentsProps {
+  agents: ReadonlyMap<string, AgentJson>;
+  sessions: ReadonlyMap<string, SessionJson>;
+  ids: readonly string[];
+  poolIds: readonly string[];
+  /** Changes whenever `agents` or `sessions` (patched in place) do. */
+  version: number;
+}
+
+export const Agents = memo(({ agents, sessions, ids, poolIds, version }: AgentsProps) => {
   const [state, setState] = useState<StateFilter>('running');
   const [pool, setPool] = useState(ANY);
   const [type, setType] = useState(ANY);
   const [text, setText] = useState('');
-  const { agents, sessions, pools } = view;
-
-  const ids = useMemo(() => sortedKeys(agents), [agents]);
-  const types = useMemo(() => [...new Set(ids.map((id) => agents[id]!.type))].sort(), [ids, agents]);
-  const poolIds = useMemo(() => sortedKeys(pools), [pools]);
+  // An agent's type never changes (it is fixed at registration): only new agents add types.
+  const types = useMemo(() => [...new Set(ids.map((id) => agents.get(id)!.type))].sort(), [ids]);
   const shown = useMemo(() => {
     const needle = text.trim().toLowerCase();
     return ids.filter((id) => {
-      const a = agents[id]!;
+      const a = agents.get(id)!;
       if (!matches(a, state)) return false;
       if (type !== ANY && a.type !== type) return false;
       if (pool !== ANY) {
-        const p = poolOf(view, a);
+        const p = a.currentSessionId === null ? null : (sessions.get(a.currentSessionId)?.poolId ?? null);
         if (pool === NO_POOL ? p !== null : p !== pool) return false;
       }
       return needle === '' || id.toLowerCase().includes(needle) || (a.name ?? '').toLowerCase().includes(needle);
     });
-  }, [ids, agents, sessions, state, type, pool, text]);
+  }, [ids, version, state, type, pool, text]);
   const paging = usePaging(shown.length, 50, `${state}|${pool}|${type}|${text}`);
 
   return (
@@ -132,8 +138,8 @@ export const Agents = memo(({ view }: { view: ViewModel }) => {
             </thead>
             <tbody>
               {shown.slice(paging.start, paging.end).map((id) => {
-                const a = agents[id]!;
-                return <AgentRow key={id} agent={a} session={a.currentSessionId === null ? undefined : sessions[a.currentSessionId]} />;
+                const a = agents.get(id)!;
+                return <AgentRow key={id} agent={a} session={a.currentSessionId === null ? undefined : sessions.get(a.currentSessionId)} />;
               })}
             </tbody>
           </table>

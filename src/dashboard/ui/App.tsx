@@ -38,14 +38,23 @@ export const App = () => {
           </p>
         ) : (
           <>
-            <Summary view={view} live={point === null} />
+            <Summary
+              running={view.running}
+              busy={view.busy}
+              agents={view.agentIds.length}
+              anomalies={view.anomalies.count}
+              pools={view.pools}
+              poolsVersion={view.versions.pools}
+              position={view.position}
+              live={point === null}
+            />
             <div class="cols">
               <div class="col-main">
-                <Pools pools={view.pools} />
-                <Agents view={view} />
+                <Pools pools={view.pools} ids={view.poolIds} version={view.versions.pools} />
+                <Agents agents={view.agents} sessions={view.sessions} ids={view.agentIds} poolIds={view.poolIds} version={view.versions.agents} />
               </div>
               <div class="col-side">
-                <StuckSessions sessions={view.sessions} at={at} />
+                <StuckSessions sessions={view.sessions} pendingIds={view.pendingSessionIds} version={view.versions.sessions} at={at} />
                 <Anomalies anomalies={view.anomalies} />
                 {point === null && <LiveFeed />}
               </div>

@@ -1,6 +1,4 @@
 import { memo } from 'preact/compat';
-import { useMemo } from 'preact/hooks';
-import { sortedKeys } from '../model.js';
 import type { PoolJson } from '../wire.js';
 import { Pager, usePaging } from './Pager.js';
 
@@ -32,8 +30,8 @@ const PoolRow = memo(({ pool }: { pool: PoolJson }) => {
   );
 });
 
-export const Pools = memo(({ pools }: { pools: Readonly<Record<string, PoolJson>> }) => {
-  const ids = useMemo(() => sortedKeys(pools), [pools]);
+/** `version` changes whenever `pools` (patched in place) does. */
+export const Pools = memo(({ pools, ids }: { pools: ReadonlyMap<string, PoolJson>; ids: readonly string[]; version: number }) => {
   const paging = usePaging(ids.length, 50);
   return (
     <section class="card pools" aria-labelledby="pools-h" data-testid="pools">
@@ -56,7 +54,7 @@ export const Pools = memo(({ pools }: { pools: Readonly<Record<string, PoolJson>
             </thead>
             <tbody>
               {ids.slice(paging.start, paging.end).map((id) => (
-                <PoolRow key={id} pool={pools[id]!} />
+                <PoolRow key={id} pool={pools.get(id)!} />
               ))}
             </tbody>
           </table>

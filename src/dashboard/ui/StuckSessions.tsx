@@ -24,15 +24,23 @@ const useNow = (everyMs: number): number => {
  * Sessions in `starting` or `terminating`, oldest first. Ages run against the wall clock when live,
  * and against the viewed moment (`at`) when travelling.
  */
-export const StuckSessions = memo(({ sessions, at }: { sessions: Readonly<Record<string, SessionJson>>; at: number | null }) => {
+export interface StuckSessionsProps {
+  sessions: ReadonlyMap<string, SessionJson>;
+  pendingIds: ReadonlySet<string>;
+  /** Changes whenever `sessions` (patched in place) does. */
+  version: number;
+  at: number | null;
+}
+
+export const StuckSessions = memo(({ sessions, pendingIds, version, at }: StuckSessionsProps) => {
   const wall = useNow(5000);
   const now = at ?? wall;
   const list = useMemo(
     () =>
-      Object.values(sessions)
-        .filter((s) => s.state === 'starting' || s.state === 'terminating')
-        .sort((a, b) => (since(a) ?? '').localeCompare(since(b) ?? '')),
-    [sessions],
+      [...pendingIds]
+        .map((id) => sessions.get(id)!)
+        .sort((a, b) => ((since(a) ?? '') < (since(b) ?? '') ? -1 : 1)),
+    [pendingIds, version],
   );
   const paging = usePaging(list.length, 25);
   const stuck = list.filter((s) => now - Date.parse(since(s) ?? '') > STUCK_MS).length;

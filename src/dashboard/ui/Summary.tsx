@@ -1,6 +1,6 @@
 import { memo } from 'preact/compat';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { ViewModel } from '../model.js';
+import type { PoolJson } from '../wire.js';
 
 const SAMPLES = 120;
 
@@ -18,59 +18,64 @@ const Sparkline = ({ values, label }: { values: number[]; label: string }) => {
   );
 };
 
-export const Summary = memo(({ view, live }: { view: ViewModel; live: boolean }) => {
-  const counts = useMemo(() => {
-    let running = 0;
-    let busy = 0;
-    for (const a of Object.values(view.agents)) {
-      if (a.status === 'running') running++;
-      if (a.busy) busy++;
-    }
+export interface SummaryProps {
+  running: number;
+  busy: number;
+  agents: number;
+  anomalies: number;
+  pools: ReadonlyMap<string, PoolJson>;
+  poolsVersion: number;
+  position: string | null;
+  live: boolean;
+}
+
+export const Summary = memo(({ running, busy, agents, anomalies, pools, poolsVersion, position, live }: SummaryProps) => {
+  const slots = useMemo(() => {
     let used = 0;
     let max = 0;
     let free = 0;
-    for (const p of Object.values(view.pools)) {
+    for (const p of pools.values()) {
       used += p.status.activeCount;
       max += p.maxSize;
       free += p.status.availableSlots;
     }
-    return { running, busy, used, max, free, agents: Object.keys(view.agents).length };
-  }, [view.agents, view.pools]);
+    return { used, max, free };
+  }, [pools, poolsVersion]);
   const history = useRef<number[]>([]);
   const [, setTick] = useState(0);
   useEffect(() => {
     if (!live) return;
-    history.current = [...history.current.slice(-(SAMPLES - 1)), counts.running];
+    history.current = [...history.current.slice(-(SAMPLES - 1)), running];
     setTick((n) => n + 1);
-  }, [counts.running, view.position, live]);
+  }, [running, position, live]);
   return (
     <section class="summary" aria-label="Fleet summary" data-testid="summary">
       <dl>
         <div>
           <dt>Running</dt>
-          <dd data-field="running">{counts.running.toLocaleString('en-US')}</dd>
+          <dd data-field="running">{running.toLocaleString('en-US')}</dd>
         </div>
         <div>
           <dt>Busy</dt>
-          <dd data-field="busy">{counts.busy.toLocaleString('en-US')}</dd>
+          <dd data-field="busy">{busy.toLocaleString('en-US')}</dd>
         </div>
         <div>
           <dt>Agents</dt>
-          <dd>{counts.agents.toLocaleString('en-US')}</dd>
+          <dd>{agents.toLocaleString('en-US')}</dd>
         </div>
         <div>
           <dt>Pool slots used</dt>
           <dd>
-            {counts.used} / {counts.max}
+            {slots.used} / {slots.max}
           </dd>
         </div>
         <div>
           <dt>Free slots</dt>
-          <dd>{counts.free}</dd>
+          <dd>{slots.free}</dd>
         </div>
         <div>
           <dt>Anomalies</dt>
-          <dd>{view.anomalies.count.toLocaleString('en-US')}</dd>
+          <dd>{anomalies.toLocaleString('en-US')}</dd>
         </div>
       </dl>
       {live && <Sparkline values={history.current} label="Running agents since this page opened" />}
