@@ -199,5 +199,8 @@ if (on('BENCH_PEER')) {
   }
 }
 
+// The live runtime (bench/live.ts): apply rate, append → watch latency, idle CPU, a 20k burst, snapshot stall.
+if (process.env['BENCH_LIVE'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'live.ts')], { stdio: 'inherit', env: { ...process.env, BENCH_LIVE_EVENTS: String(EVENTS), BENCH_AGENTS: String(AGENTS) } });
+
 console.log(`\nload average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
 rmSync(dir, { recursive: true, force: true });

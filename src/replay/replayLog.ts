@@ -8,9 +8,10 @@ import { decodeStoredPages } from './decodeStored.js';
 import { dedupeIds } from './dedupeIds.js';
 import { foldEvents, type FoldOptions, type FoldResult, type ReplaySource } from './foldEvents.js';
 import { readOffThread } from './offThread.js';
-import { readNdjsonEvents } from './readNdjson.js';
+import { readNdjsonEvents, type ReadLinesOptions } from './readNdjson.js';
 import type { ReplayItem } from './replayItem.js';
 import { encodeSnapshot, verifySnapshot } from './snapshots.js';
+import { untilAborted } from './untilAborted.js';
 
 /** Where the log is decoded: in a worker thread while this one folds (`true`), here (`false`), or by size (`'auto'`, the default). */
 export type OffThreadOption = boolean | 'auto';
@@ -56,6 +57,8 @@ export interface ReplayStoreOptions<S> extends Omit<FoldOptions<S>, 'initialStat
   noSnapshot?: boolean;
   /** Save a fresh snapshot when at least this many events were applied after the one used (default 1000). */
   snapshotEvery?: number;
+  /** Stops the replay between chunks with `interrupted` (e.g. on SIGINT). */
+  signal?: AbortSignal;
 }
 
 export interface ReplayResult<S> extends FoldResult<S> {
@@ -64,6 +67,8 @@ export interface ReplayResult<S> extends FoldResult<S> {
   /** Why an existing snapshot was not used, if one was not. */
   snapshotSkipped: string | null;
   snapshotSaved: boolean;
+  /** Why a due snapshot could not be saved (a read-only database, a full disk): the replay itself still succeeded. */
+  snapshotError: string | null;
 }
 
 /**
@@ -80,10 +85,11 @@ export const readStoreSource = (
 
 /**
  * An NDJSON file (or `-` for stdin) as a replay source: nothing guarantees its ids are unique, so it
- * is deduplicated exactly. A large file is read, validated and deduplicated in a worker thread.
+ * is deduplicated exactly. A large file is read, validated and deduplicated in a worker thread (a
+ * signal then stops the fold between chunks, and the worker with it).
  */
-export const readFileSource = (path: string, options: SourceOptions = {}): ReplaySource => {
-  const offThread = options.offThread ?? 'auto';
+export const readFileSource = (path: string, options: ReadLinesOptions & SourceOptions = {}): ReplaySource => {
+  const { offThread = 'auto', onProgress, ...read } = options;
   let source: ReplaySource | null = null;
   if (path !== '-' && offThread !== false) {
     let size = 0;
@@ -94,8 +100,8 @@ export const readFileSource = (path: string, options: SourceOptions = {}): Repla
     }
     if (offThread === true ? size > 0 : size >= OFF_THREAD_MIN_BYTES) source = readOffThread({ kind: 'file', path });
   }
-  source ??= dedupeIds(readNdjsonEvents(path));
-  return options.onProgress ? counting(source, null, options.onProgress) : source;
+  source ??= dedupeIds(readNdjsonEvents(path, read));
+  return onProgress ? counting(source, null, onProgress) : source;
 };
 
 /**
@@ -124,33 +130,48 @@ export const replayStore = async <S>(
       if (seen !== undefined) seen = verdict.seenIds!;
     }
   }
+  const { signal, offThread, onProgress, ...fold } = options;
   const source = readStoreSource(store, {
     after,
     ...(seen !== undefined ? { seen } : {}),
-    ...(options.offThread !== undefined ? { offThread: options.offThread } : {}),
-    ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
+    ...(offThread !== undefined ? { offThread } : {}),
+    ...(onProgress !== undefined ? { onProgress } : {}),
   });
-  const result = await foldEvents(projection, source, {
-    ...options,
+  const result = await foldEvents(projection, untilAborted(source, signal), {
+    ...fold,
     ...(initialState !== undefined ? { initialState } : {}),
   });
   // The snapshot is taken after the last event processed; its id ties the snapshot to this log.
   const lastPosition = result.lastPosition;
   let snapshotSaved = false;
+  let snapshotError: string | null = null;
   if (useSnapshots && lastPosition !== null && result.processed >= (options.snapshotEvery ?? 1000)) {
-    let lastId: string | null = null;
-    for await (const e of store.readAll({ after: lastPosition - 1n, limit: 1 })) lastId = e.id;
-    if (lastId !== null) {
-      await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state, seen));
-      snapshotSaved = true;
+    // Best effort: a read-only database or a full disk costs the next replay time, never this one.
+    try {
+      let lastId: string | null = null;
+      for await (const e of store.readAll({ after: lastPosition - 1n, limit: 1 })) lastId = e.id;
+      if (lastId !== null) {
+        await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state, seen));
+        snapshotSaved = true;
+      }
+    } catch (e) {
+      snapshotError = e instanceof Error ? e.message : String(e);
     }
   }
-  return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved };
+  return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved, snapshotError };
 };
 
 /** Rebuilds a projection from an NDJSON file (or `-` for stdin) without any store. */
 export const replayFile = <S>(
   path: string,
   projection: Projection<S, RecordedEvent>,
-  options: FoldOptions<S> & SourceOptions = {},
-): Promise<FoldResult<S>> => foldEvents(projection, readFileSource(path, options), options);
+  options: FoldOptions<S> & SourceOptions & { signal?: AbortSignal } = {},
+): Promise<FoldResult<S>> => {
+  const { signal, offThread, onProgress, ...fold } = options;
+  const source = readFileSource(path, {
+    ...(signal ? { signal } : {}),
+    ...(offThread !== undefined ? { offThread } : {}),
+    ...(onProgress !== undefined ? { onProgress } : {}),
+  });
+  return foldEvents(projection, untilAborted(source, signal), fold);
+};

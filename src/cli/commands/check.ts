@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { checkLog } from '../../projections/checkLog.js';
 import { readFileSource, readStoreSource } from '../../replay/replayLog.js';
-import { EXIT } from '../cliIo.js';
+import { EXIT, untilInterrupted } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
 import { estimateNdjsonEvents, replayProgress } from '../progress.js';
 import type { Command } from './command.js';
@@ -22,8 +22,8 @@ export const checkCommand: Command = {
     const progress = replayProgress(io, 'check', source.kind === 'input' ? estimateNdjsonEvents(source.path) : 0);
     const { onProgress } = progress;
     const result = await (source.kind === 'input'
-      ? checkLog(projection, readFileSource(source.path, { onProgress }), options)
-      : withStore(source.url, (store) => checkLog(projection, readStoreSource(store, { onProgress }), options))
+      ? checkLog(projection, untilInterrupted(io, readFileSource(source.path, { ...(io.signal ? { signal: io.signal } : {}), onProgress })), options)
+      : withStore(source.url, (store) => checkLog(projection, untilInterrupted(io, readStoreSource(store, { onProgress })), options))
     ).finally(progress.stop);
     const anomalies = result.state.anomalies.count;
     if (result.violations.length === 0) {

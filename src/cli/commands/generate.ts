@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { generateNdjson } from '../../generate/generateHistory.js';
-import { EXIT, usageError } from '../cliIo.js';
+import { EXIT, throwIfInterrupted, usageError } from '../cliIo.js';
 import { parsePositiveInt } from '../options.js';
 import { createProgress } from '../progress.js';
 import type { Command } from './command.js';
@@ -39,6 +39,7 @@ export const generateCommand: Command = {
         buffer += line + '\n';
         done++;
         if (buffer.length >= FLUSH_BYTES) {
+          throwIfInterrupted(io);
           await write(io.stdout, buffer);
           buffer = '';
           progress.update(done);
