@@ -23,7 +23,6 @@ export interface PeerResult {
   note: string;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- Emmett's generics are not the point here */
 type Any = any;
 
 const docIdOf = (e: { data: Record<string, unknown> }): string => String(e.data['agentId'] ?? `pool:${String(e.data['poolId'])}`);
