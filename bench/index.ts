@@ -4,13 +4,16 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Immer } from 'immer';
+import { Immer, enableMapSet } from 'immer';
 import { decodeLine } from '../src/events/decodeEvent.js';
 import type { RecordedEvent } from '../src/events/lifecycleEvents.js';
 import { generateNdjson } from '../src/generate/generateHistory.js';
 import { lifecycleProjection } from '../src/projections/lifecycleProjection.js';
 import { foldEvents } from '../src/replay/foldEvents.js';
 import { readLines } from '../src/replay/readNdjson.js';
+
+// The library loads immer's plugins only on first use; the naive baselines below need MapSet now.
+enableMapSet();
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 1_000_000);
 const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
