@@ -29,8 +29,8 @@ const frame = (c: Change): string =>
 /**
  * `GET /v1/changes`: every change after the start position, each exactly once and in order (the
  * live runtime's subscription guarantees it; this only frames and writes). Writes of one tick go
- * out together; what the socket has not taken is bounded, and a client past the bound is dropped
- * rather than queued for.
+ * out together; what the socket has not taken after a write is bounded, and a client past the
+ * bound is dropped rather than queued for.
  */
 export const changesRoute: FastifyPluginAsyncZod<ChangesRouteOptions> = async (app, { rollcall, keepAliveMs, maxBufferedBytes, streams, onDrop }) => {
   app.get(
@@ -91,7 +91,8 @@ export const changesRoute: FastifyPluginAsyncZod<ChangesRouteOptions> = async (a
       const send = (text: string) => {
         if (closed) return;
         pending += text;
-        if (pending.length + res.writableLength > maxBufferedBytes) return drop();
+        // Judged at flush time, by what the socket did not take: a burst the runtime delivers in one
+        // tick is not a slow client.
         if (!scheduled) {
           scheduled = true;
           setImmediate(flush);

@@ -1,6 +1,6 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isRollcallError } from '../errors.js';
 import type { Rollcall } from '../live/types.js';
 import { DEFAULT_RETENTION_MS } from '../projections/lifecycleState.js';
@@ -129,6 +129,7 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
     transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
   });
 
   registerAuth(app, { token: options.token ?? null, readToken: options.readToken ?? null });

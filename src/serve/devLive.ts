@@ -5,7 +5,9 @@ import type { Change, LiveStatus, LiveSubscribeOptions, OpenRollcallOptions, Rol
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
 import { lifecycleView } from '../projections/lifecycleView.js';
-import { followStore } from '../replay/followStore.js';
+import { decodeStored } from '../replay/decodeStored.js';
+import { applyItemsInPlace } from '../replay/foldEvents.js';
+import { isInvalid } from '../replay/replayItem.js';
 
 export const openDevRollcall = async (options: OpenRollcallOptions): Promise<Rollcall> => {
   const { store } = options;
@@ -44,10 +46,16 @@ export const openDevRollcall = async (options: OpenRollcallOptions): Promise<Rol
 
   void (async () => {
     try {
-      for await (const u of followStore(store, projection, { from: 0n, signal: abort.signal, skipInvalid: options.skipInvalid ?? false })) {
-        state = u.state;
+      for await (const stored of store.subscribe({ after: null, signal: abort.signal })) {
+        const item = decodeStored(stored);
+        applyItemsInPlace(projection, state, [item]);
+        // A new outer object per event: readers tell states apart by identity.
+        state = { ...state };
+        const d = (isInvalid(item) ? {} : item.data) as { poolId?: string; agentId?: string; sessionId?: string };
+        const u = { position: stored.position, type: stored.type };
         status.position = u.position;
-        const change: Change = { position: u.position, type: u.type, changed: u.changed };
+        const ids = (v: string | undefined) => (v === undefined ? [] : [v]);
+        const change: Change = { position: u.position, type: u.type, changed: { pools: ids(d.poolId), agents: ids(d.agentId), sessions: ids(d.sessionId) } };
         log.push(change);
         for (const l of listeners) {
           if (l.after === null || change.position > l.after) l.fn(change);
