@@ -8,7 +8,8 @@ export type RollcallErrorCode =
   | 'corrupt-store'
   | 'corrupt-snapshot'
   | 'usage'
-  | 'io';
+  | 'io'
+  | 'timeout';
 
 export interface RollcallErrorFields {
   line?: number;

@@ -17,10 +17,10 @@ export { foldEvents, applyEvent, applyItems } from './replay/foldEvents.js';
 export { replayStore, replayFile } from './replay/replayLog.js';
 export { readNdjsonEvents } from './replay/readNdjson.js';
 export { decodeStored, decodeStoredChunks } from './replay/decodeStored.js';
-export { auditAgent } from './replay/auditAgent.js';
-export { checkLog } from './replay/checkLog.js';
-export { followStore, changedBy } from './replay/followStore.js';
+export { auditAgent } from './projections/auditAgent.js';
+export { checkLog } from './projections/checkLog.js';
 export { encodeSnapshot, verifySnapshot } from './replay/snapshots.js';
+export { openRollcall } from './live/openRollcall.js';
 
 export { openStore, defaultStoreUrl } from './stores/openStore.js';
 export { openMemoryStore } from './stores/memoryStore.js';
@@ -39,7 +39,7 @@ export type { RollcallErrorCode } from './errors.js';
 export type { LifecycleEvent, LifecycleEventType, RecordedEvent } from './events/lifecycleEvents.js';
 export type { DecodeResult } from './events/decodeEvent.js';
 export type { Projection, InvalidEventInfo } from './projections/defineProjection.js';
-export type { LifecycleOptions } from './projections/lifecycleProjection.js';
+export type { LifecycleOptions, LifecycleProjection } from './projections/lifecycleProjection.js';
 export type {
   LifecycleState,
   SessionRecord,
@@ -53,8 +53,8 @@ export type { ProjectionJson, PoolJson, AgentJson, SessionJson } from './project
 export type { Violation } from './projections/checkInvariants.js';
 export type { FoldOptions, FoldResult, ReplaySource } from './replay/foldEvents.js';
 export type { ReplayItem, InvalidRecord } from './replay/replayItem.js';
-export type { AgentAudit, AuditEntry } from './replay/auditAgent.js';
-export type { FollowUpdate, Changed } from './replay/followStore.js';
+export type { AgentAudit, AuditEntry } from './projections/auditAgent.js';
+export type { Rollcall, Change, Changed, LiveStatus, LiveSubscribeOptions, OpenRollcallOptions } from './live/types.js';
 export type { EventStore, StoredEvent, ExpectedRevision, AppendResult, Snapshot, SnapshotStore } from './stores/eventStore.js';
 export type { Observations, Decision } from './reconcile/decide.js';
 export type { ReconcileConfig, ReconcileRule } from './reconcile/reconcileConfig.js';

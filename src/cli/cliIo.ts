@@ -22,6 +22,7 @@ const exitByCode: Record<RollcallErrorCode, number> = {
   'corrupt-snapshot': EXIT.badInput,
   usage: EXIT.badInput,
   io: EXIT.badInput,
+  timeout: EXIT.storeUnavailable,
 };
 
 /** Prints an error as one clear line (plus a detail line when there is a cause) and returns the exit code. */

@@ -33,6 +33,9 @@ const compileNumber = (def: Def): Acceptor => {
     else if (c.check === 'greater_than' && typeof c.value === 'number') {
       const min = c.value;
       tests.push(c.inclusive ? (n) => n >= min : (n) => n > min);
+    } else if (c.check === 'less_than' && typeof c.value === 'number') {
+      const max = c.value;
+      tests.push(c.inclusive ? (n) => n <= max : (n) => n < max);
     } else return never;
   }
   return (v) => {

@@ -2,7 +2,11 @@ import { z } from 'zod';
 
 // Building blocks. Unknown keys inside `data` are rejected so a typo (`sessionID`) fails loudly.
 const Id = z.string().min(1);
-const Pid = z.number().int().positive();
+/** The largest pid any platform hands out: pid_t is a signed 32-bit integer (Linux caps pid_max at 2^22). */
+export const MAX_PID = 2_147_483_647;
+const Pid = z.number().int().positive().max(MAX_PID);
+/** A machine's name, as its reconciler knows it (`--host`, default the hostname). */
+const Host = z.string().min(1);
 const Generation = z.number().int().nonnegative();
 const TypeKeys = z.array(z.string().min(1));
 
@@ -63,6 +67,7 @@ export const AgentSpawned = event('AgentSpawned', {
   poolId: Id.optional(),
   pid: Pid.optional(),
   generation: Generation.optional(),
+  host: Host.optional(),
 });
 export type AgentSpawned = z.infer<typeof AgentSpawned>;
 
@@ -80,6 +85,7 @@ export const SessionResumed = event('SessionResumed', {
   agentId: Id,
   sessionId: Id,
   pid: Pid.optional(),
+  host: Host.optional(),
 });
 export type SessionResumed = z.infer<typeof SessionResumed>;
 

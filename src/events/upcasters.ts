@@ -36,7 +36,8 @@ export const upcasters: Readonly<Record<string, Upcaster>> = {
 export const upcast = (raw: RawEvent, table: Readonly<Record<string, Upcaster>> = upcasters): RawEvent => {
   let current = raw;
   for (let hops = 0; hops < 8; hops++) {
-    const step = table[current.type];
+    // Own entries only: a type such as `toString` or `__proto__` must not find Object.prototype's.
+    const step = Object.hasOwn(table, current.type) ? table[current.type] : undefined;
     if (step === undefined) return current;
     const next = step(current);
     if (next === current) return current;

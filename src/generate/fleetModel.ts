@@ -1,4 +1,4 @@
-import type { GeneratedEvent } from './generateHistory.js';
+import type { GeneratedEvent } from './generatedEvent.js';
 
 export type Role = 'worker' | 'steward' | 'director';
 

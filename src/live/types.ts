@@ -5,12 +5,10 @@ import type { LifecycleState } from '../projections/lifecycleState.js';
 import type { RollcallError } from '../errors.js';
 import type { EventStore } from '../stores/eventStore.js';
 
-/** Which entities of the SPEC §3 view one event changed (ids sorted). */
-export interface Changed {
-  pools: string[];
-  agents: string[];
-  sessions: string[];
-}
+import type { Changed } from '../projections/lifecycleChanged.js';
+
+/** Which entities of the SPEC §3 view one event changed (ids sorted); defined next to the lifecycle projection. */
+export type { Changed };
 
 /** One event processed by the live projection (applied or recorded as an anomaly). */
 export interface Change {
@@ -30,6 +28,11 @@ export interface LiveStatus {
   storeAvailable: boolean;
   /** The last store error while unavailable, else null. */
   lastError: RollcallError | null;
+  /**
+   * Set when following stopped for good (an undecodable stored event without `skipInvalid`, or the
+   * store unavailable for longer than `giveUpAfterMs`); the handle keeps serving its last state.
+   */
+  failed: RollcallError | null;
 }
 
 export interface LiveSubscribeOptions {
@@ -40,6 +43,11 @@ export interface LiveSubscribeOptions {
   from?: bigint | null;
   /** Called once, when the delivered changes reach the store's head. */
   onCaughtUp?: (position: bigint | null) => void;
+  /**
+   * Called once if this subscription ends without being unsubscribed: following stopped for good
+   * (`status().failed`), the runtime was closed, or the listener threw (it is then unsubscribed).
+   */
+  onError?: (error: RollcallError) => void;
 }
 
 export interface Rollcall {
@@ -66,4 +74,15 @@ export interface OpenRollcallOptions {
   snapshots?: boolean;
   /** Record undecodable stored events as `invalid-event` anomalies instead of stopping. */
   skipInvalid?: boolean;
+  /** Changes kept in memory for subscribers resuming from a recent `from` (default 50,000). */
+  bufferSize?: number;
+  /** Save a snapshot while following after this many events (default 10,000) … */
+  snapshotEveryEvents?: number;
+  /** … or this long after the last one when at least one event was applied since (default 60 s). */
+  snapshotEveryMs?: number;
+  /**
+   * Stop following for good (`status().failed`) once the store has been unreachable this long;
+   * default: never, keep retrying. `watch` uses it to exit 3.
+   */
+  giveUpAfterMs?: number;
 }

@@ -8,53 +8,74 @@ export interface Violation {
 
 const sorted = (xs: Iterable<string>) => [...xs].sort();
 const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const push = (m: Map<string, string[]>, k: string, v: string) => {
+  const list = m.get(k);
+  if (list === undefined) m.set(k, [v]);
+  else list.push(v);
+};
 
 /**
  * Checks the projection's invariants by recomputing every derived fact the slow way (a scan of all
- * sessions, not the per-agent index the reducers keep) and comparing. Returns every violation.
+ * sessions, not the per-agent index the reducers keep) and comparing, and that every index the
+ * state keeps (open sessions, the retirement queue, the evicted ids) is the thing it stands for.
+ * Returns every violation. `retentionMs` must be the projection's (`LifecycleProjection.check` passes it).
  */
 export const checkInvariants = (state: LifecycleState, options: { retentionMs?: number } = {}): Violation[] => {
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
   const out: Violation[] = [];
   const fail = (invariant: string, detail: string) => out.push({ invariant, detail });
-  const view: ProjectionJson = lifecycleView(state, { retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS });
+  const view: ProjectionJson = lifecycleView(state);
 
   const liveByAgent = new Map<string, string[]>();
   const openByAgent = new Map<string, string[]>();
-  for (const s of Object.values(state.sessions)) {
-    if (state.agents[s.agentId] === undefined && !state.removedAgents[s.agentId]) {
+  const queued = new Set<string>();
+  for (const r of state.retiring) queued.add(`${r.agent ? 'a' : 's'}:${r.id}`);
+  for (let i = 1; i < state.retiring.length; i++) {
+    if (state.retiring[(i - 1) >> 1]!.dueMs > state.retiring[i]!.dueMs) fail('retire-heap', `retirement queue out of heap order at ${i}`);
+  }
+  for (const [id, s] of state.sessions) {
+    if (id !== s.sessionId) fail('session-key', `session ${s.sessionId} is kept under ${id}`);
+    if (!state.agents.has(s.agentId) && !state.evictedAgents.has(s.agentId)) {
       fail('no-phantoms', `session ${s.sessionId} belongs to unknown agent ${s.agentId}`);
     }
     if (isTerminal(s.state) !== (s.endedAt !== null)) fail('terminal-has-end', `session ${s.sessionId} is ${s.state} with endedAt ${s.endedAt}`);
     if (!isLive(s.state) && s.pid !== null) fail('pid-only-while-live', `session ${s.sessionId} is ${s.state} with pid ${s.pid}`);
-    if (!isTerminal(s.state)) (openByAgent.get(s.agentId) ?? openByAgent.set(s.agentId, []).get(s.agentId)!).push(s.sessionId);
-    if (isLive(s.state)) (liveByAgent.get(s.agentId) ?? liveByAgent.set(s.agentId, []).get(s.agentId)!).push(s.sessionId);
-    if (state.endedSessions[s.sessionId] !== undefined) fail('retired-once', `session ${s.sessionId} is both in view and retired`);
+    if (!isTerminal(s.state)) push(openByAgent, s.agentId, s.sessionId);
+    if (isLive(s.state)) push(liveByAgent, s.agentId, s.sessionId);
+    if (isTerminal(s.state) && !queued.has(`s:${s.sessionId}`)) fail('retire-queued', `terminal session ${s.sessionId} is not queued to leave`);
+    if (isTerminal(s.state) && state.newestAtMs !== null && Date.parse(s.endedAt!) < state.newestAtMs - retentionMs) {
+      fail('retention', `session ${s.sessionId} ended at ${s.endedAt}, past the window, and is still kept`);
+    }
+    if (state.evictedSessions.has(s.sessionId)) fail('evicted-once', `session ${s.sessionId} is both kept and evicted`);
   }
 
-  for (const a of Object.values(state.agents)) {
+  for (const [id, a] of state.agents) {
+    if (id !== a.agentId) fail('agent-key', `agent ${a.agentId} is kept under ${id}`);
+    if (state.evictedAgents.has(a.agentId)) fail('evicted-once', `agent ${a.agentId} is both kept and evicted`);
     const open = sorted(openByAgent.get(a.agentId) ?? []);
     if (!same(sorted(a.openSessionIds), open)) {
       fail('open-session-index', `agent ${a.agentId} indexes [${a.openSessionIds}] but its open sessions are [${open}]`);
     }
+    if (a.removedAt !== null && !queued.has(`a:${a.agentId}`)) fail('retire-queued', `removed agent ${a.agentId} is not queued to leave`);
     const live = liveByAgent.get(a.agentId) ?? [];
     if (live.length > 1) fail('one-live-session', `agent ${a.agentId} has ${live.length} live sessions: ${live.join(', ')}`);
-    const agentView = view.agents[a.agentId];
-    if (agentView !== undefined) {
-      const livePid = live.length === 1 ? state.sessions[live[0]!]!.pid : null;
-      if (agentView.pid !== livePid) fail('agent-pid', `agent ${a.agentId} reports pid ${agentView.pid}, its live session has ${livePid}`);
-      if ((agentView.status === 'running') !== (live.length > 0)) fail('agent-status', `agent ${a.agentId} is ${agentView.status} with ${live.length} live sessions`);
-    }
+    if (live.length === 1 && a.openSessionIds.at(-1) !== live[0]) fail('current-session', `agent ${a.agentId}'s live session ${live[0]} is not its current one`);
+    const agentView = view.agents[a.agentId]!;
+    const livePid = live.length === 1 ? state.sessions.get(live[0]!)!.pid : null;
+    if (agentView.pid !== livePid) fail('agent-pid', `agent ${a.agentId} reports pid ${agentView.pid}, its live session has ${livePid}`);
+    if ((agentView.status === 'running') !== (live.length > 0 && a.removedAt === null)) fail('agent-status', `agent ${a.agentId} is ${agentView.status} with ${live.length} live sessions`);
+    if (a.run !== null && !isLive(state.sessions.get(a.run.sessionId)?.state ?? 'terminated')) fail('run-outlives-session', `agent ${a.agentId} has a run in ${a.run.sessionId}, which is not live`);
   }
 
-  const running = sorted([...liveByAgent.keys()].filter((id) => view.agents[id] !== undefined));
+  const running = sorted(liveByAgent.keys());
   if (!same(view.running, running)) fail('running-set', `running is [${view.running}], agents with a live session are [${running}]`);
   for (const id of view.busy) if (!view.running.includes(id)) fail('busy-implies-running', `agent ${id} is busy without a live session`);
 
   for (const p of Object.values(view.pools)) {
     const expected = sorted(
       new Set(
-        Object.values(state.sessions)
-          .filter((s) => isLive(s.state) && s.poolId === p.poolId && state.agents[s.agentId]?.role !== 'director')
+        [...state.sessions.values()]
+          .filter((s) => isLive(s.state) && s.poolId === p.poolId && state.agents.get(s.agentId)?.role !== 'director')
           .map((s) => s.agentId),
       ),
     );

@@ -1,9 +1,12 @@
-import type { Draft } from 'immer';
-import type { RecordedEvent } from '../events/lifecycleEvents.js';
+import { isDraft, original, type Draft } from 'immer';
+import type { LifecycleEventType, RecordedEvent } from '../events/lifecycleEvents.js';
 import { parseIsoMs } from '../events/parseIsoMs.js';
-import { defineProjection, type InvalidEventInfo, type Projection } from './defineProjection.js';
+import { CompactIdSet } from '../events/compactIdSet.js';
+import { checkInvariants, type Violation } from './checkInvariants.js';
+import { defineProjection, type InvalidEventInfo, type Projection, type SkippedEventInfo } from './defineProjection.js';
 import {
   DEFAULT_RETENTION_MS,
+  cloneLifecycleState,
   initialLifecycleState,
   isLive,
   isTerminal,
@@ -13,22 +16,37 @@ import {
   type SessionRecord,
   type SessionStateName,
 } from './lifecycleState.js';
+import { lifecycleView, type ProjectionJson } from './lifecycleView.js';
+import { popRetireBefore, pushRetire } from './retireQueue.js';
 
 type S = Draft<LifecycleState>;
 type Agent = Draft<AgentRecord>;
 type Session = Draft<SessionRecord>;
 type E = RecordedEvent;
-type EventOf<T extends E['type']> = Extract<E, { type: T }>;
+/** One recorded event type of the catalog. */
+export type EventOf<T extends LifecycleEventType> = Extract<E, { type: T }>;
+type AgentEventType = Exclude<LifecycleEventType, 'PoolCreated' | 'PoolUpdated' | 'PoolDeleted' | 'AgentRegistered'>;
+
+/** Applies one event of type T to a draft. */
+export type Handler<T extends LifecycleEventType> = (draft: S, event: EventOf<T>) => void;
+/** One handler per event type: leaving one out is a compile error. */
+export type LifecycleHandlers = { readonly [T in LifecycleEventType]: Handler<T> };
 
 export interface LifecycleOptions {
   /** How long a terminal session (or removed agent) stays in the view after it ended. Default 24 h. */
   retentionMs?: number;
 }
 
-const RECENT_ANOMALIES = 100;
-const BUCKET_MS = 60_000;
+/** The lifecycle projection: its retention window is fixed here, once, and its view and checks use it. */
+export interface LifecycleProjection extends Projection<LifecycleState, RecordedEvent> {
+  readonly retentionMs: number;
+  /** SPEC §3 JSON of a state of this projection. */
+  view(state: LifecycleState): ProjectionJson;
+  /** Every invariant a state of this projection breaks (none, if the reducers are right). */
+  check(state: LifecycleState): Violation[];
+}
 
-const bucketOf = (ms: number): number => Math.floor(ms / BUCKET_MS);
+const RECENT_ANOMALIES = 100;
 
 const recordAnomaly = (draft: S, position: string, eventId: string | null, type: string | null, reason: AnomalyReason) => {
   const a = draft.anomalies;
@@ -48,90 +66,41 @@ const laterOf = (a: string | null, b: string): string => {
   return Date.parse(b) > Date.parse(a) ? b : a;
 };
 
-/** Moves the clock to the newest `at` seen and evicts whatever the retention window has passed. */
-const advanceClock = (draft: S, at: string, atMs: number, retentionMs: number) => {
-  if (draft.newestAtMs !== null && atMs <= draft.newestAtMs) return;
-  draft.newestAt = at;
-  draft.newestAtMs = atMs;
-  // Everything in a bucket below `cutoff` ended more than the retention window before `atMs`.
-  const cutoff = bucketOf(atMs - retentionMs);
-  if (cutoff <= draft.evictedBelow) return;
-  draft.evictedBelow = cutoff;
-  // Integer-like keys iterate in ascending order, so the walk stops at the first young bucket.
-  // Buckets are inserted roughly in time order; a late event's older bucket is swept just the same.
-  for (const key of draft.seenIds.keys()) if (key < cutoff) draft.seenIds.delete(key);
-  for (const key of Object.keys(draft.retiring)) {
-    if (Number(key) >= cutoff) break;
-    for (const entry of draft.retiring[key]!) retire(draft, entry);
-    delete draft.retiring[key];
-  }
-};
-
-const retire = (draft: S, entry: string) => {
-  const id = entry.slice(2);
-  if (entry.startsWith('s:')) {
-    const s = draft.sessions[id];
-    if (s === undefined || !isTerminal(s.state)) return;
-    draft.endedSessions[id] = s.agentId;
-    delete draft.sessions[id];
-  } else {
-    const a = draft.agents[id];
-    if (a === undefined || a.removedAt === null) return;
-    draft.removedAgents[id] = true;
-    delete draft.agents[id];
-  }
-};
-
-const scheduleRetirement = (draft: S, entry: string, atMs: number) => {
-  const key = String(Math.max(bucketOf(atMs), draft.evictedBelow));
-  (draft.retiring[key] ??= []).push(entry);
-};
-
-/** Marks the id as seen; false when it already was (a redelivery of the same event). */
-const firstDelivery = (draft: S, id: string, atMs: number): boolean => {
-  const bucket = bucketOf(atMs);
-  // Below the eviction horizon the id can no longer be checked; the transition rules still hold.
-  if (bucket < draft.evictedBelow) return true;
-  let ids = draft.seenIds.get(bucket);
-  if (ids === undefined) draft.seenIds.set(bucket, (ids = new Set()));
-  if (ids.has(id)) return false;
-  ids.add(id);
-  return true;
-};
-
 const hasLiveSession = (draft: S, agent: Agent): boolean => {
-  for (const id of agent.openSessionIds) if (isLive(draft.sessions[id]!.state)) return true;
+  for (const id of agent.openSessionIds) if (isLive(draft.sessions.get(id)!.state)) return true;
   return false;
 };
 
 /** Resolves the agent an event names, or records why it cannot (rule 6). */
 const agentFor = (draft: S, e: E, agentId: string): Agent | undefined => {
-  const agent = draft.agents[agentId];
+  const agent = draft.agents.get(agentId);
   if (agent !== undefined && agent.removedAt === null) return agent;
-  anomaly(draft, e, agent !== undefined || draft.removedAgents[agentId] ? 'removed-agent' : 'unknown-agent');
+  anomaly(draft, e, agent !== undefined || draft.evictedAgents.has(agentId) ? 'removed-agent' : 'unknown-agent');
   return undefined;
 };
 
-type Lookup = { kind: 'session'; session: Session } | { kind: 'retired' } | { kind: 'none' };
+type Lookup = { kind: 'session'; session: Session } | { kind: 'evicted' } | { kind: 'none' };
 
-/** Finds a session, enforcing that it belongs to the agent the event names (rule 3). */
+/**
+ * Finds a session, enforcing that it belongs to the agent the event names (rule 3). A session that
+ * left the state after the retention window is known only by its id: whatever names it is late.
+ */
 const lookupSession = (draft: S, e: E, agentId: string, sessionId: string): Lookup | undefined => {
-  const session = draft.sessions[sessionId];
-  const owner = session?.agentId ?? draft.endedSessions[sessionId];
-  if (owner !== undefined && owner !== agentId) {
+  const session = draft.sessions.get(sessionId);
+  if (session !== undefined) {
+    if (session.agentId === agentId) return { kind: 'session', session };
     anomaly(draft, e, 'session-agent-mismatch');
     return undefined;
   }
-  if (session !== undefined) return { kind: 'session', session };
-  return owner !== undefined ? { kind: 'retired' } : { kind: 'none' };
+  return draft.evictedSessions.has(sessionId) ? { kind: 'evicted' } : { kind: 'none' };
 };
 
-/** A session that must exist already: unknown or retired sessions are anomalies. */
+/** A session that must exist already: unknown sessions are `unknown-session`, evicted ones `invalid-transition`. */
 const existingSession = (draft: S, e: E, agentId: string, sessionId: string): Session | undefined => {
   const found = lookupSession(draft, e, agentId, sessionId);
   if (found === undefined) return undefined;
   if (found.kind === 'session') return found.session;
-  anomaly(draft, e, found.kind === 'retired' ? 'invalid-transition' : 'unknown-session');
+  anomaly(draft, e, found.kind === 'evicted' ? 'invalid-transition' : 'unknown-session');
   return undefined;
 };
 
@@ -146,21 +115,13 @@ const leftLive = (agent: Agent, session: Session) => {
   if (agent.run !== null && agent.run.sessionId === session.sessionId) agent.run = null;
 };
 
-const finish = (
-  draft: S,
-  agent: Agent,
-  session: Session,
-  state: 'terminated' | 'failed',
-  reason: string,
-  at: string,
-  atMs: number,
-) => {
+const finish = (draft: S, agent: Agent, session: Session, state: 'terminated' | 'failed', reason: string, at: string, atMs: number) => {
   leftLive(agent, session);
   session.state = state;
   session.endedAt = at;
   session.terminationReason = reason;
   removeOpen(agent, session.sessionId);
-  scheduleRetirement(draft, `s:${session.sessionId}`, atMs);
+  pushRetire(draft.retiring, { dueMs: atMs, id: session.sessionId, agent: false });
 };
 
 const suspend = (agent: Agent, session: Session) => {
@@ -172,7 +133,7 @@ const suspend = (agent: Agent, session: Session) => {
 const becomeLive = (draft: S, agent: Agent, session: Session, state: SessionStateName, at: string, atMs: number) => {
   for (const id of [...agent.openSessionIds]) {
     if (id === session.sessionId) continue;
-    const other = draft.sessions[id]!;
+    const other = draft.sessions.get(id)!;
     if (isLive(other.state)) finish(draft, agent, other, 'terminated', 'superseded', at, atMs);
   }
   session.state = state;
@@ -187,13 +148,14 @@ const newSession = (draft: S, agentId: string, sessionId: string, poolId: string
     poolId: poolId ?? null,
     state: 'starting',
     pid: null,
+    host: null,
     startedAt: at,
     endedAt: null,
     terminatingSince: null,
     terminationReason: null,
   };
-  draft.sessions[sessionId] = session;
-  return draft.sessions[sessionId]!;
+  draft.sessions.set(sessionId, session);
+  return draft.sessions.get(sessionId)!;
 };
 
 const seen = (agent: Agent, at: string) => {
@@ -211,242 +173,22 @@ const fenceGeneration = (draft: S, e: E, agent: Agent, generation: number | unde
   return true;
 };
 
-const reducers = (retentionMs: number) => {
-  const onSessionStarting = (draft: S, e: EventOf<'SessionStarting'>, agent: Agent, at: string, atMs: number) => {
-    const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
-    if (found === undefined) return;
-    if (found.kind !== 'none') return anomaly(draft, e, 'invalid-transition');
-    const session = newSession(draft, agent.agentId, e.data.sessionId, e.data.poolId, at);
-    becomeLive(draft, agent, session, 'starting', at, atMs);
-  };
+/** The time of the event being applied (set once per event by `apply`, read by the handlers). */
+let at = '';
+let atMs = 0;
 
-  const onAgentSpawned = (draft: S, e: EventOf<'AgentSpawned'>, agent: Agent, at: string, atMs: number) => {
-    const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
-    if (found === undefined) return;
-    if (found.kind === 'retired') return anomaly(draft, e, 'invalid-transition');
-    const existing = found.kind === 'session' ? found.session : undefined;
-    if (existing && !(existing.state === 'starting' || existing.state === 'suspended' || existing.state === 'running')) {
-      return anomaly(draft, e, 'invalid-transition');
-    }
-    if (!fenceGeneration(draft, e, agent, e.data.generation)) return;
-    seen(agent, at);
-    if (existing?.state === 'running') {
-      // The one legal repeat: it only updates the pid.
-      if (e.data.pid !== undefined) existing.pid = e.data.pid;
-      return;
-    }
-    const session = existing ?? newSession(draft, agent.agentId, e.data.sessionId, e.data.poolId, at);
-    if (session.poolId === null && e.data.poolId !== undefined) session.poolId = e.data.poolId;
-    session.pid = e.data.pid ?? null;
-    becomeLive(draft, agent, session, 'running', at, atMs);
-  };
-
-  const apply = (draft: S, e: E): void => {
-    draft.position = e.position;
-    const at = e.metadata.at;
-    const atMs = parseIsoMs(at);
-    advanceClock(draft, at, atMs, retentionMs);
-    if (!firstDelivery(draft, e.id, atMs)) return anomaly(draft, e, 'duplicate');
-
-    switch (e.type) {
-      case 'PoolCreated': {
-        const d = e.data;
-        if (draft.pools[d.poolId] !== undefined) return anomaly(draft, e, 'pool-exists');
-        draft.pools[d.poolId] = {
-          poolId: d.poolId,
-          name: d.name,
-          maxSize: d.maxSize,
-          agentTypes: d.agentTypes ?? [],
-          enabled: d.enabled ?? true,
-        };
-        return;
-      }
-      case 'PoolUpdated': {
-        const d = e.data;
-        const pool = draft.pools[d.poolId];
-        if (pool === undefined) return anomaly(draft, e, 'unknown-pool');
-        if (d.name !== undefined) pool.name = d.name;
-        if (d.maxSize !== undefined) pool.maxSize = d.maxSize;
-        if (d.agentTypes !== undefined) pool.agentTypes = d.agentTypes;
-        if (d.enabled !== undefined) pool.enabled = d.enabled;
-        return;
-      }
-      case 'PoolDeleted': {
-        if (draft.pools[e.data.poolId] === undefined) return anomaly(draft, e, 'unknown-pool');
-        delete draft.pools[e.data.poolId];
-        return;
-      }
-      case 'AgentRegistered': {
-        const d = e.data;
-        const existing = draft.agents[d.agentId];
-        if (existing !== undefined) return anomaly(draft, e, existing.removedAt === null ? 'agent-exists' : 'removed-agent');
-        if (draft.removedAgents[d.agentId]) return anomaly(draft, e, 'removed-agent');
-        draft.agents[d.agentId] = {
-          agentId: d.agentId,
-          name: d.name ?? null,
-          role: d.role,
-          type: d.variant === undefined ? d.role : `${d.role}:${d.variant}`,
-          removedAt: null,
-          generation: 0,
-          run: null,
-          connection: null,
-          startedAt: null,
-          stoppedAt: null,
-          lastSeenAt: null,
-          lastExitReason: null,
-          openSessionIds: [],
-        };
-        return;
-      }
-      default:
-        break;
-    }
-
-    // Every other event is about one agent.
-    const agent = agentFor(draft, e, e.data.agentId);
+/**
+ * Wraps a handler of an event about one agent: resolves the agent (rule 6) and keeps
+ * startedAt/stoppedAt/lastExitReason in step with whether it has a live session. The handler
+ * returns the exit reason to record if the agent stops running.
+ */
+const forAgent =
+  <T extends AgentEventType>(handle: (draft: S, e: EventOf<T>, agent: Agent) => string | null | void): Handler<T> =>
+  (draft, e) => {
+    const agent = agentFor(draft, e, (e as EventOf<AgentEventType>).data.agentId);
     if (agent === undefined) return;
     const wasRunning = hasLiveSession(draft, agent);
-    let exitReason: string | null = null;
-
-    switch (e.type) {
-      case 'AgentRemoved': {
-        for (const id of [...agent.openSessionIds]) {
-          finish(draft, agent, draft.sessions[id]!, 'terminated', 'agent_removed', at, atMs);
-        }
-        agent.removedAt = at;
-        agent.run = null;
-        exitReason = 'agent_removed';
-        scheduleRetirement(draft, `a:${agent.agentId}`, atMs);
-        break;
-      }
-      case 'AgentConnected':
-        agent.connection = { connectionId: e.data.connectionId, state: 'connected', since: at };
-        seen(agent, at);
-        break;
-      case 'AgentDisconnected': {
-        const c = agent.connection;
-        if (c === null || c.connectionId !== e.data.connectionId) return anomaly(draft, e, 'stale-connection');
-        if (c.state === 'connected') agent.connection = { connectionId: c.connectionId, state: 'disconnected', since: at };
-        break;
-      }
-      case 'AgentHeartbeat':
-        seen(agent, at);
-        break;
-      case 'SessionStarting':
-        onSessionStarting(draft, e, agent, at, atMs);
-        break;
-      case 'AgentSpawned':
-        onAgentSpawned(draft, e, agent, at, atMs);
-        break;
-      case 'SessionStartFailed': {
-        const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
-        if (s === undefined) return;
-        if (s.state !== 'starting') return anomaly(draft, e, 'invalid-transition');
-        finish(draft, agent, s, 'failed', e.data.reason, at, atMs);
-        exitReason = e.data.reason;
-        break;
-      }
-      case 'SessionSuspended': {
-        const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
-        if (s === undefined) return;
-        if (s.state !== 'running') return anomaly(draft, e, 'invalid-transition');
-        suspend(agent, s);
-        exitReason = 'suspended';
-        break;
-      }
-      case 'SessionResumed': {
-        const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
-        if (s === undefined) return;
-        if (s.state !== 'suspended') return anomaly(draft, e, 'invalid-transition');
-        s.pid = e.data.pid ?? null;
-        becomeLive(draft, agent, s, 'running', at, atMs);
-        seen(agent, at);
-        break;
-      }
-      case 'SessionTerminationRequested': {
-        const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
-        if (s === undefined) return;
-        if (s.state === 'starting' || s.state === 'running') {
-          s.state = 'terminating';
-          s.terminatingSince = at;
-        } else if (s.state === 'suspended') {
-          // No process to wait for: straight to terminated.
-          finish(draft, agent, s, 'terminated', 'termination_requested', at, atMs);
-          exitReason = 'termination_requested';
-        } else {
-          return anomaly(draft, e, 'invalid-transition');
-        }
-        break;
-      }
-      case 'SessionEnded':
-      case 'SessionNotFound': {
-        const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
-        if (s === undefined) return;
-        if (isTerminal(s.state)) return anomaly(draft, e, 'invalid-transition');
-        exitReason = e.type === 'SessionEnded' ? e.data.reason : 'not_found';
-        finish(draft, agent, s, 'terminated', exitReason, at, atMs);
-        break;
-      }
-      case 'SessionReset': {
-        const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
-        if (found === undefined) return;
-        if (found.kind === 'none') return anomaly(draft, e, 'unknown-session');
-        if (e.data.generation <= agent.generation) return anomaly(draft, e, 'stale-generation');
-        // The new generation applies even when the session has already ended.
-        agent.generation = e.data.generation;
-        if (found.kind === 'session' && !isTerminal(found.session.state)) {
-          finish(draft, agent, found.session, 'terminated', 'reset', at, atMs);
-          exitReason = 'reset';
-        }
-        break;
-      }
-      case 'RunStarted': {
-        const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
-        if (s === undefined) return;
-        if (e.data.generation < agent.generation) return anomaly(draft, e, 'stale-generation');
-        if (s.state !== 'running') return anomaly(draft, e, 'invalid-transition');
-        agent.generation = e.data.generation;
-        agent.run = { sessionId: s.sessionId, generation: e.data.generation };
-        seen(agent, at);
-        break;
-      }
-      case 'RunFinished': {
-        const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
-        if (found === undefined) return;
-        if (found.kind === 'none') return anomaly(draft, e, 'unknown-session');
-        if (e.data.generation < agent.generation) return anomaly(draft, e, 'stale-generation');
-        const run = agent.run;
-        if (run === null || run.sessionId !== e.data.sessionId || run.generation !== e.data.generation) {
-          return anomaly(draft, e, 'invalid-transition');
-        }
-        agent.run = null;
-        seen(agent, at);
-        break;
-      }
-      case 'AgentStopped': {
-        const reason = e.data.reason ?? 'stopped';
-        for (const id of [...agent.openSessionIds]) {
-          const s = draft.sessions[id]!;
-          if (e.data.resumable && (s.state === 'starting' || s.state === 'running')) suspend(agent, s);
-          else if (!(e.data.resumable && s.state === 'suspended')) finish(draft, agent, s, 'terminated', reason, at, atMs);
-        }
-        exitReason = reason;
-        break;
-      }
-      case 'AgentCrashed': {
-        const live = agent.openSessionIds.map((id) => draft.sessions[id]!).filter((s) => isLive(s.state));
-        const targets = e.data.pid === undefined ? live : live.filter((s) => s.pid === e.data.pid);
-        if (e.data.pid !== undefined && targets.length === 0) return anomaly(draft, e, 'stale-pid');
-        for (const s of targets) finish(draft, agent, s, 'terminated', e.data.reason, at, atMs);
-        exitReason = e.data.reason;
-        break;
-      }
-      default: {
-        const _never: never = e;
-        return _never;
-      }
-    }
-
+    const exitReason = handle(draft, e, agent) ?? null;
     const running = hasLiveSession(draft, agent);
     if (running && !wasRunning) {
       agent.startedAt = at;
@@ -457,43 +199,336 @@ const reducers = (retentionMs: number) => {
     }
   };
 
+/** The reducer: one handler per event type (SPEC §2's table and rules). */
+const handlers: LifecycleHandlers = {
+  PoolCreated(draft, e) {
+    const d = e.data;
+    if (draft.pools.has(d.poolId)) return anomaly(draft, e, 'pool-exists');
+    draft.pools.set(d.poolId, { poolId: d.poolId, name: d.name, maxSize: d.maxSize, agentTypes: d.agentTypes ?? [], enabled: d.enabled ?? true });
+  },
+
+  PoolUpdated(draft, e) {
+    const d = e.data;
+    const pool = draft.pools.get(d.poolId);
+    if (pool === undefined) return anomaly(draft, e, 'unknown-pool');
+    if (d.name !== undefined) pool.name = d.name;
+    if (d.maxSize !== undefined) pool.maxSize = d.maxSize;
+    if (d.agentTypes !== undefined) pool.agentTypes = d.agentTypes;
+    if (d.enabled !== undefined) pool.enabled = d.enabled;
+  },
+
+  PoolDeleted(draft, e) {
+    if (!draft.pools.delete(e.data.poolId)) anomaly(draft, e, 'unknown-pool');
+  },
+
+  AgentRegistered(draft, e) {
+    const d = e.data;
+    const existing = draft.agents.get(d.agentId);
+    if (existing !== undefined) return anomaly(draft, e, existing.removedAt === null ? 'agent-exists' : 'removed-agent');
+    if (draft.evictedAgents.has(d.agentId)) return anomaly(draft, e, 'removed-agent');
+    draft.agents.set(d.agentId, {
+      agentId: d.agentId,
+      name: d.name ?? null,
+      role: d.role,
+      type: d.variant === undefined ? d.role : `${d.role}:${d.variant}`,
+      removedAt: null,
+      generation: 0,
+      run: null,
+      connection: null,
+      startedAt: null,
+      stoppedAt: null,
+      lastSeenAt: null,
+      lastExitReason: null,
+      openSessionIds: [],
+    });
+  },
+
+  AgentRemoved: forAgent((draft, _e, agent) => {
+    for (const id of [...agent.openSessionIds]) finish(draft, agent, draft.sessions.get(id)!, 'terminated', 'agent_removed', at, atMs);
+    agent.removedAt = at;
+    agent.run = null;
+    pushRetire(draft.retiring, { dueMs: atMs, id: agent.agentId, agent: true });
+    return 'agent_removed';
+  }),
+
+  AgentConnected: forAgent((_draft, e, agent) => {
+    agent.connection = { connectionId: e.data.connectionId, state: 'connected', since: at };
+    seen(agent, at);
+  }),
+
+  AgentDisconnected: forAgent((draft, e, agent) => {
+    const c = agent.connection;
+    if (c === null || c.connectionId !== e.data.connectionId) return anomaly(draft, e, 'stale-connection');
+    // A repeated disconnect of the same connection keeps the time it went down.
+    if (c.state === 'connected') agent.connection = { connectionId: c.connectionId, state: 'disconnected', since: at };
+  }),
+
+  AgentHeartbeat: forAgent((_draft, _e, agent) => seen(agent, at)),
+
+  SessionStarting: forAgent((draft, e, agent) => {
+    const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
+    if (found === undefined) return;
+    if (found.kind !== 'none') return anomaly(draft, e, 'invalid-transition');
+    const session = newSession(draft, agent.agentId, e.data.sessionId, e.data.poolId, at);
+    becomeLive(draft, agent, session, 'starting', at, atMs);
+  }),
+
+  AgentSpawned: forAgent((draft, e, agent) => {
+    const d = e.data;
+    const found = lookupSession(draft, e, agent.agentId, d.sessionId);
+    if (found === undefined) return;
+    if (found.kind === 'evicted') return anomaly(draft, e, 'invalid-transition');
+    const existing = found.kind === 'session' ? found.session : undefined;
+    if (existing && !(existing.state === 'starting' || existing.state === 'suspended' || existing.state === 'running')) {
+      return anomaly(draft, e, 'invalid-transition');
+    }
+    if (!fenceGeneration(draft, e, agent, d.generation)) return;
+    seen(agent, at);
+    if (existing?.state === 'running') {
+      // The one legal repeat: it only updates what the process is (pid, and the host it runs on).
+      if (d.pid !== undefined) existing.pid = d.pid;
+      if (d.host !== undefined) existing.host = d.host;
+      return;
+    }
+    const session = existing ?? newSession(draft, agent.agentId, d.sessionId, d.poolId, at);
+    if (session.poolId === null && d.poolId !== undefined) session.poolId = d.poolId;
+    session.pid = d.pid ?? null;
+    session.host = d.host ?? null;
+    becomeLive(draft, agent, session, 'running', at, atMs);
+  }),
+
+  SessionStartFailed: forAgent((draft, e, agent) => {
+    const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
+    if (s === undefined) return;
+    if (s.state !== 'starting') return anomaly(draft, e, 'invalid-transition');
+    finish(draft, agent, s, 'failed', e.data.reason, at, atMs);
+    return e.data.reason;
+  }),
+
+  SessionSuspended: forAgent((draft, e, agent) => {
+    const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
+    if (s === undefined) return;
+    if (s.state !== 'running') return anomaly(draft, e, 'invalid-transition');
+    suspend(agent, s);
+    return 'suspended';
+  }),
+
+  SessionResumed: forAgent((draft, e, agent) => {
+    const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
+    if (s === undefined) return;
+    if (s.state !== 'suspended') return anomaly(draft, e, 'invalid-transition');
+    s.pid = e.data.pid ?? null;
+    s.host = e.data.host ?? null;
+    becomeLive(draft, agent, s, 'running', at, atMs);
+    seen(agent, at);
+  }),
+
+  SessionTerminationRequested: forAgent((draft, e, agent) => {
+    const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
+    if (s === undefined) return;
+    if (s.state === 'starting' || s.state === 'running') {
+      s.state = 'terminating';
+      s.terminatingSince = at;
+      return;
+    }
+    if (s.state !== 'suspended') return anomaly(draft, e, 'invalid-transition');
+    // No process to wait for: straight to terminated.
+    finish(draft, agent, s, 'terminated', 'termination_requested', at, atMs);
+    return 'termination_requested';
+  }),
+
+  SessionEnded: forAgent((draft, e, agent) => endSession(draft, e, agent, e.data.reason)),
+  SessionNotFound: forAgent((draft, e, agent) => endSession(draft, e, agent, 'not_found')),
+
+  SessionReset: forAgent((draft, e, agent) => {
+    const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
+    if (found === undefined) return;
+    // A reset names a session: an unknown one (never seen) is no evidence of a new generation, and
+    // an evicted one is late like any other event for it (SPEC §3).
+    if (found.kind === 'none') return anomaly(draft, e, 'unknown-session');
+    if (found.kind === 'evicted') return anomaly(draft, e, 'invalid-transition');
+    if (e.data.generation <= agent.generation) return anomaly(draft, e, 'stale-generation');
+    // The new generation applies even when the session has already ended.
+    agent.generation = e.data.generation;
+    if (isTerminal(found.session.state)) return;
+    finish(draft, agent, found.session, 'terminated', 'reset', at, atMs);
+    return 'reset';
+  }),
+
+  RunStarted: forAgent((draft, e, agent) => {
+    const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
+    if (s === undefined) return;
+    if (e.data.generation < agent.generation) return anomaly(draft, e, 'stale-generation');
+    if (s.state !== 'running') return anomaly(draft, e, 'invalid-transition');
+    agent.generation = e.data.generation;
+    agent.run = { sessionId: s.sessionId, generation: e.data.generation };
+    seen(agent, at);
+  }),
+
+  RunFinished: forAgent((draft, e, agent) => {
+    const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
+    if (found === undefined) return;
+    if (found.kind === 'none') return anomaly(draft, e, 'unknown-session');
+    if (e.data.generation < agent.generation) return anomaly(draft, e, 'stale-generation');
+    const run = agent.run;
+    if (run === null || run.sessionId !== e.data.sessionId || run.generation !== e.data.generation) {
+      return anomaly(draft, e, 'invalid-transition');
+    }
+    agent.run = null;
+    seen(agent, at);
+  }),
+
+  AgentStopped: forAgent((draft, e, agent) => {
+    const reason = e.data.reason ?? 'stopped';
+    const resumable = e.data.resumable ?? false;
+    for (const id of [...agent.openSessionIds]) {
+      const s = draft.sessions.get(id)!;
+      if (resumable && (s.state === 'starting' || s.state === 'running')) suspend(agent, s);
+      else if (!(resumable && s.state === 'suspended')) finish(draft, agent, s, 'terminated', reason, at, atMs);
+    }
+    return reason;
+  }),
+
+  AgentCrashed: forAgent((draft, e, agent) => {
+    const pid = e.data.pid;
+    const targets: Session[] = [];
+    for (const id of agent.openSessionIds) {
+      const s = draft.sessions.get(id)!;
+      if (isLive(s.state) && (pid === undefined || s.pid === pid)) targets.push(s);
+    }
+    if (pid !== undefined && targets.length === 0) return anomaly(draft, e, 'stale-pid');
+    for (const s of targets) finish(draft, agent, s, 'terminated', e.data.reason, at, atMs);
+    return e.data.reason;
+  }),
+};
+
+/** SessionEnded / SessionNotFound: any non-terminal session → terminated. */
+const endSession = (draft: S, e: EventOf<'SessionEnded' | 'SessionNotFound'>, agent: Agent, reason: string): string | void => {
+  const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
+  if (s === undefined) return;
+  if (isTerminal(s.state)) return anomaly(draft, e, 'invalid-transition');
+  finish(draft, agent, s, 'terminated', reason, at, atMs);
+  return reason;
+};
+
+// A null-prototype copy: the type of an event only ever selects one of these own handlers.
+const handlerByType: LifecycleHandlers = Object.freeze(Object.assign(Object.create(null) as object, handlers) as LifecycleHandlers);
+
+/** Moves the clock to the newest `at` seen; a late (older) event never moves it back. */
+const advanceClock = (draft: S) => {
+  if (draft.newestAtMs !== null && atMs <= draft.newestAtMs) return;
+  draft.newestAt = at;
+  draft.newestAtMs = atMs;
+};
+
+/**
+ * The id set to add to. On an owned state that is the set itself; inside an immer `produce()` the
+ * base state must not change, so the set is copied once per produce (immer cannot draft it).
+ */
+const writableSet = (draft: S, key: 'evictedSessions' | 'evictedAgents'): S[typeof key] => {
+  if (isDraft(draft)) {
+    const base = original(draft)!;
+    if (draft[key] === (base[key] as unknown)) draft[key] = base[key].clone() as unknown as S[typeof key];
+  }
+  return draft[key];
+};
+
+/** Drops from the state what the retention window has passed: O(what expires), never a scan. */
+const evictExpired = (draft: S, retentionMs: number) => {
+  if (draft.newestAtMs === null) return;
+  const horizon = draft.newestAtMs - retentionMs;
+  for (let entry = popRetireBefore(draft.retiring, horizon); entry !== undefined; entry = popRetireBefore(draft.retiring, horizon)) {
+    if (entry.agent) {
+      const a = draft.agents.get(entry.id);
+      if (a === undefined || a.removedAt === null) continue;
+      writableSet(draft, 'evictedAgents').add(entry.id);
+      draft.agents.delete(entry.id);
+    } else {
+      const s = draft.sessions.get(entry.id);
+      if (s === undefined || !isTerminal(s.state)) continue;
+      writableSet(draft, 'evictedSessions').add(entry.id);
+      draft.sessions.delete(entry.id);
+    }
+  }
+};
+
+const reducers = (retentionMs: number) => {
+  const apply = (draft: S, e: E): void => {
+    draft.position = e.position;
+    at = e.metadata.at;
+    atMs = parseIsoMs(at);
+    advanceClock(draft);
+    (handlerByType[e.type] as Handler<LifecycleEventType>)(draft, e);
+    evictExpired(draft, retentionMs);
+  };
+
   const applyInvalid = (draft: S, info: InvalidEventInfo): void => {
     draft.position = info.position;
     recordAnomaly(draft, info.position.toString(), info.eventId, info.type, 'invalid-event');
   };
 
-  return { apply, applyInvalid };
+  // Rule 4: a redelivered id changes nothing, whatever its `at` (the clock included), but the count.
+  const applyDuplicate = (draft: S, info: SkippedEventInfo): void => {
+    draft.position = info.position;
+    recordAnomaly(draft, info.position.toString(), info.eventId, info.type, 'duplicate');
+  };
+
+  return { apply, applyInvalid, applyDuplicate };
+};
+
+interface LifecycleJson extends Omit<LifecycleState, 'position' | 'pools' | 'agents' | 'sessions' | 'evictedSessions' | 'evictedAgents'> {
+  position: string | null;
+  pools: Array<[string, LifecycleState['pools'] extends Map<string, infer V> ? V : never]>;
+  agents: Array<[string, AgentRecord]>;
+  sessions: Array<[string, SessionRecord]>;
+  evictedSessions: string;
+  evictedAgents: string;
+}
+
+const toJSON = (state: LifecycleState): LifecycleJson => ({
+  ...state,
+  position: state.position === null ? null : state.position.toString(),
+  pools: [...state.pools],
+  agents: [...state.agents],
+  sessions: [...state.sessions],
+  evictedSessions: state.evictedSessions.encode(),
+  evictedAgents: state.evictedAgents.encode(),
+});
+
+const fromJSON = (json: unknown): LifecycleState => {
+  const s = json as LifecycleJson;
+  return {
+    ...s,
+    position: s.position === null ? null : BigInt(s.position),
+    pools: new Map(s.pools),
+    agents: new Map(s.agents),
+    sessions: new Map(s.sessions),
+    evictedSessions: CompactIdSet.decode(s.evictedSessions),
+    evictedAgents: CompactIdSet.decode(s.evictedAgents),
+  };
 };
 
 /** Builds the lifecycle projection with its options (retention window). */
-export const createLifecycleProjection = (
-  options: LifecycleOptions = {},
-): Projection<LifecycleState, RecordedEvent> & { readonly retentionMs: number } => {
+export const createLifecycleProjection = (options: LifecycleOptions = {}): LifecycleProjection => {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
-  const { apply, applyInvalid } = reducers(retentionMs);
+  const { apply, applyInvalid, applyDuplicate } = reducers(retentionMs);
   return {
     ...defineProjection<LifecycleState, RecordedEvent>({
       // A different retention window is a different projection: snapshots must not cross over.
       name: retentionMs === DEFAULT_RETENTION_MS ? 'lifecycle' : `lifecycle-retention-${retentionMs}`,
-      version: 1,
+      // v2: maps, exact retention, compact evicted ids, no id window (rule 4 is the reader's).
+      version: 2,
       initialState: initialLifecycleState,
       apply,
       applyInvalid,
-      toJSON: (state) => ({
-        ...state,
-        position: state.position === null ? null : state.position.toString(),
-        seenIds: [...state.seenIds].map(([bucket, ids]) => [bucket, [...ids]]),
-      }),
-      fromJSON: (json) => {
-        const s = json as Omit<LifecycleState, 'position' | 'seenIds'> & { position: string | null; seenIds: Array<[number, string[]]> };
-        return {
-          ...s,
-          position: s.position === null ? null : BigInt(s.position),
-          seenIds: new Map(s.seenIds.map(([bucket, ids]) => [bucket, new Set(ids)])),
-        };
-      },
+      applyDuplicate,
+      clone: cloneLifecycleState,
+      toJSON,
+      fromJSON,
     }),
     retentionMs,
+    view: (state) => lifecycleView(state),
+    check: (state) => checkInvariants(state, { retentionMs }),
   };
 };
 

@@ -1,3 +1,5 @@
+import { CompactIdSet } from '../events/compactIdSet.js';
+
 /** Session states of SPEC §2. */
 export type SessionStateName = 'starting' | 'running' | 'suspended' | 'terminating' | 'terminated' | 'failed';
 
@@ -23,6 +25,8 @@ export interface SessionRecord {
   poolId: string | null;
   state: SessionStateName;
   pid: number | null;
+  /** The host its process last ran on (AgentSpawned/SessionResumed), or null. */
+  host: string | null;
   startedAt: string | null;
   endedAt: string | null;
   terminatingSince: string | null;
@@ -50,7 +54,7 @@ export interface AgentRecord {
   lastSeenAt: string | null;
   lastExitReason: string | null;
   /**
-   * Index: ids of this agent's non-terminal sessions, the most recently started last. It is the
+   * Index: ids of this agent's non-terminal sessions, the most recently live last. It is the
    * same thing as filtering `sessions` by agent and state; `checkInvariants` proves it every replay.
    */
   openSessionIds: string[];
@@ -77,31 +81,39 @@ export interface Anomalies {
   recent: AnomalyRecord[];
 }
 
+/** A terminal session (or removed agent) due to leave the state once the clock passes `dueMs` + retention. */
+export interface RetireEntry {
+  /** Its `endedAt` (or `removedAt`) in ms. */
+  dueMs: number;
+  id: string;
+  agent: boolean;
+}
+
 /**
  * The lifecycle projection's state. Everything a reader sees (pool occupancy, running set, busy,
  * agent status) is derived from it by `lifecycleView`; nothing here is a counter.
+ *
+ * Every collection keyed by an id from input is a Map (or an id set), never a plain object, so
+ * that no id (`__proto__`, `constructor`) can reach a prototype.
  */
 export interface LifecycleState {
   /** Global position of the last event processed (a string only in the view: it is set per event). */
   position: bigint | null;
   newestAt: string | null;
   newestAtMs: number | null;
-  pools: Record<string, PoolRecord>;
-  agents: Record<string, AgentRecord>;
-  sessions: Record<string, SessionRecord>;
-  /** Terminal sessions that left the view: id → owning agent id, so they stay final (rule 2). */
-  endedSessions: Record<string, string>;
-  /** Removed agents that left the view: ids are never reused. */
-  removedAgents: Record<string, true>;
-  /** Minute bucket (of endedAt / removedAt) → entries due to leave the view: `s:<id>` / `a:<id>`. */
-  retiring: Record<string, string[]>;
+  pools: Map<string, PoolRecord>;
+  agents: Map<string, AgentRecord>;
+  /** Every non-terminal session, and each terminal one until the retention window has passed it. */
+  sessions: Map<string, SessionRecord>;
   /**
-   * Minute bucket of an event's `at` → ids seen in it (a redelivery carries the same id and `at`).
-   * A Map of Sets because this is the hottest lookup of the fold; snapshots serialize it as arrays.
+   * Ids of terminal sessions that left the state after the retention window, held compactly, so
+   * they stay final (rule 2). Grows only.
    */
-  seenIds: Map<number, Set<string>>;
-  /** Buckets below this one have been evicted. */
-  evictedBelow: number;
+  evictedSessions: CompactIdSet;
+  /** Ids of removed agents that left the state: ids are never reused. Grows only. */
+  evictedAgents: CompactIdSet;
+  /** Min-heap on `dueMs` of what is due to leave the state; the clock pops only what expires. */
+  retiring: RetireEntry[];
   anomalies: Anomalies;
 }
 
@@ -113,13 +125,17 @@ export const initialLifecycleState = (): LifecycleState => ({
   position: null,
   newestAt: null,
   newestAtMs: null,
-  pools: {},
-  agents: {},
-  sessions: {},
-  endedSessions: {},
-  removedAgents: {},
-  retiring: {},
-  seenIds: new Map(),
-  evictedBelow: 0,
+  pools: new Map(),
+  agents: new Map(),
+  sessions: new Map(),
+  evictedSessions: new CompactIdSet(),
+  evictedAgents: new CompactIdSet(),
+  retiring: [],
   anomalies: { count: 0, byReason: {}, recent: [] },
 });
+
+/** A deep copy that owns everything (the id sets included, which `structuredClone` cannot copy). */
+export const cloneLifecycleState = (s: LifecycleState): LifecycleState => {
+  const { evictedSessions, evictedAgents, ...plain } = s;
+  return { ...structuredClone(plain), evictedSessions: evictedSessions.clone(), evictedAgents: evictedAgents.clone() };
+};

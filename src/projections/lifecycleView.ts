@@ -1,4 +1,5 @@
-import { DEFAULT_RETENTION_MS, isLive, isTerminal, type AnomalyRecord, type AnomalyReason, type ConnectionRecord, type LifecycleState, type SessionRecord } from './lifecycleState.js';
+import { agentStatus, type AgentStatusName } from './agentStatus.js';
+import type { AnomalyRecord, AnomalyReason, ConnectionRecord, LifecycleState, SessionRecord } from './lifecycleState.js';
 
 export interface PoolStatusJson {
   activeCount: number;
@@ -22,9 +23,11 @@ export interface AgentJson {
   name: string | null;
   role: string;
   type: string;
-  status: 'running' | 'idle' | 'removed';
+  status: AgentStatusName;
   currentSessionId: string | null;
   pid: number | null;
+  /** Its live session's host, else null. */
+  host: string | null;
   generation: number;
   busy: boolean;
   connection: ConnectionRecord | null;
@@ -51,55 +54,48 @@ export interface ProjectionJson {
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * Derives the SPEC §3 view from the state: pool occupancy, running set, busy and agent status are
- * computed from session states here, never counted. Pure; `retentionMs` must match the projection's.
+ * A record keyed by ids from input: no prototype, so `__proto__` or `constructor` is an ordinary
+ * key (JSON.stringify prints it like any other).
  */
-export const lifecycleView = (state: LifecycleState, options: { retentionMs?: number } = {}): ProjectionJson => {
-  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
-  const horizon = state.newestAtMs === null ? -Infinity : state.newestAtMs - retentionMs;
-  const visible = (endedAt: string | null) => endedAt === null || Date.parse(endedAt) >= horizon;
+export const idRecord = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
 
-  const sessions: Record<string, SessionJson> = {};
-  for (const s of Object.values(state.sessions)) {
-    if (isTerminal(s.state) && !visible(s.endedAt)) continue;
-    sessions[s.sessionId] = { ...s };
-  }
+/**
+ * Derives the SPEC §3 view from the state: pool occupancy, running set, busy and agent status are
+ * computed from session states here, never counted. Pure. The state holds exactly what is within
+ * the retention window, so the view needs no window of its own (the second argument is ignored;
+ * it is accepted so that callers written against the older signature still compile).
+ */
+export const lifecycleView = (state: LifecycleState, _legacy?: { retentionMs?: number }): ProjectionJson => {
+  const sessions = idRecord<SessionJson>();
+  for (const s of state.sessions.values()) sessions[s.sessionId] = { ...s };
 
-  const agents: Record<string, AgentJson> = {};
+  const agents = idRecord<AgentJson>();
   const running: string[] = [];
   const busy: string[] = [];
-  const liveByPool = new Map<string, Set<string>>();
-  for (const a of Object.values(state.agents)) {
-    if (a.removedAt !== null && !visible(a.removedAt)) continue;
-    let live: SessionJson | undefined;
-    for (const id of a.openSessionIds) {
-      const s = state.sessions[id]!;
-      if (isLive(s.state)) live = s;
-    }
-    const isBusy =
-      a.run !== null &&
-      a.run.generation === a.generation &&
-      state.sessions[a.run.sessionId] !== undefined &&
-      isLive(state.sessions[a.run.sessionId]!.state);
+  const liveByPool = new Map<string, string[]>();
+  for (const a of state.agents.values()) {
+    const derived = agentStatus(state.sessions, a);
+    const live = derived.live;
     if (live !== undefined) {
       running.push(a.agentId);
       if (live.poolId !== null && a.role !== 'director') {
-        let set = liveByPool.get(live.poolId);
-        if (set === undefined) liveByPool.set(live.poolId, (set = new Set()));
-        set.add(a.agentId);
+        const list = liveByPool.get(live.poolId);
+        if (list === undefined) liveByPool.set(live.poolId, [a.agentId]);
+        else list.push(a.agentId);
       }
     }
-    if (isBusy) busy.push(a.agentId);
+    if (derived.busy) busy.push(a.agentId);
     agents[a.agentId] = {
       agentId: a.agentId,
       name: a.name,
       role: a.role,
       type: a.type,
-      status: a.removedAt !== null ? 'removed' : live !== undefined ? 'running' : 'idle',
-      currentSessionId: a.openSessionIds[a.openSessionIds.length - 1] ?? null,
+      status: derived.status,
+      currentSessionId: derived.currentSessionId,
       pid: live?.pid ?? null,
+      host: live?.host ?? null,
       generation: a.generation,
-      busy: isBusy,
+      busy: derived.busy,
       connection: a.connection === null ? null : { ...a.connection },
       startedAt: a.startedAt,
       stoppedAt: a.stoppedAt,
@@ -108,12 +104,13 @@ export const lifecycleView = (state: LifecycleState, options: { retentionMs?: nu
     };
   }
 
-  const pools: Record<string, PoolJson> = {};
-  for (const p of Object.values(state.pools)) {
+  const pools = idRecord<PoolJson>();
+  for (const p of state.pools.values()) {
+    // One live session per agent (rule 11), so each agent is listed once.
     const activeAgentIds = [...(liveByPool.get(p.poolId) ?? [])].sort(byCodeUnit);
-    const activeByType: Record<string, number> = {};
+    const activeByType = idRecord<number>();
     for (const id of activeAgentIds) {
-      const type = state.agents[id]!.type;
+      const type = state.agents.get(id)!.type;
       activeByType[type] = (activeByType[type] ?? 0) + 1;
     }
     const activeCount = activeAgentIds.length;

@@ -8,7 +8,11 @@ import { resolveReconcileConfig, type ReconcileConfigInput, type ReconcileRule }
 
 /** What the liveness check of one pid found. A zombie counts as dead. */
 export interface PidObservation {
-  alive: boolean;
+  /**
+   * True: the process exists (another user's counts: EPERM). False: it is gone or a zombie. Null:
+   * it could not be checked (the reason is in `detail`); no rule fires on it, and the pass reports it.
+   */
+  alive: boolean | null;
   /** What was seen, for the record: e.g. "zombie (state Z)", "no such process (ESRCH)". */
   detail?: string;
 }
@@ -25,9 +29,28 @@ export interface AgentObservation {
 
 /** Facts gathered outside the log. A pid or agent that is absent here was not observed: no rule fires on it. */
 export interface Observations {
+  /**
+   * The host the pids were observed on. A pid means something only there: pid facts apply to the
+   * sessions whose `host` is this one and to sessions with no host (SPEC §4), never to another host's.
+   */
+  host?: string | null;
   pids?: Readonly<Record<number, PidObservation>>;
   agents?: Readonly<Record<string, AgentObservation>>;
 }
+
+/** Does this reconciler's pid check cover the session (its own host, or no host at all)? */
+export const onObservedHost = (session: SessionJson, observations: Observations): boolean =>
+  session.host === null || session.host === (observations.host ?? null);
+
+/** The pid fact about a session, if one was observed on its host. */
+export const pidFactOf = (session: SessionJson, observations: Observations): PidObservation | undefined =>
+  session.pid === null || !onObservedHost(session, observations) ? undefined : observations.pids?.[session.pid];
+
+/** An observation about an agent: own entries only (the record may come from anyone). */
+const agentFact = (observations: Observations, agentId: string): AgentObservation | undefined => {
+  const agents = observations.agents;
+  return agents !== undefined && Object.hasOwn(agents, agentId) ? agents[agentId] : undefined;
+};
 
 /** One correction: the event to append and the rule that produced it. */
 export interface Decision {
@@ -87,7 +110,7 @@ const unavailability = (
   if (agent.status === 'removed') return 'removed';
   const connection = connectionOf(agent, obs);
   if (connection === 'gone' || connection === 'disconnected') return connection;
-  if (session.pid !== null && observations.pids?.[session.pid]?.alive === false) return 'pid-dead';
+  if (pidFactOf(session, observations)?.alive === false) return 'pid-dead';
   return null;
 };
 
@@ -144,18 +167,18 @@ export const decide = (
 
   for (const agentId of [...liveByAgent.keys()].sort(byCodeUnit)) {
     const agent = view.agents[agentId];
-    const obs = observations.agents?.[agentId];
+    const obs = agentFact(observations, agentId);
     const connection = connectionOf(agent, obs);
     const lastSeenAt = obs?.lastHeartbeatAt ?? agent?.lastSeenAt ?? null;
     // The stint this session belongs to: a resumed session is a new stint even with a reused pid.
     const stint = agent?.startedAt ?? null;
 
     for (const s of liveByAgent.get(agentId)!) {
-      const pidSeen = s.pid === null ? undefined : observations.pids?.[s.pid];
+      const pidSeen = pidFactOf(s, observations);
 
-      if (cfg.pidCheck && s.pid !== null && pidSeen !== undefined && !pidSeen.alive) {
+      if (cfg.pidCheck && s.pid !== null && pidSeen?.alive === false) {
         make('dead-pid', s, s.pid, stint, 'AgentCrashed', { agentId, reason: cfg.reasons.deadPid, pid: s.pid }, {
-          pid: s.pid, alive: false, detail: pidSeen.detail ?? null, sessionState: s.state, lastSeenAt,
+          pid: s.pid, host: s.host, alive: false, detail: pidSeen.detail ?? null, sessionState: s.state, lastSeenAt,
         });
         continue;
       }

@@ -1,19 +1,27 @@
+import { hostname } from 'node:os';
 import { isRollcallError } from '../errors.js';
 import { streamOf } from '../events/lifecycleEvents.js';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
-import { lifecycleView, type ProjectionJson } from '../projections/lifecycleView.js';
+import { isLive } from '../projections/lifecycleState.js';
+import type { ProjectionJson } from '../projections/lifecycleView.js';
 import { replayStore } from '../replay/replayLog.js';
 import type { EventStore, ExpectedRevision } from '../stores/eventStore.js';
-import { decide, type Decision, type Observations } from './decide.js';
+import { pause } from '../stores/pause.js';
+import { decide, pidFactOf, type Decision, type Observations } from './decide.js';
 import { observeProcesses } from './observeProcesses.js';
 import { reconcileRules, type ReconcileConfigInput, type ReconcileRule } from './reconcileConfig.js';
 
-/** Gathers the facts `decide` needs; it is handed the view so it knows which pids and agents to look at. */
-export type Observer = (view: ProjectionJson) => Observations | Promise<Observations>;
+/**
+ * Gathers the facts `decide` needs; it is handed the view so it knows which pids and agents to look
+ * at, and the host it runs for (its pid facts are about that host: say so in `Observations.host`).
+ */
+export type Observer = (view: ProjectionJson, context: { host: string }) => Observations | Promise<Observations>;
 
 export interface ReconcileOptions {
   /** Default: `observeProcesses`, the pid check of every live session on this host. */
   observe?: Observer;
+  /** The host this reconciler checks pids on (SPEC §4). Default: `os.hostname()`. */
+  host?: string;
   /** The time of the pass (ISO). Default: the wall clock. */
   now?: string;
   config?: ReconcileConfigInput;
@@ -40,6 +48,16 @@ export interface ReconcileMetrics {
   alreadyStored: number;
   /** Corrections not appended because the agent's stream moved on (`wrong-expected-revision`): re-decided next pass. */
   conflicts: number;
+  /** Live sessions on this host whose pid could not be checked (no rule fired on them). */
+  unchecked: number;
+}
+
+/** A live session on this host whose pid the observer could not check: reported, never assumed alive or dead. */
+export interface UncheckedPid {
+  agentId: string;
+  sessionId: string;
+  pid: number;
+  detail: string;
 }
 
 export interface ReconcilePass {
@@ -52,6 +70,7 @@ export interface ReconcilePass {
   appended: Decision[];
   alreadyStored: Decision[];
   conflicts: Decision[];
+  unchecked: UncheckedPid[];
   metrics: ReconcileMetrics;
 }
 
@@ -62,6 +81,7 @@ export const emptyMetrics = (): ReconcileMetrics => ({
   appended: 0,
   alreadyStored: 0,
   conflicts: 0,
+  unchecked: 0,
 });
 
 /** Adds `b` into `a` (cumulative metrics). */
@@ -72,6 +92,7 @@ export const addMetrics = (a: ReconcileMetrics, b: ReconcileMetrics): ReconcileM
   a.appended += b.appended;
   a.alreadyStored += b.alreadyStored;
   a.conflicts += b.conflicts;
+  a.unchecked += b.unchecked;
   return a;
 };
 
@@ -94,14 +115,21 @@ const revisionAt = async (store: EventStore, stream: string, position: bigint): 
 export const reconcileOnce = async (store: EventStore, options: ReconcileOptions = {}): Promise<ReconcilePass> => {
   const projection = createLifecycleProjection(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs });
   const { state } = await replayStore(store, projection, { skipInvalid: options.skipInvalid ?? false });
-  const view = lifecycleView(state, { retentionMs: projection.retentionMs });
-  const observations = await (options.observe ?? observeProcesses)(view);
+  const view = projection.view(state);
+  const host = options.host ?? hostname();
+  const observations = await (options.observe ?? ((v) => observeProcesses(v, { host })))(view, { host });
   const decisions = decide(view, observations, options.now ?? new Date().toISOString(), options.config);
 
+  const unchecked: UncheckedPid[] = [];
+  for (const s of Object.values(view.sessions)) {
+    const fact = isLive(s.state) ? pidFactOf(s, observations) : undefined;
+    if (fact !== undefined && fact.alive === null) unchecked.push({ agentId: s.agentId, sessionId: s.sessionId, pid: s.pid!, detail: fact.detail ?? 'cannot check' });
+  }
   const metrics = emptyMetrics();
   metrics.passes = 1;
   metrics.decided = decisions.length;
-  const pass: ReconcilePass = { position: view.position, view, observations, decisions, appended: [], alreadyStored: [], conflicts: [], metrics };
+  metrics.unchecked = unchecked.length;
+  const pass: ReconcilePass = { position: view.position, view, observations, decisions, appended: [], alreadyStored: [], conflicts: [], unchecked, metrics };
   if (decisions.length === 0 || view.position === null) return pass;
 
   const byStream = new Map<string, Decision[]>();
@@ -153,18 +181,6 @@ export interface RunReconcilerOptions extends Omit<ReconcileOptions, 'now'> {
   /** When given, a failed pass is reported here and the loop goes on; otherwise the error ends the loop. */
   onError?: (error: unknown) => void;
 }
-
-const pause = (msToWait: number, signal: AbortSignal | undefined): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, msToWait);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /** Runs `reconcileOnce` every `everyMs` until the signal aborts; returns the cumulative metrics. */
 export const runReconciler = async (store: EventStore, options: RunReconcilerOptions): Promise<ReconcileMetrics> => {

@@ -1,5 +1,5 @@
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
-import { lifecycleView, type ProjectionJson } from '../projections/lifecycleView.js';
+import type { ProjectionJson } from '../projections/lifecycleView.js';
 import { replayStore } from '../replay/replayLog.js';
 import type { EventStore } from '../stores/eventStore.js';
 import type { Decision } from './decide.js';
@@ -44,5 +44,5 @@ export const recoverOnStartup = async (store: EventStore, options: RecoverOption
   }
   const projection = createLifecycleProjection(rest.retentionMs === undefined ? {} : { retentionMs: rest.retentionMs });
   const { state } = await replayStore(store, projection, { skipInvalid: rest.skipInvalid ?? false });
-  return { view: lifecycleView(state, { retentionMs: projection.retentionMs }), appended, metrics };
+  return { view: projection.view(state), appended, metrics };
 };

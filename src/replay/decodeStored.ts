@@ -2,10 +2,10 @@ import { RollcallError } from '../errors.js';
 import { decodeEvent } from '../events/decodeEvent.js';
 import { recorded } from '../events/lifecycleEvents.js';
 import type { StoredEvent } from '../stores/eventStore.js';
-import { InvalidRecord, type ReplayItem } from './replayItem.js';
+import { InvalidRecord, type DecodedItem } from './replayItem.js';
 
 /** Validates (and upcasts) an event a store handed back; a bad one becomes an InvalidRecord naming its position. */
-export const decodeStored = (stored: StoredEvent): ReplayItem => {
+export const decodeStored = (stored: StoredEvent): DecodedItem => {
   if (stored.corrupt !== undefined) {
     const error = new RollcallError('corrupt-store', `position ${stored.position}: unreadable stored event (${stored.corrupt})`, {
       position: stored.position,
@@ -26,8 +26,8 @@ export const decodeStored = (stored: StoredEvent): ReplayItem => {
  * store's own) and one per chunk, instead of a chain of per-event generators — that chain's
  * promises were most of the garbage of a store replay.
  */
-export async function* decodeStoredChunks(source: AsyncIterable<StoredEvent>, size = 512): AsyncGenerator<ReplayItem[]> {
-  let chunk: ReplayItem[] = [];
+export async function* decodeStoredChunks(source: AsyncIterable<StoredEvent>, size = 512): AsyncGenerator<DecodedItem[]> {
+  let chunk: DecodedItem[] = [];
   for await (const stored of source) {
     chunk.push(decodeStored(stored));
     if (chunk.length >= size) {

@@ -1,7 +1,7 @@
 import { Immer, enableMapSet, enablePatches, type Draft, type Patch } from 'immer';
 import type { Projection } from '../projections/defineProjection.js';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
-import { isInvalid, type ReplayItem } from './replayItem.js';
+import { isDuplicate, isInvalid, type ReplayItem } from './replayItem.js';
 
 enablePatches();
 enableMapSet();
@@ -52,7 +52,8 @@ export const foldEvents = async <S, E extends RecordedEvent = RecordedEvent>(
   source: ReplaySource,
   options: FoldOptions<S> = {},
 ): Promise<FoldResult<S>> => {
-  const state = options.initialState === undefined ? projection.initialState() : structuredClone(options.initialState);
+  const given = options.initialState;
+  const state = given === undefined ? projection.initialState() : projection.clone ? projection.clone(given) : structuredClone(given);
   const until = options.until ?? null;
   const asOfMs = options.asOf == null ? null : Date.parse(options.asOf);
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
@@ -82,7 +83,7 @@ export const foldEvents = async <S, E extends RecordedEvent = RecordedEvent>(
           flush();
           throw item.invalid;
         }
-      } else if (asOfMs !== null && Date.parse(item.metadata.at) > asOfMs) {
+      } else if (asOfMs !== null && Date.parse(isDuplicate(item) ? item.event.metadata.at : item.metadata.at) > asOfMs) {
         stoppedEarly = true;
         break outer;
       }
@@ -94,12 +95,18 @@ export const foldEvents = async <S, E extends RecordedEvent = RecordedEvent>(
   return { state, processed, stoppedEarly, lastPosition };
 };
 
-/** Runs the recipes on a state the caller owns (mutating it); undecodable items go to `applyInvalid`. */
+/**
+ * Runs the recipes on a state the caller owns (mutating it); undecodable items go to `applyInvalid`,
+ * redeliveries to `applyDuplicate` (dropped when the projection has none).
+ */
 export const applyItemsInPlace = <S, E extends RecordedEvent>(projection: Projection<S, E>, state: S, items: readonly ReplayItem[]): void => {
   const draft = state as Draft<S>;
   for (const item of items) {
     if (isInvalid(item)) {
       projection.applyInvalid!(draft, { position: item.position, eventId: item.id, type: item.type, message: item.invalid.message });
+    } else if (isDuplicate(item)) {
+      const e = item.event;
+      projection.applyDuplicate?.(draft, { position: e.position, eventId: e.id, type: e.type });
     } else {
       projection.apply(draft, item as E);
     }

@@ -1,8 +1,10 @@
+import { CompactIdSet } from '../events/compactIdSet.js';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Projection } from '../projections/defineProjection.js';
 import type { EventStore } from '../stores/eventStore.js';
 import { decodeStoredChunks } from './decodeStored.js';
-import { foldEvents, type FoldOptions, type FoldResult } from './foldEvents.js';
+import { dedupeIds } from './dedupeIds.js';
+import { foldEvents, type FoldOptions, type FoldResult, type ReplaySource } from './foldEvents.js';
 import { readNdjsonEvents } from './readNdjson.js';
 import { encodeSnapshot, verifySnapshot } from './snapshots.js';
 
@@ -22,6 +24,18 @@ export interface ReplayResult<S> extends FoldResult<S> {
 }
 
 /**
+ * A store's log from `after` as a replay source. A store that guarantees unique ids is read as is;
+ * any other is deduplicated exactly (rule 4), continuing from `seen` when a snapshot gave it.
+ */
+export const readStoreSource = (store: EventStore, options: { after?: bigint | null; seen?: CompactIdSet } = {}): ReplaySource => {
+  const source = decodeStoredChunks(store.readAll({ after: options.after ?? null }));
+  return store.uniqueIds ? source : dedupeIds(source, options.seen);
+};
+
+/** An NDJSON file (or `-` for stdin) as a replay source: nothing guarantees its ids are unique, so it is deduplicated exactly. */
+export const readFileSource = (path: string): ReplaySource => dedupeIds(readNdjsonEvents(path));
+
+/**
  * Rebuilds a projection from a store: from the newest valid snapshot plus the tail, or in full.
  * Snapshots are kept fresh here, and never used for a cut-short replay (`until`, `asOf`).
  */
@@ -35,16 +49,19 @@ export const replayStore = async <S>(
   let initialState: S | undefined;
   let after: bigint | null = null;
   let snapshotSkipped: string | null = null;
+  // Without unique ids in the store, the ids seen so far are part of what a snapshot must carry.
+  let seen = store.uniqueIds ? undefined : new CompactIdSet();
   if (useSnapshots) {
     const verdict = await verifySnapshot(projection, await store.snapshots!.load(projection.name), store);
-    if (verdict.usable) {
+    if (!verdict.usable) snapshotSkipped = verdict.reason;
+    else if (seen !== undefined && verdict.seenIds === null) snapshotSkipped = 'snapshot carries no id set, which this store needs';
+    else {
       initialState = verdict.state;
       after = verdict.position;
-    } else {
-      snapshotSkipped = verdict.reason;
+      if (seen !== undefined) seen = verdict.seenIds!;
     }
   }
-  const result = await foldEvents(projection, decodeStoredChunks(store.readAll({ after })), {
+  const result = await foldEvents(projection, readStoreSource(store, { after, ...(seen !== undefined ? { seen } : {}) }), {
     ...options,
     ...(initialState !== undefined ? { initialState } : {}),
   });
@@ -55,7 +72,7 @@ export const replayStore = async <S>(
     let lastId: string | null = null;
     for await (const e of store.readAll({ after: lastPosition - 1n, limit: 1 })) lastId = e.id;
     if (lastId !== null) {
-      await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state));
+      await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state, seen));
       snapshotSaved = true;
     }
   }
@@ -67,4 +84,4 @@ export const replayFile = <S>(
   path: string,
   projection: Projection<S, RecordedEvent>,
   options: FoldOptions<S> = {},
-): Promise<FoldResult<S>> => foldEvents(projection, readNdjsonEvents(path), options);
+): Promise<FoldResult<S>> => foldEvents(projection, readFileSource(path), options);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { CompactIdSet } from '../events/compactIdSet.js';
 import type { EventStore, Snapshot } from '../stores/eventStore.js';
 
 /** What a snapshot needs of a projection: only the same name and version may reuse one. */
@@ -16,25 +17,37 @@ interface SnapshotBody {
   /** Id of the event at `position`: a snapshot of some other log cannot match it. */
   eventId: string;
   state: unknown;
+  /**
+   * For a store that does not guarantee unique ids: the ids the replay has seen up to `position`
+   * (CompactIdSet text), so the tail is deduplicated as exactly as a full replay would be.
+   */
+  seenIds?: string;
 }
 
 const digest = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** Serializes a state for `SnapshotStore.save`: a checksum line, then the JSON body. */
-export const encodeSnapshot = <S>(projection: SnapshotProjection<S>, position: bigint, eventId: string, state: S): Snapshot => {
+export const encodeSnapshot = <S>(
+  projection: SnapshotProjection<S>,
+  position: bigint,
+  eventId: string,
+  state: S,
+  seenIds?: CompactIdSet,
+): Snapshot => {
   const body: SnapshotBody = {
     name: projection.name,
     version: projection.version,
     position: position.toString(),
     eventId,
     state: projection.toJSON ? projection.toJSON(state) : state,
+    ...(seenIds !== undefined ? { seenIds: seenIds.encode() } : {}),
   };
   const json = JSON.stringify(body);
   return { name: projection.name, version: projection.version, position, payload: `${digest(json)}\n${json}` };
 };
 
 export type SnapshotVerdict<S> =
-  | { usable: true; state: S; position: bigint }
+  | { usable: true; state: S; position: bigint; seenIds: CompactIdSet | null }
   | { usable: false; reason: string };
 
 /**
@@ -69,7 +82,8 @@ export const verifySnapshot = async <S>(
   if (atPosition !== body.eventId) return { usable: false, reason: `snapshot does not match the log at position ${position}` };
   try {
     const state = projection.fromJSON ? projection.fromJSON(body.state) : (body.state as S);
-    return { usable: true, state, position };
+    const seenIds = typeof body.seenIds === 'string' ? CompactIdSet.decode(body.seenIds) : null;
+    return { usable: true, state, position, seenIds };
   } catch (e) {
     return { usable: false, reason: `snapshot state unreadable (${(e as Error).message})` };
   }

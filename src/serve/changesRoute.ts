@@ -127,6 +127,8 @@ export const changesRoute: FastifyPluginAsyncZod<ChangesRouteOptions> = async (a
       const stop = rollcall.subscribe((change) => send(frame(change)), {
         from,
         onCaughtUp: (position) => send(`event: caught-up\ndata: ${JSON.stringify({ position: position === null ? null : position.toString() })}\n\n`),
+        // Following stopped (runtime closed or failed): end the stream; the client resumes elsewhere or later.
+        onError: () => setImmediate(() => stream.end()),
       });
       // The subscription may deliver (and so overflow) before it returns.
       if (closed) stop();

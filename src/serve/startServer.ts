@@ -3,7 +3,7 @@ import { RollcallError } from '../errors.js';
 import type { Rollcall } from '../live/types.js';
 import { runReconciler, type RunReconcilerOptions } from '../reconcile/reconciler.js';
 import type { EventStore } from '../stores/eventStore.js';
-import { openDevRollcall } from './devLive.js';
+import { openRollcall } from '../live/openRollcall.js';
 import { createServer, type RollcallServer, type ServerOptions } from './createServer.js';
 import { redactSecrets } from './httpErrors.js';
 
@@ -44,7 +44,7 @@ export const startServer = async (options: StartServerOptions): Promise<StartedS
   if (!isLoopback(host) && !options.token) {
     throw new RollcallError('usage', `refusing to listen on ${host} without a token: set ROLLCALL_TOKEN or --token-file (or bind 127.0.0.1)`);
   }
-  const rollcall = await openDevRollcall({
+  const rollcall = openRollcall({
     store: options.store,
     ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
     ...(options.skipInvalid !== undefined ? { skipInvalid: options.skipInvalid } : {}),

@@ -8,18 +8,15 @@ export interface CurrentView {
 }
 
 /**
- * The view of the live state, built at most once per state: the live runtime hands out a new state
- * object whenever it applies something, so identity says whether the cached view is still current.
+ * The live view with its JSON text, serialized at most once per view: the runtime builds a view
+ * once per position and hands out the same object until the position moves.
  */
 export const createViewCache = (rollcall: Rollcall): (() => CurrentView) => {
-  let lastState: unknown;
   let current: CurrentView | undefined;
   return () => {
-    const state = rollcall.state();
-    if (current !== undefined && state === lastState) return current;
     const view = rollcall.view();
+    if (current !== undefined && current.view === view) return current;
     let json: string | undefined;
-    lastState = state;
     current = { view, json: () => (json ??= JSON.stringify(view)) };
     return current;
   };

@@ -20,6 +20,7 @@ export const SessionJsonSchema = z
     endedAt: Time,
     terminatingSince: Time,
     terminationReason: z.string().nullable(),
+    host: z.string().nullable().meta({ description: 'the host its process last ran on' }),
   })
   .meta({ id: 'Session' });
 
@@ -38,6 +39,7 @@ export const AgentJsonSchema = z
     status: z.enum(['running', 'idle', 'removed']),
     currentSessionId: z.string().nullable(),
     pid: z.number().int().nullable(),
+    host: z.string().nullable().meta({ description: "its live session's host" }),
     generation: z.number().int(),
     busy: z.boolean(),
     connection: ConnectionJsonSchema.nullable(),
@@ -132,4 +134,5 @@ export const StatusJsonSchema = z.object({
   status: z.enum(['ready', 'catching-up', 'store-unavailable']),
   position: PositionJson,
   head: PositionJson,
+  message: z.string().optional().meta({ description: 'why following stopped for good, when it did' }),
 });

@@ -1,3 +1,4 @@
+import type { RollcallError } from '../errors.js';
 import type { LifecycleEvent } from '../events/lifecycleEvents.js';
 
 /** Optimistic concurrency for one stream, as EventStoreDB names it. */
@@ -40,9 +41,17 @@ export interface ReadAllOptions {
   limit?: number;
 }
 
+/** What a live subscription reports about its store while it follows it. */
+export type SubscriptionStatus = { available: true } | { available: false; error: RollcallError };
+
 export interface SubscribeOptions {
   after?: bigint | null;
   signal?: AbortSignal;
+  /**
+   * Told when the subscription cannot reach its store (it keeps retrying) and when it can again,
+   * so that an idle follower reports an outage without waiting for the next event.
+   */
+  onStatus?: (status: SubscriptionStatus) => void;
 }
 
 /** A saved projection state, tied to the projection's name and version. */
@@ -67,6 +76,11 @@ export interface SnapshotStore {
 export interface EventStore {
   /** The store's URL with any password masked, for messages. */
   readonly url: string;
+  /**
+   * True when the store never holds two events with one id (sqlite, postgres, memory): a replay
+   * from it needs no id set. False (EventStoreDB) makes replays deduplicate exactly (rule 4).
+   */
+  readonly uniqueIds: boolean;
   /** Appends to one stream, checking `expectedRevision` (default 'any') first. */
   appendToStream(
     stream: string,

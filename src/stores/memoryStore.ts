@@ -10,6 +10,7 @@ import type {
   SubscribeOptions,
 } from './eventStore.js';
 import { checkExpectedRevision } from './expectedRevision.js';
+import { pause, wakeAll } from './pause.js';
 
 /** An in-process store (`memory:`): the reference semantics the durable stores are tested against. */
 export const openMemoryStore = (): EventStore => {
@@ -17,13 +18,10 @@ export const openMemoryStore = (): EventStore => {
   const streams = new Map<string, StoredEvent[]>();
   const ids = new Set<string>();
   const snapshots = new Map<string, Snapshot>();
-  let waiters: Array<() => void> = [];
-
-  const wake = () => {
-    const w = waiters;
-    waiters = [];
-    for (const f of w) f();
-  };
+  let closed = false;
+  // Subscriptions waiting for the next append: an append wakes them at once, in process.
+  const wakers = new Set<() => void>();
+  const wake = () => wakeAll(wakers);
 
   const write = (stream: string, e: LifecycleEvent): boolean => {
     if (ids.has(e.id)) return false;
@@ -47,6 +45,7 @@ export const openMemoryStore = (): EventStore => {
 
   const store: EventStore = {
     url: 'memory:',
+    uniqueIds: true,
     async appendToStream(stream, events, options = {}): Promise<AppendToStreamResult> {
       const current = streams.get(stream);
       checkExpectedRevision(stream, options.expectedRevision ?? ('any' as ExpectedRevision), current ? BigInt(current.length - 1) : null);
@@ -80,13 +79,12 @@ export const openMemoryStore = (): EventStore => {
       let next = options.after == null ? 0 : Number(options.after);
       const signal = options.signal;
       while (!signal?.aborted) {
-        while (next < log.length) yield log[next++]!;
-        await new Promise<void>((resolve) => {
-          // A signal that aborted while we were yielding fires no more 'abort' events.
-          if (signal?.aborted) return resolve();
-          waiters.push(resolve);
-          signal?.addEventListener('abort', () => resolve(), { once: true });
-        });
+        while (next < log.length) {
+          yield log[next++]!;
+          if (signal?.aborted || closed) return;
+        }
+        if (closed) return;
+        await pause(60_000, signal, wakers);
       }
     },
     async head() {
@@ -101,6 +99,7 @@ export const openMemoryStore = (): EventStore => {
       },
     },
     async close() {
+      closed = true;
       wake();
     },
   };

@@ -14,17 +14,33 @@ import type {
 import { checkExpectedRevision } from './expectedRevision.js';
 import { maskUrl } from './maskUrl.js';
 import { pause, wakeAll } from './pause.js';
+import { splitPostgresUrl } from './postgresUrl.js';
 import { storedRow } from './storedRow.js';
 
 export interface PostgresStoreOptions {
-  /** `postgres://user:password@host:5432/database` (any node-postgres connection string). */
+  /**
+   * `postgres://user:password@host:5432/database` (any node-postgres connection string, TLS
+   * settings such as `sslmode` included), with rollcall's own `?max=`, `?schema=` and
+   * `?statement_timeout=` parameters.
+   */
   url: string;
   /** How long connecting may take before the store is reported unavailable. Default 3000 ms. */
   connectTimeoutMs?: number;
-  /** Connections in the pool. Default 4. */
+  /** Connections in the pool. Default `?max=`, else 4. */
   poolSize?: number;
-  /** How often a live subscription polls for new events. Default 100 ms. */
+  /** Schema of rollcall's tables, created if missing. Default `?schema=`, else the server's search_path (normally `public`). */
+  schema?: string;
+  /** Longest a statement may run before the server cancels it (store-unavailable). Default `?statement_timeout=`, else 60 000 ms; 0 = none. */
+  statementTimeoutMs?: number;
+  /**
+   * A live subscription is woken by NOTIFY (sent inside every append transaction, received on one
+   * LISTEN connection per process and server); it polls this often only while that connection is
+   * down, and always on a read-only server (a hot standby cannot LISTEN). Default 500 ms, 100 ms on a
+   * read-only server.
+   */
   pollIntervalMs?: number;
+  /** The poll while the LISTEN connection is up, in case a notification is lost. Default 5000 ms. */
+  notifyFallbackMs?: number;
   /** Rows per read query. Default 10,000. */
   pageSize?: number;
   /** How long a live subscription keeps retrying while the server is unreachable before it throws. Default 60 s. */
@@ -52,7 +68,22 @@ export interface PostgresStoreOptions {
  * `--until POSITION`) would have to live with. Message DB makes the same choice as we do.
  */
 const APPEND_LOCK = 0x726f6c6c63616c6cn; // 'rollcall'
-const SCHEMA_LOCK = APPEND_LOCK + 1n;
+
+/**
+ * The advisory-lock keys of one log. Advisory locks are per database, so a log in its own schema
+ * takes keys of its own (FNV-1a of the name, shifted clear of the constant's top byte); the default
+ * log keeps the keys every earlier version used, so old and new processes still exclude each other.
+ */
+const lockKeys = (schema: string | undefined): { append: bigint; schema: bigint } => {
+  if (!schema) return { append: APPEND_LOCK, schema: APPEND_LOCK + 1n };
+  let h = 0x811c9dc5;
+  for (let i = 0; i < schema.length; i++) h = Math.imul(h ^ schema.charCodeAt(i), 0x01000193) >>> 0;
+  const append = APPEND_LOCK ^ (BigInt(h) << 16n);
+  return { append, schema: append + 1n };
+};
+
+/** The NOTIFY channel appends signal on: NOTIFY is per database, so a log in its own schema has its own. */
+const notifyChannel = (schema: string | undefined): string => (schema ? `rollcall_events_${schema}` : 'rollcall_events');
 
 /* Entry i takes the schema from version i to i + 1, recorded in rollcall_schema in the same transaction. */
 const migrations: readonly string[] = [
@@ -106,11 +137,25 @@ type Row = [string, string, string, string, string, string | null, string | null
 const WRITE_ROWS = 5_000;
 const WRITE_BYTES = 16 * 1024 * 1024;
 
+/** The SQLSTATE of a server error (five characters), or null for a socket or client error. */
+const sqlState = (e: unknown): string | null => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : null;
+};
+
 /** Connection-level failures (SQLSTATE classes 08, 28, 53, 57P, 3D000) and socket errors. */
 const isUnavailable = (e: unknown): boolean => {
-  const code = String((e as { code?: unknown }).code ?? '');
-  if (!/^[0-9A-Z]{5}$/.test(code)) return true; // ECONNREFUSED, ETIMEDOUT, "Connection terminated" …
+  const code = sqlState(e);
+  if (code === null) return true; // ECONNREFUSED, ETIMEDOUT, "Connection terminated" …
   return /^(08|28|53|57P)/.test(code) || code === '3D000';
+};
+
+/** What a SQLSTATE that is not a connection failure means to an operator, where we know better than "unexpected". */
+const knownStates: Record<string, string> = {
+  '57014': 'the statement ran longer than the statement timeout (statement_timeout) and was cancelled',
+  '25006': 'the server is read-only (a hot standby, or default_transaction_read_only): append to the primary',
+  '42P01': "rollcall's tables are missing (dropped or renamed, or another schema is on the search_path)",
+  '42501': 'permission denied: the user needs rights on rollcall’s tables (and CREATE on the schema, to create them)',
 };
 
 /** An error's message; a refused dual-stack connect is an AggregateError with an empty one. */
@@ -121,11 +166,94 @@ const describe = (e: unknown): string => {
   return inner.length ? [...new Set(inner)].join('; ') : String(err.code ?? e);
 };
 
-const toRollcallError = (url: string, doing: string, e: unknown): RollcallError => {
-  if (e instanceof RollcallError) return e;
+/** Why a call failed, for the message: decided by SQLSTATE, worded for an operator. */
+const reasonOf = (e: unknown): string => {
   const message = describe(e);
-  const why = isUnavailable(e) ? message : `unexpected database error: ${message}`;
-  return new RollcallError('store-unavailable', `${url}: ${doing}: ${why}`, { cause: e });
+  const state = sqlState(e);
+  const known = state === null ? undefined : knownStates[state];
+  return isUnavailable(e) ? message : known ? `${known} (${message})` : `unexpected database error: ${message}`;
+};
+
+/** Every failure of the server is `store-unavailable` (exit 3): reachable or not, it could not do what was asked. */
+const toRollcallError = (url: string, doing: string, e: unknown): RollcallError =>
+  e instanceof RollcallError ? e : new RollcallError('store-unavailable', `${url}: ${doing}: ${reasonOf(e)}`, { cause: e });
+
+/**
+ * One LISTEN connection per process, server and channel, shared by every subscription of every
+ * store on that connection string; it reconnects by itself (backing off) and wakes its subscriptions on each
+ * notification and on every (re)connect, so that nothing committed while it was down is missed.
+ */
+interface Listener {
+  /** True while LISTEN is established. */
+  readonly up: boolean;
+  /** Notifications (and reconnects) heard so far. */
+  readonly heard: number;
+  readonly wakers: Set<() => void>;
+  release(): void;
+}
+
+const listeners = new Map<string, Listener & { refs: number }>();
+
+const acquireListener = (connectionString: string, channel: string, connectTimeoutMs: number): Listener => {
+  const key = `${channel} ${connectionString}`;
+  const existing = listeners.get(key);
+  if (existing !== undefined) {
+    existing.refs++;
+    return existing;
+  }
+  const wakers = new Set<() => void>();
+  const stop = new AbortController();
+  let client: pg.Client | null = null;
+  const shared = {
+    up: false,
+    heard: 0,
+    refs: 1,
+    wakers,
+    release() {
+      if (--shared.refs > 0) return;
+      listeners.delete(key);
+      stop.abort();
+      void client?.end().catch(() => undefined);
+    },
+  };
+  const signal = () => {
+    shared.heard++;
+    wakeAll(wakers);
+  };
+  void (async () => {
+    let backoff = 100;
+    while (!stop.signal.aborted) {
+      const c = new pg.Client({ connectionString, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true });
+      client = c;
+      let onAbort = () => undefined as void;
+      const lost = new Promise<void>((resolve) => {
+        c.on('error', () => resolve());
+        c.on('end', () => resolve());
+        onAbort = () => resolve();
+        stop.signal.addEventListener('abort', onAbort, { once: true });
+      });
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${channel}`);
+        c.on('notification', signal);
+        shared.up = true;
+        backoff = 100;
+        signal(); // anything committed while we were not listening
+        await lost;
+      } catch {
+        // Unreachable: subscriptions poll (and report the outage from their own reads) meanwhile.
+      }
+      shared.up = false;
+      stop.signal.removeEventListener('abort', onAbort);
+      void c.end().catch(() => undefined);
+      if (stop.signal.aborted) return;
+      signal(); // wake subscriptions so that they look (and report) at once
+      await pause(backoff, stop.signal, new Set());
+      backoff = Math.min(backoff * 2, 5_000);
+    }
+  })();
+  listeners.set(key, shared);
+  return shared;
 };
 
 interface Pending {
@@ -139,15 +267,24 @@ interface Pending {
  */
 export const openPostgresStore = async (options: PostgresStoreOptions): Promise<EventStore> => {
   const url = maskUrl(options.url);
+  const { connectionString, params } = splitPostgresUrl(options.url);
+  const schema = options.schema ?? params.schema;
+  const locks = lockKeys(schema);
+  const serverOptions = [params.options, schema && `-c search_path=${schema}`].filter(Boolean).join(' ');
+  const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
+  const channel = notifyChannel(schema);
   const pageSize = options.pageSize ?? 10_000;
-  const pollIntervalMs = options.pollIntervalMs ?? 100;
+  let pollIntervalMs = options.pollIntervalMs ?? 500;
+  const notifyFallbackMs = options.notifyFallbackMs ?? 5_000;
   const reconnectWindowMs = options.reconnectWindowMs ?? 60_000;
   const beforeCommit = options.beforeCommit;
   const pool = new pg.Pool({
-    connectionString: options.url,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
-    max: options.poolSize ?? 4,
+    connectionString,
+    connectionTimeoutMillis: connectTimeoutMs,
+    max: options.poolSize ?? params.poolSize ?? 4,
     idleTimeoutMillis: 10_000,
+    statement_timeout: options.statementTimeoutMs ?? params.statementTimeoutMs ?? 60_000,
+    ...(serverOptions ? { options: serverOptions } : {}),
   });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
@@ -173,21 +310,46 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     }
   };
 
+  // A hot standby (or a read-only user) is opened for reading only: a follower of the primary.
+  let readOnly = false;
+  let refused: RollcallError | undefined;
+  const refuse = (why: string): never => {
+    throw (refused = new RollcallError('store-unavailable', `cannot open store ${url}: ${why}`));
+  };
+  const checkVersion = (current: number) => {
+    if (current > migrations.length) {
+      refuse(`its schema is version ${current}, newer than this rollcall understands (${migrations.length}); upgrade rollcall`);
+    }
+  };
   try {
     await transaction('create schema', async (c) => {
+      const { rows: modes } = await c.query<{ ro: boolean }>(
+        "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' AS ro",
+      );
+      readOnly = modes[0]?.ro === true;
+      if (readOnly) {
+        const { rows: found } = await c.query<{ t: string | null }>("SELECT to_regclass('rollcall_schema')::text AS t");
+        const { rows } = found[0]?.t
+          ? await c.query<{ v: number | null }>('SELECT max(version) AS v FROM rollcall_schema')
+          : { rows: [{ v: 0 }] };
+        const current = rows[0]?.v ?? 0;
+        checkVersion(current);
+        if (current < migrations.length) {
+          refuse(
+            `the server is read-only (a hot standby?) and its rollcall schema is at version ${current}, not ${migrations.length}: open the store once on the primary first`,
+          );
+        }
+        return;
+      }
       // Two processes opening a fresh database at once: the second waits here, then finds it done.
-      await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK.toString()]);
+      await c.query('SELECT pg_advisory_xact_lock($1)', [locks.schema.toString()]);
+      if (schema) await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await c.query(
         'CREATE TABLE IF NOT EXISTS rollcall_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
       );
       const { rows } = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM rollcall_schema');
       const current = rows[0]?.v ?? 0;
-      if (current > migrations.length) {
-        throw new RollcallError(
-          'store-unavailable',
-          `cannot open store ${url}: its schema is version ${current}, newer than this rollcall understands (${migrations.length}); upgrade rollcall`,
-        );
-      }
+      checkVersion(current);
       for (let v = current; v < migrations.length; v++) {
         await c.query(migrations[v]!);
         await c.query('INSERT INTO rollcall_schema (version) VALUES ($1)', [v + 1]);
@@ -195,13 +357,15 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     });
   } catch (e) {
     await pool.end().catch(() => undefined);
-    if (e instanceof RollcallError && e.message.startsWith('cannot open')) throw e;
+    if (refused) throw refused;
     const root = e instanceof RollcallError && e.cause !== undefined ? e.cause : e;
-    throw new RollcallError('store-unavailable', `cannot open store ${url}: ${describe(root)}`, { cause: root });
+    throw new RollcallError('store-unavailable', `cannot open store ${url}: ${reasonOf(root)}`, { cause: root });
   }
 
   const wakers = new Set<() => void>();
   let closed = false;
+  const pollingOnly: Listener = { up: false, heard: 0, wakers: new Set(), release: () => undefined };
+  if (readOnly && options.pollIntervalMs === undefined) pollIntervalMs = 100;
 
   const query = async <R extends unknown[]>(doing: string, text: string, values: unknown[], name?: string): Promise<R[]> => {
     if (closed) throw new RollcallError('store-unavailable', `${url}: ${doing}: the store is closed`);
@@ -254,7 +418,9 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     for (const [s, r] of revisions) byStream.set(s, r === null ? -1n : BigInt(r));
 
     const { rows: head } = await c.query<[string]>({
-      text: 'UPDATE rollcall_head SET position = position + $1 RETURNING position',
+      // The NOTIFY is queued here and delivered at COMMIT, so a follower never hears of rows it cannot read.
+      text: `WITH h AS (UPDATE rollcall_head SET position = position + $1 RETURNING position)
+             SELECT position, pg_notify('${channel}', position::text) FROM h`,
       values: [fresh.length],
       rowMode: 'array',
       types: asText,
@@ -281,7 +447,14 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     return { appended: fresh.length, duplicates: pending.length - fresh.length, lastPosition: last, byStream };
   };
 
-  const lock = (c: pg.PoolClient) => c.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK.toString()]);
+  const lock = (c: pg.PoolClient) => c.query('SELECT pg_advisory_xact_lock($1)', [locks.append.toString()]);
+
+  const writable = () => {
+    if (closed) throw new RollcallError('store-unavailable', `${url}: append: the store is closed`);
+    if (readOnly) {
+      throw new RollcallError('usage', `${url}: append: the server is read-only (a hot standby?); followers may read here, appends go to the primary`);
+    }
+  };
 
   const head = async (): Promise<bigint | null> => {
     const rows = await query<[string]>('read head', 'SELECT position FROM rollcall_head', [], 'rollcall_head');
@@ -294,9 +467,10 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
 
   const store: EventStore = {
     url,
+    uniqueIds: true,
     async appendToStream(stream, events, options = {}): Promise<AppendToStreamResult> {
       const expected: ExpectedRevision = options.expectedRevision ?? 'any';
-      if (closed) throw new RollcallError('store-unavailable', `${url}: append: the store is closed`);
+      writable();
       const result = await transaction('append', async (c) => {
         await lock(c);
         const { rows } = await c.query<[string | null]>({
@@ -314,7 +488,7 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
       return result;
     },
     async appendBatch(events): Promise<AppendResult> {
-      if (closed) throw new RollcallError('store-unavailable', `${url}: append: the store is closed`);
+      writable();
       if (!events.length) return { appended: 0, duplicates: 0, lastPosition: null };
       const result = await transaction('append', async (c) => {
         await lock(c);
@@ -356,33 +530,48 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
       let last = options.after ?? 0n;
       let failingSince: number | null = null;
       let backoff = pollIntervalMs;
-      while (!signal?.aborted && !closed) {
-        let rows: Row[] = [];
-        try {
-          const h = await head();
-          if (h !== null && h > last) rows = await page(last, pageSize);
-          failingSince = null;
-          backoff = pollIntervalMs;
-        } catch (e) {
-          if (closed) return; // closed while polling: the subscription just ends
-          // A restart or failover of the server: keep following from `last` (nothing is skipped
-          // or repeated), backing off, and give up only after reconnectWindowMs of failures.
-          failingSince ??= Date.now();
-          if (Date.now() - failingSince > reconnectWindowMs) throw e;
-          await pause(backoff, signal, new Set());
-          backoff = Math.min(backoff * 2, 5_000);
-          continue;
+      // A hot standby cannot LISTEN (nor does NOTIFY reach it): its followers poll.
+      const listener: Listener = readOnly ? pollingOnly : acquireListener(connectionString, channel, connectTimeoutMs);
+      const wake = () => wakeAll(subscriptionWakers);
+      const subscriptionWakers = new Set<() => void>();
+      listener.wakers.add(wake);
+      wakers.add(wake);
+      try {
+        while (!signal?.aborted && !closed) {
+          // Counted before the read: a notification that arrives while reading or yielding is not lost.
+          const heard = listener.heard;
+          let rows: Row[];
+          try {
+            rows = await page(last, pageSize);
+            if (failingSince !== null) {
+              failingSince = null;
+              backoff = pollIntervalMs;
+              options.onStatus?.({ available: true });
+            }
+          } catch (e) {
+            if (closed || signal?.aborted) return; // closed while reading: the subscription just ends
+            // A restart or failover of the server: keep following from `last` (nothing is skipped
+            // or repeated), backing off, and give up only after reconnectWindowMs of failures.
+            failingSince ??= Date.now();
+            options.onStatus?.({ available: false, error: toRollcallError(url, 'follow', e) });
+            if (Date.now() - failingSince > reconnectWindowMs) throw toRollcallError(url, 'follow', e);
+            await pause(backoff, signal, new Set());
+            backoff = Math.min(backoff * 2, 5_000);
+            continue;
+          }
+          for (const r of rows) {
+            const e = toStored(r);
+            yield e;
+            last = e.position;
+            if (signal?.aborted || closed) return;
+          }
+          if (rows.length === pageSize || listener.heard !== heard) continue;
+          await pause(listener.up ? notifyFallbackMs : pollIntervalMs, signal, subscriptionWakers);
         }
-        if (!rows.length) {
-          await pause(pollIntervalMs, signal, wakers);
-          continue;
-        }
-        for (const r of rows) {
-          const e = toStored(r);
-          yield e;
-          last = e.position;
-          if (signal?.aborted || closed) return;
-        }
+      } finally {
+        listener.wakers.delete(wake);
+        wakers.delete(wake);
+        listener.release();
       }
     },
     head,
@@ -397,6 +586,8 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
         return r ? { name: r[0], version: Number(r[1]), position: BigInt(r[2]), payload: r[3] } : null;
       },
       async save(snapshot) {
+        // A standby cannot write: its followers load the snapshots the primary's processes save.
+        if (readOnly) return;
         await query(
           'save snapshot',
           `INSERT INTO rollcall_snapshots (name, version, position, payload) VALUES ($1, $2, $3, $4)

@@ -1,3 +1,4 @@
+import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { RollcallError } from '../errors.js';
@@ -21,7 +22,11 @@ export interface SqliteStoreOptions {
   path: string;
   /** How long an append waits for another process's write lock before giving up. Default 10 s. */
   busyTimeoutMs?: number;
-  /** How often a live subscription looks for events written by other processes. Default 100 ms. */
+  /**
+   * A live subscription learns of other processes' commits from a file watch on the database and
+   * its WAL, confirmed by PRAGMA data_version; this is its fallback poll, for file systems whose
+   * watch misses writes (network mounts). Default 1000 ms.
+   */
   pollIntervalMs?: number;
   /** Rows per read query. Default 10,000. */
   pageSize?: number;
@@ -56,10 +61,11 @@ export const sqliteSchemaVersion = migrations.length;
 
 type Row = [number, string, number, string, string, unknown, unknown];
 
+/** After a file event, how long a follower keeps checking for the commit it announced. */
+const SETTLE_MS = 250;
+
 /** How long one attempt at the write lock blocks inside SQLite before we yield and retry. */
 const LOCK_POLL_MS = 5;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const sqliteCode = (e: unknown): string => String((e as { code?: unknown } | undefined)?.code ?? '');
 
@@ -80,8 +86,8 @@ const openDatabase = (path: string, url: string, busyTimeoutMs: number): Databas
   try {
     db = new Database(path, { timeout: busyTimeoutMs });
   } catch (e) {
-    const message = (e as Error).message;
-    const why = /directory does not exist/i.test(message) ? `directory ${dirname(path)} does not exist` : message;
+    // Decided by the file system, not by better-sqlite3's wording.
+    const why = path !== ':memory:' && !existsSync(dirname(path)) ? `directory ${dirname(path)} does not exist` : (e as Error).message;
     throw new RollcallError('store-unavailable', `cannot open store ${url}: ${why}`, { cause: e });
   }
   try {
@@ -143,7 +149,7 @@ const migrate = (db: Database.Database, url: string): void => {
  */
 export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
   const url = `sqlite:${options.path}`;
-  const pollIntervalMs = options.pollIntervalMs ?? 100;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const pageSize = options.pageSize ?? 10_000;
   const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
   const db = openDatabase(options.path, url, busyTimeoutMs);
@@ -173,6 +179,48 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
 
   const wakers = new Set<() => void>();
   let closed = false;
+  /** Commits through this connection (PRAGMA data_version counts only other connections'). */
+  let localCommits = 0;
+
+  // --- the change feed: one file watch per store, shared by its subscriptions ---
+  const onDisk = options.path !== ':memory:' && options.path !== '';
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+  const identity = onDisk ? statSync(options.path, { throwIfNoEntry: false }) : undefined;
+  let watchers: FSWatcher[] = [];
+  let lastFileEvent = 0;
+  let watching = 0;
+  const startWatching = () => {
+    if (watching++ > 0 || !onDisk) return;
+    // Other processes append to the WAL; checkpoints and non-WAL writers touch the file itself.
+    for (const file of [`${options.path}-wal`, options.path]) {
+      try {
+        const w = watch(file, { persistent: false }, () => {
+          lastFileEvent = Date.now();
+          wakeAll(wakers);
+        });
+        w.on('error', () => wakeAll(wakers));
+        watchers.push(w);
+      } catch {
+        // No such file (yet): the fallback poll covers it.
+      }
+    }
+  };
+  const stopWatching = () => {
+    if (--watching > 0) return;
+    for (const w of watchers) w.close();
+    watchers = [];
+  };
+  /** A follower must not go on reading a file that is no longer the one at the path. */
+  const checkIdentity = () => {
+    if (identity === undefined) return;
+    const now = statSync(options.path, { throwIfNoEntry: false });
+    if (now === undefined || now.ino !== identity.ino || now.dev !== identity.dev) {
+      throw new RollcallError(
+        'store-unavailable',
+        `${url}: the database file was ${now === undefined ? 'deleted' : 'replaced'} while following it`,
+      );
+    }
+  };
 
   const currentRevision = (stream: string): number | null => streamRevision.get(stream) as number | null;
 
@@ -231,7 +279,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
       } catch (e) {
         if (!sqliteCode((e as RollcallError).cause).startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw e;
       }
-      await sleep(1);
+      await pause(1);
     }
   };
 
@@ -257,14 +305,21 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
 
   const store: EventStore = {
     url,
+    uniqueIds: true,
     async appendToStream(stream, events, options = {}) {
       const result = await writeLocked(() => appendToStreamTx.immediate(stream, events, options.expectedRevision ?? 'any'));
-      if (result.appended) wakeAll(wakers);
+      if (result.appended) {
+        localCommits++;
+        wakeAll(wakers);
+      }
       return result;
     },
     async appendBatch(events) {
       const result = await writeLocked(() => appendBatchTx.immediate(events));
-      if (result.appended) wakeAll(wakers);
+      if (result.appended) {
+        localCommits++;
+        wakeAll(wakers);
+      }
       return result;
     },
     readAll,
@@ -280,20 +335,36 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
     async *subscribe(options: SubscribeOptions = {}) {
       const signal = options.signal;
       let last = options.after ?? 0n;
-      while (!signal?.aborted && !closed) {
-        const h = guard('read', head);
-        if (h === null || h <= last) {
-          // Other processes' appends are only seen by polling; our own wake the wait at once.
-          await pause(pollIntervalMs, signal, wakers);
-          continue;
+      let seenVersion: unknown = null;
+      let seenLocal = -1;
+      startWatching();
+      try {
+        while (!signal?.aborted && !closed) {
+          checkIdentity();
+          const version = guard('read', () => dataVersion.get());
+          if (version === seenVersion && localCommits === seenLocal) {
+            // Nothing committed since the last read: wait for the file watch, a local append, or the poll.
+            // The watch fires on the writer's WAL write, a moment before its commit is visible (the
+            // WAL index is updated after it, through shared memory, which raises no file event), so
+            // look again every few ms for a short while after a file event.
+            await pause(Date.now() - lastFileEvent < SETTLE_MS ? 2 : pollIntervalMs, signal, wakers);
+            continue;
+          }
+          seenVersion = version;
+          seenLocal = localCommits;
+          for (;;) {
+            const rows = guard('read', () => pageAll.all(last, pageSize) as Row[]);
+            for (const r of rows) {
+              const e = toStored(r);
+              yield e;
+              last = e.position;
+              if (signal?.aborted || closed) return;
+            }
+            if (rows.length < pageSize) break;
+          }
         }
-        const rows = guard('read', () => pageAll.all(last, pageSize) as Row[]);
-        for (const r of rows) {
-          const e = toStored(r);
-          yield e;
-          last = e.position;
-          if (signal?.aborted || closed) return;
-        }
+      } finally {
+        stopWatching();
       }
     },
     async head() {
@@ -316,6 +387,8 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
       if (closed) return;
       closed = true;
       wakeAll(wakers);
+      for (const w of watchers) w.close();
+      watchers = [];
       db.close();
     },
   };

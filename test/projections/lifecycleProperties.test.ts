@@ -4,6 +4,7 @@ import { checkInvariants } from '../../src/projections/checkInvariants.js';
 import { createLifecycleProjection, lifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { isTerminal, type LifecycleState } from '../../src/projections/lifecycleState.js';
 import { lifecycleView } from '../../src/projections/lifecycleView.js';
+import { dedupeIds } from '../../src/replay/dedupeIds.js';
 import { applyItems, foldEvents } from '../../src/replay/foldEvents.js';
 import { encodeSnapshot, verifySnapshot } from '../../src/replay/snapshots.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
@@ -28,7 +29,8 @@ const withoutAnomalies = (s: LifecycleState) => {
   return { ...v, position: null, anomalies: null };
 };
 
-describe('properties of the lifecycle projection over random histories', () => {
+// Hundreds of random histories each: generous timeouts, the machine is shared.
+describe('properties of the lifecycle projection over random histories', { timeout: 120_000 }, () => {
   it('the invariants hold after every prefix (running set, pool derivation, one live session, pid)', () => {
     fc.assert(
       fc.property(arbitraryHistory({ retentionJumps: true }), (events) => {
@@ -48,11 +50,11 @@ describe('properties of the lifecycle projection over random histories', () => {
         const terminal = new Set<string>();
         for (const state of prefixes(record(events))) {
           for (const id of terminal) {
-            const s = state.sessions[id];
-            // Either still in view and terminal, or retired and remembered as final.
-            expect(s === undefined ? state.endedSessions[id] !== undefined : isTerminal(s.state)).toBe(true);
+            const s = state.sessions.get(id);
+            // Either still in view and terminal, or evicted and remembered as final.
+            expect(s === undefined ? state.evictedSessions.has(id) : isTerminal(s.state)).toBe(true);
           }
-          for (const s of Object.values(state.sessions)) if (isTerminal(s.state)) terminal.add(s.sessionId);
+          for (const s of state.sessions.values()) if (isTerminal(s.state)) terminal.add(s.sessionId);
         }
       }),
       { numRuns: RUNS },
@@ -80,9 +82,32 @@ describe('properties of the lifecycle projection over random histories', () => {
   it('delivering every event twice changes nothing but the duplicate anomalies', async () => {
     await fc.assert(
       fc.asyncProperty(arbitraryHistory(), async (events) => {
-        const once = await foldEvents(lifecycleProjection, [record(events)]);
-        const twice = await foldEvents(lifecycleProjection, [record(events.flatMap((e) => [e, e]))]);
+        const once = await foldEvents(lifecycleProjection, dedupeIds([record(events)]));
+        const twice = await foldEvents(lifecycleProjection, dedupeIds([record(events.flatMap((e) => [e, e]))]));
         expect(withoutAnomalies(twice.state)).toEqual(withoutAnomalies(once.state));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('one immer produce() per event and the owned in-place fold give identical states, and produce never changes its base', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbitraryHistory({ retentionJumps: true }), async (events) => {
+        const projection = createLifecycleProjection({ retentionMs: 24 * 3_600_000 });
+        const recorded = record(events);
+        const inPlace = await foldEvents(projection, dedupeIds([recorded]), { batchSize: 7 });
+        let state = projection.initialState();
+        const frozen: Array<[LifecycleState, string]> = [];
+        for await (const chunk of dedupeIds([recorded])) {
+          for (const item of chunk) {
+            state = applyItems(projection, state, [item]);
+            frozen.push([state, JSON.stringify(projection.toJSON!(state))]);
+          }
+        }
+        expect(state).toEqual(inPlace.state);
+        expect(JSON.stringify(projection.toJSON!(state))).toBe(JSON.stringify(projection.toJSON!(inPlace.state)));
+        // Every earlier state still reads as it did when it was produced.
+        for (const [s, json] of frozen) expect(JSON.stringify(projection.toJSON!(s))).toBe(json);
       }),
       { numRuns: RUNS },
     );

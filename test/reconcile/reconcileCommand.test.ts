@@ -55,6 +55,7 @@ describe('rollcall reconcile', () => {
     [['--terminating-timeout-s=-1'], '--terminating-timeout-s must be a non-negative number of seconds or "off", got "-1"'],
     [['--disconnect-grace-s', ''], '--disconnect-grace-s must be a non-negative number of seconds or "off", got ""'],
     [['--store', 'nosuch:x'], 'unsupported store URL'],
+    [['--host', ''], '--host must name this machine as sessions record it, got ""'],
   ])('rejects %j with exit 2 and one clear line', async (args, message) => {
     const { code, stdout, stderr } = await run(args);
     expect(code).toBe(2);
@@ -92,6 +93,31 @@ describe('rollcall reconcile', () => {
       expect(stdout).toMatch(/2 corrections appended \(dead-pid 1, start-timeout 1\), 0 already stored, 0 conflicts/);
       const again = await run(['--store', url, '--starting-timeout-s', '60']);
       expect(again.stdout).toMatch(/: 0 corrections appended/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--host: checks pids only of sessions on that host (and with none)', async () => {
+    const dir = tempDir();
+    const url = `sqlite:${join(dir, 'log.db')}`;
+    const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+    await once(child, 'exit');
+    const ago = new Date(Date.now() - 60_000).toISOString();
+    const events = [
+      { type: 'AgentRegistered', data: { agentId: 'a1', role: 'worker' } },
+      { type: 'AgentSpawned', data: { agentId: 'a1', sessionId: 's1', pid: child.pid, host: 'node-b' } },
+    ].map((e, i) => ({ id: testId(810_000 + i), type: e.type, data: e.data, metadata: { at: ago } }) as LifecycleEvent);
+    const store = await openStore(url);
+    await store.appendBatch(events);
+    await store.close();
+    try {
+      const elsewhere = await run(['--store', url, '--host', 'node-a']);
+      expect(elsewhere.code).toBe(0);
+      expect(elsewhere.stdout).toMatch(/: 0 corrections appended, 0 already stored, 0 conflicts\n$/);
+      const here = await run(['--store', url, '--host', 'node-b']);
+      expect(here.stdout).toContain('dead-pid           agent=a1 session=s1 reason="Process no longer alive (PID check)" (AgentCrashed)\n');
+      expect(here.stdout).toMatch(/1 correction appended \(dead-pid 1\)/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,7 +3,7 @@ import type { StartedServer } from '../../src/serve/startServer.js';
 import { openPostgresStore } from '../../src/stores/postgresStore.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { findPostgres } from '../support/postgres.js';
-import { startTcpProxy } from '../support/tcpProxy.js';
+import { startProxy } from '../support/tcpProxy.js';
 import { canonical, fleet, getJson, postEvents, serve } from './harness.js';
 
 const pg = await findPostgres();
@@ -48,7 +48,7 @@ describe.skipIf(pg === null)('serve on PostgreSQL', () => {
   }, 120_000);
 
   it('/readyz is 503 store-unavailable while PostgreSQL is unreachable and ready again when it returns', async () => {
-    const proxy = await startTcpProxy(new URL(url));
+    const proxy = await startProxy(new URL(url));
     cleanup.push(proxy.close);
     const { server } = await replica(proxy.url(url));
     const ready = async (want: number, timeoutMs = 30_000) => {

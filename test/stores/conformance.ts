@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { reportError } from '../../src/cli/cliIo.js';
 import { RollcallError } from '../../src/errors.js';
 import { streamOf, type LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import type { AppendToStreamResult, EventStore, StoredEvent } from '../../src/stores/eventStore.js';
@@ -13,11 +14,19 @@ export interface ConformanceOptions {
   snapshots?: boolean;
   /** Positions are exactly 1, 2, 3… (embedded and PostgreSQL stores). Default false: only strictly increasing. */
   gaplessPositions?: boolean;
+  /** The store talks to a server (or file) that can fail; false only for the in-process memory store. Default true. */
+  hasServer?: boolean;
 }
 
 export interface OpenedStore {
   store: EventStore;
   cleanup(): Promise<void>;
+  /**
+   * Makes the store's server fail every request with an error the adapter does not expect (a
+   * dropped table, an INTERNAL gRPC status…), so the suite can check it is reported as
+   * `store-unavailable`. Required unless the suite runs with `hasServer: false`.
+   */
+  breakServer?: () => Promise<void>;
 }
 
 /** Everything an iterable yields. */
@@ -296,6 +305,32 @@ export const describeEventStoreConformance = (
       expect(second.lastPosition! > first.lastPosition!).toBe(true);
       const read = await collect(store.readAll());
       expect(read.at(-1)!.position).toBe(second.lastPosition);
+    }, timeout);
+
+    if (options.hasServer ?? true) it('an unexpected server error is store-unavailable (exit 3) on every call', async () => {
+      expect(opened!.breakServer, 'an adapter with a server must say how to break it').toBeTypeOf('function');
+      await store.appendBatch(heartbeats(3));
+      await opened!.breakServer!();
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['appendBatch', () => store.appendBatch(heartbeats(1))],
+        ['appendToStream', () => store.appendToStream('agent-broken', [makeEvent('AgentHeartbeat', { agentId: 'broken' })])],
+        ['readAll', () => collect(store.readAll())],
+        ['readStream', () => collect(store.readStream('agent-a0'))],
+        ['head', () => store.head()],
+      ];
+      if (store.snapshots) calls.push(['snapshots.load', () => store.snapshots!.load('lifecycle')]);
+      for (const [what, call] of calls) {
+        const error = await call().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error, what).toBeInstanceOf(RollcallError);
+        expect((error as RollcallError).code, `${what}: ${(error as Error).message}`).toBe('store-unavailable');
+        const stderr: string[] = [];
+        const exit = reportError({ stdout: { write: () => true }, stderr: { write: (s: string) => stderr.push(s) }, env: {} }, error);
+        expect(exit, what).toBe(3);
+        expect(stderr.join(''), what).not.toMatch(/\n\s+at /); // one line and a detail, never a stack
+      }
     }, timeout);
 
     if (options.snapshots ?? true) {

@@ -68,7 +68,7 @@ onFakeOnly('replay --store esdb:// saves a snapshot and then replays snapshot + 
   expect(JSON.parse(fromSnapshot.stdout)).toEqual(JSON.parse(full.stdout));
   expect(JSON.parse(full.stdout)).not.toEqual(JSON.parse(first.stdout));
   expect(server.calls.read).toBeGreaterThan(readsBefore);
-});
+}, 60_000); // six CLI processes: seconds each on a loaded machine
 
 it('an unreachable esdb:// store exits 3 with one clear line', async () => {
   const port = await new Promise<number>((resolve) => {

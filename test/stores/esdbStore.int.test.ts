@@ -1,20 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { ANY, NO_STREAM, STREAM_EXISTS, WrongExpectedVersionError } from '@eventstore/db-client';
 import { RollcallError } from '../../src/errors.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import type { EventStore, StoredEvent } from '../../src/stores/eventStore.js';
+import { fromWrongExpectedVersion } from '../../src/stores/esdb/errors.js';
 import {
   comparePositions,
   fromEsdbExpectedRevision,
-  fromWrongExpectedVersion,
-  maskUrl,
-  splitConnectionString,
   toEsdbExpectedRevision,
   toEsdbPosition,
   toPublicPosition,
-} from '../../src/stores/esdbMapping.js';
+} from '../../src/stores/esdb/records.js';
+import { splitConnectionString } from '../../src/stores/esdb/url.js';
+import { maskUrl } from '../../src/stores/maskUrl.js';
 import { openEsdbStore, type EsdbStoreOptions } from '../../src/stores/esdbStore.js';
 import { startFakeEsdb, type FakeEsdb, type FakeEsdbOptions } from '../support/esdbServer.js';
 import { describeEventStoreConformance } from './conformance.js';
@@ -150,9 +151,12 @@ describeEventStoreConformance(
         await store.close();
         await server.stop();
       },
+      // The server answers INTERNAL to everything (e.g. its disk failed).
+      breakServer: async () => server.failEverything(grpcStatus.INTERNAL),
     };
   },
-  { largeBatch: 2000, gaplessPositions: false, snapshots: true },
+  // A real server cannot be broken from here; the fake checks the mapping.
+  { largeBatch: 2000, hasServer: !realUrl, gaplessPositions: false, snapshots: true },
 );
 
 describe('mapping between rollcall and @eventstore/db-client', () => {

@@ -1,4 +1,3 @@
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
@@ -6,6 +5,7 @@ import type { EventStore } from '../../src/stores/eventStore.js';
 import { openPostgresStore, postgresSchemaVersion, type PostgresStoreOptions } from '../../src/stores/postgresStore.js';
 import { heartbeats, makeEvent } from '../support/events.js';
 import { findPostgres } from '../support/postgres.js';
+import { startProxy } from '../support/tcpProxy.js';
 import { collect, describeEventStoreConformance } from './conformance.js';
 
 const server = await findPostgres();
@@ -91,54 +91,6 @@ const followWhileWriting = async (opts: {
   return { seen, written, problems: verifyFollow(seen, written) };
 };
 
-/** A TCP link to the server that a test can cut (dropping every connection, refusing new ones) and restore. */
-const startProxy = async (target: URL) => {
-  const sockets = new Set<Socket>();
-  let up = true;
-  let refused = 0;
-  const proxy = createServer((client) => {
-    if (!up) {
-      refused++;
-      client.destroy();
-      return;
-    }
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const { port } = proxy.address() as AddressInfo;
-  return {
-    url(through: string) {
-      const u = new URL(through);
-      u.hostname = '127.0.0.1';
-      u.port = String(port);
-      return u.toString();
-    },
-    cut() {
-      up = false;
-      for (const s of sockets) s.destroy();
-    },
-    restore() {
-      up = true;
-    },
-    refused: () => refused,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        proxy.close(() => r());
-      }),
-  };
-};
-
 if (!server) {
   describe.skip('postgres store (no PostgreSQL server reachable; see the notice above)', () => {
     it('needs a server', () => undefined);
@@ -154,6 +106,16 @@ if (!server) {
         async cleanup() {
           await store.close();
           await db.drop();
+        },
+        // An operator renames the tables away: every query now fails with SQLSTATE 42P01.
+        async breakServer() {
+          const admin = new pg.Client({ connectionString: db.url });
+          await admin.connect();
+          try {
+            await admin.query('ALTER TABLE rollcall_events RENAME TO gone_events; ALTER TABLE rollcall_head RENAME TO gone_head; ALTER TABLE rollcall_snapshots RENAME TO gone_snapshots');
+          } finally {
+            await admin.end();
+          }
         },
       };
     },

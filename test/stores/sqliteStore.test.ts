@@ -22,7 +22,16 @@ describeEventStoreConformance(
   async () => {
     const path = tempDb();
     const store = openSqliteStore({ path, pollIntervalMs: 20 });
-    return { store, cleanup: () => store.close() };
+    return {
+      store,
+      cleanup: () => store.close(),
+      // Another process drops the tables: every statement now fails with SQLITE_ERROR.
+      async breakServer() {
+        const raw = new Database(path);
+        raw.exec('DROP TABLE events; DROP TABLE snapshots;');
+        raw.close();
+      },
+    };
   },
   { gaplessPositions: true },
 );

@@ -5,6 +5,7 @@ import type * as StreamsPbModule from '@eventstore/db-client/generated/streams_p
 import type * as SharedPbModule from '@eventstore/db-client/generated/shared_pb.js';
 import type * as StatusPbModule from '@eventstore/db-client/generated/status_pb.js';
 import type * as ServerFeaturesPbModule from '@eventstore/db-client/generated/serverfeatures_pb.js';
+import type * as GossipPbModule from '@eventstore/db-client/generated/gossip_pb.js';
 import type * as EmptyPbModule from 'google-protobuf/google/protobuf/empty_pb.js';
 import type * as AnyPbModule from 'google-protobuf/google/protobuf/any_pb.js';
 
@@ -18,7 +19,8 @@ import type * as AnyPbModule from 'google-protobuf/google/protobuf/any_pb.js';
  * same ids, inclusive $all reads, exclusive subscription starts, filtered checkpoints with the
  * quirks NOTES.md warns about (prepare = 0, commit ahead of the last event), caughtUp, and the
  * MaxAppendSize limit. Not served: deletes, tombstones, stream ACLs, $maxCount truncation,
- * authentication, TLS, gossip/cluster discovery, persistent subscriptions, projections.
+ * authentication, TLS, persistent subscriptions, projections. Gossip (cluster discovery) is served
+ * when asked for, with the members a test dictates; stand-in nodes do not replicate to each other.
  */
 
 const require = createRequire(import.meta.url);
@@ -31,6 +33,8 @@ const anyPb = require('google-protobuf/google/protobuf/any_pb.js') as typeof Any
 const { StreamsService } = require('@eventstore/db-client/generated/streams_grpc_pb.js') as {
   StreamsService: grpc.ServiceDefinition;
 };
+const gossipPb = require('@eventstore/db-client/generated/gossip_pb.js') as typeof GossipPbModule;
+const { GossipService } = require('@eventstore/db-client/generated/gossip_grpc_pb.js') as { GossipService: grpc.ServiceDefinition };
 const { ServerFeaturesService } = require('@eventstore/db-client/generated/serverfeatures_grpc_pb.js') as {
   ServerFeaturesService: grpc.ServiceDefinition;
 };
@@ -79,6 +83,18 @@ export interface FakeEsdbOptions {
    * EVENTSTORE_MAX_APPEND_SIZE). Default 1 048 576, the server's default.
    */
   maxAppendSize?: number;
+  /**
+   * Serve the cluster Gossip API (`event_store.client.gossip.Gossip/Read`), answering with these
+   * members, asked afresh on every call so a test can move the leadership. Unset = not served.
+   */
+  gossip?: () => readonly GossipMember[];
+}
+
+/** One member of a stand-in cluster, as the Gossip API describes it. */
+export interface GossipMember {
+  port: number;
+  state: 'leader' | 'follower' | 'read-only-replica' | 'shutting-down';
+  alive: boolean;
 }
 
 export interface AppendFailure {
@@ -102,6 +118,11 @@ export interface FakeEsdb {
   dropReads(): number;
   /** Makes upcoming append requests fail with UNAVAILABLE. */
   failAppends(failure?: AppendFailure): void;
+  /**
+   * Makes every Read, Append and BatchAppend call fail with this gRPC status (e.g. INTERNAL, as a
+   * server with a failing disk answers) until called with null.
+   */
+  failEverything(status: grpc.status | null): void;
   /** Writes a record directly, bypassing the client (e.g. damaged JSON, foreign or system events). */
   appendRaw(record: {
     stream: string;
@@ -124,6 +145,7 @@ export interface FakeEsdb {
     read: number;
     subscribe: number;
     serverFeatures: number;
+    gossip: number;
   };
 }
 
@@ -174,8 +196,10 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
   const recentIds = new Map<string, FakeRecord>();
   let nextPosition = 0n;
   const open = new Set<OpenRead>();
-  const calls = { append: 0, batchAppend: 0, appends: 0, read: 0, subscribe: 0, serverFeatures: 0 };
+  const calls = { append: 0, batchAppend: 0, appends: 0, read: 0, subscribe: 0, serverFeatures: 0, gossip: 0 };
   let failure: Required<AppendFailure> | null = null;
+  let broken: grpc.status | null = null;
+  const brokenStatus = (): Partial<grpc.StatusObject> => ({ code: broken!, details: 'injected server failure' });
 
   const write = (p: Proposed & { stream: string }): FakeRecord => {
     const s = streams.get(p.stream) ?? [];
@@ -301,6 +325,7 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
 
   const append = (call: grpc.ServerReadableStream<AppendReq, AppendResp>, callback: grpc.sendUnaryData<AppendResp>) => {
     calls.append++;
+    if (broken !== null) return void callback(brokenStatus());
     let stream = '';
     let expected: Expected = { kind: 'any' };
     const events: Proposed[] = [];
@@ -361,6 +386,11 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
 
   const batchAppend = (call: grpc.ServerDuplexStream<BatchAppendReq, BatchAppendResp>) => {
     calls.batchAppend++;
+    if (broken !== null) {
+      call.on('data', () => undefined);
+      call.on('error', () => undefined);
+      return void call.emit('error', brokenStatus());
+    }
     // Requests of one append share a correlation id; the one flagged is_final completes it.
     const pending = new Map<string, { stream: string; expected: Expected; events: Proposed[] }>();
     call.on('data', (req: BatchAppendReq) => {
@@ -484,6 +514,7 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
 
   const read = (call: grpc.ServerWritableStream<ReadReq, ReadResp>) => {
     const o = call.request.getOptions();
+    if (broken !== null) return void call.emit('error', brokenStatus());
     if (!o) return void call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'options required' });
     const entry: OpenRead = { call };
     open.add(entry);
@@ -629,6 +660,34 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
     callback(null, methods);
   };
 
+  const gossipStates = {
+    leader: gossipPb.MemberInfo.VNodeState.LEADER,
+    follower: gossipPb.MemberInfo.VNodeState.FOLLOWER,
+    'read-only-replica': gossipPb.MemberInfo.VNodeState.READONLYREPLICA,
+    'shutting-down': gossipPb.MemberInfo.VNodeState.SHUTTINGDOWN,
+  } as const;
+  const gossipRead = (_call: unknown, callback: grpc.sendUnaryData<GossipPbModule.ClusterInfo>) => {
+    calls.gossip++;
+    const info = new gossipPb.ClusterInfo();
+    info.setMembersList(
+      options.gossip!().map((m) => {
+        const member = new gossipPb.MemberInfo();
+        const id = new sharedPb.UUID();
+        id.setString(`00000000-0000-4000-8000-${m.port.toString().padStart(12, '0')}`);
+        member.setInstanceId(id);
+        member.setTimeStamp(String(Date.now()));
+        member.setState(gossipStates[m.state]);
+        member.setIsAlive(m.alive);
+        const endpoint = new gossipPb.EndPoint();
+        endpoint.setAddress('127.0.0.1');
+        endpoint.setPort(m.port);
+        member.setHttpEndPoint(endpoint);
+        return member;
+      }),
+    );
+    callback(null, info);
+  };
+
   // --- lifecycle ------------------------------------------------------------------------------
 
   let server: grpc.Server | null = null;
@@ -645,6 +704,7 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
       tombstone: (_c: unknown, cb: grpc.sendUnaryData<never>) => cb({ code: grpc.status.UNIMPLEMENTED }),
     });
     if (options.serverFeatures ?? true) s.addService(ServerFeaturesService, { getSupportedMethods });
+    if (options.gossip) s.addService(GossipService, { read: gossipRead });
     port = await new Promise<number>((resolve, reject) =>
       s.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
         err ? reject(err) : resolve(bound),
@@ -678,6 +738,9 @@ export const startFakeEsdb = async (options: FakeEsdbOptions = {}): Promise<Fake
     },
     failAppends(f = {}) {
       failure = { skip: f.skip ?? 0, times: f.times ?? 1, afterWrite: f.afterWrite ?? false };
+    },
+    failEverything(status) {
+      broken = status;
     },
     appendRaw(r) {
       const record = write({

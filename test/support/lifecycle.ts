@@ -4,6 +4,7 @@ import { streamOf } from '../../src/events/lifecycleEvents.js';
 import { createLifecycleProjection, type LifecycleOptions } from '../../src/projections/lifecycleProjection.js';
 import { lifecycleView, type ProjectionJson } from '../../src/projections/lifecycleView.js';
 import type { AnomalyReason, LifecycleState } from '../../src/projections/lifecycleState.js';
+import { dedupeIds } from '../../src/replay/dedupeIds.js';
 import { foldEvents } from '../../src/replay/foldEvents.js';
 
 export const T0 = Date.parse('2026-11-20T10:00:00.000Z');
@@ -45,12 +46,13 @@ export const foldState = async (
   options: LifecycleOptions & { batchSize?: number } = {},
 ): Promise<LifecycleState> => {
   const projection = createLifecycleProjection(options);
-  const { state } = await foldEvents(projection, [record(events)], { batchSize: options.batchSize ?? 4096 });
+  // Through the reader's id stage, as an NDJSON replay is: redeliveries are its job (rule 4).
+  const { state } = await foldEvents(projection, dedupeIds([record(events)]), { batchSize: options.batchSize ?? 4096 });
   return state;
 };
 
 export const foldView = async (events: readonly LifecycleEvent[], options: LifecycleOptions = {}): Promise<ProjectionJson> =>
-  lifecycleView(await foldState(events, options), options);
+  lifecycleView(await foldState(events, options));
 
 const withoutAnomalies = (v: ProjectionJson) => ({ ...v, position: null, anomalies: null });
 

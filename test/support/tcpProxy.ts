@@ -1,11 +1,13 @@
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 
-/** A TCP link to a server that a test can cut (dropping every connection, refusing new ones) and restore. */
-export const startTcpProxy = async (target: URL) => {
+/** A TCP link to the server that a test can cut (dropping every connection, refusing new ones) and restore. */
+export const startProxy = async (target: URL) => {
   const sockets = new Set<Socket>();
   let up = true;
+  let refused = 0;
   const proxy = createServer((client) => {
     if (!up) {
+      refused++;
       client.destroy();
       return;
     }
@@ -24,7 +26,6 @@ export const startTcpProxy = async (target: URL) => {
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   const { port } = proxy.address() as AddressInfo;
   return {
-    /** `through` with its host and port replaced by the proxy's. */
     url(through: string) {
       const u = new URL(through);
       u.hostname = '127.0.0.1';
@@ -38,6 +39,7 @@ export const startTcpProxy = async (target: URL) => {
     restore() {
       up = true;
     },
+    refused: () => refused,
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();

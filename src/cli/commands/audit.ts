@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
-import { auditAgent, type AgentAudit } from '../../replay/auditAgent.js';
-import { decodeStoredChunks } from '../../replay/decodeStored.js';
-import { readNdjsonEvents } from '../../replay/readNdjson.js';
+import { auditAgent, type AgentAudit } from '../../projections/auditAgent.js';
+import { readFileSource, readStoreSource } from '../../replay/replayLog.js';
 import { EXIT, usageError } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
 import type { Command } from './command.js';
@@ -44,8 +43,8 @@ export const auditCommand: Command = {
     const source = logSource(values, io);
     const audit =
       source.kind === 'input'
-        ? await auditAgent(projection, readNdjsonEvents(source.path), agentId)
-        : await withStore(source.url, (store) => auditAgent(projection, decodeStoredChunks(store.readAll()), agentId));
+        ? await auditAgent(projection, readFileSource(source.path), agentId)
+        : await withStore(source.url, (store) => auditAgent(projection, readStoreSource(store), agentId));
     io.stdout.write(values.json ? `${JSON.stringify(audit, null, 2)}\n` : formatAudit(audit));
     return EXIT.ok;
   },

@@ -1,17 +1,24 @@
 import { parseArgs } from 'node:util';
 import { generateNdjson } from '../../generate/generateHistory.js';
-import { EXIT } from '../cliIo.js';
+import { EXIT, usageError } from '../cliIo.js';
 import { parsePositiveInt } from '../options.js';
 import type { Command } from './command.js';
 
 const FLUSH_BYTES = 1 << 20;
 
 export const generateCommand: Command = {
-  usage: 'rollcall generate --agents N --events N [--seed S] [--start ISO]',
+  usage: 'rollcall generate --agents N --events N [--seed S] [--start ISO] [--days D [--idle SHARE]]',
   async run(args, io) {
     const { values } = parseArgs({
       args,
-      options: { agents: { type: 'string' }, events: { type: 'string' }, seed: { type: 'string' }, start: { type: 'string' } },
+      options: {
+        agents: { type: 'string' },
+        events: { type: 'string' },
+        seed: { type: 'string' },
+        start: { type: 'string' },
+        days: { type: 'string' },
+        idle: { type: 'string' },
+      },
       strict: true,
     });
     const agents = parsePositiveInt('--agents', values.agents);
@@ -22,6 +29,8 @@ export const generateCommand: Command = {
       events,
       ...(values.seed !== undefined ? { seed: values.seed } : {}),
       ...(values.start !== undefined ? { start: values.start } : {}),
+      ...(values.days !== undefined ? { days: parseNumber('--days', values.days) } : {}),
+      ...(values.idle !== undefined ? { idle: parseNumber('--idle', values.idle) } : {}),
     })) {
       buffer += line + '\n';
       if (buffer.length >= FLUSH_BYTES) {
@@ -32,6 +41,12 @@ export const generateCommand: Command = {
     if (buffer) await write(io.stdout, buffer);
     return EXIT.ok;
   },
+};
+
+/** A plain decimal number; the generator checks its range and names the option. */
+const parseNumber = (flag: string, value: string): number => {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw usageError(`${flag} must be a number, got "${value}"`);
+  return Number(value);
 };
 
 /** Writes and waits for the stream to drain, so a 1M-event history never piles up in memory. */

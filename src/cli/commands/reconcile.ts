@@ -28,11 +28,14 @@ const formatMetrics = (m: ReconcileMetrics): string => {
     `${m.appended} correction${m.appended === 1 ? '' : 's'} appended` +
     (byRule.length ? ` (${byRule.join(', ')})` : '') +
     `, ${m.alreadyStored} already stored, ${m.conflicts} conflict${m.conflicts === 1 ? '' : 's'}` +
-    (m.conflicts > 0 ? ' (another writer moved those agents on; re-decided next pass)' : '')
+    (m.conflicts > 0 ? ' (another writer moved those agents on; re-decided next pass)' : '') +
+    (m.unchecked > 0 ? `, ${m.unchecked} pid${m.unchecked === 1 ? '' : 's'} could not be checked` : '')
   );
 };
 
 const printPass = (io: CliIo, pass: ReconcilePass, always: boolean) => {
+  // A pid that could not be checked is reported every pass: it is neither assumed alive nor dead.
+  for (const u of pass.unchecked) io.stdout.write(`${'unchecked pid'.padEnd(18)} agent=${u.agentId} session=${u.sessionId} pid=${u.pid} (${u.detail})\n`);
   for (const d of pass.appended) io.stdout.write(formatDecision(d));
   for (const d of pass.alreadyStored) io.stdout.write(formatDecision(d, 'already stored: '));
   for (const d of pass.conflicts) io.stdout.write(formatDecision(d, 'conflict, not appended: '));
@@ -43,7 +46,7 @@ const printPass = (io: CliIo, pass: ReconcilePass, always: boolean) => {
 
 export const reconcileCommand: Command = {
   usage:
-    'rollcall reconcile [--store URL] [--once | --every SECONDS] [--terminating-timeout-s S|off] [--starting-timeout-s S|off] [--disconnect-grace-s S|off] [--no-pid-check] [--skip-invalid]',
+    'rollcall reconcile [--store URL] [--once | --every SECONDS] [--host NAME] [--terminating-timeout-s S|off] [--starting-timeout-s S|off] [--disconnect-grace-s S|off] [--no-pid-check] [--skip-invalid]',
   async run(args, io) {
     const { values } = parseArgs({
       args,
@@ -51,6 +54,7 @@ export const reconcileCommand: Command = {
         store: { type: 'string' },
         once: { type: 'boolean' },
         every: { type: 'string' },
+        host: { type: 'string' },
         'terminating-timeout-s': { type: 'string' },
         'starting-timeout-s': { type: 'string' },
         'disconnect-grace-s': { type: 'string' },
@@ -76,16 +80,19 @@ export const reconcileCommand: Command = {
     if (grace !== undefined) config.disconnectGraceMs = grace;
     if (values['no-pid-check']) config.pidCheck = false;
     const skipInvalid = values['skip-invalid'] ?? false;
+    if (values.host !== undefined && values.host.trim() === '') throw usageError('--host must name this machine as sessions record it, got ""');
+    const host = values.host === undefined ? {} : { host: values.host };
 
     return withStore(values.store ?? defaultStoreUrl(io.env), async (store) => {
       if (everyMs === null) {
-        printPass(io, await reconcileOnce(store, { config, skipInvalid }), true);
+        printPass(io, await reconcileOnce(store, { config, skipInvalid, ...host }), true);
         return EXIT.ok;
       }
       const total = await runReconciler(store, {
         everyMs,
         config,
         skipInvalid,
+        ...host,
         ...(io.signal !== undefined ? { signal: io.signal } : {}),
         onPass: (pass) => printPass(io, pass, false),
         // A daemon outlives a failed pass (store briefly unavailable): say so and try again.

@@ -1,10 +1,14 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { lifecycleProjection } from '../../projections/lifecycleProjection.js';
-import { followStore } from '../../replay/followStore.js';
-import { defaultStoreUrl } from '../../stores/openStore.js';
+import { RollcallError } from '../../errors.js';
+import { openRollcall } from '../../live/openRollcall.js';
+import { defaultStoreUrl, sqlitePath } from '../../stores/openStore.js';
 import { EXIT } from '../cliIo.js';
 import { parsePosition, withStore } from '../options.js';
 import type { Command } from './command.js';
+
+/** How long `watch` waits for a network store (PostgreSQL, EventStoreDB) to come back before exiting 3. */
+const NETWORK_OUTAGE_MS = 60_000;
 
 export const watchCommand: Command = {
   usage: 'rollcall watch [--store URL] [--from POSITION] [--skip-invalid]',
@@ -15,15 +19,36 @@ export const watchCommand: Command = {
       strict: true,
     });
     const from = parsePosition('--from', values.from);
-    await withStore(values.store ?? defaultStoreUrl(io.env), async (store) => {
-      const updates = followStore(store, lifecycleProjection, {
-        from,
+    const url = values.store ?? defaultStoreUrl(io.env);
+    const sqlite = /^sqlite:/i.test(url);
+    if (sqlite) {
+      // Watching only reads: a mistyped path must not create an empty database.
+      const path = sqlitePath(url);
+      if (path !== ':memory:' && !existsSync(path)) {
+        throw new RollcallError('store-unavailable', `cannot open store ${url}: no database file at ${path}`);
+      }
+    }
+    await withStore(url, async (store) => {
+      // A local file that fails (deleted, replaced, unreadable) does not come back by waiting.
+      const live = openRollcall({
+        store,
         skipInvalid: values['skip-invalid'] ?? false,
-        ...(io.signal ? { signal: io.signal } : {}),
+        giveUpAfterMs: sqlite ? 0 : NETWORK_OUTAGE_MS,
       });
-      for await (const u of updates) {
-        // One write per event: a consumer sees each line as soon as it is applied.
-        io.stdout.write(`${JSON.stringify({ position: u.position.toString(), type: u.type, changed: u.changed })}\n`);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          if (io.signal?.aborted) return resolve();
+          io.signal?.addEventListener('abort', () => resolve(), { once: true });
+          live.subscribe(
+            (c) => {
+              // One write per event: a consumer sees each line as soon as it is applied.
+              io.stdout.write(`{"position":"${c.position}","type":${JSON.stringify(c.type)},"changed":${JSON.stringify(c.changed)}}\n`);
+            },
+            { from, onError: reject },
+          );
+        });
+      } finally {
+        await live.close();
       }
     });
     return EXIT.ok;

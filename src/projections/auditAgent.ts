@@ -1,10 +1,10 @@
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
-import type { Projection } from '../projections/defineProjection.js';
-import { isLive, type AnomalyReason, type LifecycleState } from '../projections/lifecycleState.js';
-import { lifecycleView, type AgentJson, type SessionJson } from '../projections/lifecycleView.js';
-import { applyItems, applyItemsInPlace } from './foldEvents.js';
-import { isInvalid, type ReplayItem } from './replayItem.js';
-import type { ReplaySource } from './foldEvents.js';
+import { applyItems, applyItemsInPlace, type ReplaySource } from '../replay/foldEvents.js';
+import { isDuplicate, isInvalid, type ReplayItem } from '../replay/replayItem.js';
+import { agentStatus } from './agentStatus.js';
+import type { LifecycleProjection } from './lifecycleProjection.js';
+import { isLive, type AnomalyReason, type LifecycleState } from './lifecycleState.js';
+import type { AgentJson, ProjectionJson, SessionJson } from './lifecycleView.js';
 
 export interface AuditEntry {
   position: string;
@@ -29,42 +29,44 @@ export interface AgentAudit {
   explanation: string[];
 }
 
-type Flat = Record<string, string>;
+/** Field → shown value; a Map because session ids from input are part of the keys. */
+type Flat = Map<string, string>;
 
 const show = (v: unknown): string => (v === null || v === undefined ? 'null' : typeof v === 'string' ? v : JSON.stringify(v));
 
 /** The facts about one agent and the named sessions that an audit line can report changes of. */
 const facts = (state: LifecycleState, agentId: string, sessionIds: Iterable<string>): Flat => {
-  const out: Flat = {};
-  const a = state.agents[agentId];
+  const out: Flat = new Map();
+  const a = state.agents.get(agentId);
   if (a !== undefined) {
-    const live = a.openSessionIds.map((id) => state.sessions[id]!).find((s) => isLive(s.state));
-    out['status'] = a.removedAt !== null ? 'removed' : live ? 'running' : 'idle';
-    out['currentSessionId'] = show(a.openSessionIds[a.openSessionIds.length - 1] ?? null);
-    out['pid'] = show(live?.pid ?? null);
-    out['generation'] = String(a.generation);
-    out['busy'] = String(a.run !== null && a.run.generation === a.generation && isLive(state.sessions[a.run.sessionId]?.state ?? 'terminated'));
-    out['connection'] = a.connection === null ? 'null' : `${a.connection.connectionId} ${a.connection.state}`;
-    out['lastExitReason'] = show(a.lastExitReason);
-    out['lastSeenAt'] = show(a.lastSeenAt);
+    const derived = agentStatus(state.sessions, a);
+    out.set('status', derived.status);
+    out.set('currentSessionId', show(derived.currentSessionId));
+    out.set('pid', show(derived.live?.pid ?? null));
+    out.set('host', show(derived.live?.host ?? null));
+    out.set('generation', String(a.generation));
+    out.set('busy', String(derived.busy));
+    out.set('connection', a.connection === null ? 'null' : `${a.connection.connectionId} ${a.connection.state}`);
+    out.set('lastExitReason', show(a.lastExitReason));
+    out.set('lastSeenAt', show(a.lastSeenAt));
   }
   for (const id of sessionIds) {
-    const s = state.sessions[id];
+    const s = state.sessions.get(id);
     if (s === undefined || s.agentId !== agentId) continue;
-    out[`${id}.state`] = s.state;
-    out[`${id}.pid`] = show(s.pid);
-    out[`${id}.poolId`] = show(s.poolId);
-    out[`${id}.terminationReason`] = show(s.terminationReason);
+    out.set(`${id}.state`, s.state);
+    out.set(`${id}.pid`, show(s.pid));
+    out.set(`${id}.poolId`, show(s.poolId));
+    out.set(`${id}.terminationReason`, show(s.terminationReason));
   }
   return out;
 };
 
 const diff = (before: Flat, after: Flat): string[] => {
-  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  const keys = new Set([...before.keys(), ...after.keys()]);
   const out: string[] = [];
   for (const k of keys) {
-    const b = before[k] ?? '(none)';
-    const a = after[k] ?? '(none)';
+    const b = before.get(k) ?? '(none)';
+    const a = after.get(k) ?? '(none)';
     // A field appearing empty (a new agent's null pid) is not news.
     if (b !== a && !(b === '(none)' && a === 'null')) out.push(`${k}: ${b} → ${a}`);
   }
@@ -75,11 +77,7 @@ const diff = (before: Flat, after: Flat): string[] => {
  * An agent's lifecycle timeline: every event that names it, what each one changed, and the
  * anomalies. Other events are folded in batches as usual; the agent's own are applied one by one.
  */
-export const auditAgent = async (
-  projection: Projection<LifecycleState, RecordedEvent> & { retentionMs: number },
-  source: ReplaySource,
-  agentId: string,
-): Promise<AgentAudit> => {
+export const auditAgent = async (projection: LifecycleProjection, source: ReplaySource, agentId: string): Promise<AgentAudit> => {
   let state = projection.initialState();
   const entries: AuditEntry[] = [];
   let pending: ReplayItem[] = [];
@@ -92,24 +90,25 @@ export const auditAgent = async (
   for await (const chunk of source) {
     for (const item of chunk) {
       if (isInvalid(item)) throw item.invalid;
-      const data = item.data as Record<string, unknown>;
+      const event: RecordedEvent = isDuplicate(item) ? item.event : item;
+      const data = event.data as Record<string, unknown>;
       if (data['agentId'] !== agentId) {
         pending.push(item);
         continue;
       }
       flush();
       const named = typeof data['sessionId'] === 'string' ? [data['sessionId']] : [];
-      const ids = (s: LifecycleState) => [...named, ...(s.agents[agentId]?.openSessionIds ?? [])];
+      const ids = (s: LifecycleState) => [...named, ...(s.agents.get(agentId)?.openSessionIds ?? [])];
       const before = state;
       const anomaliesBefore = before.anomalies.count;
       state = applyItems(projection, state, [item]);
       const sessionIds = new Set([...ids(before), ...ids(state)]);
       const anomaly = state.anomalies.count > anomaliesBefore ? state.anomalies.recent[state.anomalies.recent.length - 1]!.reason : null;
       entries.push({
-        position: item.position.toString(),
-        at: item.metadata.at,
-        eventId: item.id,
-        type: item.type,
+        position: event.position.toString(),
+        at: event.metadata.at,
+        eventId: event.id,
+        type: event.type,
         data,
         changes: diff(facts(before, agentId, sessionIds), facts(state, agentId, sessionIds)),
         anomaly,
@@ -117,18 +116,13 @@ export const auditAgent = async (
     }
   }
   flush();
-  const view = lifecycleView(state, { retentionMs: projection.retentionMs });
+  const view = projection.view(state);
   const agent = view.agents[agentId] ?? null;
   const sessions = Object.values(view.sessions).filter((s) => s.agentId === agentId);
   return { agentId, entries, agent, sessions, explanation: explain(view, agent, sessions, entries) };
 };
 
-const explain = (
-  view: ReturnType<typeof lifecycleView>,
-  agent: AgentJson | null,
-  sessions: SessionJson[],
-  entries: AuditEntry[],
-): string[] => {
+const explain = (view: ProjectionJson, agent: AgentJson | null, sessions: SessionJson[], entries: AuditEntry[]): string[] => {
   if (agent === null) {
     return entries.length === 0 ? ['no event in the log names this agent'] : ['the agent is not in the projection (never registered, or removed and past the retention window)'];
   }
@@ -141,7 +135,8 @@ const explain = (
   const lines = [
     `counted as running because session ${live.sessionId} is ${live.state}` +
       (live.state === 'terminating' ? ` (termination requested at ${live.terminatingSince}, no end event since)` : '') +
-      (live.pid !== null ? `, pid ${live.pid}` : ''),
+      (live.pid !== null ? `, pid ${live.pid}` : '') +
+      (live.host !== null ? ` on ${live.host}` : ''),
   ];
   if (pool) lines.push(`it holds a slot in pool ${pool.poolId} (${pool.status.activeCount}/${pool.maxSize} used)`);
   else if (live.poolId !== null) lines.push(`its pool ${live.poolId} is not in the projection (deleted or never created)`);

@@ -1,9 +1,10 @@
 import type { Draft } from 'immer';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
-import { checkInvariants, type Violation } from '../projections/checkInvariants.js';
-import type { Projection } from '../projections/defineProjection.js';
-import { isTerminal, type LifecycleState } from '../projections/lifecycleState.js';
-import { foldEvents, type FoldOptions, type ReplaySource } from './foldEvents.js';
+import { foldEvents, type FoldOptions, type ReplaySource } from '../replay/foldEvents.js';
+import type { Violation } from './checkInvariants.js';
+import type { Projection } from './defineProjection.js';
+import type { LifecycleProjection } from './lifecycleProjection.js';
+import { isTerminal, type LifecycleState } from './lifecycleState.js';
 
 export interface CheckResult {
   state: LifecycleState;
@@ -16,7 +17,7 @@ export interface CheckResult {
  * and a session once seen terminal is never live or suspended again in any later prefix (rule 2).
  */
 export const checkLog = async (
-  projection: Projection<LifecycleState, RecordedEvent> & { retentionMs: number },
+  projection: LifecycleProjection,
   source: ReplaySource,
   options: Omit<FoldOptions<LifecycleState>, 'onBatch'> = {},
 ): Promise<CheckResult> => {
@@ -30,8 +31,13 @@ export const checkLog = async (
   };
 
   const revived = (draft: Draft<LifecycleState>, sessionId: string, position: bigint) => {
-    const s = draft.sessions[sessionId];
-    if (s === undefined) return;
+    const s = draft.sessions.get(sessionId);
+    if (s === undefined) {
+      if (terminal.has(sessionId) && !draft.evictedSessions.has(sessionId)) {
+        report({ invariant: 'terminal-is-final', detail: `session ${sessionId} was terminal and is neither kept nor remembered at position ${position}` });
+      }
+      return;
+    }
     if (terminal.has(sessionId) && !isTerminal(s.state)) {
       report({ invariant: 'terminal-is-final', detail: `session ${sessionId} became ${s.state} again at position ${position}` });
     }
@@ -45,7 +51,7 @@ export const checkLog = async (
       const data = e.data as { sessionId?: string; agentId?: string };
       if (data.sessionId !== undefined) revived(draft, data.sessionId, e.position);
       if (data.agentId !== undefined) {
-        for (const id of draft.agents[data.agentId]?.openSessionIds ?? []) revived(draft, id, e.position);
+        for (const id of draft.agents.get(data.agentId)?.openSessionIds ?? []) revived(draft, id, e.position);
       }
     },
   };
@@ -53,8 +59,8 @@ export const checkLog = async (
   const { state, processed } = await foldEvents(watched, source, {
     ...options,
     onBatch(s) {
-      for (const session of Object.values(s.sessions)) if (isTerminal(session.state)) terminal.add(session.sessionId);
-      for (const v of checkInvariants(s, { retentionMs: projection.retentionMs })) report(v);
+      for (const session of s.sessions.values()) if (isTerminal(session.state)) terminal.add(session.sessionId);
+      for (const v of projection.check(s)) report(v);
     },
   });
   return { state, processed, violations };

@@ -1,0 +1,12 @@
+import { render } from 'preact';
+import { startLive } from './live.js';
+import { openAgent } from './story.js';
+import { readHash, travelTo } from './travel.js';
+import { App } from './ui/App.js';
+import './styles.css';
+
+const start = readHash();
+render(<App />, document.getElementById('app')!);
+void startLive();
+if (start.point !== null) void travelTo(start.point);
+if (start.agent !== null) openAgent(start.agent);

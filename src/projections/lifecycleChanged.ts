@@ -1,0 +1,261 @@
+import type { RecordedEvent } from '../events/lifecycleEvents.js';
+import type { Draft } from 'immer';
+import type { Projection } from './defineProjection.js';
+import { DEFAULT_RETENTION_MS, isLive, isTerminal, type LifecycleState, type SessionRecord } from './lifecycleState.js';
+
+/** Which entities of the SPEC §3 view one event changed (ids sorted). */
+export interface Changed {
+  pools: string[];
+  agents: string[];
+  sessions: string[];
+}
+
+/** What one event changed, plus the event's type and position (the `Change` of src/live). */
+export interface TrackedChange {
+  position: bigint;
+  type: string;
+  changed: Changed;
+}
+
+export interface LifecycleChangeTracker {
+  /** Applies one event to the state in place and says which view entities it changed. */
+  apply(event: RecordedEvent): TrackedChange;
+  /** Records an undecodable event (an anomaly; no entity changes). */
+  applyInvalid(info: { position: bigint; eventId: string | null; type: string | null; message: string }): TrackedChange;
+}
+
+export const NOTHING_CHANGED: Changed = Object.freeze({
+  pools: Object.freeze([]) as unknown as string[],
+  agents: Object.freeze([]) as unknown as string[],
+  sessions: Object.freeze([]) as unknown as string[],
+}) as Changed;
+
+type Plain = Record<string, unknown>;
+
+// One level deep: reducers replace nested objects (run, connection) but mutate some arrays in place
+// (openSessionIds), so a copy keeps the values the comparison needs.
+const copyRecord = (r: object): Plain => {
+  const c: Plain = {};
+  for (const k in r) {
+    const v = (r as Plain)[k];
+    c[k] = Array.isArray(v) ? v.slice() : v !== null && typeof v === 'object' ? { ...(v as Plain) } : v;
+  }
+  return c;
+};
+
+const sameValue = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if ((a as Plain)[k] !== (b as Plain)[k]) return false;
+  return true;
+};
+
+const sameRecord = (before: Plain | undefined, after: object | undefined): boolean => {
+  if (before === undefined || after === undefined) return before === undefined && after === undefined;
+  let n = 0;
+  for (const k in after) {
+    n++;
+    if (!sameValue(before[k], (after as Plain)[k])) return false;
+  }
+  return n === Object.keys(before).length;
+};
+
+const isoMs = (iso: string): number => Date.parse(iso);
+
+/**
+ * A min-heap of view entries that will leave the view when the retention horizon passes them:
+ * terminal sessions (by endedAt) and removed agents (by removedAt). Advancing the clock pops only
+ * what expires, so the cost is O(what leaves), never O(window).
+ */
+const expiryHeap = () => {
+  const ms: number[] = [];
+  const ids: string[] = [];
+  const owners: Array<string | null> = [];
+  const swap = (i: number, j: number) => {
+    [ms[i], ms[j]] = [ms[j]!, ms[i]!];
+    [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+    [owners[i], owners[j]] = [owners[j]!, owners[i]!];
+  };
+  return {
+    get size() {
+      return ms.length;
+    },
+    peek: () => ms[0],
+    /** owner: the session's agent, or null for a removed agent's own entry. */
+    push(at: number, id: string, owner: string | null) {
+      ms.push(at);
+      ids.push(id);
+      owners.push(owner);
+      let i = ms.length - 1;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (ms[p]! <= ms[i]!) break;
+        swap(i, p);
+        i = p;
+      }
+    },
+    pop(): { id: string; owner: string | null } {
+      const top = { id: ids[0]!, owner: owners[0]! };
+      const last = ms.length - 1;
+      swap(0, last);
+      ms.pop();
+      ids.pop();
+      owners.pop();
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < ms.length && ms[l]! < ms[m]!) m = l;
+        if (r < ms.length && ms[r]! < ms[m]!) m = r;
+        if (m === i) break;
+        swap(i, m);
+        i = m;
+      }
+      return top;
+    },
+  };
+};
+
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+const sortedUnique = (ids: string[]): string[] => {
+  if (ids.length < 2) return ids;
+  ids.sort(byCodeUnit);
+  let w = 1;
+  for (let i = 1; i < ids.length; i++) if (ids[i] !== ids[w - 1]) ids[w++] = ids[i]!;
+  ids.length = w;
+  return ids;
+};
+
+/**
+ * Applies lifecycle events in place and computes each one's `changed` from the ids it names: its
+ * agent, the session it names and the agent's open sessions (supersede, stop, crash and remove
+ * touch those), its pool, and what is derived from them — a session changing liveness changes its
+ * pool's occupancy; a session or agent leaving the view when the retention horizon passes it.
+ * It copies a few small records per event, never the state. It may name an entity whose JSON did
+ * not change (e.g. a disconnect of an already disconnected connection); it never omits one that did.
+ */
+export const trackLifecycleChanges = (
+  projection: Projection<LifecycleState, RecordedEvent>,
+  state: LifecycleState,
+  options: { retentionMs?: number } = {},
+): LifecycleChangeTracker => {
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const heap = expiryHeap();
+  // The tracker owns the state it is given and mutates it in place (no immer draft around it).
+  const draft = state as Draft<LifecycleState>;
+  const horizonOf = () => (state.newestAtMs === null ? -Infinity : state.newestAtMs - retentionMs);
+  {
+    const horizon = horizonOf();
+    for (const [id, s] of state.sessions) {
+      if (isTerminal(s.state) && s.endedAt !== null) {
+        const at = isoMs(s.endedAt);
+        if (at >= horizon) heap.push(at, id, s.agentId);
+      }
+    }
+    for (const [id, a] of state.agents) {
+      if (a.removedAt !== null) {
+        const at = isoMs(a.removedAt);
+        if (at >= horizon) heap.push(at, id, null);
+      }
+    }
+  }
+
+  const expire = (agents: string[], sessions: string[]) => {
+    if (heap.size === 0) return;
+    const horizon = horizonOf();
+    while (heap.size > 0 && heap.peek()! < horizon) {
+      const { id, owner } = heap.pop();
+      if (owner === null) agents.push(id);
+      else {
+        sessions.push(id);
+        // Its agent's representation lists the agent's sessions in view (serve's /v1/agents/{id}).
+        agents.push(owner);
+      }
+    }
+  };
+
+  const result = (event: { position: bigint; type: string }, pools: string[], agents: string[], sessions: string[]): TrackedChange => ({
+    position: event.position,
+    type: event.type,
+    changed:
+      pools.length + agents.length + sessions.length === 0
+        ? NOTHING_CHANGED
+        : { pools: sortedUnique(pools), agents: sortedUnique(agents), sessions: sortedUnique(sessions) },
+  });
+
+  const apply = (e: RecordedEvent): TrackedChange => {
+    const d = e.data as { agentId?: string; sessionId?: string; poolId?: string };
+    const anomaliesBefore = state.anomalies.count;
+    const pools: string[] = [];
+    const agents: string[] = [];
+    const sessions: string[] = [];
+
+    if (e.type === 'PoolCreated' || e.type === 'PoolUpdated' || e.type === 'PoolDeleted') {
+      const poolId = d.poolId!;
+      const before = state.pools.get(poolId);
+      const copy = before === undefined ? undefined : copyRecord(before);
+      projection.apply(draft, e);
+      if (state.anomalies.count === anomaliesBefore && !sameRecord(copy, state.pools.get(poolId))) pools.push(poolId);
+      expire(agents, sessions);
+      return result(e, pools, agents, sessions);
+    }
+
+    const agentId = d.agentId!;
+    const agentBefore = state.agents.get(agentId);
+    const agentCopy = agentBefore === undefined ? undefined : copyRecord(agentBefore);
+    // The sessions this event can touch: the one it names and every open session of its agent.
+    const ids: string[] = agentBefore === undefined ? [] : agentBefore.openSessionIds.slice();
+    if (d.sessionId !== undefined && !ids.includes(d.sessionId)) ids.push(d.sessionId);
+    const copies: Array<Plain | undefined> = ids.map((id) => {
+      const s = state.sessions.get(id);
+      return s === undefined ? undefined : copyRecord(s);
+    });
+
+    projection.apply(draft, e);
+
+    if (state.anomalies.count === anomaliesBefore) {
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i]!;
+        const before = copies[i] as unknown as SessionRecord | undefined;
+        const after = state.sessions.get(id);
+        if (sameRecord(before as unknown as Plain | undefined, after)) continue;
+        sessions.push(id);
+        agents.push(after?.agentId ?? before!.agentId);
+        const wasLive = before !== undefined && isLive(before.state);
+        const nowLive = after !== undefined && isLive(after.state);
+        // Liveness changed, or a live session took a pool (AgentSpawned naming one for a pool-less start).
+        if (wasLive !== nowLive || (nowLive && before?.poolId !== after?.poolId)) {
+          for (const poolId of [before?.poolId, after?.poolId]) if (poolId != null && state.pools.has(poolId)) pools.push(poolId);
+        }
+        if (after !== undefined && isTerminal(after.state) && !(before !== undefined && isTerminal(before.state)) && after.endedAt !== null) {
+          heap.push(isoMs(after.endedAt), id, after.agentId);
+        }
+      }
+      const agentAfter = state.agents.get(agentId);
+      if (!sameRecord(agentCopy, agentAfter)) {
+        agents.push(agentId);
+        if (agentAfter !== undefined && agentAfter.removedAt !== null && (agentCopy === undefined || agentCopy['removedAt'] === null)) {
+          heap.push(isoMs(agentAfter.removedAt), agentId, null);
+        }
+      }
+    }
+    expire(agents, sessions);
+    return result(e, pools, agents, sessions);
+  };
+
+  const applyInvalid = (info: { position: bigint; eventId: string | null; type: string | null; message: string }): TrackedChange => {
+    projection.applyInvalid?.(draft, info);
+    return { position: info.position, type: info.type ?? 'invalid', changed: NOTHING_CHANGED };
+  };
+
+  return { apply, applyInvalid };
+};

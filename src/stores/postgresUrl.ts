@@ -1,0 +1,55 @@
+import { RollcallError } from '../errors.js';
+import { maskUrl } from './maskUrl.js';
+
+/** rollcall's own parameters of a `postgres://` URL; everything else goes to node-postgres. */
+export interface PostgresUrlParams {
+  /** `?max=` connections in this process's pool. */
+  poolSize?: number;
+  /** `?schema=` the schema that holds rollcall's tables (created if missing). */
+  schema?: string;
+  /** `?statement_timeout=` in ms (PostgreSQL's own name and unit); 0 = none. */
+  statementTimeoutMs?: number;
+  /** `?options=` server options as node-postgres sends them (`-c key=value …`), kept so `schema` can add to them. */
+  options?: string;
+}
+
+// Unquoted identifiers only: nothing to escape, and the name reads the same in psql.
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+const count = (url: string, key: string, value: string, min: number): number => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
+    throw new RollcallError('usage', `store URL ${maskUrl(url)}: ${key} must be an integer ≥ ${min}, got "${value}"`);
+  }
+  return n;
+};
+
+/**
+ * Takes rollcall's parameters (`max`, `schema`, `statement_timeout`) out of a PostgreSQL URL and
+ * returns the rest for node-postgres, which understands the TLS settings (`sslmode`, `sslrootcert`,
+ * `sslcert`, `sslkey`), `application_name`, `connect_timeout`, `options` and the like.
+ */
+export const splitPostgresUrl = (url: string): { connectionString: string; params: PostgresUrlParams } => {
+  const q = url.indexOf('?');
+  if (q < 0) return { connectionString: url, params: {} };
+  const params: PostgresUrlParams = {};
+  const kept: string[] = [];
+  for (const part of url.slice(q + 1).split('&')) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1));
+    if (key === 'max') params.poolSize = count(url, key, value, 1);
+    else if (key === 'options') params.options = value;
+    else if (key === 'statement_timeout') params.statementTimeoutMs = count(url, key, value, 0);
+    else if (key === 'schema') {
+      if (!IDENTIFIER.test(value)) {
+        throw new RollcallError(
+          'usage',
+          `store URL ${maskUrl(url)}: schema must be a lower-case SQL identifier (letters, digits, _; not starting with a digit), got "${value}"`,
+        );
+      }
+      params.schema = value;
+    } else if (part) kept.push(part);
+  }
+  return { connectionString: kept.length ? `${url.slice(0, q)}?${kept.join('&')}` : url.slice(0, q), params };
+};

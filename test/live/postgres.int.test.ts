@@ -1,0 +1,133 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openRollcall } from '../../src/live/openRollcall.js';
+import type { Change, Rollcall } from '../../src/live/types.js';
+import type { EventStore } from '../../src/stores/eventStore.js';
+import { openPostgresStore, type PostgresStoreOptions } from '../../src/stores/postgresStore.js';
+import { heartbeats } from '../support/events.js';
+import { agent } from '../support/lifecycle.js';
+import { findPostgres } from '../support/postgres.js';
+import { startProxy } from '../support/tcpProxy.js';
+
+const server = await findPostgres();
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const freshDatabase = async (): Promise<string> => {
+  const db = await server!.createDatabase();
+  cleanups.push(db.drop);
+  return db.url;
+};
+const open = async (url: string, options: Partial<PostgresStoreOptions> = {}): Promise<EventStore> => {
+  const store = await openPostgresStore({ url, ...options });
+  cleanups.push(() => store.close());
+  return store;
+};
+const live = (store: EventStore): Rollcall => {
+  const r = openRollcall({ store });
+  cleanups.push(() => r.close());
+  return r;
+};
+const until = async (what: string, ok: () => boolean, timeoutMs = 15_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+};
+const fleet = (n: number) => Array.from({ length: n }, (_, i) => agent(`a${i}`));
+
+if (!server) {
+  describe.skip('live projection on PostgreSQL (no server reachable)', () => {
+    it('needs a server', () => undefined);
+  });
+} else {
+  describe('live projection on PostgreSQL', () => {
+    it('is woken by NOTIFY (not by its slow fallback poll), idles near zero CPU, and its subscribers see every position once under concurrent writers', async () => {
+      const url = await freshDatabase();
+      const reader = await open(url, { notifyFallbackMs: 60_000, pollIntervalMs: 60_000 });
+      const writers = await Promise.all([0, 1, 2].map(() => open(url)));
+      await writers[0]!.appendBatch(fleet(10));
+      const r = live(reader);
+      await r.whenCaughtUp();
+
+      // Latency: one event at a time; with both polls at 60 s only a notification can wake it.
+      const latencies: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t = performance.now();
+        const { lastPosition } = await writers[0]!.appendBatch(heartbeats(1, { prefix: 'a', agents: 10 }));
+        await r.whenProcessed(lastPosition!, { timeoutMs: 5_000 });
+        latencies.push(performance.now() - t);
+      }
+      latencies.sort((a, b) => a - b);
+      expect(latencies[10]!).toBeLessThan(100);
+
+      // Idle: the follower waits on its LISTEN connection.
+      await sleep(200);
+      const before = process.cpuUsage();
+      await sleep(2000);
+      const used = process.cpuUsage(before);
+      expect((used.user + used.system) / 1e6).toBeLessThan(0.2);
+
+      const subs: Array<{ from: bigint | null; changes: Change[] }> = [];
+      const join = (from: bigint | null) => {
+        const s = { from, changes: [] as Change[] };
+        r.subscribe((c) => s.changes.push(c), { from });
+        subs.push(s);
+      };
+      join(null);
+      join(0n);
+      const writing = writers.map(async (w, k) => {
+        for (let i = 0; i < 40; i++) {
+          await w.appendBatch(heartbeats(1 + ((i + k) % 4), { prefix: 'a', agents: 10 }));
+          if (i === 20 && k === 0) join(r.position());
+        }
+      });
+      await Promise.all(writing);
+      const head = (await reader.head())!;
+      await r.whenProcessed(head, { timeoutMs: 10_000 });
+      await sleep(50);
+      for (const s of subs) {
+        const positions = s.changes.map((c) => c.position);
+        const first = positions[0]!;
+        expect(positions).toEqual(Array.from({ length: Number(head - first + 1n) }, (_, i) => first + BigInt(i)));
+        if (s.from !== null) expect(first).toBe(s.from + 1n);
+      }
+    }, 60_000);
+
+    it('reports the store unavailable while PostgreSQL is unreachable, even when idle, and resumes when it returns', async () => {
+      const url = await freshDatabase();
+      const link = await startProxy(new URL(url));
+      cleanups.push(link.close);
+      const writer = await open(url);
+      await writer.appendBatch(fleet(3));
+      const reader = await open(link.url(url), { connectTimeoutMs: 300, pollIntervalMs: 50, reconnectWindowMs: 2_000 });
+      const r = live(reader);
+      await r.whenCaughtUp();
+      const seen: bigint[] = [];
+      r.subscribe((c) => seen.push(c.position));
+      expect(r.status().storeAvailable).toBe(true);
+
+      link.cut();
+      await until('the outage to be reported', () => !r.status().storeAvailable, 5_000);
+      expect(r.status().lastError?.code).toBe('store-unavailable');
+      const { lastPosition } = await writer.appendBatch(heartbeats(5, { prefix: 'a', agents: 3 }));
+      await sleep(3_000); // past the store's own reconnect window: the runtime keeps retrying
+      expect(r.status().storeAvailable).toBe(false);
+      expect(r.status().failed).toBe(null);
+      expect(seen).toEqual([]);
+
+      link.restore();
+      await r.whenProcessed(lastPosition!, { timeoutMs: 15_000 });
+      await until('availability to be reported', () => r.status().storeAvailable);
+      expect(r.status().lastError).toBe(null);
+      expect(seen).toEqual([4n, 5n, 6n, 7n, 8n]);
+      // And it is live again, through a fresh LISTEN connection.
+      const again = await writer.appendBatch(heartbeats(1, { prefix: 'a', agents: 3 }));
+      await r.whenProcessed(again.lastPosition!, { timeoutMs: 5_000 });
+      expect(seen.at(-1)).toBe(9n);
+    }, 60_000);
+  });
+}
