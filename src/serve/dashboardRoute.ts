@@ -22,14 +22,14 @@ The HTTP API answers meanwhile:</p>
 
 /** `GET /`: the dashboard's built assets, or a page that says they are missing and links the API. */
 export const dashboardRoute: FastifyPluginAsyncZod<{ dir: string }> = async (app, { dir }) => {
-  if (existsSync(`${dir}/index.html`)) {
+  const built = existsSync(`${dir}/index.html`);
+  if (built) {
     // Routes for the files present at start, not a catch-all: unknown paths stay JSON 404s.
-    await app.register(fastifyStatic, { root: dir, prefix: '/', wildcard: false, index: 'index.html' });
-    return;
+    await app.register(fastifyStatic, { root: dir, prefix: '/', wildcard: false, index: false });
   }
   app.get(
     '/',
     { schema: { summary: 'the dashboard (a web page)', response: { 200: { description: 'HTML', content: { 'text/html': { schema: z.string() } } } } } },
-    async (_request, reply) => reply.type('text/html; charset=utf-8').send(placeholder),
+    async (_request, reply) => (built ? reply.type('text/html; charset=utf-8').sendFile('index.html') : reply.type('text/html; charset=utf-8').send(placeholder)),
   );
 };

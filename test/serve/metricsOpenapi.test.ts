@@ -159,3 +159,23 @@ describe('GET /openapi.json and /v1/schema/events.json', () => {
     expect(validate({ type: 'AgentHeartbeat', data: { agentId: 'a' }, metadata: {} })).toBe(false);
   });
 });
+
+describe('GET /', () => {
+  it('serves the dashboard page (or the placeholder when its assets are not built)', async () => {
+    const res = await fetch(`${server.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await res.text()).toMatch(/<html/i);
+  });
+
+  it('serves the placeholder, linking the API, when there are no built assets', async () => {
+    const other = await serve(openMemoryStore(), { dashboardDir: '/nonexistent-dashboard-dir' });
+    try {
+      const text = await (await fetch(`${other.url}/`)).text();
+      expect(text).toContain('/v1/pools');
+      expect(text).toContain('not built');
+    } finally {
+      await other.close();
+    }
+  });
+});
