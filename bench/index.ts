@@ -117,4 +117,7 @@ if (process.env['BENCH_STORES'] !== '0') {
   }
 }
 
+// `rollcall serve` (bench/serve.ts): autocannon on GET /v1/pools while appending through POST, beside GET /healthz.
+if (process.env['BENCH_SERVE'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'serve.ts')], { stdio: 'inherit' });
+
 rmSync(dir, { recursive: true, force: true });

@@ -1,10 +1,13 @@
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { StartedServer } from '../../src/serve/startServer.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { heartbeats } from '../support/events.js';
 import { getJson, serve } from './harness.js';
 import { exactlyOnce, openSse, type SseRecord } from './sseClient.js';
+
+// Real servers and clients on a shared machine: room beyond vitest's 5 s default.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 const started: StartedServer[] = [];
 const clients: SseRecord[] = [];

@@ -1,13 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv2020 from 'ajv/dist/2020.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { eventTypes } from '../../src/events/lifecycleEvents.js';
 import type { StartedServer } from '../../src/serve/startServer.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { agent, pool, spawned, starting } from '../support/lifecycle.js';
 import { fleet, getJson, serve } from './harness.js';
+
+// Real servers and clients on a shared machine: room beyond vitest's 5 s default.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let store: EventStore;
 let server: StartedServer;

@@ -1,10 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StartedServer } from '../../src/serve/startServer.js';
 import { openPostgresStore } from '../../src/stores/postgresStore.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { findPostgres } from '../support/postgres.js';
 import { startProxy } from '../support/tcpProxy.js';
 import { canonical, fleet, getJson, postEvents, serve } from './harness.js';
+
+// Real servers and clients on a shared machine: room beyond vitest's 5 s default.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 const pg = await findPostgres();
 const cleanup: Array<() => Promise<unknown>> = [];

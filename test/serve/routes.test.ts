@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ProjectionJsonSchema } from '../../src/serve/viewSchemas.js';
 import type { StartedServer } from '../../src/serve/startServer.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
@@ -7,6 +7,9 @@ import type { EventStore } from '../../src/stores/eventStore.js';
 import { cli, tempDir } from '../support/cli.js';
 import { agent, pool, spawned, starting } from '../support/lifecycle.js';
 import { canonical, fleet, getJson, postEvents, serve } from './harness.js';
+
+// Real servers and clients on a shared machine: room beyond vitest's 5 s default.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 // One server over a sqlite file with a generated fleet: the CLI reads the same file, so every
 // answer can be compared with what `replay --json` / `audit --json` print.

@@ -1,12 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isLoopback, startServer, type StartedServer } from '../../src/serve/startServer.js';
 import { tokenMatches } from '../../src/serve/auth.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { cli, tempDir } from '../support/cli.js';
 import { getJson, postEvents, serve } from './harness.js';
+
+// Real servers and clients on a shared machine: room beyond vitest's 5 s default.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 const started: StartedServer[] = [];
 afterEach(async () => {
