@@ -3,16 +3,21 @@ export type RollcallErrorCode =
   | 'invalid-event'
   | 'unknown-event-type'
   | 'invalid-json'
+  | 'clock-skew'
   | 'wrong-expected-revision'
   | 'store-unavailable'
   | 'corrupt-store'
   | 'corrupt-snapshot'
   | 'usage'
   | 'io'
+  | 'interrupted'
+  | 'output-failed'
   | 'timeout';
 
 export interface RollcallErrorFields {
   line?: number;
+  /** 0-based index of the event in the caller's input (a JSON array or NDJSON body). */
+  index?: number;
   path?: string;
   stream?: string;
   position?: bigint;
@@ -25,6 +30,7 @@ export interface RollcallErrorFields {
 export class RollcallError extends Error {
   readonly code: RollcallErrorCode;
   readonly line: number | undefined;
+  readonly index: number | undefined;
   readonly path: string | undefined;
   readonly stream: string | undefined;
   readonly position: bigint | undefined;
@@ -36,6 +42,7 @@ export class RollcallError extends Error {
     this.name = 'RollcallError';
     this.code = code;
     this.line = fields.line;
+    this.index = fields.index;
     this.path = fields.path;
     this.stream = fields.stream;
     this.position = fields.position;

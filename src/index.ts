@@ -23,6 +23,7 @@ export { encodeSnapshot, verifySnapshot } from './replay/snapshots.js';
 export { openRollcall } from './live/openRollcall.js';
 
 export { openStore, defaultStoreUrl } from './stores/openStore.js';
+export { appendEvents } from './stores/appendEvents.js';
 export { openMemoryStore } from './stores/memoryStore.js';
 export { openSqliteStore } from './stores/sqliteStore.js';
 
@@ -56,6 +57,7 @@ export type { ReplayItem, InvalidRecord } from './replay/replayItem.js';
 export type { AgentAudit, AuditEntry } from './projections/auditAgent.js';
 export type { Rollcall, Change, Changed, LiveStatus, LiveSubscribeOptions, OpenRollcallOptions } from './live/types.js';
 export type { EventStore, StoredEvent, ExpectedRevision, AppendResult, Snapshot, SnapshotStore } from './stores/eventStore.js';
+export type { AppendEventsOptions, AppendEventsResult, AppendSummary } from './stores/appendEvents.js';
 export type { Observations, Decision } from './reconcile/decide.js';
 export type { ReconcileConfig, ReconcileRule } from './reconcile/reconcileConfig.js';
 export type { ReconcileMetrics, ReconcilePass, Observer } from './reconcile/reconciler.js';

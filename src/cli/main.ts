@@ -1,15 +1,29 @@
 #!/usr/bin/env node
+import { EXIT, exitForSignal } from './cliIo.js';
 import { runCli } from './runCli.js';
 
+// A signal aborts the command's signal (its reason is the signal's name): the command stops at its
+// next safe point (an append before committing anything). A second signal stops the process at once.
 const controller = new AbortController();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => controller.abort());
+  process.on(sig, () => {
+    if (controller.signal.aborted) process.exit(exitForSignal(controller.signal.reason));
+    controller.abort(sig);
+  });
 }
-// A closed pipe (`rollcall generate | head`) is a normal end, not an error.
+
+// A closed pipe (`rollcall generate | head`) is a normal end, as for any Unix tool; any other
+// output failure (a full disk, `> /dev/full`) is one line on stderr and exit 5, never a stack.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
+  if (e.code === 'EPIPE') process.exit(EXIT.ok);
+  try {
+    process.stderr.write(`rollcall: cannot write the output: ${e.message}\n`);
+  } finally {
+    process.exit(EXIT.outputFailed);
+  }
 });
+// Nothing is left to tell if stderr itself is gone.
+process.stderr.on('error', () => process.exit(EXIT.outputFailed));
 
 const code = await runCli(process.argv.slice(2), {
   stdout: process.stdout,

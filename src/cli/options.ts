@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defaultStoreUrl, openStore } from '../stores/openStore.js';
+import { defaultStoreUrl, openStore, type OpenStoreOptions } from '../stores/openStore.js';
 import type { EventStore } from '../stores/eventStore.js';
 import { usageError, type CliIo } from './cliIo.js';
 
@@ -24,7 +24,7 @@ export const parsePositiveInt = (flag: string, value: string | undefined, fallba
     if (fallback === undefined) throw usageError(`${flag} is required`);
     return fallback;
   }
-  if (!/^\d+$/.test(value) || Number(value) <= 0) throw usageError(`${flag} must be a positive integer, got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) throw usageError(`${flag} must be a positive integer, got "${value}"`);
   return Number(value);
 };
 
@@ -32,7 +32,7 @@ export const parsePositiveInt = (flag: string, value: string | undefined, fallba
 export const parseRetention = (value: string | undefined): number | undefined => {
   if (value === undefined) return undefined;
   const hours = Number(value);
-  if (!Number.isFinite(hours) || hours < 0) throw usageError(`--retention-hours must be a non-negative number, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(hours) || hours < 0) throw usageError(`--retention-hours must be a non-negative number, got "${value}"`);
   return Math.round(hours * 3_600_000);
 };
 
@@ -45,9 +45,16 @@ export const logSource = (values: { store?: string | undefined; input?: string |
   return { kind: 'store', url: values.store ?? defaultStoreUrl(io.env) };
 };
 
-/** Opens a store and guarantees it is closed after `use`. */
-export const withStore = async <T>(url: string, use: (store: EventStore) => Promise<T>): Promise<T> => {
-  const store = await openStore(url);
+/**
+ * Opens a store and guarantees it is closed after `use`. Only commands that write pass
+ * `{ create: true }`: reading a store that does not exist is an error naming it (exit 3).
+ */
+export const withStore = async <T>(
+  url: string,
+  use: (store: EventStore) => Promise<T>,
+  options: OpenStoreOptions = {},
+): Promise<T> => {
+  const store = await openStore(url, { create: false, ...options });
   try {
     return await use(store);
   } finally {

@@ -12,7 +12,8 @@ const help = (): string =>
     'rollcall <command> --help shows a command\'s options.',
     '',
     'Stores: sqlite:PATH (default sqlite:./rollcall.db, or $ROLLCALL_STORE), postgres://…, esdb://host:2113?tls=false, memory:',
-    'Exit codes: 0 ok, 1 check failed, 2 bad input or usage, 3 store unavailable, 4 internal error.',
+    'Exit codes: 0 ok, 1 check failed, 2 bad input or usage, 3 store unavailable or damaged, 4 internal error,',
+    '  5 output could not be written, 130/143 stopped by SIGINT/SIGTERM.',
     '',
   ].join('\n');
 
@@ -34,7 +35,10 @@ export const runCli = async (argv: readonly string[], io: CliIo): Promise<number
   }
   try {
     const command = await entry.load();
-    if (args.includes('--help') || args.includes('-h')) {
+    // Only options before `--` ask for help: `append -- --help` appends a file named --help.
+    const end = args.indexOf('--');
+    const options = end < 0 ? args : args.slice(0, end);
+    if (options.includes('--help') || options.includes('-h')) {
       io.stdout.write(`${command.usage}\n  ${entry.summary}\n`);
       return EXIT.ok;
     }

@@ -1,13 +1,14 @@
 /**
- * An exact set of ids held in typed arrays: a UUID costs 20 bytes of arena plus its hash slot
- * (about 28 bytes at the table's load), any other id two bytes per UTF-16 unit plus 8, instead of a
- * JS string in a Set (tens of bytes of string plus the Set's entry). Every hit is verified against
+ * An exact set of ids held in typed arrays: a UUID costs 20 bytes of arena plus its slot (offset
+ * and hash, 8 bytes, at most half the slots used: 28–36 bytes in all), any other id two bytes per
+ * UTF-16 unit plus the same, instead of a JS string in a Set (tens of bytes of string plus the
+ * Set's entry). Every hit is verified against
  * the stored key, so no two distinct ids are ever confused.
  *
  * Ids are stored in an arena of 16-bit words, one record each: a two-word header, then the key. A
  * canonical UUID (hex digits in either case) is kept as its 16 bytes (header 0), so ids that differ
  * only in the case of their hex digits are the same id; any other id is kept as its code units
- * (header = length + 1). The open-addressing table holds arena offsets + 1 (0 = empty).
+ * (header = length + 1). The open-addressing table holds (arena offset + 1, hash) pairs (0 = empty).
  *
  * It is a class, not a factory, on purpose: immer and `structuredClone` treat it as one opaque
  * value, so whoever changes one inside an immer `produce()` must `clone()` it first (the lifecycle
@@ -25,7 +26,7 @@ export class CompactIdSet {
   constructor(capacity = 16) {
     let slots = 16;
     while (slots * LOAD < capacity) slots *= 2;
-    this.#table = new Int32Array(slots);
+    this.#table = new Int32Array(2 * slots);
     this.#arena = new Uint16Array(Math.max(64, capacity * 10));
   }
 
@@ -56,10 +57,11 @@ export class CompactIdSet {
       for (let i = 0; i < id.length; i++) a[at + 2 + i] = id.charCodeAt(i);
     }
     this.#used += words;
-    this.#table[~slot] = at + 1;
+    this.#table[2 * ~slot] = at + 1;
+    this.#table[2 * ~slot + 1] = hash;
     this.size++;
     this.digest = (this.digest + mix(hash ^ 0x5bd1e995)) | 0;
-    if (this.size > this.#table.length * LOAD) this.#rehash(this.#table.length * 2);
+    if (this.size > (this.#table.length >> 1) * LOAD) this.#rehash(this.#table.length);
     return true;
   }
 
@@ -101,7 +103,7 @@ export class CompactIdSet {
     }
     let slots = 16;
     while (slots * LOAD < n) slots *= 2;
-    set.#table = new Int32Array(slots);
+    set.#table = new Int32Array(2 * slots);
     set.#reindex();
     return set;
   }
@@ -109,11 +111,13 @@ export class CompactIdSet {
   /** Slot of the id (≥ 0) or the one's complement of the empty slot where it would go. */
   #find(id: string, uuid: boolean, hash: number): number {
     const table = this.#table;
-    const mask = table.length - 1;
+    const mask = (table.length >> 1) - 1;
     const a = this.#arena;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const entry = table[i]!;
+      const entry = table[2 * i]!;
       if (entry === 0) return ~i;
+      // The stored hash settles nearly every mismatch without touching the arena.
+      if (table[2 * i + 1] !== hash) continue;
       const at = entry - 1;
       if (uuid) {
         if (a[at] !== 0 || a[at + 1] !== 0) continue;
@@ -131,15 +135,16 @@ export class CompactIdSet {
 
   #reserve(words: number): void {
     if (this.#used + words <= this.#arena.length) return;
-    let size = this.#arena.length * 2;
-    while (size < this.#used + words) size *= 2;
+    // 1.5×: the arena is most of the memory, and it only ever grows.
+    let size = Math.ceil(this.#arena.length * 1.5);
+    while (size < this.#used + words) size = Math.ceil(size * 1.5);
     const next = new Uint16Array(size);
     next.set(this.#arena.subarray(0, this.#used));
     this.#arena = next;
   }
 
   #rehash(slots: number): void {
-    this.#table = new Int32Array(slots);
+    this.#table = new Int32Array(2 * slots);
     this.#reindex();
   }
 
@@ -147,14 +152,15 @@ export class CompactIdSet {
   #reindex(): void {
     const a = this.#arena;
     const table = this.#table;
-    const mask = table.length - 1;
+    const mask = (table.length >> 1) - 1;
     let size = 0;
     let digest = 0;
     for (let at = 0; at < this.#used; at += recordWords(a, at)) {
       const hash = a[at] === 0 && a[at + 1] === 0 ? hashWords(a.subarray(at + 2, at + 10)) : hashUnits(a, at + 2, a[at]! + a[at + 1]! * 0x10000 - 1);
       let i = hash & mask;
-      while (table[i] !== 0) i = (i + 1) & mask;
-      table[i] = at + 1;
+      while (table[2 * i] !== 0) i = (i + 1) & mask;
+      table[2 * i] = at + 1;
+      table[2 * i + 1] = hash;
       size++;
       digest = (digest + mix(hash ^ 0x5bd1e995)) | 0;
     }
@@ -163,7 +169,7 @@ export class CompactIdSet {
   }
 }
 
-const LOAD = 0.7;
+const LOAD = 0.5;
 /** The 8 words of the UUID most recently parsed (one id is handled at a time; no allocation per id). */
 const SCRATCH = new Uint16Array(8);
 

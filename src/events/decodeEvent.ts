@@ -3,23 +3,37 @@ import type { z } from 'zod';
 import { RollcallError } from '../errors.js';
 import { EventEnvelope, LifecycleEventBody, type LifecycleEvent } from './lifecycleEvents.js';
 import { compileAcceptor, type Acceptor } from './fastAcceptor.js';
+import { storableIssue } from './storableIssue.js';
 import { upcast, type RawEvent } from './upcasters.js';
 
 /** Where a raw event came from, so that an error can name it. */
 export interface EventSource {
   line?: number;
   position?: bigint;
+  /** 0-based index in a caller's array of events. */
+  index?: number;
 }
 
 export interface DecodeOptions {
   /** Id for an event that has none (default: a random UUID). */
   missingId?: () => string;
+  /**
+   * Also refuse what a store would refuse at write time (NUL or lone surrogates in any string,
+   * nesting deeper than 64): set by every append, so an append fails before anything is written.
+   */
+  storable?: boolean;
 }
 
 export type DecodeResult = { success: true; data: LifecycleEvent } | { success: false; error: RollcallError };
 
 const where = (src: EventSource): string =>
-  src.line !== undefined ? `line ${src.line}` : src.position !== undefined ? `position ${src.position}` : 'event';
+  src.line !== undefined
+    ? `line ${src.line}`
+    : src.position !== undefined
+      ? `position ${src.position}`
+      : src.index !== undefined
+        ? `events[${src.index}]`
+        : 'event';
 
 const formatPath = (path: readonly PropertyKey[]): string =>
   path.reduce<string>(
@@ -32,6 +46,7 @@ const fail = (src: EventSource, code: 'invalid-event' | 'unknown-event-type', pa
   error: new RollcallError(code, `${where(src)}: ${path}: ${msg}`, {
     path,
     ...(src.line !== undefined ? { line: src.line } : {}),
+    ...(src.index !== undefined ? { index: src.index } : {}),
     ...(src.position !== undefined ? { position: src.position } : {}),
   }),
 });
@@ -43,12 +58,21 @@ const firstIssue = (src: EventSource, prefix: readonly PropertyKey[], error: z.Z
 };
 
 // One full schema (envelope + strict data) per type: a single parse per event, no union dispatch.
+// The envelope is strict like `data`: an unknown top-level field is refused, naming it.
 const schemaByType = new Map<string, { schema: z.ZodType; accept: Acceptor }>(
   LifecycleEventBody.options.map((body) => {
-    const schema = body.extend({ id: EventEnvelope.shape.id, metadata: EventEnvelope.shape.metadata });
+    const schema = body.extend({ id: EventEnvelope.shape.id, metadata: EventEnvelope.shape.metadata }).strict();
     return [body.shape.type.value, { schema, accept: compileAcceptor(schema) }];
   }),
 );
+
+const hasUpper = (id: string): boolean => {
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c >= 65 && c <= 70) return true;
+  }
+  return false;
+};
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -59,6 +83,10 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export const decodeEvent = (raw: unknown, src: EventSource = {}, options: DecodeOptions = {}): DecodeResult => {
   if (!isRecord(raw)) return fail(src, 'invalid-event', '(event)', 'expected a JSON object');
   if (typeof raw['type'] !== 'string') return fail(src, 'invalid-event', 'type', 'expected the event type as a string');
+  if (options.storable) {
+    const issue = storableIssue(raw);
+    if (issue) return fail(src, 'invalid-event', issue.path, issue.message);
+  }
   const current = upcast(raw as unknown as RawEvent);
   const known = schemaByType.get(current.type);
   if (known === undefined) return fail(src, 'unknown-event-type', 'type', `unknown event type "${current.type}"`);
@@ -71,7 +99,16 @@ export const decodeEvent = (raw: unknown, src: EventSource = {}, options: Decode
     event = parsed.data as LifecycleEvent;
   }
   if (event.id === undefined) event.id = (options.missingId ?? randomUUID)();
+  // UUIDs compare case-insensitively: an uppercase copy of an id is the same id (idempotency).
+  else if (hasUpper(event.id)) event.id = event.id.toLowerCase();
   return { success: true, data: event };
+};
+
+/** JSON.parse's complaint, with the characters a terminal does not show named (a BOM, NUL, control codes). */
+const jsonProblem = (line: string, e: Error): string => {
+  if (line.includes('\uFEFF')) return 'a byte order mark (U+FEFF) inside the line; only one at the very start of the input is accepted';
+  const message = e.message.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\uFEFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return message.length > 200 ? `${message.slice(0, 200)}…` : message;
 };
 
 /** Parses and validates one NDJSON line. */
@@ -82,7 +119,7 @@ export const decodeLine = (line: string, src: EventSource = {}, options: DecodeO
   } catch (e) {
     return {
       success: false,
-      error: new RollcallError('invalid-json', `${where(src)}: not valid JSON (${(e as Error).message})`, {
+      error: new RollcallError('invalid-json', `${where(src)}: not valid JSON (${jsonProblem(line, e as Error)})`, {
         ...(src.line !== undefined ? { line: src.line } : {}),
         ...(src.position !== undefined ? { position: src.position } : {}),
       }),

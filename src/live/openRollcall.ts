@@ -15,6 +15,9 @@ import { createChangeRing } from './changeRing.js';
 import { createSnapshotter } from './snapshotter.js';
 import type { Change, LiveStatus, LiveSubscribeOptions, OpenRollcallOptions, Rollcall } from './types.js';
 
+/** Longest run of applying events before the follower lets the event loop serve others. */
+const YIELD_EVERY_MS = 10;
+
 /** Position of "before the first event": every real position is greater. */
 const START = -1n;
 
@@ -88,6 +91,8 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     ? createSnapshotter({
         store,
         projection,
+        retentionMs,
+        skipInvalid,
         everyEvents: options.snapshotEveryEvents ?? 10_000,
         everyMs: options.snapshotEveryMs ?? 60_000,
       })
@@ -248,7 +253,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
       if (!sub.caughtUpSent) maybeCaughtUp(sub);
     }
     settleWaiters();
-    snapshotter?.applied(state, stored.position, stored.id);
+    snapshotter?.applied(stored);
   };
 
   // --- the follower ------------------------------------------------------------------------------
@@ -283,11 +288,18 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     while (!closed && failed === null) {
       try {
         const subscription = store.subscribe({ after: position, signal: lifetime.signal, onStatus: onStoreStatus });
+        let slice = performance.now();
         for await (const stored of subscription) {
           if (closed) return;
           if (!storeAvailable) setAvailable();
           backoff = 100;
           processOne(stored);
+          // A store hands a backlog over without touching the event loop (microtasks only): give
+          // timers and sockets (serve's requests) a turn every few ms of a burst.
+          if (performance.now() - slice > YIELD_EVERY_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            slice = performance.now();
+          }
         }
         if (closed) return;
       } catch (e) {
@@ -317,7 +329,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
       tracker = trackLifecycleChanges(projection, state, { retentionMs });
       ring.reset(position ?? START);
       caughtUp = true;
-      snapshotter?.start(state, position);
+      snapshotter?.start(position);
       for (const w of caughtUpWaiters) w.resolve();
       caughtUpWaiters = [];
       settleWaiters();
@@ -338,6 +350,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     state: () => state,
     position: () => position,
     status: (): LiveStatus => ({ position, head, caughtUp, storeAvailable, lastError, failed }),
+    snapshotStats: () => (snapshotter === null ? null : { ...snapshotter.stats }),
     subscribe(listener, subscribeOptions = {}) {
       const from = subscribeOptions.from ?? null;
       const sub: Subscriber = {

@@ -1,82 +1,216 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Projection } from '../projections/defineProjection.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
-import { encodeSnapshot } from '../replay/snapshots.js';
-import type { EventStore } from '../stores/eventStore.js';
+import type { EventStore, StoredEvent } from '../stores/eventStore.js';
+import type { FromWorker, ToWorker } from './snapshotWorker.js';
+
+export interface SnapshotStats {
+  /** Snapshots saved while following. */
+  saved: number;
+  /** Saves that failed (best effort: following goes on). */
+  failures: number;
+  /** Longest time the follower's thread spent on one snapshot (receiving it and the store's synchronous part of saving). */
+  maxStallMs: number;
+  lastStallMs: number;
+  /** Time the worker took to serialize the last one (off the follower's thread). */
+  lastEncodeMs: number;
+}
 
 export interface Snapshotter {
-  /** The state the follower keeps current, from `position` on. */
-  start(state: LifecycleState, position: bigint | null): void;
-  /** Called after each event applied. */
-  applied(state: LifecycleState, position: bigint, eventId: string): void;
-  /** Longest time (ms) one snapshot kept the event loop from applying events; for the bench. */
-  readonly stats: { saved: number; maxStallMs: number; lastStallMs: number; failures: number };
+  /** Starts mirroring once the follower has caught up at `position`. */
+  start(position: bigint | null): void;
+  /** Called with each stored event after the follower applied it. */
+  applied(stored: StoredEvent): void;
+  readonly stats: SnapshotStats;
   close(): Promise<void>;
 }
 
+/** The worker's module: compiled next to this file, or (tests, bench) the TypeScript source run through tsx. */
+const workerModule = (): URL => {
+  const js = new URL('./snapshotWorker.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return js;
+  // The ESM entry of tsx's API (require.resolve names its CommonJS twin).
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const ts = new URL('./snapshotWorker.ts', import.meta.url).href;
+  const code = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(ts)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+};
+
 /**
- * Keeps the store's snapshot fresh while following: every `everyEvents` events, or `everyMs` after
- * the last one when anything was applied. Best effort: a failed save is counted, never thrown.
+ * Keeps the store's snapshot fresh while following, every `everyEvents` events or `everyMs` after
+ * the last one, without stalling the follower: a worker thread holds a mirror of the projection,
+ * fed the same stored events in batches, and serializes it on request; this thread only hands the
+ * finished payload to the store. It starts from the store's newest valid snapshot (the one the
+ * catch-up just saved or used) plus the events after it. Best effort: failures are counted.
  */
 export const createSnapshotter = (options: {
   store: EventStore;
   projection: Projection<LifecycleState, RecordedEvent>;
+  retentionMs: number;
+  skipInvalid: boolean;
   everyEvents: number;
   everyMs: number;
 }): Snapshotter => {
   const { store, projection } = options;
-  const stats = { saved: 0, maxStallMs: 0, lastStallMs: 0, failures: 0 };
-  let state: LifecycleState | null = null;
-  let since = 0;
-  let lastPosition: bigint | null = null;
-  let lastId: string | null = null;
-  let scheduled = false;
-  let saving: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
+  const stats: SnapshotStats = { saved: 0, failures: 0, maxStallMs: 0, lastStallMs: 0, lastEncodeMs: 0 };
+  let worker: Worker | null = null;
   let closed = false;
+  /** Events applied before the worker was up (at most about `everyEvents`: it starts when a snapshot is due). */
+  let backlog: StoredEvent[] | null = [];
+  let batch: StoredEvent[] = [];
+  let flushScheduled = false;
+  let since = 0;
+  let inFlight = false;
+  let timer: NodeJS.Timeout | undefined;
+  let saving: Promise<void> = Promise.resolve();
 
-  const take = () => {
-    scheduled = false;
-    if (closed || state === null || lastPosition === null || lastId === null || since === 0) return;
-    const started = performance.now();
-    const snapshot = encodeSnapshot(projection, lastPosition, lastId, state);
+  const post = (m: ToWorker) => worker?.postMessage(m);
+
+  const flush = () => {
+    flushScheduled = false;
+    if (batch.length === 0) return;
+    post({ kind: 'events', events: batch });
+    batch = [];
+  };
+
+  let startedAt: bigint | null = null;
+  let bringingUp = false;
+
+  const request = () => {
+    if (closed || since === 0) return;
+    // The worker starts when the first snapshot is due: an idle follower never pays for it.
+    if (worker === null && !bringingUp) {
+      bringingUp = true;
+      bringUp(startedAt).catch(() => {
+        stats.failures++;
+        void worker?.terminate();
+        worker = null;
+      });
+      return;
+    }
+    if (inFlight || worker === null || backlog !== null) return;
+    flush();
+    inFlight = true;
     since = 0;
+    post({ kind: 'snapshot' });
+  };
+
+  let onLoaded: ((m: FromWorker) => void) | null = null;
+  const eventIdAt = async (position: bigint): Promise<string | null> => {
+    for await (const e of store.readAll({ after: position - 1n, limit: 1 })) return e.position === position ? e.id : null;
+    return null;
+  };
+
+  const onMessage = (m: FromWorker) => {
+    if (m.kind === 'loaded') {
+      onLoaded?.(m);
+      onLoaded = null;
+      return;
+    }
+    if (m.kind === 'skipped') {
+      inFlight = false;
+      return;
+    }
+    const started = performance.now();
+    stats.lastEncodeMs = m.encodeMs;
+    // A store's save may do its work synchronously (SQLite): that part is the follower's stall.
+    const pending = store.snapshots!.save({ name: m.name, version: m.version, position: m.position, payload: m.payload });
     stats.lastStallMs = performance.now() - started;
     stats.maxStallMs = Math.max(stats.maxStallMs, stats.lastStallMs);
-    saving = saving
-      .then(() => store.snapshots!.save(snapshot))
-      .then(
-        () => void stats.saved++,
-        () => void stats.failures++,
-      );
+    saving = pending.then(
+      () => {
+        stats.saved++;
+      },
+      () => {
+        stats.failures++;
+      },
+    ).finally(() => {
+      inFlight = false;
+    });
   };
 
-  const schedule = () => {
-    if (scheduled || closed) return;
-    scheduled = true;
-    setImmediate(take);
-  };
+  // Declared before use by request(); hoisted as a function.
+  async function bringUp(position: bigint | null): Promise<void> {
+    const w = new Worker(workerModule(), { workerData: { retentionMs: options.retentionMs, skipInvalid: options.skipInvalid } });
+    w.unref();
+    w.on('message', onMessage);
+    w.on('error', (e) => {
+      if (process.env['ROLLCALL_DEBUG']) console.error(e);
+      // A broken worker only means no more fresh snapshots; the follower is unaffected.
+      stats.failures++;
+      worker = null;
+      onLoaded?.({ kind: 'loaded', position: null, eventId: null });
+    });
+    worker = w;
+    // The newest snapshot (the one the catch-up used or saved): parsed and checked by the worker;
+    // here only whether the log still holds its event at its position.
+    const stored = await store.snapshots!.load(projection.name);
+    let after: bigint | null = null;
+    if (stored !== null && (position === null || stored.position <= position)) {
+      const loaded = new Promise<FromWorker>((resolve) => (onLoaded = resolve));
+      post({ kind: 'init', payload: stored.payload });
+      const reply = await loaded;
+      if (reply.kind === 'loaded' && reply.position !== null && (await eventIdAt(reply.position)) === reply.eventId) {
+        after = reply.position;
+      } else {
+        post({ kind: 'init', payload: null });
+      }
+    } else {
+      post({ kind: 'init', payload: null });
+    }
+    // The events between that snapshot and where the follower started live, read from the store.
+    if (position !== null && (after === null || after < position)) {
+      let chunk: StoredEvent[] = [];
+      for await (const e of store.readAll({ after })) {
+        if (e.position > position || closed) break;
+        chunk.push(e);
+        if (chunk.length >= 2_000) {
+          post({ kind: 'events', events: chunk });
+          chunk = [];
+        }
+      }
+      if (chunk.length) post({ kind: 'events', events: chunk });
+    }
+    const queued = backlog ?? [];
+    backlog = null;
+    for (let i = 0; i < queued.length; i += 2_000) post({ kind: 'events', events: queued.slice(i, i + 2_000) });
+    request();
+  }
 
   return {
     stats,
-    start(s, position) {
-      state = s;
-      lastPosition = position;
+    start(position) {
+      startedAt = position;
       timer = setInterval(() => {
-        if (since > 0) schedule();
+        if (since > 0) request();
       }, options.everyMs);
       timer.unref();
     },
-    applied(s, position, eventId) {
-      state = s;
-      lastPosition = position;
-      lastId = eventId;
-      if (++since >= options.everyEvents) schedule();
+    applied(stored) {
+      if (closed) return;
+      since++;
+      if (backlog !== null) {
+        backlog.push(stored);
+        if (since >= options.everyEvents) request();
+        return;
+      }
+      batch.push(stored);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+      if (since >= options.everyEvents) request();
     },
     async close() {
       closed = true;
       if (timer !== undefined) clearInterval(timer);
       await saving;
+      await worker?.terminate();
+      worker = null;
     },
   };
 };

@@ -6,9 +6,10 @@ import type { RollcallError } from '../errors.js';
 import type { EventStore } from '../stores/eventStore.js';
 
 import type { Changed } from '../projections/lifecycleChanged.js';
+import type { SnapshotStats } from './snapshotter.js';
 
 /** Which entities of the SPEC §3 view one event changed (ids sorted); defined next to the lifecycle projection. */
-export type { Changed };
+export type { Changed, SnapshotStats };
 
 /** One event processed by the live projection (applied or recorded as an anomaly). */
 export interface Change {
@@ -64,6 +65,8 @@ export interface Rollcall {
   /** Resolves once an event at or after `position` is applied; rejects on timeout or close. */
   whenProcessed(position: bigint, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<void>;
   close(): Promise<void>;
+  /** How the snapshots taken while following went (null when snapshots are off or the store keeps none). */
+  snapshotStats(): SnapshotStats | null;
 }
 
 export interface OpenRollcallOptions {

@@ -5,14 +5,17 @@ import type { EventStore } from '../stores/eventStore.js';
 import { decodeStoredChunks } from './decodeStored.js';
 import { dedupeIds } from './dedupeIds.js';
 import { foldEvents, type FoldOptions, type FoldResult, type ReplaySource } from './foldEvents.js';
-import { readNdjsonEvents } from './readNdjson.js';
+import { readNdjsonEvents, type ReadLinesOptions } from './readNdjson.js';
 import { encodeSnapshot, verifySnapshot } from './snapshots.js';
+import { untilAborted } from './untilAborted.js';
 
 export interface ReplayStoreOptions<S> extends Omit<FoldOptions<S>, 'initialState'> {
   /** Ignore snapshots and replay the whole log. */
   noSnapshot?: boolean;
   /** Save a fresh snapshot when at least this many events were applied after the one used (default 1000). */
   snapshotEvery?: number;
+  /** Stops the replay between chunks with `interrupted` (e.g. on SIGINT). */
+  signal?: AbortSignal;
 }
 
 export interface ReplayResult<S> extends FoldResult<S> {
@@ -21,6 +24,8 @@ export interface ReplayResult<S> extends FoldResult<S> {
   /** Why an existing snapshot was not used, if one was not. */
   snapshotSkipped: string | null;
   snapshotSaved: boolean;
+  /** Why a due snapshot could not be saved (a read-only database, a full disk): the replay itself still succeeded. */
+  snapshotError: string | null;
 }
 
 /**
@@ -33,7 +38,7 @@ export const readStoreSource = (store: EventStore, options: { after?: bigint | n
 };
 
 /** An NDJSON file (or `-` for stdin) as a replay source: nothing guarantees its ids are unique, so it is deduplicated exactly. */
-export const readFileSource = (path: string): ReplaySource => dedupeIds(readNdjsonEvents(path));
+export const readFileSource = (path: string, options: ReadLinesOptions = {}): ReplaySource => dedupeIds(readNdjsonEvents(path, options));
 
 /**
  * Rebuilds a projection from a store: from the newest valid snapshot plus the tail, or in full.
@@ -61,27 +66,38 @@ export const replayStore = async <S>(
       if (seen !== undefined) seen = verdict.seenIds!;
     }
   }
-  const result = await foldEvents(projection, readStoreSource(store, { after, ...(seen !== undefined ? { seen } : {}) }), {
-    ...options,
+  const { signal, ...fold } = options;
+  const source = readStoreSource(store, { after, ...(seen !== undefined ? { seen } : {}) });
+  const result = await foldEvents(projection, untilAborted(source, signal), {
+    ...fold,
     ...(initialState !== undefined ? { initialState } : {}),
   });
   // The snapshot is taken after the last event processed; its id ties the snapshot to this log.
   const lastPosition = result.lastPosition;
   let snapshotSaved = false;
+  let snapshotError: string | null = null;
   if (useSnapshots && lastPosition !== null && result.processed >= (options.snapshotEvery ?? 1000)) {
-    let lastId: string | null = null;
-    for await (const e of store.readAll({ after: lastPosition - 1n, limit: 1 })) lastId = e.id;
-    if (lastId !== null) {
-      await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state, seen));
-      snapshotSaved = true;
+    // Best effort: a read-only database or a full disk costs the next replay time, never this one.
+    try {
+      let lastId: string | null = null;
+      for await (const e of store.readAll({ after: lastPosition - 1n, limit: 1 })) lastId = e.id;
+      if (lastId !== null) {
+        await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state, seen));
+        snapshotSaved = true;
+      }
+    } catch (e) {
+      snapshotError = e instanceof Error ? e.message : String(e);
     }
   }
-  return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved };
+  return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved, snapshotError };
 };
 
 /** Rebuilds a projection from an NDJSON file (or `-` for stdin) without any store. */
 export const replayFile = <S>(
   path: string,
   projection: Projection<S, RecordedEvent>,
-  options: FoldOptions<S> = {},
-): Promise<FoldResult<S>> => foldEvents(projection, readFileSource(path), options);
+  options: FoldOptions<S> & { signal?: AbortSignal } = {},
+): Promise<FoldResult<S>> => {
+  const { signal, ...fold } = options;
+  return foldEvents(projection, untilAborted(readFileSource(path, signal ? { signal } : {}), signal), fold);
+};

@@ -27,6 +27,11 @@ export interface AppendResult {
   duplicates: number;
   /** Global position of the last event written by this call (null when nothing was written). */
   lastPosition: bigint | null;
+  /**
+   * Global position of the first event written by this call, where the store can say (positions
+   * of one call are contiguous on sqlite, PostgreSQL and memory, whatever other writers do).
+   */
+  firstPosition?: bigint | null;
 }
 
 export interface AppendToStreamResult extends AppendResult {

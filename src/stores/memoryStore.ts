@@ -61,10 +61,16 @@ export const openMemoryStore = (): EventStore => {
       };
     },
     async appendBatch(events): Promise<AppendResult> {
+      const before = log.length;
       let appended = 0;
       for (const e of events) if (write(streamOf(e), e)) appended++;
       if (appended) wake();
-      return { appended, duplicates: events.length - appended, lastPosition: appended ? BigInt(log.length) : null };
+      return {
+        appended,
+        duplicates: events.length - appended,
+        lastPosition: appended ? BigInt(log.length) : null,
+        firstPosition: appended ? BigInt(before + 1) : null,
+      };
     },
     async *readAll(options: ReadAllOptions = {}) {
       const start = options.after == null ? 0 : Number(options.after);

@@ -27,16 +27,49 @@ const loadAdapter = async <T>(url: string, load: () => Promise<T>): Promise<T> =
   }
 };
 
+/**
+ * A PostgreSQL URL the client will accept (parsed as pg does, empty host allowed); refused up front
+ * as a usage error (exit 2), as an invalid esdb URL is, instead of failing later as "unavailable".
+ */
+const checkPostgresUrl = (url: string): void => {
+  const text = /\s|%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(url) ? encodeURI(url).replace(/%25(\d\d)/g, '%$1') : url;
+  const parses = (u: string) => {
+    try {
+      const parsed = new URL(u, 'postgres://base');
+      decodeURIComponent(parsed.username);
+      decodeURIComponent(parsed.password);
+      return parsed.port === '' || /^\d+$/.test(parsed.port);
+    } catch {
+      return false;
+    }
+  };
+  if (!parses(text) && !parses(text.replace('@/', '@___DUMMY___/'))) {
+    throw new RollcallError('usage', `invalid PostgreSQL URL "${maskUrl(url)}" (expected postgres://HOST:PORT/DATABASE, with USER:PASSWORD@ before the host; percent-encode / # ? @ in a password)`);
+  }
+};
+
+export interface OpenStoreOptions {
+  /**
+   * Create the store when it does not exist (the embedded file and its schema). Default true for a
+   * library user; the CLI passes false for every command that only reads (replay, check, audit, watch),
+   * so a mistyped path is an error naming it, never a new empty database.
+   */
+  create?: boolean;
+  /** Check the embedded file's integrity before use and refuse a damaged one (writers). Default false. */
+  verify?: boolean;
+}
+
 /** Opens a store from its URL (SPEC §5): `sqlite:PATH`, `postgres://…`, `esdb://…`, `memory:`. */
-export const openStore = async (url: string): Promise<EventStore> => {
+export const openStore = async (url: string, options: OpenStoreOptions = {}): Promise<EventStore> => {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   switch (scheme) {
     case 'memory':
       return openMemoryStore();
     case 'sqlite':
-      return openSqliteStore({ path: sqlitePath(url) });
+      return openSqliteStore({ path: sqlitePath(url), create: options.create ?? true, verify: options.verify ?? false });
     case 'postgres':
     case 'postgresql': {
+      checkPostgresUrl(url);
       const { openPostgresStore } = await loadAdapter(url, () => import('./postgresStore.js'));
       return openPostgresStore({ url });
     }

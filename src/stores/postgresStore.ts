@@ -444,7 +444,13 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
       await c.query(INSERT_SQL, [`[${rows.join(',')}]`]);
     }
     if (beforeCommit) await beforeCommit();
-    return { appended: fresh.length, duplicates: pending.length - fresh.length, lastPosition: last, byStream };
+    return {
+      appended: fresh.length,
+      duplicates: pending.length - fresh.length,
+      lastPosition: last,
+      firstPosition: last - BigInt(fresh.length) + 1n,
+      byStream,
+    };
   };
 
   const lock = (c: pg.PoolClient) => c.query('SELECT pg_advisory_xact_lock($1)', [locks.append.toString()]);

@@ -18,8 +18,12 @@ import { pause, wakeAll } from './pause.js';
 import { storedRow } from './storedRow.js';
 
 export interface SqliteStoreOptions {
-  /** Database file (created if missing; its directory must exist), or `:memory:`. */
+  /** Database file, or `:memory:`. */
   path: string;
+  /** Create the file (and schema) when missing; its directory must exist. Default true; readers pass false. */
+  create?: boolean;
+  /** Run SQLite's quick integrity check at open and refuse a damaged file (`corrupt-store`). Writers pass true. */
+  verify?: boolean;
   /** How long an append waits for another process's write lock before giving up. Default 10 s. */
   busyTimeoutMs?: number;
   /**
@@ -74,28 +78,99 @@ const failure = (url: string, doing: string, e: unknown): RollcallError => {
   if (e instanceof RollcallError) return e;
   const code = sqliteCode(e);
   const message = (e as Error).message ?? String(e);
-  if (code.startsWith('SQLITE_CORRUPT')) {
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new RollcallError('corrupt-store', `${url}: ${doing}: the database file is damaged (${message})`, { cause: e });
   }
   const hint = code.startsWith('SQLITE_BUSY') ? ' (another process held the write lock past the busy timeout)' : '';
   return new RollcallError('store-unavailable', `${url}: ${doing}: ${message}${hint}`, { cause: e });
 };
 
-const openDatabase = (path: string, url: string, busyTimeoutMs: number): Database.Database => {
+/** What an open finds in the file before it changes anything (so a refused file is never modified). */
+const inspect = (db: Database.Database, url: string): 'empty' | 'rollcall' => {
+  let tables: string[];
+  try {
+    tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
+  } catch (e) {
+    if (sqliteCode(e) === 'SQLITE_NOTADB') {
+      throw new RollcallError('corrupt-store', `cannot open store ${url}: the file is not an SQLite database (or its header is damaged)`, { cause: e });
+    }
+    throw failure(url, 'open', e);
+  }
+  if (tables.includes('rollcall_schema')) return 'rollcall';
+  if (tables.length === 0) return 'empty';
+  const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? ', …' : '');
+  throw new RollcallError(
+    'store-unavailable',
+    `cannot open store ${url}: it is an SQLite database of something else (tables: ${shown}), not a rollcall store; left untouched`,
+  );
+};
+
+/** `PRAGMA quick_check` before a write: appending into a damaged file could spread the damage. */
+const verifyIntegrity = (db: Database.Database, url: string): void => {
+  let problems: string[];
+  try {
+    problems = db.prepare('PRAGMA quick_check(5)').pluck().all() as string[];
+  } catch (e) {
+    throw failure(url, 'integrity check', e);
+  }
+  if (problems.length === 1 && problems[0] === 'ok') return;
+  throw new RollcallError(
+    'corrupt-store',
+    `${url}: the database file is damaged (integrity check: ${problems.join('; ')}); nothing written. Restore it from a backup, or replay what is readable with --skip-invalid`,
+  );
+};
+
+interface OpenOptions {
+  busyTimeoutMs: number;
+  create: boolean;
+  verify: boolean;
+}
+
+/** SQLite failures that mean "no room for the WAL index file" (a full disk), not a bad database. */
+const noRoomForIndex = (e: unknown): boolean => {
+  const code = sqliteCode(e instanceof RollcallError ? e.cause : e);
+  return code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL' || code === 'SQLITE_CANTOPEN';
+};
+
+const openDatabase = (path: string, url: string, options: OpenOptions): Database.Database => {
+  const inMemory = path === ':memory:' || path === '';
+  if (!options.create && !inMemory && !existsSync(path)) {
+    throw new RollcallError('store-unavailable', `no store at ${url}: ${path} does not exist (only append and demo create a store)`);
+  }
+  try {
+    return openAttempt(path, url, options, false);
+  } catch (e) {
+    // A reader on a full disk: SQLite cannot create the shared WAL index (-shm). With exclusive
+    // locking it keeps the index in memory instead, so the log can still be read (and nobody else
+    // writes meanwhile, which on a full disk nobody could anyway).
+    if (options.create || inMemory || !noRoomForIndex(e)) throw e;
+    return openAttempt(path, url, options, true);
+  }
+};
+
+const openAttempt = (path: string, url: string, options: OpenOptions, exclusive: boolean): Database.Database => {
+  const inMemory = path === ':memory:' || path === '';
   let db: Database.Database;
   try {
-    db = new Database(path, { timeout: busyTimeoutMs });
+    db = new Database(path, { timeout: options.busyTimeoutMs, fileMustExist: !options.create && !inMemory });
   } catch (e) {
     // Decided by the file system, not by better-sqlite3's wording.
     const why = path !== ':memory:' && !existsSync(dirname(path)) ? `directory ${dirname(path)} does not exist` : (e as Error).message;
     throw new RollcallError('store-unavailable', `cannot open store ${url}: ${why}`, { cause: e });
   }
   try {
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+    if (exclusive) db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
+    const found = inspect(db, url);
+    if (found === 'empty' && !options.create) {
+      throw new RollcallError('store-unavailable', `no store at ${url}: ${path} is an empty file, not a rollcall store (only append and demo create a store)`);
+    }
+    if (found === 'rollcall' && options.verify) verifyIntegrity(db, url);
     // WAL: readers never block the writer. FULL: the WAL is fsynced at every commit, so an
     // acknowledged append survives power loss too, not only kill -9 (NORMAL would survive kill -9
     // but may lose the last commits on power loss). The cost is one fsync per append call.
-    db.pragma('journal_mode = WAL');
+    // A read-only file keeps its journal mode (switching needs a write; reading works either way).
+    if (!db.readonly && db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     // The id index takes random inserts; a large cache keeps it in memory, and a larger WAL
     // between checkpoints means each index page is copied to the database file less often.
@@ -109,6 +184,7 @@ const openDatabase = (path: string, url: string, busyTimeoutMs: number): Databas
   } catch (e) {
     db.close();
     if (e instanceof RollcallError) throw e;
+    if (sqliteCode(e).startsWith('SQLITE_CORRUPT') || sqliteCode(e) === 'SQLITE_NOTADB') throw failure(url, 'open', e);
     throw new RollcallError('store-unavailable', `cannot open store ${url}: ${(e as Error).message}`, { cause: e });
   }
 };
@@ -152,7 +228,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const pageSize = options.pageSize ?? 10_000;
   const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
-  const db = openDatabase(options.path, url, busyTimeoutMs);
+  const db = openDatabase(options.path, url, { busyTimeoutMs, create: options.create ?? true, verify: options.verify ?? false });
 
   const insert = db.prepare(
     `INSERT INTO events (stream, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)
@@ -228,6 +304,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
   const write = (events: readonly LifecycleEvent[], stream: string | null) => {
     const revisions = new Map<string, number>();
     let appended = 0;
+    let firstPosition: bigint | null = null;
     let lastPosition: bigint | null = null;
     for (const e of events) {
       const s = stream ?? streamOf(e);
@@ -238,10 +315,11 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
         revision++;
         appended++;
         lastPosition = BigInt(info.lastInsertRowid);
+        firstPosition ??= lastPosition;
       }
       revisions.set(s, revision);
     }
-    return { appended, duplicates: events.length - appended, lastPosition };
+    return { appended, duplicates: events.length - appended, lastPosition, firstPosition };
   };
 
   const appendToStreamTx = db.transaction(

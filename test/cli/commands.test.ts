@@ -47,8 +47,10 @@ describe('rollcall append + replay + audit on the embedded store', () => {
     const r = await cli(['append', '--store', store, bad]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('rollcall: line 4: data.sessionId: Invalid input: expected string, received undefined\n');
-    const view = JSON.parse((await cli(['replay', '--store', store, '--json'])).stdout);
-    expect(view.position).toBeNull();
+    // Not even an empty store was created: the input was refused before the store was opened.
+    const replay = await cli(['replay', '--store', store, '--json']);
+    expect(replay.code).toBe(3);
+    expect(replay.stderr).toMatch(/^rollcall: no store at sqlite:.*r\.db: .* does not exist/);
   });
 
   it('audit explains why an agent is still counted', async () => {

@@ -4,6 +4,8 @@ import type { Change, Rollcall } from '../../src/live/types.js';
 import { lifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { lifecycleView } from '../../src/projections/lifecycleView.js';
 import { replayStore } from '../../src/replay/replayLog.js';
+import { verifySnapshot } from '../../src/replay/snapshots.js';
+import type { LifecycleState } from '../../src/projections/lifecycleState.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
@@ -127,6 +129,38 @@ describe('openRollcall: the live lifecycle projection', () => {
     await second.close();
   });
 
+  it('keeps the snapshot fresh while following (serialized on a worker thread), and a snapshot taken live restarts to the same view', async () => {
+    const store = openMemoryStore();
+    const history = [...generateHistory({ agents: 30, events: 3000, seed: 11 })] as unknown as LifecycleEvent[];
+    await store.appendBatch(history.slice(0, 500));
+    const live = openRollcall({ store, snapshotEveryEvents: 400, snapshotEveryMs: 60_000 });
+    await live.whenCaughtUp();
+    const deadline = Date.now() + 30_000;
+    for (let i = 500; i < history.length; i += 100) {
+      await store.appendBatch(history.slice(i, i + 100));
+      // Paced by the saves, so that several are taken mid-stream (the worker takes a moment to start).
+      while ((live.snapshotStats()?.saved ?? 0) < Math.floor((i - 500) / 1000) && Date.now() < deadline) await sleep(10);
+    }
+    const head = (await store.head())!;
+    await live.whenProcessed(head);
+    while ((live.snapshotStats()?.saved ?? 0) < 3 && Date.now() < deadline) await sleep(20);
+    const stats = live.snapshotStats()!;
+    expect(stats.saved).toBeGreaterThanOrEqual(3);
+    expect(stats.failures).toBe(0);
+    const snapshot = (await store.snapshots!.load(lifecycleProjection.name))!;
+    expect(snapshot.position).toBeGreaterThan(500n);
+    // The worker's snapshot is the follower's state at that position, exactly.
+    const verdict = await verifySnapshot(lifecycleProjection, snapshot, store);
+    expect(verdict.usable).toBe(true);
+    const atSnapshot = await replayStore(store, lifecycleProjection, { noSnapshot: true, until: snapshot.position });
+    expect(lifecycleView((verdict as { state: LifecycleState }).state)).toEqual(lifecycleView(atSnapshot.state));
+    await live.close();
+    const again = openRollcall({ store });
+    await again.whenCaughtUp();
+    expect(again.view()).toEqual(await fullReplay(store));
+    await again.close();
+  }, 60_000);
+
   it('whenProcessed waits for a position, times out, and honours an abort signal', async () => {
     const store = openMemoryStore();
     const live = openRollcall({ store });
@@ -140,9 +174,9 @@ describe('openRollcall: the live lifecycle projection', () => {
     const aborted = live.whenProcessed(10n, { signal: ctl.signal });
     ctl.abort(new Error('gave up'));
     await expect(aborted).rejects.toThrow('gave up');
-    const pending = live.whenProcessed(10n);
+    const pending = expect(live.whenProcessed(10n)).rejects.toMatchObject({ code: 'store-unavailable' });
     await live.close();
-    await expect(pending).rejects.toMatchObject({ code: 'store-unavailable' });
+    await pending;
   });
 
   it('an undecodable stored event stops following (status.failed, subscribers told); with skipInvalid it is an anomaly', async () => {

@@ -160,3 +160,18 @@ describe('property: any redelivery of any earlier event, at any later point, wit
     expect(Object.keys(projection.toJSON!(projection.initialState()) as object)).not.toContain('seenIds');
   });
 });
+
+describe('audit and check read an NDJSON file through the same id stage', () => {
+  it('audit shows a redelivery as a duplicate that changed nothing', async () => {
+    const { auditAgent } = await import('../../src/projections/auditAgent.js');
+    const { readFileSource } = await import('../../src/replay/replayLog.js');
+    const c1 = ev('AgentConnected', { agentId: 'a1', connectionId: 'c1' }, { at: 10 });
+    const lines = [agent('a1'), c1, ev('AgentConnected', { agentId: 'a1', connectionId: 'c2' }, { at: 20 }), at(c1, 30)];
+    const path = join(tempDir(), 'audit.ndjson');
+    writeFileSync(path, lines.map((e) => JSON.stringify(e)).join('\n'));
+    const audit = await auditAgent(createLifecycleProjection(), readFileSource(path), 'a1');
+    expect(audit.entries.map((e) => [e.type, e.anomaly])).toEqual([['AgentRegistered', null], ['AgentConnected', null], ['AgentConnected', null], ['AgentConnected', 'duplicate']]);
+    expect(audit.entries[3]!.changes).toEqual([]);
+    expect(audit.agent!.connection).toMatchObject({ connectionId: 'c2' });
+  });
+});

@@ -211,7 +211,7 @@ if (!server) {
       expect(await store.head()).toBe(5n);
       fail = false;
       await store.appendBatch(batch.slice(0, 7_000)); // an earlier, partial attempt that did commit
-      expect(await store.appendBatch(batch)).toEqual({ appended: 13_000, duplicates: 7_000, lastPosition: 20_005n });
+      expect(await store.appendBatch(batch)).toEqual({ appended: 13_000, duplicates: 7_000, lastPosition: 20_005n, firstPosition: 7_006n });
       const read = await collect(store.readAll({ after: 5n }));
       expect(read.map((e) => e.id)).toEqual(batch.map((e) => e.id));
       expect(read.map((e) => e.position)).toEqual(read.map((_, i) => BigInt(i + 6)));

@@ -56,7 +56,8 @@ describe('an unreachable store is reported as store-unavailable', () => {
   it('sqlite on a file that is not a database, or on a directory', async () => {
     const garbage = join(dir, 'garbage.db');
     writeFileSync(garbage, 'this is not an SQLite database, just some text that is long enough to have a header'.repeat(20));
-    expect(() => openSqliteStore({ path: garbage })).toThrow(expect.objectContaining(unavailable));
+    // A file that is not a database is damage (exit 3 too), reported as such and left untouched.
+    expect(() => openSqliteStore({ path: garbage })).toThrow(expect.objectContaining({ code: 'corrupt-store' }));
     expect(() => openSqliteStore({ path: dir })).toThrow(expect.objectContaining(unavailable));
   });
 

@@ -1,6 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { runCli } from '../../src/cli/runCli.js';
 
 /** Runs `rollcall ...args` in-process and captures what it prints. */
@@ -29,4 +32,68 @@ export const ndjsonFile = (lines: Array<object | string>, dir = tempDir()): stri
   const path = join(dir, 'events.ndjson');
   writeFileSync(path, lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n');
   return path;
+};
+
+/** The built CLI (`npm run build` first; `npm test` does). */
+export const builtCli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface BuiltRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts `node dist/cli/main.js ...args` as a real process (stdin a pipe unless `stdio` says otherwise). */
+export const spawnBuilt = (
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions; cwd?: string; shell?: boolean } = {},
+): ChildProcess =>
+  spawn(process.execPath, [builtCli, ...args], {
+    env: { ...process.env, ROLLCALL_STORE: 'memory:', ...options.env },
+    stdio: options.stdio ?? ['pipe', 'pipe', 'pipe'],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+
+/** Collects a started process's output and waits for its end. */
+export const finished = (child: ChildProcess): Promise<BuiltRun> =>
+  new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+
+/** Runs the built CLI to its end, feeding `input` on stdin. */
+export const runBuilt = (args: string[], options: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string } = {}) => {
+  const child = spawnBuilt(args, options);
+  child.stdin?.end(options.input ?? '');
+  return finished(child);
+};
+
+/** Runs a shell command line (for `<(…)`, FIFOs, redirections) with `$R` set to the built CLI. */
+export const runShell = (script: string, env: NodeJS.ProcessEnv = {}) =>
+  finished(
+    spawn('bash', ['-c', script], {
+      env: { ...process.env, ROLLCALL_STORE: 'memory:', R: `${process.execPath} ${builtCli}`, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+
+/**
+ * Everything an sqlite store holds (events and snapshots), or "absent": compared before and after a
+ * refused command to show that it changed nothing.
+ */
+export const dumpSqlite = (path: string): string => {
+  if (!existsSync(path)) return 'absent';
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const events = db.prepare('SELECT position, stream, revision, id, type, data, metadata FROM events ORDER BY position').raw(true).all();
+    const snapshots = db.prepare('SELECT name, version, position, payload FROM snapshots ORDER BY name').raw(true).all();
+    return JSON.stringify({ events, snapshots });
+  } finally {
+    db.close();
+  }
 };

@@ -1,87 +1,82 @@
+import { createReadStream } from 'node:fs';
+import { addAbortSignal } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { decodeLine } from '../../events/decodeEvent.js';
-import { uuidBytes, uuidV5 } from '../../events/eventId.js';
-import type { LifecycleEvent } from '../../events/lifecycleEvents.js';
-import { readLines, type NdjsonLine } from '../../replay/readNdjson.js';
-import { defaultStoreUrl } from '../../stores/openStore.js';
+import { RollcallError } from '../../errors.js';
+import { appendEvents, DEFAULT_MAX_CLOCK_SKEW_MS } from '../../stores/appendEvents.js';
+import type { EventStore } from '../../stores/eventStore.js';
+import { maskUrl } from '../../stores/maskUrl.js';
+import { defaultStoreUrl, openStore } from '../../stores/openStore.js';
 import { EXIT, usageError } from '../cliIo.js';
-import { withStore } from '../options.js';
 import type { Command } from './command.js';
 
-const CHUNK = 50_000;
-const APPEND_NAMESPACE = uuidBytes('9d3f6a52-7c1e-4b0a-8e95-3f2d1c6b7a40');
+/** `--max-clock-skew SECONDS`: a non-negative number of seconds (fractions allowed). */
+const parseSkew = (value: string | undefined): number => {
+  if (value === undefined) return DEFAULT_MAX_CLOCK_SKEW_MS;
+  const seconds = Number(value);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 0) {
+    throw usageError(`--max-clock-skew must be a non-negative number of seconds, got "${value}"`);
+  }
+  return Math.round(seconds * 1000);
+};
 
 /**
- * A line without an id gets one derived from its text and line number, not a random one: re-running
- * an interrupted `append` of the same file then yields the same ids, and nothing is doubled.
+ * The input, opened for one read: a file, a FIFO, `/dev/stdin`, `<(…)`, or `-` for stdin. A signal
+ * stops even a read that waits for data (an idle pipe), so SIGINT never hangs on a quiet producer.
  */
-const decodeForAppend = (l: NdjsonLine): LifecycleEvent => {
-  const result = decodeLine(l.text, { line: l.line }, { missingId: () => uuidV5(`${l.line}\n${l.text}`, APPEND_NAMESPACE) });
-  if (!result.success) throw result.error;
-  return result.data;
+const openInput = (path: string, chunkSize: number | undefined, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> => {
+  const stream = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: chunkSize ?? 1 << 16 });
+  if (signal) addAbortSignal(signal, stream);
+  return (async function* () {
+    try {
+      yield* stream as AsyncIterable<Uint8Array>;
+    } catch (cause) {
+      if (signal?.aborted) throw new RollcallError('interrupted', `interrupted by ${String(signal.reason)} before anything was appended`);
+      throw new RollcallError('io', `cannot read ${path === '-' ? 'stdin' : path}: ${(cause as Error).message}`, { cause });
+    }
+  })();
 };
 
 export const appendCommand: Command = {
-  usage: 'rollcall append [--store URL] [FILE | -]',
+  usage: 'rollcall append [--store URL] [--max-clock-skew SECONDS] [FILE | -]',
   async run(args, io) {
-    const { values, positionals } = parseArgs({ args, options: { store: { type: 'string' } }, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({
+      args,
+      options: { store: { type: 'string' }, 'max-clock-skew': { type: 'string' }, 'chunk-bytes': { type: 'string' } },
+      strict: true,
+      allowPositionals: true,
+    });
     if (positionals.length > 1) throw usageError('append takes one FILE (or - for stdin)');
     const path = positionals[0] ?? '-';
-
-    // Pass 1 validates everything before anything is written. stdin cannot be read twice, so its
-    // decoded events are kept; a file is streamed twice to keep memory flat on large inputs.
-    const kept: LifecycleEvent[] = [];
-    let total = 0;
-    for await (const lines of readLines(path)) {
-      for (const l of lines) {
-        const e = decodeForAppend(l);
-        total++;
-        if (path === '-') kept.push(e);
-      }
-    }
-    if (total === 0) {
-      io.stderr.write('rollcall: nothing to append (no events in the input)\n');
-      return EXIT.ok;
-    }
-
+    const maxClockSkewMs = parseSkew(values['max-clock-skew']);
+    // Internal: the read size, so tests can show that chunk boundaries change nothing.
+    const chunkSize = values['chunk-bytes'] === undefined ? undefined : Number(values['chunk-bytes']);
+    if (chunkSize !== undefined && !(Number.isSafeInteger(chunkSize) && chunkSize > 0)) throw usageError('--chunk-bytes must be a positive integer');
     const url = values.store ?? defaultStoreUrl(io.env);
-    const summary = await withStore(url, async (store) => {
-      let appended = 0;
-      let duplicates = 0;
-      let first: bigint | null = null;
-      let last: bigint | null = null;
-      const flush = async (chunk: LifecycleEvent[]) => {
-        const r = await store.appendBatch(chunk);
-        appended += r.appended;
-        duplicates += r.duplicates;
-        if (r.lastPosition !== null) {
-          first ??= r.lastPosition - BigInt(r.appended) + 1n;
-          last = r.lastPosition;
-        }
-      };
-      if (path === '-') {
-        for (let i = 0; i < kept.length; i += CHUNK) await flush(kept.slice(i, i + CHUNK));
-      } else {
-        let chunk: LifecycleEvent[] = [];
-        for await (const lines of readLines(path)) {
-          for (const l of lines) {
-            chunk.push(decodeForAppend(l));
-            if (chunk.length >= CHUNK) {
-              await flush(chunk);
-              chunk = [];
-            }
-          }
-        }
-        if (chunk.length) await flush(chunk);
+
+    // The input is read exactly once and validated whole; the events appended are the ones
+    // validated. The store is opened (and created) only once the whole input is valid.
+    let store: EventStore | undefined;
+    try {
+      const result = await appendEvents(
+        async () => (store = await openStore(url, { create: true, verify: true })),
+        openInput(path, chunkSize, io.signal),
+        { maxClockSkewMs, ...(chunkSize !== undefined ? { chunkSize } : {}), ...(io.signal ? { signal: io.signal } : {}) },
+      );
+      if (!result.success) throw result.error;
+      const r = result.data;
+      if (r.appended === 0 && r.duplicates === 0) {
+        io.stderr.write('rollcall: nothing to append (no events in the input)\n');
+        return EXIT.ok;
       }
-      return { appended, duplicates, first, last };
-    });
-    const range = summary.first === null ? '' : `, positions ${summary.first}–${summary.last}`;
-    io.stdout.write(
-      `appended ${summary.appended} event(s) to ${url}${range}` +
-        (summary.duplicates ? `; ${summary.duplicates} already stored (same id), skipped` : '') +
-        '\n',
-    );
-    return EXIT.ok;
+      const range = r.last === null ? '' : r.first === null ? `, up to position ${r.last}` : `, positions ${r.first}–${r.last}`;
+      io.stdout.write(
+        `appended ${r.appended} event(s) to ${maskUrl(url)}${range}` +
+          (r.duplicates ? `; ${r.duplicates} already stored (same id), skipped` : '') +
+          '\n',
+      );
+      return EXIT.ok;
+    } finally {
+      await store?.close();
+    }
   },
 };

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { auditAgent, type AgentAudit } from '../../projections/auditAgent.js';
 import { readFileSource, readStoreSource } from '../../replay/replayLog.js';
-import { EXIT, usageError } from '../cliIo.js';
+import { EXIT, untilInterrupted, usageError } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
 import type { Command } from './command.js';
 
@@ -43,8 +43,8 @@ export const auditCommand: Command = {
     const source = logSource(values, io);
     const audit =
       source.kind === 'input'
-        ? await auditAgent(projection, readFileSource(source.path), agentId)
-        : await withStore(source.url, (store) => auditAgent(projection, readStoreSource(store), agentId));
+        ? await auditAgent(projection, untilInterrupted(io, readFileSource(source.path, io.signal ? { signal: io.signal } : {})), agentId)
+        : await withStore(source.url, (store) => auditAgent(projection, untilInterrupted(io, readStoreSource(store)), agentId));
     io.stdout.write(values.json ? `${JSON.stringify(audit, null, 2)}\n` : formatAudit(audit));
     return EXIT.ok;
   },

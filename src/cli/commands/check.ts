@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { checkLog } from '../../projections/checkLog.js';
 import { readFileSource, readStoreSource } from '../../replay/replayLog.js';
-import { EXIT } from '../cliIo.js';
+import { EXIT, untilInterrupted } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
 import type { Command } from './command.js';
 
@@ -20,8 +20,8 @@ export const checkCommand: Command = {
     const source = logSource(values, io);
     const result =
       source.kind === 'input'
-        ? await checkLog(projection, readFileSource(source.path), options)
-        : await withStore(source.url, (store) => checkLog(projection, readStoreSource(store), options));
+        ? await checkLog(projection, untilInterrupted(io, readFileSource(source.path, io.signal ? { signal: io.signal } : {})), options)
+        : await withStore(source.url, (store) => checkLog(projection, untilInterrupted(io, readStoreSource(store)), options));
     const anomalies = result.state.anomalies.count;
     if (result.violations.length === 0) {
       io.stdout.write(`ok: ${result.processed} events, every invariant holds on every prefix (${anomalies} anomalies recorded, all ignored by the rules)\n`);

@@ -5,6 +5,7 @@ import { generateHistory } from '../../generate/generateHistory.js';
 import { lifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { lifecycleView } from '../../projections/lifecycleView.js';
 import { replayStore } from '../../replay/replayLog.js';
+import { maskUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT } from '../cliIo.js';
 import { formatSummary } from '../formatSummary.js';
@@ -20,11 +21,12 @@ export const demoCommand: Command = {
       strict: true,
     });
     const url = values.store ?? defaultStoreUrl(io.env);
+    const shown = maskUrl(url);
     return withStore(url, async (store) => {
       if ((await store.head()) === null) {
         const agents = Number(values.agents ?? 300);
         const events = Number(values.events ?? 50_000);
-        io.stderr.write(`${url} is empty: appending a generated fleet history (${agents} agents, ${events} events, seed 1)…\n`);
+        io.stderr.write(`${shown} is empty: appending a generated fleet history (${agents} agents, ${events} events, seed 1)…\n`);
         let batch: LifecycleEvent[] = [];
         for (const raw of generateHistory({ agents, events, seed: 1 })) {
           const decoded = decodeEvent(raw);
@@ -42,12 +44,12 @@ export const demoCommand: Command = {
       const ms = performance.now() - started;
       io.stdout.write(formatSummary(lifecycleView(result.state)));
       io.stderr.write(
-        `\nreplayed ${result.processed} event(s) from ${url} in ${ms.toFixed(0)} ms` +
+        `\nreplayed ${result.processed} event(s) from ${shown} in ${ms.toFixed(0)} ms` +
           (result.snapshotPosition !== null ? ` (from the snapshot at position ${result.snapshotPosition})` : ' (full replay)') +
           '\nnext: rollcall replay --json · rollcall audit AGENT_ID · rollcall check · rollcall watch\n' +
           '(the generated pids are not processes on this host: `rollcall reconcile` here would report them all dead)\n',
       );
       return EXIT.ok;
-    });
+    }, { create: true, verify: true });
   },
 };

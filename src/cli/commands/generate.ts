@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { generateNdjson } from '../../generate/generateHistory.js';
-import { EXIT, usageError } from '../cliIo.js';
+import { EXIT, throwIfInterrupted, usageError } from '../cliIo.js';
 import { parsePositiveInt } from '../options.js';
 import type { Command } from './command.js';
 
@@ -34,6 +34,7 @@ export const generateCommand: Command = {
     })) {
       buffer += line + '\n';
       if (buffer.length >= FLUSH_BYTES) {
+        throwIfInterrupted(io);
         await write(io.stdout, buffer);
         buffer = '';
       }

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Decision } from '../../reconcile/decide.js';
 import { reconcileRules, type ReconcileConfigInput } from '../../reconcile/reconcileConfig.js';
 import { reconcileOnce, runReconciler, type ReconcileMetrics, type ReconcilePass } from '../../reconcile/reconciler.js';
+import { maskUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT, usageError, type CliIo } from '../cliIo.js';
 import { withStore } from '../options.js';
@@ -96,10 +97,10 @@ export const reconcileCommand: Command = {
         ...(io.signal !== undefined ? { signal: io.signal } : {}),
         onPass: (pass) => printPass(io, pass, false),
         // A daemon outlives a failed pass (store briefly unavailable): say so and try again.
-        onError: (error) => io.stderr.write(`rollcall: reconcile pass failed: ${error instanceof Error ? error.message : String(error)}\n`),
+        onError: (error) => io.stderr.write(`rollcall: reconcile pass failed: ${maskUrl(error instanceof Error ? error.message : String(error))}\n`),
       });
       io.stdout.write(`reconcile: stopped after ${total.passes} pass${total.passes === 1 ? '' : 'es'}: ${formatMetrics(total)}\n`);
       return EXIT.ok;
-    });
+    }, { verify: true });
   },
 };

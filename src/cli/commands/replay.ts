@@ -3,6 +3,7 @@ import { createLifecycleProjection } from '../../projections/lifecycleProjection
 import { lifecycleView } from '../../projections/lifecycleView.js';
 import { replayFile, replayStore } from '../../replay/replayLog.js';
 import { EXIT } from '../cliIo.js';
+import { maskUrl } from '../../stores/maskUrl.js';
 import { formatSummary } from '../formatSummary.js';
 import { logSource, parseIsoTime, parsePosition, parseRetention, sourceFlags, withStore } from '../options.js';
 import type { Command } from './command.js';
@@ -33,10 +34,15 @@ export const replayCommand: Command = {
       skipInvalid: values['skip-invalid'] ?? false,
     };
     const source = logSource(values, io);
+    const signal = io.signal ? { signal: io.signal } : {};
     const { state } =
       source.kind === 'input'
-        ? await replayFile(source.path, projection, fold)
-        : await withStore(source.url, (store) => replayStore(store, projection, { ...fold, noSnapshot: values['no-snapshot'] ?? false }));
+        ? await replayFile(source.path, projection, { ...fold, ...signal })
+        : await withStore(source.url, async (store) => {
+            const result = await replayStore(store, projection, { ...fold, ...signal, noSnapshot: values['no-snapshot'] ?? false });
+            if (result.snapshotError !== null) io.stderr.write(`rollcall: note: no snapshot saved (${maskUrl(result.snapshotError)}); the replay is complete\n`);
+            return result;
+          });
     const view = lifecycleView(state, { retentionMs: projection.retentionMs });
     io.stdout.write(values.json ? `${JSON.stringify(view, null, 2)}\n` : formatSummary(view));
     return EXIT.ok;

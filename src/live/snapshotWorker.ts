@@ -1,0 +1,93 @@
+// The snapshot worker: keeps a mirror of the live projection on another thread and serializes it
+// on request, so that taking a snapshot (tens of MB of JSON and a checksum at fleet scale) never
+// stops the follower. It is fed the same stored events the follower applies, in order.
+import { createHash } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
+import type { LifecycleState } from '../projections/lifecycleState.js';
+import { decodeStored } from '../replay/decodeStored.js';
+import { applyItemsInPlace } from '../replay/foldEvents.js';
+import { isInvalid, type ReplayItem } from '../replay/replayItem.js';
+import { encodeSnapshot } from '../replay/snapshots.js';
+import type { StoredEvent } from '../stores/eventStore.js';
+
+export type ToWorker =
+  | { kind: 'init'; payload: string | null }
+  | { kind: 'events'; events: StoredEvent[] }
+  | { kind: 'snapshot' };
+
+export type FromWorker =
+  | { kind: 'snapshot'; position: bigint; eventId: string; payload: string; name: string; version: number; encodeMs: number }
+  | { kind: 'skipped'; reason: string }
+  /** After `init`: where the mirror stands (null: the snapshot was unusable, it starts empty). */
+  | { kind: 'loaded'; position: bigint | null; eventId: string | null };
+
+const { retentionMs, skipInvalid } = workerData as { retentionMs: number; skipInvalid: boolean };
+const projection = createLifecycleProjection({ retentionMs });
+let state: LifecycleState = projection.initialState();
+let lastPosition: bigint | null = null;
+let lastId: string | null = null;
+let broken: string | null = null;
+
+const port = parentPort!;
+port.on('message', (message: ToWorker) => {
+  switch (message.kind) {
+    case 'init': {
+      state = projection.initialState();
+      lastPosition = null;
+      lastId = null;
+      if (message.payload === null) return;
+      // The checksum and the body are checked here, off the follower's thread; the follower then
+      // checks that the log still holds this event at this position (verifySnapshot's last step).
+      const nl = message.payload.indexOf('\n');
+      const json = message.payload.slice(nl + 1);
+      try {
+        if (nl < 0 || message.payload.slice(0, nl) !== createHash('sha256').update(json).digest('hex')) throw new Error('checksum');
+        const body = JSON.parse(json) as { name: string; version: number; state: unknown; position: string; eventId: string };
+        if (body.name !== projection.name || body.version !== projection.version) throw new Error('foreign');
+        state = projection.fromJSON!(body.state);
+        lastPosition = BigInt(body.position);
+        lastId = body.eventId;
+        port.postMessage({ kind: 'loaded', position: lastPosition, eventId: lastId } satisfies FromWorker);
+      } catch {
+        state = projection.initialState();
+        port.postMessage({ kind: 'loaded', position: null, eventId: null } satisfies FromWorker);
+      }
+      return;
+    }
+    case 'events': {
+      if (broken !== null) return;
+      const items: ReplayItem[] = [];
+      for (const stored of message.events) {
+        const item = decodeStored(stored);
+        if (isInvalid(item) && !skipInvalid) {
+          broken = `position ${item.position} is not a valid event`;
+          break;
+        }
+        items.push(item);
+        lastPosition = stored.position;
+        lastId = stored.id;
+      }
+      applyItemsInPlace(projection, state, items);
+      return;
+    }
+    case 'snapshot': {
+      if (broken !== null || lastPosition === null || lastId === null) {
+        port.postMessage({ kind: 'skipped', reason: broken ?? 'nothing applied yet' } satisfies FromWorker);
+        return;
+      }
+      const started = performance.now();
+      const snapshot = encodeSnapshot(projection, lastPosition, lastId, state);
+      port.postMessage({
+        kind: 'snapshot',
+        position: lastPosition,
+        eventId: lastId,
+        payload: snapshot.payload,
+        name: snapshot.name,
+        version: snapshot.version,
+        encodeMs: performance.now() - started,
+      } satisfies FromWorker);
+      return;
+    }
+  }
+});

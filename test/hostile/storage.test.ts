@@ -1,0 +1,243 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli, dumpSqlite, finished, ndjsonFile, runBuilt, spawnBuilt, tempDir } from '../support/cli.js';
+
+// Stores that are missing, foreign, damaged, read-only or on a full disk.
+
+const at = (s: number) => new Date(Date.UTC(2026, 10, 20, 10, 0, s)).toISOString();
+const heartbeats = (n: number, agent = 'a') =>
+  Array.from({ length: n }, (_, i) => ({ type: 'AgentHeartbeat', data: { agentId: `${agent}${i % 5}` }, metadata: { at: at(i % 3000) } }));
+const registered = [{ type: 'AgentRegistered', data: { agentId: 'a1', role: 'worker' }, metadata: { at: at(0) } }];
+
+/** A rollcall store with `n` events at `dir/name`. */
+const storeWith = async (dir: string, n: number, name = 'store.db') => {
+  const path = join(dir, name);
+  const r = await cli(['append', '--store', `sqlite:${path}`, ndjsonFile(heartbeats(n), dir)]);
+  expect(r.code).toBe(0);
+  return path;
+};
+
+const filesIn = (dir: string) => readdirSync(dir).sort();
+
+describe('only commands that write create a store', () => {
+  it.each([
+    ['replay', ['replay']],
+    ['replay --json', ['replay', '--json']],
+    ['check', ['check']],
+    ['audit', ['audit', 'a1']],
+    ['reconcile --once', ['reconcile', '--once']],
+  ])('%s on a missing sqlite path: exit 3 naming the path, nothing created', async (_name, args) => {
+    const dir = tempDir();
+    const path = join(dir, 'typo.db');
+    const r = await cli([...args, '--store', `sqlite:${path}`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(`rollcall: no store at sqlite:${path}: ${path} does not exist (only append and demo create a store)\n`);
+    expect(filesIn(dir)).toEqual([]);
+  });
+
+  it('watch on a missing sqlite path: exit 3 naming the path, nothing created', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'typo.db');
+    const r = await cli(['watch', '--store', `sqlite:${path}`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.split('\n')[0]).toContain(path);
+    expect(filesIn(dir)).toEqual([]);
+  });
+
+  it('the default store (ROLLCALL_STORE unset) is not created by replay either', async () => {
+    const dir = tempDir();
+    const r = await runBuilt(['replay'], { cwd: dir, env: { ROLLCALL_STORE: '' } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe('rollcall: no store at sqlite:./rollcall.db: ./rollcall.db does not exist (only append and demo create a store)\n');
+    expect(filesIn(dir)).toEqual([]);
+  });
+
+  it('an empty file is no store for a reader; append makes it one', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'empty.db');
+    writeFileSync(path, '');
+    const r = await cli(['replay', '--store', `sqlite:${path}`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(`rollcall: no store at sqlite:${path}: ${path} is an empty file, not a rollcall store (only append and demo create a store)\n`);
+    expect(readFileSync(path).length).toBe(0);
+    expect((await cli(['append', '--store', `sqlite:${path}`, ndjsonFile(registered, dir)])).code).toBe(0);
+  });
+});
+
+describe('a file rollcall refuses is never modified', () => {
+  const foreign = (dir: string) => {
+    const path = join(dir, 'app.db');
+    const db = new Database(path);
+    db.exec("CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('ada')");
+    db.close();
+    return path;
+  };
+
+  it.each([
+    ['append', (p: string, dir: string) => ['append', '--store', `sqlite:${p}`, ndjsonFile(registered, dir)]],
+    ['replay', (p: string) => ['replay', '--store', `sqlite:${p}`]],
+    ['check', (p: string) => ['check', '--store', `sqlite:${p}`]],
+  ])('%s on a foreign SQLite file: exit 3, the file byte for byte as it was, still not WAL', async (_name, args) => {
+    const dir = tempDir();
+    const path = foreign(dir);
+    const bytes = readFileSync(path);
+    const r = await cli(args(path, dir));
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(`rollcall: cannot open store sqlite:${path}: it is an SQLite database of something else (tables: users), not a rollcall store; left untouched\n`);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    expect(filesIn(dir).filter((f) => f.startsWith('app.db'))).toEqual(['app.db']);
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
+    db.close();
+  });
+
+  it.each(['append', 'replay'])('%s on a file that is not a database: exit 3 corrupt-store, unchanged', async (command) => {
+    const dir = tempDir();
+    const path = join(dir, 'notes.db');
+    writeFileSync(path, 'these are my notes, not a database; '.repeat(200));
+    const bytes = readFileSync(path);
+    const args = command === 'append' ? ['append', '--store', `sqlite:${path}`, ndjsonFile(registered, dir)] : ['replay', '--store', `sqlite:${path}`];
+    const r = await cli(args);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(`rollcall: cannot open store sqlite:${path}: the file is not an SQLite database (or its header is damaged)\n  detail: file is not a database\n`);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  });
+});
+
+describe('damage is exit 3 (corrupt-store) wherever it is found', () => {
+  /** A store with a page in the middle of its events overwritten. */
+  const damaged = async () => {
+    const dir = tempDir();
+    const path = await storeWith(dir, 3000);
+    const db = new Database(path);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+    const bytes = readFileSync(path);
+    bytes.fill(0xde, 4096 * 40, 4096 * 41);
+    writeFileSync(path, bytes);
+    return { dir, path };
+  };
+
+  it('append into a file that fails the integrity check: refused, nothing written, the file unchanged', async () => {
+    const { dir, path } = await damaged();
+    const bytes = readFileSync(path);
+    const r = await cli(['append', '--store', `sqlite:${path}`, ndjsonFile(registered, dir)]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.split('\n')[0]).toBe(`rollcall: sqlite:${path}: integrity check: the database file is damaged (database disk image is malformed)`);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  });
+
+  it.each([
+    ['replay --no-snapshot', ['replay', '--no-snapshot']],
+    ['check', ['check']],
+    ['audit', ['audit', 'a1']],
+  ])('%s of a damaged file: exit 3 naming it', async (_name, args) => {
+    const { path } = await damaged();
+    const r = await cli([...args, '--store', `sqlite:${path}`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.split('\n')[0]).toBe(`rollcall: sqlite:${path}: read: the database file is damaged (database disk image is malformed)`);
+    expect(r.stdout).toBe('');
+  });
+
+  it('a row whose JSON is damaged stops replay with exit 3, naming its position', async () => {
+    const dir = tempDir();
+    const path = await storeWith(dir, 3);
+    const db = new Database(path);
+    db.prepare(`UPDATE events SET data = '{"agentId":' WHERE position = 2`).run();
+    db.close();
+    const r = await cli(['replay', '--store', `sqlite:${path}`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.split('\n')[0]).toMatch(/^rollcall: position 2: unreadable stored event \(/);
+  });
+});
+
+describe('snapshots are best effort: a read never fails for want of one', () => {
+  it('replay of a read-only database works and says on stderr that no snapshot was saved', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    chmodSync(dir, 0o777);
+    const path = await storeWith(dir, 1500);
+    const before = dumpSqlite(path);
+    chmodSync(path, 0o444);
+    // As root every file is writable: read it as an unprivileged user, as an operator would.
+    const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    const [cmd, ...rest] = [...asUser, process.execPath, join(import.meta.dirname, '../../dist/cli/main.js'), 'replay', '--store', `sqlite:${path}`];
+    const child = (await import('node:child_process')).spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = await finished(child);
+    expect(r.stderr).toBe(`rollcall: note: no snapshot saved (sqlite:${path}: save snapshot: attempt to write a readonly database); the replay is complete\n`);
+    expect(r.stdout).toContain('rollcall · position 1500');
+    expect(r.code).toBe(0);
+    chmodSync(path, 0o644);
+    expect(dumpSqlite(path)).toBe(before);
+  });
+
+  describe('on a full disk', () => {
+    const mount = join(tempDir(), 'full');
+    mkdirSync(mount);
+    let mounted = false;
+    afterAll(() => {
+      if (mounted) execFileSync('umount', [mount]);
+      rmSync(mount, { recursive: true, force: true });
+    });
+
+    it('replay works and says no snapshot was saved; append is refused with exit 3', async () => {
+      // A 4 MiB tmpfs (we run as root here), filled up once the store is on it.
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]);
+      mounted = true;
+      const path = await storeWith(mount, 1500);
+      const before = dumpSqlite(path);
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${join(mount, 'filler')}`, 'bs=4k'], { stdio: 'ignore' });
+      } catch {
+        // dd stops with "No space left on device": that is the point.
+      }
+      const r = await finished(spawnBuilt(['replay', '--store', `sqlite:${path}`]));
+      expect(r.stderr).toBe(`rollcall: note: no snapshot saved (sqlite:${path}: save snapshot: database or disk is full); the replay is complete\n`);
+      expect(r.stdout).toContain('rollcall · position 1500');
+      expect(r.code).toBe(0);
+      const a = await finished(spawnBuilt(['append', '--store', `sqlite:${path}`, ndjsonFile(registered)]));
+      expect(a.code).toBe(3);
+      expect(a.stderr.split('\n')).toHaveLength(2);
+      rmSync(join(mount, 'filler'));
+      expect(dumpSqlite(path)).toBe(before);
+    }, 60_000);
+  });
+});
+
+describe('all or nothing, whatever the size', () => {
+  it('a bad line after 60,000 good ones (past any chunk): nothing appended, the line named', async () => {
+    const dir = tempDir();
+    const path = await storeWith(dir, 2, 'big.db');
+    const before = dumpSqlite(path);
+    const file = ndjsonFile([...heartbeats(60_000, 'b'), { type: 'AgentHeartbeat', data: { agentId: 'b1' }, metadata: { at: at(1), note: 'nul\u0000' } }], dir);
+    const r = await cli(['append', '--store', `sqlite:${path}`, file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('rollcall: line 60001: metadata.note: contains a NUL character (\\u0000), which PostgreSQL cannot store; no store accepts it\n');
+    expect(dumpSqlite(path)).toBe(before);
+  }, 60_000);
+
+  it('two appends at once each print their own positions only', async () => {
+    const dir = tempDir();
+    const path = await storeWith(dir, 1);
+    const a = ndjsonFile(heartbeats(20_000, 'x'), join(dir, mkdir(dir, 'a')));
+    const b = ndjsonFile(heartbeats(20_000, 'y'), join(dir, mkdir(dir, 'b')));
+    const [ra, rb] = await Promise.all([a, b].map((f) => runBuilt(['append', '--store', `sqlite:${path}`, f])));
+    const db = new Database(path, { readonly: true });
+    for (const [r, agent] of [[ra!, 'x'], [rb!, 'y']] as const) {
+      expect(r.code).toBe(0);
+      const [, first, last] = /positions (\d+)–(\d+)/.exec(r.stdout)!;
+      expect(Number(last) - Number(first) + 1).toBe(20_000);
+      const streams = db.prepare('SELECT DISTINCT substr(stream, 7, 1) FROM events WHERE position BETWEEN ? AND ?').pluck().all(first, last);
+      expect(streams).toEqual([agent]);
+    }
+    db.close();
+  }, 60_000);
+});
+
+const mkdir = (dir: string, name: string) => {
+  const p = join(dir, name);
+  if (!existsSync(p)) mkdirSync(p);
+  return name;
+};
