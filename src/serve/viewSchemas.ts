@@ -122,7 +122,7 @@ export const ErrorJsonSchema = z
 
 export const InvalidEventErrorSchema = z
   .strictObject({
-    error: z.enum(['invalid-event', 'invalid-json', 'unknown-event-type', 'clock-skew']),
+    error: z.string().meta({ description: 'invalid-event, invalid-json, unknown-event-type, clock-skew, …' }),
     message: z.string(),
     index: z.number().int().nonnegative().optional().meta({ description: '0-based index of the failing event in the request' }),
     path: z.string().optional().meta({ description: 'field path inside the failing event' }),
