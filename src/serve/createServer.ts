@@ -153,8 +153,15 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   await app.register(dashboardRoute, { dir: options.dashboardDir ?? defaultDashboardDir });
 
   // Open SSE streams would keep the server from closing: end them first (clients may reconnect elsewhere).
+  let closing = false;
   app.addHook('preClose', async () => {
+    closing = true;
     for (const s of [...streams]) s.end();
+  });
+  // A request in flight at shutdown would otherwise leave its keep-alive connection open after
+  // answering, and the close would wait for the client to let go of it.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
   app.addHook('onClose', async () => metrics.close());
 
