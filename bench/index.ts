@@ -4,13 +4,16 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Immer } from 'immer';
+import { Immer, enableMapSet } from 'immer';
 import { decodeLine } from '../src/events/decodeEvent.js';
 import type { RecordedEvent } from '../src/events/lifecycleEvents.js';
 import { generateNdjson } from '../src/generate/generateHistory.js';
 import { lifecycleProjection } from '../src/projections/lifecycleProjection.js';
 import { foldEvents } from '../src/replay/foldEvents.js';
 import { readLines } from '../src/replay/readNdjson.js';
+
+// The library loads immer's plugins only on first use; the naive baselines below need MapSet now.
+enableMapSet();
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 1_000_000);
 const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
@@ -119,6 +122,7 @@ if (process.env['BENCH_STORES'] !== '0') {
 
 // The live runtime (bench/live.ts): apply rate, append → watch latency, idle CPU, a 20k burst, snapshot stall.
 if (process.env['BENCH_LIVE'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'live.ts')], { stdio: 'inherit', env: { ...process.env, BENCH_LIVE_EVENTS: String(EVENTS), BENCH_AGENTS: String(AGENTS) } });
+if (process.env['BENCH_REPLICAS'] !== '0') await (await import('./replicas.js')).benchReplicas().catch((e: Error) => console.log(`\nreplicas: skipped (${e.message})`));
 
 // `rollcall serve` (bench/serve.ts): autocannon on GET /v1/pools while appending through POST, beside GET /healthz.
 if (process.env['BENCH_SERVE'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'serve.ts')], { stdio: 'inherit' });

@@ -1,6 +1,8 @@
 // The measurements behind docs/scaling.md, run by hand (minutes per size; not part of `npm run bench`):
 //   npm run build && node --import tsx bench/scaling.ts [--sizes 1000000,2000000,5000000] [--agents 10000]
-//     [--days-per-million 7] [--sqlite-at 1000000]
+//     [--days-per-million 7] [--sqlite-at 1000000] [--keep] [--reuse rc_scale_1000000_123,…]
+// --keep leaves each database in place (printed); --reuse measures the replay half again on kept
+// databases (no generate, no append), e.g. after the projection code changed.
 // Each size: a generated fleet history (constant event rate, so more events = more days), appended
 // through the CLI into a fresh PostgreSQL database; then replay --store (full fold, saves the
 // snapshot), replay --store again (restart from the snapshot), and the table and snapshot sizes.
@@ -20,9 +22,12 @@ const { values } = parseArgs({
     'days-per-million': { type: 'string', default: '7' },
     'sqlite-at': { type: 'string', default: '1000000' },
     'retention-hours': { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    reuse: { type: 'string' },
   },
 });
-const sizes = values.sizes.split(',').map(Number);
+const reuse = values.reuse ? values.reuse.split(',') : null;
+const sizes = reuse ? reuse.map((name) => Number(/^rc_scale_(\d+)_/.exec(name)?.[1])) : values.sizes.split(',').map(Number);
 const agents = Number(values.agents);
 const daysPerMillion = Number(values['days-per-million']);
 const sqliteAt = new Set(values['sqlite-at'].split(',').map(Number));
@@ -97,16 +102,22 @@ console.log(
 }
 
 const rows: string[] = [];
-for (const events of sizes) {
+for (const [index, events] of sizes.entries()) {
   const file = join(dir, `history-${events}.ndjson`);
   const days = Math.max(1, Math.round((events / 1_000_000) * daysPerMillion));
-  await run(['generate', '--agents', String(agents), '--events', String(events), '--seed', 'scaling', '--days', String(days)], file);
-  const name = `rc_scale_${events}_${process.pid}`;
-  await sql(admin, `CREATE DATABASE ${name}`);
+  const name = reuse?.[index] ?? `rc_scale_${events}_${process.pid}`;
   const url = dbUrl(name);
   try {
-    const append = await run(['append', '--store', url, file]);
-    const [sizes] = await sql<{ total: string; heap: string; indexes: string; db: string; head: string }>(
+    let append: Run = { seconds: NaN, maxRssMB: NaN, stdoutBytes: 0, code: 0 };
+    if (reuse) {
+      // A fresh full replay: the kept snapshot would otherwise be reused.
+      await sql(url, 'DELETE FROM rollcall_snapshots');
+    } else {
+      await run(['generate', '--agents', String(agents), '--events', String(events), '--seed', 'scaling', '--days', String(days)], file);
+      await sql(admin, `CREATE DATABASE ${name}`);
+      append = await run(['append', '--store', url, file]);
+    }
+    const [disk] = await sql<{ total: string; heap: string; indexes: string; db: string; head: string }>(
       url,
       `SELECT pg_total_relation_size('rollcall_events') AS total, pg_relation_size('rollcall_events') AS heap,
               pg_indexes_size('rollcall_events') AS indexes, pg_database_size(current_database()) AS db,
@@ -120,24 +131,25 @@ for (const events of sizes) {
     const restart = await run(['replay', '--store', url, '--json', ...retention], join(dir, 'view-restart.json'));
     const same = readFileSync(join(dir, 'view-full.json'), 'utf8') === readFileSync(join(dir, 'view-restart.json'), 'utf8');
     let sqlite = '';
-    if (sqliteAt.has(events)) {
+    if (sqliteAt.has(events) && !reuse) {
       const path = join(dir, `scale-${events}.db`);
       const s = await run(['append', '--store', `sqlite:${path}`, file]);
       sqlite = ` | sqlite: append ${s.seconds.toFixed(0)} s, file ${mb(statSync(path).size)} MB`;
       rmSync(path, { force: true });
       rmSync(`${path}-wal`, { force: true });
     }
-    const perMillion = (Number(sizes!.total) / events) * 1e6;
+    const perMillion = (Number(disk!.total) / events) * 1e6;
     const line =
-      `| ${events.toLocaleString('en-US')} | ${days} | ${mb(statSync(file).size)} MB | ${append.seconds.toFixed(0)} s (${Math.round(events / append.seconds).toLocaleString('en-US')}/s), ${append.maxRssMB.toFixed(0)} MB | ` +
-      `${mb(Number(sizes!.total))} MB (heap ${mb(Number(sizes!.heap))}, indexes ${mb(Number(sizes!.indexes))}); ${mb(perMillion)} MB per million | ` +
+      `| ${events.toLocaleString('en-US')} | ${days} | ${reuse ? 'kept' : `${mb(statSync(file).size)} MB`} | ${append.seconds.toFixed(0)} s (${Math.round(events / append.seconds).toLocaleString('en-US')}/s), ${append.maxRssMB.toFixed(0)} MB | ` +
+      `${mb(Number(disk!.total))} MB (heap ${mb(Number(disk!.heap))}, indexes ${mb(Number(disk!.indexes))}); ${mb(perMillion)} MB per million | ` +
       `${full.seconds.toFixed(1)} s, ${full.maxRssMB.toFixed(0)} MB | ${snap ? `${mb(Number(snap.bytes))} MB at ${snap.position}` : 'none'} | ` +
       `${restart.seconds.toFixed(1)} s, ${restart.maxRssMB.toFixed(0)} MB | ${mb(full.stdoutBytes)} MB${same ? '' : ' (DIFFERENT)'} |${sqlite}`;
     console.log(line);
     rows.push(line);
     if (!same) process.exitCode = 1;
   } finally {
-    await sql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    if (values.keep || reuse) console.log(`kept database ${name}`);
+    else await sql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     rmSync(file, { force: true });
   }
 }

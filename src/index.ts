@@ -1,64 +1,60 @@
-// rollcall's public surface: values first, then types. EventStoreDB and PostgreSQL adapters are
-// also reachable as `rollcall/esdb` and `rollcall/postgres`, and load lazily through openStore.
+// rollcall's public surface, kept small: what an orchestrator embedding rollcall needs, values
+// first, then types. The EventStoreDB and PostgreSQL adapters are `rollcall/esdb` and
+// `rollcall/postgres` (openStore loads them lazily from their URL); the JSON Schema of the events
+// is also shipped as `rollcall/schema/events.json`.
 export { RollcallError, isRollcallError } from './errors.js';
 
-export { streamOf, eventTypes, LifecycleEventBody, EventEnvelope, EventMetadata } from './events/lifecycleEvents.js';
-export { decodeEvent, decodeLine } from './events/decodeEvent.js';
-export { upcast, upcasters } from './events/upcasters.js';
-export { uuidV5, uuidBytes } from './events/eventId.js';
+// Events: the catalog, its schemas, a typed factory, and the strict decoder of untrusted input.
+export { event, eventSchemas } from './events/eventFactory.js';
+export { eventTypes, streamOf, LifecycleEventBody, EventEnvelope, EventMetadata } from './events/lifecycleEvents.js';
+export { decodeEvent } from './events/decodeEvent.js';
+export { eventJsonSchema } from './events/eventJsonSchema.js';
 
-export { defineProjection } from './projections/defineProjection.js';
-export { lifecycleProjection, createLifecycleProjection } from './projections/lifecycleProjection.js';
-export { lifecycleView } from './projections/lifecycleView.js';
-export { initialLifecycleState, isLive, isTerminal, DEFAULT_RETENTION_MS } from './projections/lifecycleState.js';
-export { checkInvariants } from './projections/checkInvariants.js';
-
-export { foldEvents, applyEvent, applyItems } from './replay/foldEvents.js';
-export { replayStore, replayFile } from './replay/replayLog.js';
-export { readNdjsonEvents } from './replay/readNdjson.js';
-export { decodeStored, decodeStoredChunks } from './replay/decodeStored.js';
-export { auditAgent } from './projections/auditAgent.js';
-export { checkLog } from './projections/checkLog.js';
-export { encodeSnapshot, verifySnapshot } from './replay/snapshots.js';
-export { openRollcall } from './live/openRollcall.js';
-
+// Stores, and the validated append of untrusted input (decode, clock skew, ids; all or nothing).
 export { openStore, defaultStoreUrl } from './stores/openStore.js';
 export { appendEvents } from './stores/appendEvents.js';
-export { openMemoryStore } from './stores/memoryStore.js';
 export { openSqliteStore } from './stores/sqliteStore.js';
+export { openMemoryStore } from './stores/memoryStore.js';
 
+// Replay and the view other services read (SPEC §3).
+export { lifecycleProjection, createLifecycleProjection } from './projections/lifecycleProjection.js';
+export { replayStore, replayFile } from './replay/replayLog.js';
+export { lifecycleView } from './projections/lifecycleView.js';
+
+// Reconciling the log with reality.
 export { decide } from './reconcile/decide.js';
 export { reconcileOnce, runReconciler } from './reconcile/reconciler.js';
 export { recoverOnStartup } from './reconcile/recoverOnStartup.js';
-export { observeProcesses, checkPid } from './reconcile/observeProcesses.js';
-export { defaultReconcileConfig, resolveReconcileConfig } from './reconcile/reconcileConfig.js';
+export { observeProcesses } from './reconcile/observeProcesses.js';
+export { defaultReconcileConfig } from './reconcile/reconcileConfig.js';
 
-export { generateHistory, generateNdjson } from './generate/generateHistory.js';
-export { runCli } from './cli/runCli.js';
+// The live runtime: one projection kept current from a store (what `watch` and `serve` run on).
+export { openRollcall } from './live/openRollcall.js';
 
 export type { RollcallErrorCode } from './errors.js';
+export type { EventOf, EventData, EventOptions } from './events/eventFactory.js';
 export type { LifecycleEvent, LifecycleEventType, RecordedEvent } from './events/lifecycleEvents.js';
 export type { DecodeResult } from './events/decodeEvent.js';
-export type { Projection, InvalidEventInfo } from './projections/defineProjection.js';
-export type { LifecycleOptions, LifecycleProjection } from './projections/lifecycleProjection.js';
+export type { EventJsonSchema } from './events/eventJsonSchema.js';
 export type {
-  LifecycleState,
-  SessionRecord,
-  AgentRecord,
-  PoolRecord,
-  AnomalyReason,
-  AnomalyRecord,
-  SessionStateName,
-} from './projections/lifecycleState.js';
-export type { ProjectionJson, PoolJson, AgentJson, SessionJson } from './projections/lifecycleView.js';
-export type { Violation } from './projections/checkInvariants.js';
-export type { FoldOptions, FoldResult, ReplaySource } from './replay/foldEvents.js';
-export type { ReplayItem, InvalidRecord } from './replay/replayItem.js';
-export type { AgentAudit, AuditEntry } from './projections/auditAgent.js';
+  EventStore,
+  StoredEvent,
+  ExpectedRevision,
+  AppendResult,
+  AppendToStreamResult,
+  ReadAllOptions,
+  SubscribeOptions,
+} from './stores/eventStore.js';
+export type { SqliteStoreOptions } from './stores/sqliteStore.js';
+export type { AppendEventsOptions, AppendEventsResult, AppendSummary, AppendInput } from './stores/appendEvents.js';
+export type { Projection } from './projections/defineProjection.js';
+export type { LifecycleOptions, LifecycleProjection } from './projections/lifecycleProjection.js';
+export type { LifecycleState, SessionStateName, AnomalyReason } from './projections/lifecycleState.js';
+export type { FoldOptions, FoldResult } from './replay/foldEvents.js';
+export type { ReplayStoreOptions, ReplayResult } from './replay/replayLog.js';
+export type { ProjectionJson, PoolJson, PoolStatusJson, AgentJson, SessionJson } from './projections/lifecycleView.js';
+export type { Observations, PidObservation, AgentObservation, Decision } from './reconcile/decide.js';
+export type { ReconcileConfig, ReconcileConfigInput, ReconcileRule } from './reconcile/reconcileConfig.js';
+export type { ReconcileOptions, ReconcilePass, ReconcileMetrics, RunReconcilerOptions, Observer } from './reconcile/reconciler.js';
+export type { RecoverOptions, RecoverResult } from './reconcile/recoverOnStartup.js';
 export type { Rollcall, Change, Changed, LiveStatus, LiveSubscribeOptions, OpenRollcallOptions } from './live/types.js';
-export type { EventStore, StoredEvent, ExpectedRevision, AppendResult, Snapshot, SnapshotStore } from './stores/eventStore.js';
-export type { AppendEventsOptions, AppendEventsResult, AppendSummary } from './stores/appendEvents.js';
-export type { Observations, Decision } from './reconcile/decide.js';
-export type { ReconcileConfig, ReconcileRule } from './reconcile/reconcileConfig.js';
-export type { ReconcileMetrics, ReconcilePass, Observer } from './reconcile/reconciler.js';
-export type { GenerateOptions, GeneratedEvent } from './generate/generateHistory.js';

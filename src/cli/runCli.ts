@@ -24,11 +24,7 @@ export const runCli = async (argv: readonly string[], io: CliIo): Promise<number
     io.stdout.write(help());
     return name === undefined ? EXIT.badInput : EXIT.ok;
   }
-  if (name === '--version') {
-    io.stdout.write('rollcall 0.1.0\n');
-    return EXIT.ok;
-  }
-  const entry = commands.find((c) => c.name === name);
+  const entry = commands.find((c) => c.name === (name === '--version' || name === '-V' ? 'version' : name));
   if (entry === undefined) {
     io.stderr.write(`rollcall: unknown command "${name}" (see rollcall --help)\n`);
     return EXIT.badInput;

@@ -139,6 +139,7 @@ export const createSnapshotter = (options: {
     w.unref();
     w.on('message', onMessage);
     w.on('error', (e) => {
+      // eslint-disable-next-line no-console -- only when the operator asked for debug output
       if (process.env['ROLLCALL_DEBUG']) console.error(e);
       // A broken worker only means no more fresh snapshots; the follower is unaffected.
       stats.failures++;

@@ -3,11 +3,18 @@ import type { Projection } from '../projections/defineProjection.js';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import { isDuplicate, isInvalid, type ReplayItem } from './replayItem.js';
 
-enablePatches();
-enableMapSet();
-
 // Freezing walks every new object; states here are never mutated after they are handed out.
 const immer = new Immer({ autoFreeze: false });
+
+// immer's plugins are process-wide, not per instance: loading them on first use rather than at
+// import keeps `import 'rollcall'` free of side effects on an embedder's own immer.
+let pluginsLoaded = false;
+const loadImmerPlugins = (): void => {
+  if (pluginsLoaded) return;
+  enablePatches();
+  enableMapSet();
+  pluginsLoaded = true;
+};
 
 export interface FoldOptions<S> {
   /** Start from this state (a snapshot) instead of the projection's initial state. */
@@ -114,13 +121,16 @@ export const applyItemsInPlace = <S, E extends RecordedEvent>(projection: Projec
 };
 
 /** Applies items inside one immer `produce()`: the given state is left untouched. */
-export const applyItems = <S, E extends RecordedEvent>(projection: Projection<S, E>, state: S, items: readonly ReplayItem[]): S =>
-  immer.produce(state, (draft) => {
+export const applyItems = <S, E extends RecordedEvent>(projection: Projection<S, E>, state: S, items: readonly ReplayItem[]): S => {
+  loadImmerPlugins();
+  return immer.produce(state, (draft) => {
     applyItemsInPlace(projection, draft as S, items);
   }) as S;
+};
 
 /** Applies one event (live updates, audits) and returns the patches it caused. */
 export const applyEvent = <S, E>(projection: Projection<S, E>, state: S, event: E): { state: S; patches: Patch[] } => {
+  loadImmerPlugins();
   const [next, patches] = immer.produceWithPatches(state, (draft) => {
     projection.apply(draft, event);
   });

@@ -23,7 +23,7 @@ const run = async (args: string[], signal?: AbortSignal) => {
 
 describe('rollcall reconcile', () => {
   it('is listed by --help, and shows its usage with reconcile --help', async () => {
-    expect((await cli(['--help'])).stdout).toMatch(/^  reconcile  /m);
+    expect((await cli(['--help'])).stdout).toMatch(/^ {2}reconcile {2}/m);
     const { stdout } = await cli(['reconcile', '--help']);
     expect(stdout).toContain('rollcall reconcile [--store URL] [--once | --every SECONDS]');
   });

@@ -152,7 +152,8 @@ describe('GET /openapi.json and /v1/schema/events.json', () => {
     const res = await getJson(`${server.url}/v1/schema/events.json`);
     expect(res.headers.get('content-type')).toMatch(/^application\/schema\+json/);
     const schema = res.body;
-    expect(schema.oneOf.map((s: { title: string }) => s.title).sort()).toEqual([...eventTypes].sort());
+    expect(schema.oneOf).toHaveLength(eventTypes.length);
+    for (const type of eventTypes) expect(Object.keys(schema.$defs)).toContain(type);
     const ajv = new Ajv2020.default({ strict: false, allErrors: true });
     ajv.addFormat('uuid', true).addFormat('date-time', true);
     const validate = ajv.compile(schema);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { ANY, NO_STREAM, STREAM_EXISTS, WrongExpectedVersionError } from '@eventstore/db-client';
@@ -582,7 +582,7 @@ describe('EventStoreDB adapter', () => {
 
     it('opening against a host that never answers fails with store-unavailable at the deadline', async () => {
       // A listener that accepts TCP but never speaks HTTP/2: the gRPC call hangs until our deadline.
-      const sockets = new Set<import('node:net').Socket>();
+      const sockets = new Set<Socket>();
       const silent = createServer((socket) => void sockets.add(socket));
       await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
       cleanups.push(

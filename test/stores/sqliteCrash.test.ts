@@ -136,7 +136,7 @@ describe('sqlite store under kill -9 and concurrent processes', () => {
 
   it('two processes appending to the same file at once both succeed and lose nothing', async () => {
     const path = tempDb();
-    openSqliteStore({ path }).close(); // create the schema first, as a deployed log would have it
+    await openSqliteStore({ path }).close(); // create the schema first, as a deployed log would have it
     const rounds = 120;
     const procs = [run('concurrentAppend', [path, 'p1', String(rounds)]), run('concurrentAppend', [path, 'p2', String(rounds)])];
     const exits = await startTogether(procs);
@@ -164,7 +164,7 @@ describe('sqlite store under kill -9 and concurrent processes', () => {
 
   it('a bulk import appending chunk after chunk does not starve another process past its busy timeout', async () => {
     const path = tempDb();
-    openSqliteStore({ path }).close();
+    await openSqliteStore({ path }).close();
     // The importer holds the write lock almost continuously for longer than the producer's 1 s
     // busy timeout; the producer must still get each of its appends in.
     const importer = run('concurrentAppend', [path, 'importer', '60', 'bulk']);

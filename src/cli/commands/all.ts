@@ -54,4 +54,14 @@ export const commands: readonly CommandEntry[] = [
     summary: 'the main job on the embedded store: seed it with a generated fleet if it is empty, then replay it',
     load: async () => (await import('./demo.js')).demoCommand,
   },
+  {
+    name: 'schema',
+    summary: 'print the JSON Schema (draft 2020-12) of the event envelope and catalog',
+    load: async () => (await import('./schema.js')).schemaCommand,
+  },
+  {
+    name: 'version',
+    summary: "print rollcall's version (also --version)",
+    load: async () => (await import('./version.js')).versionCommand,
+  },
 ];
