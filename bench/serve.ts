@@ -38,7 +38,10 @@ let chunk: string[] = [];
 let last = '0';
 for (const line of generateNdjson({ agents: AGENTS, events: SEED_EVENTS, seed: 'bench-serve' })) {
   chunk.push(line);
-  if (chunk.length === 10_000) ((last = (await post(chunk.join('\n'))).last), (chunk = []));
+  if (chunk.length === 10_000) {
+    last = (await post(chunk.join('\n'))).last;
+    chunk = [];
+  }
 }
 if (chunk.length) last = (await post(chunk.join('\n'))).last;
 await fetch(`${url}/v1/projection?minPosition=${last}&waitMs=30000`);

@@ -79,7 +79,6 @@ export const changesRoute: FastifyPluginAsyncZod<ChangesRouteOptions> = async (a
       let scheduled = false;
       let closed = false;
       let unsubscribe = () => {};
-      let keepAlive: NodeJS.Timeout | undefined;
       const flush = () => {
         scheduled = false;
         if (closed || pending === '') return;
@@ -98,6 +97,7 @@ export const changesRoute: FastifyPluginAsyncZod<ChangesRouteOptions> = async (a
           setImmediate(flush);
         }
       };
+      const keepAlive = setInterval(() => send(': keep-alive\n\n'), keepAliveMs);
       const cleanup = () => {
         if (closed) return;
         closed = true;
@@ -123,7 +123,6 @@ export const changesRoute: FastifyPluginAsyncZod<ChangesRouteOptions> = async (a
 
       // Tells the EventSource how soon to reconnect after a drop.
       send('retry: 1000\n\n');
-      keepAlive = setInterval(() => send(': keep-alive\n\n'), keepAliveMs);
       const stop = rollcall.subscribe((change) => send(frame(change)), {
         from,
         onCaughtUp: (position) => send(`event: caught-up\ndata: ${JSON.stringify({ position: position === null ? null : position.toString() })}\n\n`),

@@ -2,7 +2,6 @@ import { isIP } from 'node:net';
 import { RollcallError } from '../errors.js';
 import type { Rollcall } from '../live/types.js';
 import { runReconciler, type RunReconcilerOptions } from '../reconcile/reconciler.js';
-import type { EventStore } from '../stores/eventStore.js';
 import { openRollcall } from '../live/openRollcall.js';
 import { createServer, type RollcallServer, type ServerOptions } from './createServer.js';
 import { redactSecrets } from './httpErrors.js';

@@ -53,7 +53,11 @@ export const openSse = (url: string, options: { lastEventId?: string; headers?: 
     const data = JSON.parse(e.data) as { position: string };
     if (data.position !== e.lastEventId) throw new Error(`id ${e.lastEventId} but data.position ${data.position}`);
     record.positions.push(position);
-    for (const w of waiters) if (position >= w.position) (waiters.delete(w), w.resolve());
+    for (const w of waiters) {
+      if (position < w.position) continue;
+      waiters.delete(w);
+      w.resolve();
+    }
   });
   es.addEventListener('caught-up', (e) => record.caughtUp.push((JSON.parse(e.data) as { position: string | null }).position));
   return record;
