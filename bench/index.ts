@@ -203,5 +203,8 @@ if (on('BENCH_PEER')) {
 if (process.env['BENCH_LIVE'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'live.ts')], { stdio: 'inherit', env: { ...process.env, BENCH_LIVE_EVENTS: String(EVENTS), BENCH_AGENTS: String(AGENTS) } });
 if (process.env['BENCH_REPLICAS'] !== '0') await (await import('./replicas.js')).benchReplicas().catch((e: Error) => console.log(`\nreplicas: skipped (${e.message})`));
 
+// `rollcall serve` (bench/serve.ts): autocannon on GET /v1/pools while appending through POST, beside GET /healthz.
+if (process.env['BENCH_SERVE'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'serve.ts')], { stdio: 'inherit' });
+
 console.log(`\nload average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
 rmSync(dir, { recursive: true, force: true });
