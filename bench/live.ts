@@ -23,7 +23,7 @@ import { openSqliteStore } from '../src/stores/sqliteStore.js';
 const EVENTS = Number(process.env['BENCH_LIVE_EVENTS'] ?? 1_000_000);
 const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
 const LIVE = Number(process.env['BENCH_LIVE_TAIL'] ?? 200_000);
-const NAIVE = 2_000;
+const NAIVE = 500;
 const dir = process.env['BENCH_LIVE_DIR'] ?? mkdtempSync(join(tmpdir(), 'rollcall-bench-live-'));
 process.env['BENCH_LIVE_DIR'] = dir;
 const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
@@ -64,13 +64,13 @@ if (phase === 'apply') {
   {
   const base = await foldEvents(projection, [recorded.slice(0, EVENTS)]);
   const tail = recorded.slice(EVENTS);
-  const folded = structuredClone(base.state);
+  const folded = projection.clone!(base.state);
   let t = performance.now();
   for (let i = 0; i < tail.length; i += 512) applyItemsInPlace(projection, folded, tail.slice(i, i + 512));
   const foldS = (performance.now() - t) / 1000;
   row('baseline: batched fold of the tail (no changed, no view)', rate(tail.length, foldS));
 
-  const state = structuredClone(base.state);
+  const state = projection.clone!(base.state);
   t = performance.now();
   const tracker = trackLifecycleChanges(projection, state);
   const primeS = (performance.now() - t) / 1000;
@@ -82,7 +82,7 @@ if (phase === 'apply') {
 
   enablePatches();
   const immer = new Immer({ autoFreeze: false });
-  let s = structuredClone(base.state);
+  let s = projection.clone!(base.state);
   t = performance.now();
   for (const e of tail.slice(0, NAIVE)) s = immer.produceWithPatches(s, (d) => projection.apply(d, e))[0];
   row(`before: one immer produce + patches per event (first ${fmt(NAIVE)})`, rate(NAIVE, (performance.now() - t) / 1000));
@@ -115,6 +115,12 @@ if (phase === 'apply') {
   const applied = Number((await store.head())! - head);
   row('baseline: decodeEvent of the tail alone', rate(tail.length, decodeS));
   row('openRollcall on memory: appended in 1k batches → applied', rate(applied, liveS), `(catch-up of ${fmt(EVENTS)} in ${catchUpS.toFixed(1)} s; appends alone ${appendS.toFixed(2)} s; ${fmt(delivered)} delivered)`);
+  t = performance.now();
+  const view = live.view();
+  const viewMs = performance.now() - t;
+  t = performance.now();
+  live.view();
+  row('view(): built once per position, then cached', `${viewMs.toFixed(0).padStart(6)} ms`, `(again at the same position: ${(performance.now() - t).toFixed(3)} ms; ${fmt(Object.keys(view.sessions).length)} sessions in view)`);
   // Snapshots while following: serialized on a worker; the follower only hands the payload over.
   const deadline = Date.now() + 120_000;
   while ((live.snapshotStats()?.saved ?? 0) < 1 && Date.now() < deadline) await sleep(50);

@@ -65,7 +65,8 @@ export const reportError = (io: CliIo, error: unknown): number => {
   }
   const parseArgsCode = (error as { code?: string } | null)?.code;
   if (typeof parseArgsCode === 'string' && parseArgsCode.startsWith('ERR_PARSE_ARGS')) {
-    say(`rollcall: ${(error as Error).message} (see rollcall --help)`);
+    // node's parseArgs explains over several lines; one line is the rule here.
+    say(`rollcall: ${(error as Error).message.replace(/\s*\n\s*/g, ' ')} (see rollcall --help)`);
     return EXIT.badInput;
   }
   say(`rollcall: internal error: ${error instanceof Error ? error.message : String(error)}`);

@@ -69,6 +69,16 @@ const sameRecord = (before: Plain | undefined, after: object | undefined): boole
 
 const isoMs = (iso: string): number => Date.parse(iso);
 
+/** Which of an agent's open sessions an event other than the one it names can change. */
+const AGENT_WIDE: Partial<Record<RecordedEvent['type'], 'open' | 'live'>> = {
+  AgentStopped: 'open',
+  AgentRemoved: 'open',
+  AgentCrashed: 'live',
+  SessionStarting: 'live',
+  AgentSpawned: 'live',
+  SessionResumed: 'live',
+};
+
 /**
  * A min-heap of view entries that will leave the view when the retention horizon passes them:
  * terminal sessions (by endedAt) and removed agents (by removedAt). Advancing the clock pops only
@@ -212,8 +222,20 @@ export const trackLifecycleChanges = (
     const agentId = d.agentId!;
     const agentBefore = state.agents.get(agentId);
     const agentCopy = agentBefore === undefined ? undefined : copyRecord(agentBefore);
-    // The sessions this event can touch: the one it names and every open session of its agent.
-    const ids: string[] = agentBefore === undefined ? [] : agentBefore.openSessionIds.slice();
+    // The sessions this event can touch: the one it names, plus, for an agent-wide event, every open
+    // session of its agent, and for a start or a crash its live ones (supersede, rule 11; crash, rule 8).
+    // Only those: an agent can hold many suspended sessions, and most events touch none of them.
+    const ids: string[] = [];
+    if (agentBefore !== undefined) {
+      const scope = AGENT_WIDE[e.type];
+      if (scope === 'open') ids.push(...agentBefore.openSessionIds);
+      else if (scope === 'live') {
+        for (const id of agentBefore.openSessionIds) {
+          const s = state.sessions.get(id);
+          if (s !== undefined && isLive(s.state)) ids.push(id);
+        }
+      }
+    }
     if (d.sessionId !== undefined && !ids.includes(d.sessionId)) ids.push(d.sessionId);
     const copies: Array<Plain | undefined> = ids.map((id) => {
       const s = state.sessions.get(id);

@@ -1,4 +1,4 @@
-import { Immer, enableMapSet, enablePatches, type Draft, type Patch } from 'immer';
+import { Immer, enableMapSet, type Draft } from 'immer';
 import type { Projection } from '../projections/defineProjection.js';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import { isDuplicate, isInvalid, type ReplayItem } from './replayItem.js';
@@ -11,7 +11,6 @@ const immer = new Immer({ autoFreeze: false });
 let pluginsLoaded = false;
 const loadImmerPlugins = (): void => {
   if (pluginsLoaded) return;
-  enablePatches();
   enableMapSet();
   pluginsLoaded = true;
 };
@@ -126,13 +125,4 @@ export const applyItems = <S, E extends RecordedEvent>(projection: Projection<S,
   return immer.produce(state, (draft) => {
     applyItemsInPlace(projection, draft as S, items);
   }) as S;
-};
-
-/** Applies one event (live updates, audits) and returns the patches it caused. */
-export const applyEvent = <S, E>(projection: Projection<S, E>, state: S, event: E): { state: S; patches: Patch[] } => {
-  loadImmerPlugins();
-  const [next, patches] = immer.produceWithPatches(state, (draft) => {
-    projection.apply(draft, event);
-  });
-  return { state: next as S, patches };
 };

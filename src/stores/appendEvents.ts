@@ -37,8 +37,8 @@ export type AppendInput = unknown;
 
 type Failure = { success: false; error: RollcallError };
 
-/** A duration as a person reads it: seconds under two minutes, else minutes. */
-const duration = (ms: number): string => (ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
+/** Whole seconds, rounded up (so "1 s ahead" is never printed for an event within the limit). */
+const duration = (ms: number): string => `${Math.ceil(ms / 1000)} s`;
 
 const isStream = (v: unknown): v is AsyncIterable<Uint8Array | string> =>
   typeof v === 'object' && v !== null && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';

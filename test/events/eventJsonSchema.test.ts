@@ -34,7 +34,7 @@ const history = [...generateHistory({ agents: 40, events: 6000, seed: 'schema' }
 const valid = {
   id: '0b6f3c2e-8a1d-4c5e-9f00-1a2b3c4d5e6f',
   type: 'AgentSpawned',
-  data: { agentId: 'el-5d6n', sessionId: 's-1', poolId: 'el-rmw5', pid: 4242 },
+  data: { agentId: 'el-5d6n', sessionId: 's-1', poolId: 'el-rmw5', pid: 4242, host: 'm1' },
   metadata: { at: '2026-11-20T10:00:00.000Z', correlationId: 'c', source: 'dispatch-daemon', extra: { any: 1 } },
 };
 

@@ -165,6 +165,28 @@ describe('signals stop cleanly', () => {
   }, 60_000);
 });
 
+describe('an append killed while it writes', () => {
+  it.each(['SIGKILL', 'SIGTERM'] as const)('%s during the write: the store holds all of it or none of it', async (signal) => {
+    const dir = tempDir();
+    const db = join(dir, 's.db');
+    const file = join(dir, 'in.ndjson');
+    writeFileSync(file, lines(80_000));
+    const child = spawnBuilt(['append', '--store', `sqlite:${db}`, file]);
+    const done = finished(child);
+    // The store is opened only after the whole input is valid: from then on, append is writing.
+    await waitFor(hasOpen(child.pid!, db), 60_000);
+    child.kill(signal);
+    const r = await done;
+    const dump = dumpSqlite(db);
+    const count = dump.startsWith('{') ? JSON.parse(dump).events.length : 0;
+    expect([0, 80_000]).toContain(count);
+    if (signal === 'SIGKILL') expect(r.signal).toBe('SIGKILL');
+    // SIGTERM waits for the transaction: it either committed (and says so, exit 0) or stopped before it.
+    else if (r.code === 0) expect([r.stdout, count]).toEqual([`appended 80000 event(s) to sqlite:${db}, positions 1–80000\n`, 80_000]);
+    else expect([r.code, count]).toEqual([143, 0]);
+  }, 120_000);
+});
+
 describe('output that cannot be written', () => {
   it.each([
     ['replay --json', (f: string) => ['replay', '--json', '--input', f]],

@@ -83,13 +83,15 @@ export const runShell = (script: string, env: NodeJS.ProcessEnv = {}) =>
   );
 
 /**
- * Everything an sqlite store holds (events and snapshots), or "absent": compared before and after a
- * refused command to show that it changed nothing.
+ * Everything an sqlite store holds (events and snapshots), "absent" without a file, or "no rollcall
+ * tables (…)": compared before and after a refused command to show that it changed nothing.
  */
 export const dumpSqlite = (path: string): string => {
   if (!existsSync(path)) return 'absent';
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
+    if (!tables.includes('events')) return `no rollcall tables (${tables.join(', ') || 'none'})`;
     const events = db.prepare('SELECT position, stream, revision, id, type, data, metadata FROM events ORDER BY position').raw(true).all();
     const snapshots = db.prepare('SELECT name, version, position, payload FROM snapshots ORDER BY name').raw(true).all();
     return JSON.stringify({ events, snapshots });

@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { RollcallError } from '../../errors.js';
 import { openRollcall } from '../../live/openRollcall.js';
-import { defaultStoreUrl, sqlitePath } from '../../stores/openStore.js';
+import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT } from '../cliIo.js';
 import { parsePosition, withStore } from '../options.js';
 import type { Command } from './command.js';
@@ -21,13 +19,7 @@ export const watchCommand: Command = {
     const from = parsePosition('--from', values.from);
     const url = values.store ?? defaultStoreUrl(io.env);
     const sqlite = /^sqlite:/i.test(url);
-    if (sqlite) {
-      // Watching only reads: a mistyped path must not create an empty database.
-      const path = sqlitePath(url);
-      if (path !== ':memory:' && !existsSync(path)) {
-        throw new RollcallError('store-unavailable', `cannot open store ${url}: no database file at ${path}`);
-      }
-    }
+    // withStore opens without creating: a mistyped path is exit 3, and no empty database is left behind.
     await withStore(url, async (store) => {
       // A local file that fails (deleted, replaced, unreadable) does not come back by waiting.
       const live = openRollcall({
