@@ -369,6 +369,7 @@ const handlers: LifecycleHandlers = {
     const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
     if (found === undefined) return;
     if (found.kind === 'none') return anomaly(draft, e, 'unknown-session');
+    if (found.kind === 'evicted') return anomaly(draft, e, 'invalid-transition');
     if (e.data.generation < agent.generation) return anomaly(draft, e, 'stale-generation');
     const run = agent.run;
     if (run === null || run.sessionId !== e.data.sessionId || run.generation !== e.data.generation) {

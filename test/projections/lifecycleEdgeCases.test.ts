@@ -68,7 +68,7 @@ describe('SessionReset', () => {
 });
 
 describe('retention (SPEC §3)', () => {
-  const endedLongAgo = [reg, agent('a2'), spawned('a1', 's1'), ended('a1', 's1', 'done', ), heartbeat('a2', DAY + 10)];
+  const endedLongAgo = [reg, agent('a2'), ev('AgentSpawned', { agentId: 'a1', sessionId: 's1' }, { at: 1 }), ev('SessionEnded', { agentId: 'a1', sessionId: 's1', reason: 'done' }, { at: 2 }), heartbeat('a2', DAY + 10)];
 
   it.each([
     ['SessionEnded', ended('a1', 's1', 'late')],
@@ -202,4 +202,16 @@ describe('validation of ids and pids', () => {
   ])('%s with an impossible pid or an empty id is rejected', (type, data) => {
     expect(decodeEvent({ type, data, metadata: { at } }).success).toBe(false);
   });
+});
+
+describe('late events for an evicted session, whatever else they carry', () => {
+  it('a RunFinished of an older generation for an evicted session is an invalid transition (not stale-generation)', () =>
+    given(
+      reg, agent('a2'),
+      ev('AgentSpawned', { agentId: 'a1', sessionId: 's1', generation: 0 }, { at: 1 }),
+      ev('SessionEnded', { agentId: 'a1', sessionId: 's1', reason: 'done' }, { at: 2 }),
+      ev('AgentSpawned', { agentId: 'a1', sessionId: 's2', generation: 3 }, { at: 3 }),
+      ev('AgentHeartbeat', { agentId: 'a2' }, { at: DAY + 100 }),
+      ev('RunFinished', { agentId: 'a1', sessionId: 's1', generation: 1 }, { at: DAY + 101 }),
+    ).thenAnomaly('invalid-transition', (v) => expect(v.sessions['s1']).toBeUndefined()));
 });
