@@ -1,41 +1,160 @@
 // Child processes of the benchmark: each measures one pass in a fresh process, so that its peak
-// RSS is its own, and prints one JSON line.
+// RSS is its own, and prints one JSON line. Rollcall is loaded from the compiled package (dist/),
+// as users run it; the module paths are strings so that typechecking never needs dist/.
 import { createReadStream } from 'node:fs';
 import readline from 'node:readline';
 
-const [mode, file] = process.argv.slice(2);
-const started = performance.now();
+const [mode, ...args] = process.argv.slice(2);
+const dist = (path: string) => import(new URL(`../dist/${path}`, import.meta.url).href);
+// Module loading is not the work being measured: each mode loads what it needs, then restarts the clock.
+let started = performance.now();
 let events = 0;
+/** When the timed part ended, if something untimed follows it. */
+let finished = 0;
+const extra: Record<string, unknown> = {};
 
-if (mode === 'baseline') {
-  // The yardstick of the issue: a bare readline + JSON.parse pass over the same file.
-  for await (const line of readline.createInterface({ input: createReadStream(file!), crlfDelay: Infinity })) {
-    if (line.trim() === '') continue;
-    JSON.parse(line);
-    events++;
-  }
-} else if (mode === 'replay') {
-  // What `rollcall replay --input FILE --json` does, from the compiled package.
-  const { replayFile } = await import('../dist/replay/replayLog.js');
-  const { lifecycleProjection } = await import('../dist/projections/lifecycleProjection.js');
-  const { lifecycleView } = await import('../dist/projections/lifecycleView.js');
-  const { state, processed } = await replayFile(file!, lifecycleProjection);
-  JSON.stringify(lifecycleView(state));
-  events = processed;
-} else if (mode === 'append-sqlite' || mode === 'replay-sqlite') {
-  // The user-facing paths on the embedded store: `rollcall append FILE` (validate all, then append
-  // in 50k-event transactions) and `rollcall replay --store … --no-snapshot` (read + parse +
-  // validate + fold), through the CLI itself.
-  const { runCli } = await import('../dist/cli/runCli.js');
-  const db = process.argv[4]!;
-  const args = mode === 'append-sqlite' ? ['append', '--store', `sqlite:${db}`, file!] : ['replay', '--store', `sqlite:${db}`, '--no-snapshot', '--json'];
+/** `rollcall ARGS` through the CLI in this process; stdout kept only when short (a summary line). */
+const cli = async (argv: string[]): Promise<string> => {
+  const { runCli } = await dist('cli/runCli.js');
+  await dist(`cli/commands/${argv[0]}.js`);
+  if (argv.includes('--store') && /^postgres/.test(argv[argv.indexOf('--store') + 1] ?? '')) await dist('stores/postgresStore.js');
+  started = performance.now();
   let out = '';
-  const code = await runCli(args, { stdout: { write: (s: string) => (out += s.length > 200 ? '' : s) }, stderr: process.stderr, env: {} });
-  if (code !== 0) throw new Error(`rollcall ${args.join(' ')} exited ${code}`);
-  // replay prints the view, not a count: the parent reports the appended count for both.
-  events = mode === 'append-sqlite' ? Number(/appended (\d+)/.exec(out)?.[1]) : 0;
-} else {
-  throw new Error(`unknown mode ${mode}`);
+  const stdout = { write: (s: string, cb?: () => void) => ((out += s.length > 4096 ? '' : s), cb?.(), true) };
+  const code = await runCli(argv, { stdout, stderr: process.stderr, env: {} });
+  if (code !== 0) throw new Error(`rollcall ${argv.join(' ')} exited ${code}`);
+  return out;
+};
+
+const PAGE = 10_000;
+
+switch (mode) {
+  case 'baseline': {
+    // The yardstick of the issue: a bare readline + JSON.parse pass over the same file.
+    for await (const line of readline.createInterface({ input: createReadStream(args[0]!), crlfDelay: Infinity })) {
+      if (line.trim() === '') continue;
+      JSON.parse(line);
+      events++;
+    }
+    break;
+  }
+  case 'replay': {
+    // What `rollcall replay --input FILE --json` does; `in` keeps decoding in this thread, `zod`
+    // also validates with zod alone (no fastAcceptor), to show what the acceptor buys end to end.
+    const [file, how] = args as [string, 'auto' | 'in' | 'zod'];
+    const { replayFile } = await dist('replay/replayLog.js');
+    const { lifecycleProjection } = await dist('projections/lifecycleProjection.js');
+    const { lifecycleView } = await dist('projections/lifecycleView.js');
+    await dist('replay/offThread.js');
+    started = performance.now();
+    let result: { state: unknown; processed: number };
+    if (how === 'zod') {
+      const { foldEvents } = await dist('replay/foldEvents.js');
+      const { readLines } = await dist('replay/readNdjson.js');
+      const { LifecycleEventBody, EventEnvelope, recorded, streamOf } = await dist('events/lifecycleEvents.js');
+      type Schema = { safeParse(v: unknown): { success: boolean; data?: unknown; error?: unknown } };
+      const schemas = new Map<string, Schema>(
+        LifecycleEventBody.options.map((b: { shape: { type: { value: string } }; extend(s: unknown): Schema }) => [
+          b.shape.type.value,
+          b.extend({ id: EventEnvelope.shape.id, metadata: EventEnvelope.shape.metadata }),
+        ]),
+      );
+      async function* zodOnly() {
+        const revisions = new Map<string, number>();
+        let position = 0;
+        for await (const lines of readLines(file)) {
+          const items = [];
+          for (const l of lines as Array<{ text: string }>) {
+            const raw = JSON.parse(l.text) as { type: string };
+            const r = schemas.get(raw.type)!.safeParse(raw);
+            if (!r.success) throw new Error(`invalid event at ${position + 1}`);
+            const e = r.data as { type: string; data: unknown };
+            const stream = streamOf(e);
+            const revision = revisions.get(stream) ?? 0;
+            revisions.set(stream, revision + 1);
+            items.push(recorded(e, stream, BigInt(revision), BigInt(++position)));
+          }
+          yield items;
+        }
+      }
+      result = await foldEvents(lifecycleProjection, zodOnly());
+    } else {
+      result = await replayFile(file, lifecycleProjection, { offThread: how === 'in' ? false : 'auto' });
+    }
+    JSON.stringify(lifecycleView(result.state));
+    events = result.processed;
+    break;
+  }
+  case 'append': {
+    // `rollcall append --store URL FILE`: validate everything, then append in the CLI's chunks.
+    const [url, file] = args as [string, string];
+    const out = await cli(['append', '--store', url, file]);
+    events = Number(/appended (\d+)/.exec(out)?.[1]);
+    break;
+  }
+  case 'read-sqlite': {
+    // The store's read speed: a bare better-sqlite3 paged read of the same rows + JSON.parse.
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(args[0]!, { readonly: true });
+    started = performance.now();
+    const page = db.prepare('SELECT position, stream, revision, id, type, data, metadata FROM events WHERE position > ? ORDER BY position LIMIT ?').raw(true);
+    let after = 0;
+    for (;;) {
+      const rows = page.all(after, PAGE) as unknown[][];
+      for (const r of rows) {
+        JSON.parse(r[5] as string);
+        JSON.parse(r[6] as string);
+      }
+      events += rows.length;
+      if (rows.length < PAGE) break;
+      after = rows[rows.length - 1]![0] as number;
+    }
+    db.close();
+    break;
+  }
+  case 'read-pg': {
+    // The same against PostgreSQL: paged `pg` reads, rows as arrays of text, + JSON.parse.
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: args[0]! });
+    await client.connect();
+    started = performance.now();
+    const asText = { getTypeParser: () => (v: string) => v };
+    let after = '0';
+    for (;;) {
+      const { rows } = await client.query<string[]>({
+        text: 'SELECT position, stream, revision, id, type, data, metadata FROM rollcall_events WHERE position > $1 ORDER BY position LIMIT $2',
+        values: [after, PAGE],
+        rowMode: 'array',
+        types: asText,
+      });
+      for (const r of rows) {
+        JSON.parse(r[5]!);
+        JSON.parse(r[6]!);
+      }
+      events += rows.length;
+      if (rows.length < PAGE) break;
+      after = rows[rows.length - 1]![0]!;
+    }
+    await client.end();
+    break;
+  }
+  case 'replay-store': {
+    // `rollcall replay --store URL --json`, in full (`full`) or from the snapshot a previous run saved (`restart`).
+    const [url, how] = args as [string, 'full' | 'restart' | 'save'];
+    await cli(['replay', '--store', url, '--json', ...(how === 'full' ? ['--no-snapshot'] : [])]);
+    finished = performance.now();
+    const { openStore } = await dist('stores/openStore.js');
+    const { lifecycleProjection } = await dist('projections/lifecycleProjection.js');
+    const store = await openStore(url);
+    const snapshot = await store.snapshots?.load(lifecycleProjection.name);
+    events = Number((await store.head()) ?? 0n);
+    extra['snapshotBytes'] = snapshot ? Buffer.byteLength(snapshot.payload) : 0;
+    extra['snapshotPosition'] = snapshot ? snapshot.position.toString() : null;
+    await store.close();
+    break;
+  }
+  default:
+    throw new Error(`unknown mode ${mode}`);
 }
-const seconds = (performance.now() - started) / 1000;
-process.stdout.write(`${JSON.stringify({ mode, events, seconds, maxRssMB: process.resourceUsage().maxRSS / 1024 })}\n`);
+const seconds = ((finished || performance.now()) - started) / 1000;
+process.stdout.write(`${JSON.stringify({ mode, events, seconds, maxRssMB: process.resourceUsage().maxRSS / 1024, ...extra })}\n`);

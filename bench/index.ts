@@ -1,38 +1,53 @@
-// `npm run bench`: every figure is printed beside a baseline measured in the same run.
+// `npm run bench`: every figure beside a baseline measured in the same run, on both history
+// shapes (generate's dense ~5-hour history and an 11-day sparse one). Scale with BENCH_EVENTS
+// (default 1,000,000), BENCH_AGENTS (10,000), BENCH_PEER_EVENTS (10,000); skip parts with
+// BENCH_STORES=0, BENCH_PG=0, BENCH_MEMORY=0, BENCH_PEER=0, BENCH_SHAPES=dense|sparse.
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Immer, enableMapSet } from 'immer';
-import { decodeLine } from '../src/events/decodeEvent.js';
-import type { RecordedEvent } from '../src/events/lifecycleEvents.js';
-import { generateNdjson } from '../src/generate/generateHistory.js';
-import { lifecycleProjection } from '../src/projections/lifecycleProjection.js';
-import { foldEvents } from '../src/replay/foldEvents.js';
-import { readLines } from '../src/replay/readNdjson.js';
-
-// The library loads immer's plugins only on first use; the naive baselines below need MapSet now.
-enableMapSet();
+import pg from 'pg';
+import { decodeEvent } from '../src/events/decodeEvent.js';
+import type { LifecycleEvent } from '../src/events/lifecycleEvents.js';
+import { generateHistory, generateNdjson, type GenerateOptions } from '../src/generate/generateHistory.js';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 1_000_000);
 const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
-const NAIVE_EVENTS = Number(process.env['BENCH_NAIVE_EVENTS'] ?? 10_000);
+const PEER_EVENTS = Number(process.env['BENCH_PEER_EVENTS'] ?? 10_000);
+const SHAPES = (process.env['BENCH_SHAPES'] ?? 'dense,sparse').split(',');
+const on = (name: string) => process.env[name] !== '0';
+const PG_ADMIN = process.env['ROLLCALL_BENCH_PG_URL'] ?? process.env['ROLLCALL_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
 const dir = mkdtempSync(join(tmpdir(), 'rollcall-bench-'));
-const file = join(dir, 'history.ndjson');
-const rate = (n: number, s: number) => `${Math.round(n / s).toLocaleString('en-US').padStart(11)} events/s`;
-const row = (name: string, n: number, s: number, extra = '') => console.log(`  ${name.padEnd(52)} ${rate(n, s)}  ${s.toFixed(2).padStart(7)} s  ${extra}`);
+const n = (x: number) => Math.round(x).toLocaleString('en-US');
+const rate = (events: number, s: number) => `${n(events / s).padStart(11)} events/s`;
+const row = (name: string, events: number, s: number, extra = '') =>
+  console.log(`  ${name.padEnd(58)} ${rate(events, s)} ${s.toFixed(2).padStart(8)} s  ${extra}`);
+const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+const rss = (c: Child) => `peak RSS ${c.maxRssMB.toFixed(0)} MB`;
 
-const child = (mode: string, ...extra: string[]): { events: number; seconds: number; maxRssMB: number } =>
-  JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'children.ts'), mode, file, ...extra], { encoding: 'utf8' }));
+interface Child {
+  events: number;
+  seconds: number;
+  maxRssMB: number;
+  snapshotBytes?: number;
+}
+const child = (mode: string, ...args: string[]): Child =>
+  JSON.parse(
+    execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'children.ts'), mode, ...args], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  ) as Child;
 
-console.log(`rollcall bench — ${EVENTS.toLocaleString('en-US')} events, ${AGENTS.toLocaleString('en-US')} agents, node ${process.version}, ${new Date().toISOString()}`);
-
-{
+const writeHistory = async (file: string, options: GenerateOptions): Promise<number> => {
   const t = performance.now();
   const out = createWriteStream(file);
   let buf = '';
-  for (const line of generateNdjson({ agents: AGENTS, events: EVENTS, seed: 'bench' })) {
+  for (const line of generateNdjson(options)) {
     buf += `${line}\n`;
     if (buf.length > 1 << 20) {
       if (!out.write(buf)) await once(out, 'drain');
@@ -41,82 +56,146 @@ console.log(`rollcall bench — ${EVENTS.toLocaleString('en-US')} events, ${AGEN
   }
   out.end(buf);
   await once(out, 'close');
-  console.log(`\ngenerate (deterministic history → NDJSON file)`);
-  row('rollcall generate', EVENTS, (performance.now() - t) / 1000);
-}
+  return (performance.now() - t) / 1000;
+};
 
-console.log(`\nreplay --input, end to end (read + parse + validate + fold + view), each in a fresh process`);
-const base = child('baseline');
-const replay = child('replay');
-row('baseline: readline + JSON.parse', base.events, base.seconds, `peak RSS ${base.maxRssMB.toFixed(0)} MB`);
-row('rollcall replay --input', replay.events, replay.seconds, `peak RSS ${replay.maxRssMB.toFixed(0)} MB`);
-const ratio = replay.seconds / base.seconds;
-console.log(`  → ${ratio.toFixed(2)}× the baseline's time (target ≤ 2×: ${ratio <= 2 ? 'met' : 'NOT met'}); peak RSS target < 300 MB: ${replay.maxRssMB < 300 ? 'met' : 'NOT met'}`);
-
-console.log(`\nthe embedded store through the CLI (each in a fresh process)`);
-{
-  const db = join(dir, 'bench.db');
-  const append = child('append-sqlite', db);
-  row('rollcall append FILE (sqlite, validate all, 50k/txn)', append.events, append.seconds, `peak RSS ${append.maxRssMB.toFixed(0)} MB`);
-  const replayDb = child('replay-sqlite', db);
-  row('rollcall replay --store sqlite: --no-snapshot', append.events, replayDb.seconds, `peak RSS ${replayDb.maxRssMB.toFixed(0)} MB`);
-  console.log(`  → replay from sqlite is ${(replayDb.seconds / base.seconds).toFixed(2)}× the readline + JSON.parse baseline above`);
-}
-
-console.log(`\nfold only, over the same events already decoded in memory (first ${NAIVE_EVENTS.toLocaleString('en-US')} for the naive reducer)`);
-{
-  const events: RecordedEvent[] = [];
-  let position = 0n;
-  outer: for await (const lines of readLines(file)) {
-    for (const l of lines) {
-      const r = decodeLine(l.text);
-      if (!r.success) throw r.error;
-      events.push({ ...r.data, stream: '', revision: 0n, position: ++position } as RecordedEvent);
-      if (events.length >= Math.min(EVENTS, 300_000)) break outer;
-    }
-  }
-  let t = performance.now();
-  let jsonLines = 0;
-  for await (const lines of readLines(file)) {
-    for (const l of lines) {
-      JSON.parse(l.text);
-      if (++jsonLines >= events.length) break;
-    }
-    if (jsonLines >= events.length) break;
-  }
-  row(`baseline: JSON.parse of the same ${events.length.toLocaleString('en-US')} lines`, jsonLines, (performance.now() - t) / 1000);
-
-  t = performance.now();
-  await foldEvents(lifecycleProjection, [events]);
-  row('rollcall fold (batched, recipes on an owned state)', events.length, (performance.now() - t) / 1000);
-
-  // The textbook reducer: one produce() per event, auto-freeze on (immer's default).
-  const naive = new Immer({ autoFreeze: true });
-  const slice = events.slice(0, NAIVE_EVENTS);
-  let state = lifecycleProjection.initialState();
-  t = performance.now();
-  for (const e of slice) state = naive.produce(state, (d) => lifecycleProjection.apply(d, e));
-  row('naive: one immer produce() per event', slice.length, (performance.now() - t) / 1000);
-
-  const batched = new Immer({ autoFreeze: false });
-  state = lifecycleProjection.initialState();
-  t = performance.now();
-  for (let i = 0; i < slice.length; i += 4096) {
-    const chunk = slice.slice(i, i + 4096);
-    state = batched.produce(state, (d) => {
-      for (const e of chunk) lifecycleProjection.apply(d, e);
-    });
-  }
-  row('immer: one produce() per 4096-event batch', slice.length, (performance.now() - t) / 1000);
-}
-
-if (process.env['BENCH_STORES'] !== '0') {
+const pgDatabase = async (): Promise<{ url: string; drop: () => Promise<void> } | null> => {
+  if (!on('BENCH_PG')) return null;
+  const admin = new pg.Client({ connectionString: PG_ADMIN, connectionTimeoutMillis: 3000 });
+  admin.on('error', () => undefined);
   try {
-    const { benchStores } = await import('./stores.js');
-    console.log(`\nstores (bulk append of the same kind of history, then replay through the store)`);
-    for (const r of await benchStores({ events: EVENTS })) console.log(`  ${r.name.padEnd(52)} ${r.eventsPerSec ? rate(r.eventsPerSec, 1) : ''}  ${r.note ?? ''}`);
+    await admin.connect();
+  } catch {
+    return null;
+  }
+  const name = `rollcall_bench_${randomUUID().slice(0, 8)}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(PG_ADMIN);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+};
+
+const shapes: Record<string, { title: string; options: GenerateOptions }> = {
+  dense: { title: "dense: generate's default pace (~5 hours)", options: { agents: AGENTS, events: EVENTS, seed: 'bench' } },
+  sparse: { title: 'sparse: 11 days, a quiet half of every day', options: { agents: AGENTS, events: EVENTS, seed: 'bench', days: 11 } },
+};
+
+console.log(
+  `rollcall bench — ${n(EVENTS)} events, ${n(AGENTS)} agents per shape; node ${process.version}, ${cpus().length} CPUs, ` +
+    `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start; ${new Date().toISOString()}`,
+);
+
+/** Store figures for one shape: append, the store's bare read, full replay, snapshot restart. */
+const storeFigures = (label: string, url: string, file: string, readMode: 'read-sqlite' | 'read-pg', readArg: string) => {
+  const append = child('append', url, file);
+  row(`rollcall append (${label}; validate all, then append)`, append.events, append.seconds, rss(append));
+  const bare = child(readMode, readArg);
+  const full = child('replay-store', url, 'full');
+  row(`baseline: bare paged read + JSON.parse (${label})`, bare.events, bare.seconds);
+  row(`rollcall replay --store ${label} --no-snapshot`, full.events, full.seconds, rss(full));
+  const ratio = full.seconds / bare.seconds;
+  console.log(`  → ${ratio.toFixed(2)}× the bare read (target ≤ 2×: ${verdict(ratio <= 2)}); peak RSS ≤ 300 MB at 1M: ${verdict(full.maxRssMB <= 300)}`);
+  const save = child('replay-store', url, 'save');
+  const restart = child('replay-store', url, 'restart');
+  row(`rollcall replay --store ${label} (first run: saves a snapshot)`, save.events, save.seconds);
+  row(`rollcall replay --store ${label} (restart from the snapshot)`, restart.events, restart.seconds, rss(restart));
+  const share = restart.seconds / full.seconds;
+  console.log(
+    `  → restart is ${(share * 100).toFixed(1)} % of a full replay (target ≤ 5 %: ${verdict(share <= 0.05)}); snapshot ${(restart.snapshotBytes! / 1e6).toFixed(1)} MB`,
+  );
+  return { append, full };
+};
+
+for (const shape of SHAPES) {
+  const { title, options } = shapes[shape]!;
+  const file = join(dir, `${shape}.ndjson`);
+  console.log(`\n== ${title}`);
+  const genSeconds = await writeHistory(file, options);
+  row('rollcall generate (deterministic history → NDJSON file)', EVENTS, genSeconds);
+
+  console.log('\nreplay --input, end to end (read + parse + validate + fold + view), each in a fresh process');
+  const base = child('baseline', file);
+  const auto = child('replay', file, 'auto');
+  const inThread = child('replay', file, 'in');
+  const zodOnly = child('replay', file, 'zod');
+  row('baseline: readline + JSON.parse', base.events, base.seconds, rss(base));
+  row('rollcall replay --input (decoded in a worker thread)', auto.events, auto.seconds, rss(auto));
+  row('rollcall replay --input, all in one thread', inThread.events, inThread.seconds, rss(inThread));
+  row('  same, validated by zod alone (no fastAcceptor)', zodOnly.events, zodOnly.seconds, rss(zodOnly));
+  const r = auto.seconds / base.seconds;
+  console.log(`  → ${r.toFixed(2)}× the baseline (target ≤ 2×: ${verdict(r <= 2)}; goal 1.5×: ${verdict(r <= 1.5)}); in one thread ${(inThread.seconds / base.seconds).toFixed(2)}×`);
+  console.log(`  → fastAcceptor: zod alone takes ${((zodOnly.seconds / inThread.seconds - 1) * 100).toFixed(0)} % longer end to end`);
+
+  if (on('BENCH_STORES')) {
+    console.log('\nthe embedded store (sqlite), through the CLI, each in a fresh process');
+    const db = join(dir, `${shape}.db`);
+    const { append } = storeFigures('sqlite:', `sqlite:${db}`, file, 'read-sqlite', db);
+    console.log(`  → sqlite bulk append ${n(append.events / append.seconds)} events/s (target ≥ 100k: ${verdict(append.events / append.seconds >= 100_000)})`);
+
+    const database = await pgDatabase();
+    if (database === null) console.log(`\npostgres: skipped (BENCH_PG=0 or no server at ${PG_ADMIN.replace(/:[^:@/]*@/, ':***@')})`);
+    else {
+      console.log('\nPostgreSQL, through the CLI, each in a fresh process');
+      try {
+        storeFigures('postgres:', database.url, file, 'read-pg', database.url);
+      } finally {
+        await database.drop();
+      }
+    }
+  }
+  rmSync(join(dir, `${shape}.db`), { force: true });
+}
+
+if (on('BENCH_STORES') && on('BENCH_MEMORY')) {
+  console.log(`\nmemory: peak RSS of a full store replay, ${n(EVENTS)} vs ${n(2 * EVENTS)} events of the same ${n(AGENTS)} agents (dense, sqlite)`);
+  const peaks: Child[] = [];
+  for (const events of [EVENTS, 2 * EVENTS]) {
+    const file = join(dir, `memory-${events}.ndjson`);
+    const db = join(dir, `memory-${events}.db`);
+    await writeHistory(file, { agents: AGENTS, events, seed: 'memory' });
+    child('append', `sqlite:${db}`, file);
+    rmSync(file);
+    const replay = child('replay-store', `sqlite:${db}`, 'full');
+    row(`rollcall replay --store sqlite: --no-snapshot, ${n(events)} events`, replay.events, replay.seconds, rss(replay));
+    peaks.push(replay);
+    rmSync(db, { force: true });
+  }
+  const growth = peaks[1]!.maxRssMB / peaks[0]!.maxRssMB;
+  console.log(`  → ${growth.toFixed(2)}× from ${n(EVENTS)} to ${n(2 * EVENTS)} events (target ≤ 1.15×: ${verdict(growth <= 1.15)})`);
+}
+
+if (on('BENCH_PEER')) {
+  const emmettVersion = (JSON.parse(readFileSync(join(import.meta.dirname, '../node_modules/@event-driven-io/emmett/package.json'), 'utf8')) as { version: string }).version;
+  console.log(`\nagainst a peer: Emmett ${emmettVersion}, ${n(PEER_EVENTS)} events of a ${n(Math.min(AGENTS, 1000))}-agent history`);
+  const { emmettLive, rebuildOnPostgres, rollcallLive } = await import('./peer.js');
+  const events: LifecycleEvent[] = [];
+  for (const raw of generateHistory({ agents: Math.min(AGENTS, 1000), events: PEER_EVENTS, seed: 'peer' })) {
+    const r = decodeEvent(raw);
+    if (!r.success) throw r.error;
+    events.push(r.data);
+  }
+  const peer = await emmettLive(events);
+  const ours = await rollcallLive(events);
+  console.log('(a) live: appending event by event while a projection stays current');
+  row(peer.name, peer.events, peer.seconds, peer.note);
+  row(ours.name, ours.events, ours.seconds, ours.note);
+  const live = (ours.events / ours.seconds) / (peer.events / peer.seconds);
+  console.log(`  → rollcall ${live.toFixed(1)}× Emmett's events/s (goal ≥ 10×: ${verdict(live >= 10)})`);
+  console.log('(b) rebuild: a projection rebuilt from a durable store (PostgreSQL on both sides)');
+  try {
+    const [theirs, mine] = await rebuildOnPostgres(events, PG_ADMIN);
+    row(theirs!.name, theirs!.events, theirs!.seconds, theirs!.note);
+    row(mine!.name, mine!.events, mine!.seconds, mine!.note);
+    const rebuild = (mine!.events / mine!.seconds) / (theirs!.events / theirs!.seconds);
+    console.log(`  → rollcall ${rebuild.toFixed(1)}× Emmett's events/s (goal ≥ 10×: ${verdict(rebuild >= 10)})`);
   } catch (e) {
-    console.log(`\nstores: skipped (${(e as Error).message})`);
+    console.log(`  skipped: ${(e as Error).message}`);
   }
 }
 
@@ -124,4 +203,8 @@ if (process.env['BENCH_STORES'] !== '0') {
 if (process.env['BENCH_LIVE'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'live.ts')], { stdio: 'inherit', env: { ...process.env, BENCH_LIVE_EVENTS: String(EVENTS), BENCH_AGENTS: String(AGENTS) } });
 if (process.env['BENCH_REPLICAS'] !== '0') await (await import('./replicas.js')).benchReplicas().catch((e: Error) => console.log(`\nreplicas: skipped (${e.message})`));
 
+// `rollcall serve` (bench/serve.ts): autocannon on GET /v1/pools while appending through POST, beside GET /healthz.
+if (process.env['BENCH_SERVE'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'serve.ts')], { stdio: 'inherit' });
+
+console.log(`\nload average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
 rmSync(dir, { recursive: true, force: true });

@@ -148,8 +148,11 @@ const refreshReady = async (): Promise<void> => {
   try {
     const r = await api.ready();
     ready.set(r);
-    // A head behind what we have seen means another log (e.g. a memory store restarted): start over.
-    if (r.head !== null && lastPosition !== null && BigInt(r.head) < lastPosition) {
+    // A server caught up with a log that is behind what we have seen is on another log (e.g. a
+    // memory store restarted): start over. (Its head alone may lag its position for a moment.)
+    const known = [r.head, r.position].filter((p): p is string => p !== null).map(BigInt);
+    const newest = known.length === 0 ? null : known.reduce((a, b) => (a > b ? a : b));
+    if (r.status === 'ready' && newest !== null && lastPosition !== null && newest < lastPosition) {
       lastPosition = null;
       await loadFull();
       connect();

@@ -24,6 +24,8 @@ export interface ViewModel {
   pendingSessionIds: ReadonlySet<string>;
   running: number;
   busy: number;
+  /** The newest time the view mentions (ms): the clock of a past view, where "now" means then. */
+  newestAtMs: number | null;
   /** Bumped when the matching map changes: what sections memoize on. */
   versions: Versions;
 }
@@ -58,9 +60,21 @@ export const fromProjection = (p: ProjectionJson): ViewModel => {
   }
   let running = 0;
   let busy = 0;
+  let newest = -Infinity;
+  const seen = (t: string | null) => {
+    if (t !== null) newest = Math.max(newest, Date.parse(t));
+  };
   for (const a of m.agents.values()) {
     if (a.status === 'running') running++;
     if (a.busy) busy++;
+    seen(a.lastSeenAt);
+    seen(a.startedAt);
+    seen(a.stoppedAt);
+  }
+  for (const s of m.sessions.values()) {
+    seen(s.startedAt);
+    seen(s.endedAt);
+    seen(s.terminatingSince);
   }
   const view: ViewModel = {
     position: p.position,
@@ -73,6 +87,7 @@ export const fromProjection = (p: ProjectionJson): ViewModel => {
     pendingSessionIds: m.pending,
     running,
     busy,
+    newestAtMs: Number.isFinite(newest) ? newest : null,
     versions: { pools: 0, agents: 0, sessions: 0 },
   };
   owned.set(view, m);
@@ -180,7 +195,3 @@ export const patchView = (v: ViewModel, p: Patch): ViewModel => {
   owned.set(next, m);
   return next;
 };
-
-/** The pool an agent's current session belongs to, if any. */
-export const poolOf = (v: ViewModel, a: AgentJson): string | null =>
-  a.currentSessionId === null ? null : (v.sessions.get(a.currentSessionId)?.poolId ?? null);

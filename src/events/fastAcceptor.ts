@@ -1,5 +1,9 @@
 import type { z } from 'zod';
 
+// This file reads zod's private `_zod.def`, so zod is pinned to one exact version in package.json
+// (a test checks the installed one is it). What it buys is measured by `npm run bench`: the same
+// replay with zod alone deciding every event (docs/performance.md).
+
 /** A predicate that returns true only where the zod schema it was compiled from surely accepts. */
 export type Acceptor = (value: unknown) => boolean;
 

@@ -37,3 +37,12 @@ export async function* decodeStoredChunks(source: AsyncIterable<StoredEvent>, si
   }
   if (chunk.length) yield chunk;
 }
+
+/** Decodes pages of stored events (`pagesOf`) into chunks for `foldEvents`: one async step per page. */
+export async function* decodeStoredPages(pages: AsyncIterable<readonly StoredEvent[]>): AsyncGenerator<DecodedItem[]> {
+  for await (const page of pages) {
+    const chunk = new Array<DecodedItem>(page.length);
+    for (let i = 0; i < page.length; i++) chunk[i] = decodeStored(page[i]!);
+    yield chunk;
+  }
+}

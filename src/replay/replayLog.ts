@@ -1,15 +1,58 @@
 import { CompactIdSet } from '../events/compactIdSet.js';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Projection } from '../projections/defineProjection.js';
+import { statSync } from 'node:fs';
 import type { EventStore } from '../stores/eventStore.js';
-import { decodeStoredChunks } from './decodeStored.js';
+import { pagesOf } from '../stores/pages.js';
+import { decodeStoredPages } from './decodeStored.js';
 import { dedupeIds } from './dedupeIds.js';
 import { foldEvents, type FoldOptions, type FoldResult, type ReplaySource } from './foldEvents.js';
+import { readOffThread } from './offThread.js';
 import { readNdjsonEvents, type ReadLinesOptions } from './readNdjson.js';
+import type { ReplayItem } from './replayItem.js';
 import { encodeSnapshot, verifySnapshot } from './snapshots.js';
 import { untilAborted } from './untilAborted.js';
 
-export interface ReplayStoreOptions<S> extends Omit<FoldOptions<S>, 'initialState'> {
+/** Where the log is decoded: in a worker thread while this one folds (`true`), here (`false`), or by size (`'auto'`, the default). */
+export type OffThreadOption = boolean | 'auto';
+
+// Below these sizes a worker's start-up (~50 ms of module loading) costs more than it saves.
+const OFF_THREAD_MIN_BYTES = 8 << 20;
+const OFF_THREAD_MIN_EVENTS = 50_000;
+
+/** Called after each chunk read with the events read so far, and (stores) how many there are to read. */
+export type OnProgress = (done: number, total: number | null) => void;
+
+export interface SourceOptions {
+  offThread?: OffThreadOption;
+  onProgress?: OnProgress;
+}
+
+/** Passes a replay source through, counting what it yields. */
+async function* counting(source: ReplaySource, total: number | null, onProgress: OnProgress): AsyncGenerator<readonly ReplayItem[]> {
+  let done = 0;
+  for await (const chunk of source) {
+    done += chunk.length;
+    onProgress(done, total);
+    yield chunk;
+  }
+}
+
+/** A store's events after `after`, decoded in pages; in a worker thread when the store can be opened there and the tail is long. */
+async function* storeItems(store: EventStore, after: bigint | null, options: SourceOptions): AsyncGenerator<readonly ReplayItem[]> {
+  const offThread = options.offThread ?? 'auto';
+  const url = store.readerUrl?.();
+  // Stores another thread can open (sqlite, postgres) number positions 1, 2, 3…: the tail's length is head − after.
+  const tail =
+    url === undefined || (offThread === false && options.onProgress === undefined) ? null : Number(((await store.head()) ?? 0n) - (after ?? 0n));
+  const source =
+    url !== undefined && store.uniqueIds && offThread !== false && (offThread === true || (tail ?? 0) >= OFF_THREAD_MIN_EVENTS)
+      ? readOffThread({ kind: 'store', url, after })
+      : decodeStoredPages(pagesOf(store, { after }));
+  yield* options.onProgress ? counting(source, tail, options.onProgress) : source;
+}
+
+export interface ReplayStoreOptions<S> extends Omit<FoldOptions<S>, 'initialState'>, SourceOptions {
   /** Ignore snapshots and replay the whole log. */
   noSnapshot?: boolean;
   /** Save a fresh snapshot when at least this many events were applied after the one used (default 1000). */
@@ -32,13 +75,34 @@ export interface ReplayResult<S> extends FoldResult<S> {
  * A store's log from `after` as a replay source. A store that guarantees unique ids is read as is;
  * any other is deduplicated exactly (rule 4), continuing from `seen` when a snapshot gave it.
  */
-export const readStoreSource = (store: EventStore, options: { after?: bigint | null; seen?: CompactIdSet } = {}): ReplaySource => {
-  const source = decodeStoredChunks(store.readAll({ after: options.after ?? null }));
+export const readStoreSource = (
+  store: EventStore,
+  options: { after?: bigint | null; seen?: CompactIdSet } & SourceOptions = {},
+): ReplaySource => {
+  const source = storeItems(store, options.after ?? null, options);
   return store.uniqueIds ? source : dedupeIds(source, options.seen);
 };
 
-/** An NDJSON file (or `-` for stdin) as a replay source: nothing guarantees its ids are unique, so it is deduplicated exactly. */
-export const readFileSource = (path: string, options: ReadLinesOptions = {}): ReplaySource => dedupeIds(readNdjsonEvents(path, options));
+/**
+ * An NDJSON file (or `-` for stdin) as a replay source: nothing guarantees its ids are unique, so it
+ * is deduplicated exactly. A large file is read, validated and deduplicated in a worker thread (a
+ * signal then stops the fold between chunks, and the worker with it).
+ */
+export const readFileSource = (path: string, options: ReadLinesOptions & SourceOptions = {}): ReplaySource => {
+  const { offThread = 'auto', onProgress, ...read } = options;
+  let source: ReplaySource | null = null;
+  if (path !== '-' && offThread !== false) {
+    let size = 0;
+    try {
+      size = statSync(path).size;
+    } catch {
+      // Unreadable: the in-thread reader reports it, naming the file.
+    }
+    if (offThread === true ? size > 0 : size >= OFF_THREAD_MIN_BYTES) source = readOffThread({ kind: 'file', path });
+  }
+  source ??= dedupeIds(readNdjsonEvents(path, read));
+  return onProgress ? counting(source, null, onProgress) : source;
+};
 
 /**
  * Rebuilds a projection from a store: from the newest valid snapshot plus the tail, or in full.
@@ -66,8 +130,13 @@ export const replayStore = async <S>(
       if (seen !== undefined) seen = verdict.seenIds!;
     }
   }
-  const { signal, ...fold } = options;
-  const source = readStoreSource(store, { after, ...(seen !== undefined ? { seen } : {}) });
+  const { signal, offThread, onProgress, ...fold } = options;
+  const source = readStoreSource(store, {
+    after,
+    ...(seen !== undefined ? { seen } : {}),
+    ...(offThread !== undefined ? { offThread } : {}),
+    ...(onProgress !== undefined ? { onProgress } : {}),
+  });
   const result = await foldEvents(projection, untilAborted(source, signal), {
     ...fold,
     ...(initialState !== undefined ? { initialState } : {}),
@@ -96,8 +165,13 @@ export const replayStore = async <S>(
 export const replayFile = <S>(
   path: string,
   projection: Projection<S, RecordedEvent>,
-  options: FoldOptions<S> & { signal?: AbortSignal } = {},
+  options: FoldOptions<S> & SourceOptions & { signal?: AbortSignal } = {},
 ): Promise<FoldResult<S>> => {
-  const { signal, ...fold } = options;
-  return foldEvents(projection, untilAborted(readFileSource(path, signal ? { signal } : {}), signal), fold);
+  const { signal, offThread, onProgress, ...fold } = options;
+  const source = readFileSource(path, {
+    ...(signal ? { signal } : {}),
+    ...(offThread !== undefined ? { offThread } : {}),
+    ...(onProgress !== undefined ? { onProgress } : {}),
+  });
+  return foldEvents(projection, untilAborted(source, signal), fold);
 };

@@ -100,6 +100,13 @@ export interface EventStore {
   appendBatch(events: readonly LifecycleEvent[]): Promise<AppendResult>;
   /** All events in position order. */
   readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent>;
+  /** The same as `readAll`, a page of events at a time (one async step per page): what replays read. */
+  readPages?(options?: ReadAllOptions): AsyncIterable<StoredEvent[]>;
+  /**
+   * A URL (credentials included, so never print it) by which another thread of this process can
+   * open the same store to read it; absent for stores that live in this thread only (memory:).
+   */
+  readonly readerUrl?: () => string;
   /** One stream in revision order; an absent stream yields nothing. */
   readStream(stream: string, options?: { fromRevision?: bigint }): AsyncIterable<StoredEvent>;
   /** Catches up from `after`, then follows new events live until the signal aborts. */

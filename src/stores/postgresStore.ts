@@ -471,6 +471,31 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
   const page = (after: bigint, limit: number) =>
     query<Row>('read', PAGE_SQL, [after.toString(), limit], 'rollcall_page');
 
+  const readPages = async function* (options: ReadAllOptions = {}): AsyncGenerator<StoredEvent[]> {
+    let after = options.after ?? 0n;
+    let left = options.limit ?? Infinity;
+    let next = left > 0 ? page(after, Math.min(pageSize, left)) : null;
+    while (next) {
+      const rows = await next;
+      const asked = Math.min(pageSize, left);
+      left -= rows.length;
+      // Ask for the next page before handing these rows out, so the database works while we parse.
+      next = null;
+      if (rows.length === asked && left > 0) {
+        after = BigInt(rows[rows.length - 1]![0]);
+        next = page(after, Math.min(pageSize, left));
+        next.catch(() => undefined); // rethrown when awaited; no unhandled rejection if the reader stops early
+      }
+      if (rows.length === 0) return;
+      const events = new Array<StoredEvent>(rows.length);
+      for (let i = 0; i < rows.length; i++) events[i] = toStored(rows[i]!);
+      yield events;
+    }
+  };
+  const readAll = async function* (options: ReadAllOptions = {}): AsyncGenerator<StoredEvent> {
+    for await (const events of readPages(options)) yield* events;
+  };
+
   const store: EventStore = {
     url,
     uniqueIds: true,
@@ -504,24 +529,9 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
       if (result.appended) wakeAll(wakers);
       return result;
     },
-    async *readAll(options: ReadAllOptions = {}) {
-      let after = options.after ?? 0n;
-      let left = options.limit ?? Infinity;
-      let next = left > 0 ? page(after, Math.min(pageSize, left)) : null;
-      while (next) {
-        const rows = await next;
-        const asked = Math.min(pageSize, left);
-        left -= rows.length;
-        // Ask for the next page before handing these rows out, so the database works while we parse.
-        next = null;
-        if (rows.length === asked && left > 0) {
-          after = BigInt(rows[rows.length - 1]![0]);
-          next = page(after, Math.min(pageSize, left));
-          next.catch(() => undefined); // rethrown when awaited; no unhandled rejection if the reader stops early
-        }
-        for (const r of rows) yield toStored(r);
-      }
-    },
+    readAll,
+    readPages,
+    readerUrl: () => options.url,
     async *readStream(stream, options = {}) {
       let from = options.fromRevision ?? 0n;
       for (;;) {

@@ -369,16 +369,24 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
     return h === null ? null : BigInt(h);
   };
 
-  const readAll = async function* (options: ReadAllOptions = {}): AsyncGenerator<StoredEvent> {
+  const readPages = async function* (options: ReadAllOptions = {}): AsyncGenerator<StoredEvent[]> {
     let after = options.after ?? 0n;
     let left = options.limit ?? Infinity;
     while (left > 0) {
-      const rows = guard('read', () => pageAll.all(after, Math.min(pageSize, left)) as Row[]);
-      for (const r of rows) yield toStored(r);
-      if (rows.length < Math.min(pageSize, left)) return;
+      const asked = Math.min(pageSize, left);
+      const rows = guard('read', () => pageAll.all(after, asked) as Row[]);
+      if (rows.length === 0) return;
+      const page = new Array<StoredEvent>(rows.length);
+      for (let i = 0; i < rows.length; i++) page[i] = toStored(rows[i]!);
+      yield page;
+      if (rows.length < asked) return;
       left -= rows.length;
       after = BigInt(rows[rows.length - 1]![0]);
     }
+  };
+
+  const readAll = async function* (options: ReadAllOptions = {}): AsyncGenerator<StoredEvent> {
+    for await (const page of readPages(options)) yield* page;
   };
 
   const store: EventStore = {
@@ -401,6 +409,9 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
       return result;
     },
     readAll,
+    readPages,
+    // Another connection to the same file; an in-memory database exists only on this connection.
+    ...(options.path === ':memory:' ? {} : { readerUrl: () => url }),
     async *readStream(stream, options = {}) {
       let from = options.fromRevision ?? 0n;
       for (;;) {

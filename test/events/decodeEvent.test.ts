@@ -117,3 +117,14 @@ describe('hand-checked formats are subsets of zod’s patterns', () => {
     expect(looksLikeUtcMillis('2100-02-29T00:00:00.000Z')).toBe(false);
   });
 });
+
+describe('the zod the fast acceptor was written against', () => {
+  it('is the exact version package.json pins (the acceptor reads zod internals)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const root = new URL('../../', import.meta.url);
+    const pinned = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { dependencies: Record<string, string> }).dependencies['zod'];
+    const installed = (JSON.parse(readFileSync(new URL('node_modules/zod/package.json', root), 'utf8')) as { version: string }).version;
+    expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(installed).toBe(pinned);
+  });
+});

@@ -182,7 +182,7 @@ describe('generateHistory', () => {
   });
 });
 
-describe('a realistic history', () => {
+describe('a realistic history', { timeout: 60_000 }, () => {
   const events = history({ agents: 50, events: 20_000, seed: 11 });
   const facts = audit(events);
 
@@ -253,7 +253,7 @@ describe('a realistic history', () => {
   });
 });
 
-describe('mess rates', () => {
+describe('mess rates', { timeout: 60_000 }, () => {
   it('with every rate at 0 the history is clean: no redelivery, time never goes back, no anomaly', async () => {
     const events = history({ agents: 40, events: 15_000, seed: 5, mess: clean });
     const facts = audit(events);
@@ -272,7 +272,7 @@ describe('mess rates', () => {
   });
 });
 
-describe('generateNdjson', () => {
+describe('generateNdjson', { timeout: 60_000 }, () => {
   it.each([1, 'x'])('lines are JSON.stringify of the events and parse back to them (seed %s)', (seed) => {
     const events = history({ agents: 60, events: 20_000, seed });
     const lines = [...generateNdjson({ agents: 60, events: 20_000, seed })];

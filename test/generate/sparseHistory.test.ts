@@ -32,7 +32,8 @@ const quietStretches = (events: readonly GeneratedEvent[], min: number): number[
   return gaps;
 };
 
-describe('generate --days: sparse histories', () => {
+// Folding week-long histories takes seconds on a loaded machine.
+describe('generate --days: sparse histories', { timeout: 60_000 }, () => {
   const week = [...generateHistory({ agents: 120, events: 30_000, seed: 'week', days: 7 })];
 
   it('spreads the events over the calendar days asked for, starting at start', () => {

@@ -40,6 +40,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./watch.js')).watchCommand,
   },
   {
+    name: 'serve',
+    summary: 'serve the live projection over HTTP, Server-Sent Events and Prometheus metrics',
+    load: async () => (await import('./serve.js')).serveCommand,
+  },
+  {
     name: 'reconcile',
     summary: 'correct the log against reality (dead pids, stuck sessions, vanished agents); pids are checked on this host',
     load: async () => (await import('./reconcile.js')).reconcileCommand,

@@ -4,6 +4,7 @@ import { checkLog } from '../../projections/checkLog.js';
 import { readFileSource, readStoreSource } from '../../replay/replayLog.js';
 import { EXIT, untilInterrupted } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
+import { estimateNdjsonEvents, replayProgress } from '../progress.js';
 import type { Command } from './command.js';
 
 export const checkCommand: Command = {
@@ -18,10 +19,12 @@ export const checkCommand: Command = {
     const projection = createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
     const options = { skipInvalid: values['skip-invalid'] ?? false };
     const source = logSource(values, io);
-    const result =
-      source.kind === 'input'
-        ? await checkLog(projection, untilInterrupted(io, readFileSource(source.path, io.signal ? { signal: io.signal } : {})), options)
-        : await withStore(source.url, (store) => checkLog(projection, untilInterrupted(io, readStoreSource(store)), options));
+    const progress = replayProgress(io, 'check', source.kind === 'input' ? estimateNdjsonEvents(source.path) : 0);
+    const { onProgress } = progress;
+    const result = await (source.kind === 'input'
+      ? checkLog(projection, untilInterrupted(io, readFileSource(source.path, { ...(io.signal ? { signal: io.signal } : {}), onProgress })), options)
+      : withStore(source.url, (store) => checkLog(projection, untilInterrupted(io, readStoreSource(store, { onProgress })), options))
+    ).finally(progress.stop);
     const anomalies = result.state.anomalies.count;
     if (result.violations.length === 0) {
       io.stdout.write(`ok: ${result.processed} events, every invariant holds on every prefix (${anomalies} anomalies recorded, all ignored by the rules)\n`);

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { generateNdjson } from '../../generate/generateHistory.js';
 import { EXIT, throwIfInterrupted, usageError } from '../cliIo.js';
 import { parsePositiveInt } from '../options.js';
+import { createProgress } from '../progress.js';
 import type { Command } from './command.js';
 
 const FLUSH_BYTES = 1 << 20;
@@ -24,22 +25,30 @@ export const generateCommand: Command = {
     const agents = parsePositiveInt('--agents', values.agents);
     const events = parsePositiveInt('--events', values.events);
     let buffer = '';
-    for (const line of generateNdjson({
-      agents,
-      events,
-      ...(values.seed !== undefined ? { seed: values.seed } : {}),
-      ...(values.start !== undefined ? { start: values.start } : {}),
-      ...(values.days !== undefined ? { days: parseNumber('--days', values.days) } : {}),
-      ...(values.idle !== undefined ? { idle: parseNumber('--idle', values.idle) } : {}),
-    })) {
-      buffer += line + '\n';
-      if (buffer.length >= FLUSH_BYTES) {
-        throwIfInterrupted(io);
-        await write(io.stdout, buffer);
-        buffer = '';
+    let done = 0;
+    const progress = createProgress(io, { label: 'generate', total: events });
+    try {
+      for (const line of generateNdjson({
+        agents,
+        events,
+        ...(values.seed !== undefined ? { seed: values.seed } : {}),
+        ...(values.start !== undefined ? { start: values.start } : {}),
+        ...(values.days !== undefined ? { days: parseNumber('--days', values.days) } : {}),
+        ...(values.idle !== undefined ? { idle: parseNumber('--idle', values.idle) } : {}),
+      })) {
+        buffer += line + '\n';
+        done++;
+        if (buffer.length >= FLUSH_BYTES) {
+          throwIfInterrupted(io);
+          await write(io.stdout, buffer);
+          buffer = '';
+          progress.update(done);
+        }
       }
+      if (buffer) await write(io.stdout, buffer);
+    } finally {
+      progress.stop();
     }
-    if (buffer) await write(io.stdout, buffer);
     return EXIT.ok;
   },
 };

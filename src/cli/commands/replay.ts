@@ -5,6 +5,7 @@ import { replayFile, replayStore } from '../../replay/replayLog.js';
 import { EXIT } from '../cliIo.js';
 import { maskUrl } from '../../stores/maskUrl.js';
 import { formatSummary } from '../formatSummary.js';
+import { estimateNdjsonEvents, replayProgress } from '../progress.js';
 import { logSource, parseIsoTime, parsePosition, parseRetention, sourceFlags, withStore } from '../options.js';
 import type { Command } from './command.js';
 
@@ -35,14 +36,19 @@ export const replayCommand: Command = {
     };
     const source = logSource(values, io);
     const signal = io.signal ? { signal: io.signal } : {};
-    const { state } =
-      source.kind === 'input'
-        ? await replayFile(source.path, projection, { ...fold, ...signal })
-        : await withStore(source.url, async (store) => {
-            const result = await replayStore(store, projection, { ...fold, ...signal, noSnapshot: values['no-snapshot'] ?? false });
-            if (result.snapshotError !== null) io.stderr.write(`rollcall: note: no snapshot saved (${maskUrl(result.snapshotError)}); the replay is complete\n`);
-            return result;
-          });
+    const progress = replayProgress(io, 'replay', source.kind === 'input' ? estimateNdjsonEvents(source.path) : 0);
+    const { onProgress } = progress;
+    const snapshot = { error: null as string | null };
+    const { state } = await (source.kind === 'input'
+      ? replayFile(source.path, projection, { ...fold, ...signal, onProgress })
+      : withStore(source.url, async (store) => {
+          const result = await replayStore(store, projection, { ...fold, ...signal, noSnapshot: values['no-snapshot'] ?? false, onProgress });
+          snapshot.error = result.snapshotError;
+          return result;
+        })
+    ).finally(progress.stop);
+    // After the bar is gone, so the note is not drawn over.
+    if (snapshot.error !== null) io.stderr.write(`rollcall: note: no snapshot saved (${maskUrl(snapshot.error)}); the replay is complete\n`);
     const view = lifecycleView(state, { retentionMs: projection.retentionMs });
     io.stdout.write(values.json ? `${JSON.stringify(view, null, 2)}\n` : formatSummary(view));
     return EXIT.ok;

@@ -33,7 +33,7 @@ const AgentRow = memo(({ agent, session }: { agent: AgentJson; session: SessionJ
       <span class={`state ${agent.status}`}>{agent.status}</span>
       {agent.busy && <span class="state busy">busy</span>}
     </td>
-    <td>{session?.poolId ?? '—'}</td>
+    <td class="nowrap">{session?.poolId ?? '—'}</td>
     <td>
       {agent.currentSessionId === null ? (
         '—'

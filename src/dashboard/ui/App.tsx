@@ -17,7 +17,8 @@ export const App = () => {
   const travelled = useCell(travelView);
   const error = useCell(loadError);
   const view = point === null ? live : travelled;
-  const at = point !== null && 'asOf' in point ? Date.parse(point.asOf) : null;
+  // Ages in a past view run to that moment: the asked-for time, or the newest time the view shows.
+  const at = point === null ? null : 'asOf' in point ? Date.parse(point.asOf) : (view?.newestAtMs ?? null);
   return (
     <>
       <a class="skip" href="#agents">

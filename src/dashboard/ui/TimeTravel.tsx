@@ -14,14 +14,20 @@ export const TimeTravel = () => {
   const head = Math.max(Number(live?.position ?? 0), Number(r?.head ?? 0));
   const current = point !== null && 'until' in point ? point.until : String(head);
   const [pos, setPos] = useState(current);
+  // While someone types or drags, new live positions must not overwrite the field.
+  const [editing, setEditing] = useState(false);
   const [time, setTime] = useState(point !== null && 'asOf' in point ? point.asOf : '');
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useEffect(() => setPos(current), [current]);
+  useEffect(() => {
+    if (!editing) setPos(current);
+  }, [current, editing]);
 
   const goPosition = (value: string) => {
+    setEditing(false);
     if (/^\d+$/.test(value)) void travelTo({ until: value });
   };
   const onSlide = (value: string) => {
+    setEditing(true);
     setPos(value);
     clearTimeout(timer.current);
     timer.current = setTimeout(() => goPosition(value), 200);
@@ -57,7 +63,12 @@ export const TimeTravel = () => {
         <label for="travel-position" class="sr-only">
           Position
         </label>
-        <input id="travel-position" type="number" min={0} max={head} step={1} value={pos} onInput={(e) => setPos(e.currentTarget.value)} inputMode="numeric" />
+        <input id="travel-position" type="number" min={0} max={head} step={1} value={pos} onInput={(e) => {
+            setEditing(true);
+            setPos(e.currentTarget.value);
+          }}
+          inputMode="numeric"
+        />
         <button type="submit">Show</button>
       </form>
       <form
@@ -71,7 +82,10 @@ export const TimeTravel = () => {
         <input id="travel-time" type="text" placeholder="2026-11-20T10:00:00Z" value={time} onInput={(e) => setTime(e.currentTarget.value)} spellcheck={false} />
         <button type="submit">Show</button>
       </form>
-      <button type="button" class="primary" onClick={() => void travelTo(null)} disabled={point === null} data-testid="back-to-live">
+      <button type="button" class="primary" onClick={() => {
+          setEditing(false);
+          void travelTo(null);
+        }} disabled={point === null} data-testid="back-to-live">
         Back to live
       </button>
       <p class="travel-note" role="status" data-testid="travel-note">

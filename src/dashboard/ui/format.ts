@@ -12,5 +12,3 @@ export const formatAge = (ms: number): string => {
 
 /** An ISO time from the log, shorter: "2026-11-20 10:00:05Z". */
 export const formatTime = (iso: string | null): string => (iso === null ? '—' : iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z'));
-
-export const formatCount = (n: number): string => n.toLocaleString('en-US');

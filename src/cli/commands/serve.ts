@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { startServer } from '../../serve/startServer.js';
+import { seedFleet } from '../seedFleet.js';
+import { maskUrl } from '../../stores/maskUrl.js';
+import { defaultStoreUrl } from '../../stores/openStore.js';
+import { EXIT, usageError } from '../cliIo.js';
+import { parsePositiveInt, parseRetention, withStore } from '../options.js';
+import type { Command } from './command.js';
+
+/** A token from a file (first line, trimmed); a file that is empty or unreadable is a usage error. */
+const readTokenFile = (flag: string, path: string): string => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw usageError(`${flag} ${path}: ${(e as Error).message}`);
+  }
+  const token = text.split('\n', 1)[0]!.trim();
+  if (token === '') throw usageError(`${flag} ${path}: the file holds no token`);
+  return token;
+};
+
+export const serveCommand: Command = {
+  usage:
+    'rollcall serve [--store URL] [--host 127.0.0.1] [--port 7070] [--token-file F] [--read-token TOKEN | --read-token-file F] [--reconcile] [--reconcile-every SECONDS] [--log-level info|warn|silent] [--retention-hours H] [--skip-invalid] [--seed]\n' +
+    '  the write token is ROLLCALL_TOKEN or --token-file; a non-loopback --host needs one\n' +
+    '  --seed: an empty store first gets a generated fleet history (300 agents, 50,000 events, seed 1), as `npm start` does',
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        store: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'token-file': { type: 'string' },
+        'read-token': { type: 'string' },
+        'read-token-file': { type: 'string' },
+        reconcile: { type: 'boolean' },
+        'reconcile-every': { type: 'string' },
+        'log-level': { type: 'string' },
+        'retention-hours': { type: 'string' },
+        'skip-invalid': { type: 'boolean' },
+        seed: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    const port = values.port === '0' ? 0 : parsePositiveInt('--port', values.port, 7070);
+    if (port > 65535) throw usageError(`--port must be at most 65535, got ${port}`);
+    const token = values['token-file'] !== undefined ? readTokenFile('--token-file', values['token-file']) : io.env['ROLLCALL_TOKEN'] || null;
+    if (values['read-token'] !== undefined && values['read-token-file'] !== undefined) throw usageError('use either --read-token or --read-token-file, not both');
+    const readToken =
+      values['read-token-file'] !== undefined ? readTokenFile('--read-token-file', values['read-token-file']) : values['read-token'] ?? io.env['ROLLCALL_READ_TOKEN'] ?? null;
+    if (readToken === '') throw usageError('--read-token is empty');
+    if (readToken !== null && token === null) throw usageError('--read-token needs a write token too (ROLLCALL_TOKEN or --token-file): reads would be locked while writes stay open');
+    const level = values['log-level'] ?? 'info';
+    if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw usageError(`--log-level must be one of info, warn, error, silent, debug; got "${level}"`);
+    const everyMs = values['reconcile-every'] === undefined ? 10_000 : Math.round(Number(values['reconcile-every']) * 1000);
+    if (!Number.isFinite(everyMs) || everyMs <= 0) throw usageError(`--reconcile-every must be a positive number of seconds, got "${values['reconcile-every']}"`);
+    const retentionMs = parseRetention(values['retention-hours']);
+    const url = values.store ?? defaultStoreUrl(io.env);
+
+    return withStore(url, async (store) => {
+      if (values.seed && (await store.head()) === null) {
+        io.stderr.write(`${maskUrl(url)} is empty: appending a generated fleet history (300 agents, 50,000 events, seed 1)…\n`);
+        await seedFleet(store, { agents: 300, events: 50_000, seed: 1 });
+      }
+      const started = await startServer({
+        store,
+        host: values.host ?? '127.0.0.1',
+        port,
+        token,
+        readToken,
+        logger: { level },
+        skipInvalid: values['skip-invalid'] ?? false,
+        ...(retentionMs !== undefined ? { retentionMs } : {}),
+        reconcile: values.reconcile ? { everyMs, skipInvalid: values['skip-invalid'] ?? false, ...(retentionMs !== undefined ? { retentionMs } : {}) } : null,
+      });
+      io.stderr.write(
+        `rollcall serve: ${maskUrl(url)} on ${started.url}` +
+          `${token ? ' (writes need the bearer token)' : ''}${readToken ? ' (reads too)' : ''}${values.reconcile ? ', reconciling in process' : ''}\n` +
+          `  try: curl ${started.url}/v1/pools · curl -N ${started.url}/v1/changes · ${started.url}/ in a browser\n`,
+      );
+      await new Promise<void>((resolve) => {
+        if (io.signal === undefined || io.signal.aborted) return resolve();
+        io.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      io.stderr.write('rollcall serve: draining (in-flight requests finish, SSE streams close)…\n');
+      await started.close();
+      return EXIT.ok;
+      // serve writes (POST /v1/events, --seed, --reconcile): the embedded file is created if missing and checked first.
+    }, { create: true, verify: true });
+  },
+};

@@ -1,0 +1,105 @@
+import { Worker } from 'node:worker_threads';
+import { RollcallError, type RollcallErrorCode } from '../errors.js';
+import { readTextBatch, type TextBatch } from './textBatch.js';
+import type { ReplayItem } from './replayItem.js';
+
+/** What the worker reads: an NDJSON file, or a store (by a URL it can open itself) after a position. */
+export type OffThreadSpec = { kind: 'file'; path: string; window: number; batchSize: number } | {
+  kind: 'store';
+  url: string;
+  after: bigint | null;
+  window: number;
+  batchSize: number;
+};
+
+export type WorkerMessage =
+  | { kind: 'batch'; batch: TextBatch }
+  | { kind: 'end' }
+  | {
+      kind: 'error';
+      error: {
+        code: RollcallErrorCode | null;
+        message: string;
+        line?: number | undefined;
+        path?: string | undefined;
+        stream?: string | undefined;
+        position?: string | undefined;
+      };
+    };
+
+// Under the test runner this module is TypeScript: the worker then registers tsx (a dev
+// dependency) before it loads its TypeScript entry. The built package runs the .js directly.
+const isTs = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(isTs ? './decodeWorker.ts' : './decodeWorker.js', import.meta.url);
+const startWorker = (spec: OffThreadSpec): Worker =>
+  isTs
+    ? new Worker(
+        `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`,
+        { eval: true, workerData: spec },
+      )
+    : new Worker(workerUrl, { workerData: spec });
+
+/** Batches in flight: enough that the worker never waits for the fold, few enough to hold memory flat. */
+const WINDOW = 4;
+const BATCH_SIZE = 2048;
+
+/**
+ * A replay source decoded in a worker thread: the worker reads, parses, validates and (files)
+ * deduplicates with the same `readNdjsonEvents` / `dedupeIds` / `decodeStored` as in-thread, so
+ * the same items and the same errors, naming the same line or position; this thread parses only
+ * what validation accepted, once, and folds. Stopping early (`--until`, `--as-of`, an error) ends the worker.
+ */
+export async function* readOffThread(
+  target: { kind: 'file'; path: string } | { kind: 'store'; url: string; after: bigint | null },
+): AsyncGenerator<ReplayItem[]> {
+  const spec: OffThreadSpec = { ...target, window: WINDOW, batchSize: BATCH_SIZE };
+  const worker = startWorker(spec);
+  const inbox: WorkerMessage[] = [];
+  let failure: Error | null = null;
+  let exited = false;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  worker.on('message', (m: WorkerMessage) => {
+    inbox.push(m);
+    notify();
+  });
+  worker.on('error', (e) => {
+    failure = e;
+    notify();
+  });
+  worker.on('exit', () => {
+    exited = true;
+    notify();
+  });
+  try {
+    for (;;) {
+      const m = inbox.shift();
+      if (m === undefined) {
+        if (failure !== null) throw new Error(`the decoding thread failed: ${(failure as Error).message}`, { cause: failure });
+        if (exited) throw new Error('the decoding thread stopped before the end of the log');
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      if (m.kind === 'batch') {
+        // Ask for the next batch before folding this one: the worker decodes while we fold.
+        worker.postMessage('more');
+        yield readTextBatch(m.batch);
+      } else if (m.kind === 'end') return;
+      else {
+        const e = m.error;
+        if (e.code === null) throw new Error(e.message);
+        throw new RollcallError(e.code, e.message, {
+          ...(e.line !== undefined ? { line: e.line } : {}),
+          ...(e.path !== undefined ? { path: e.path } : {}),
+          ...(e.stream !== undefined ? { stream: e.stream } : {}),
+          ...(e.position !== undefined ? { position: BigInt(e.position) } : {}),
+        });
+      }
+    }
+  } finally {
+    await worker.terminate();
+  }
+}

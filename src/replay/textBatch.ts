@@ -1,0 +1,130 @@
+import { RollcallError, type RollcallErrorCode } from '../errors.js';
+import type { LifecycleEvent, RecordedEvent } from '../events/lifecycleEvents.js';
+import { DuplicateRecord, InvalidRecord, type ReplayItem } from './replayItem.js';
+
+/**
+ * A batch of decoded replay items as it crosses from the decoding thread to the folding one:
+ * every valid event as the JSON text of what validation accepted (one JSON array for the batch),
+ * positions and revisions in typed arrays, and invalid entries as their error's fields. The
+ * folding thread pays one JSON.parse per event and nothing else of the decoding; JSON.parse makes
+ * fresh, flat objects and strings, exactly as when decoding in-thread.
+ */
+export interface TextBatch {
+  /** 0 = event, 1 = invalid, 2 = redelivery (a DuplicateRecord of its event), per item. */
+  kinds: Uint8Array;
+  /** `[event, event, …]`: the valid events in item order. */
+  json: string;
+  streams: string[];
+  /** Per item: position, then (events only) revision; -1 means "see `big`" (beyond 2^53). */
+  numbers: Float64Array;
+  big: string[];
+  invalid: InvalidInfo[];
+}
+
+interface InvalidInfo {
+  code: RollcallErrorCode;
+  message: string;
+  fields: { line?: number; path?: string; stream?: string; position?: string };
+  id: string | null;
+  type: string | null;
+}
+
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Builds one batch at a time in the decoding thread. */
+export const createTextBatcher = () => {
+  let kinds: number[] = [];
+  let texts: string[] = [];
+  let streams: string[] = [];
+  let numbers: number[] = [];
+  let big: string[] = [];
+  let invalid: InvalidInfo[] = [];
+  const bigint = (v: bigint) => {
+    if (v >= 0n && v <= MAX_EXACT) numbers.push(Number(v));
+    else {
+      numbers.push(-1);
+      big.push(v.toString());
+    }
+  };
+  return {
+    add(item: ReplayItem): void {
+      if (item instanceof InvalidRecord) {
+        kinds.push(1);
+        bigint(item.position);
+        const { code, message, line, path, stream, position } = item.invalid;
+        const fields = {
+          ...(line !== undefined ? { line } : {}),
+          ...(path !== undefined ? { path } : {}),
+          ...(stream !== undefined ? { stream } : {}),
+          ...(position !== undefined ? { position: position.toString() } : {}),
+        };
+        invalid.push({ code, message, fields, id: item.id, type: item.type });
+        return;
+      }
+      const duplicate = item instanceof DuplicateRecord;
+      const e = duplicate ? item.event : (item as RecordedEvent);
+      kinds.push(duplicate ? 2 : 0);
+      texts.push(JSON.stringify({ id: e.id, type: e.type, data: e.data, metadata: e.metadata }));
+      streams.push(e.stream);
+      bigint(e.position);
+      bigint(e.revision);
+    },
+    get size(): number {
+      return kinds.length;
+    },
+    take(): TextBatch {
+      const batch: TextBatch = {
+        kinds: Uint8Array.from(kinds),
+        json: `[${texts.join(',')}]`,
+        streams,
+        numbers: Float64Array.from(numbers),
+        big,
+        invalid,
+      };
+      kinds = [];
+      texts = [];
+      streams = [];
+      numbers = [];
+      big = [];
+      invalid = [];
+      return batch;
+    },
+  };
+};
+
+/** The transferable buffers of a batch (moved, not copied, to the other thread). */
+export const transferablesOf = (batch: TextBatch): ArrayBuffer[] => [batch.kinds.buffer as ArrayBuffer, batch.numbers.buffer as ArrayBuffer];
+
+/** Rebuilds a batch's replay items in the folding thread, in order. */
+export const readTextBatch = (batch: TextBatch): ReplayItem[] => {
+  const events = JSON.parse(batch.json) as LifecycleEvent[];
+  const { kinds, numbers, streams, big, invalid } = batch;
+  const items = new Array<ReplayItem>(kinds.length);
+  let n = 0;
+  let b = 0;
+  let k = 0;
+  let v = 0;
+  const bigint = (): bigint => {
+    const x = numbers[n++]!;
+    return x >= 0 ? BigInt(x) : BigInt(big[b++]!);
+  };
+  for (let i = 0; i < kinds.length; i++) {
+    const kind = kinds[i];
+    if (kind !== 1) {
+      const e = events[k]!;
+      const stream = streams[k++]!;
+      const position = bigint();
+      const revision = bigint();
+      // The same literal as `recorded()`: one hidden class for every event the fold sees.
+      const event = { type: e.type, data: e.data, id: e.id, metadata: e.metadata, stream, revision, position } as RecordedEvent;
+      items[i] = kind === 0 ? event : new DuplicateRecord(event);
+    } else {
+      const position = bigint();
+      const info = invalid[v++]!;
+      const { position: at, ...fields } = info.fields;
+      const error = new RollcallError(info.code, info.message, { ...fields, ...(at !== undefined ? { position: BigInt(at) } : {}) });
+      items[i] = new InvalidRecord(error, position, info.id, info.type);
+    }
+  }
+  return items;
+};

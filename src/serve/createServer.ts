@@ -1,0 +1,173 @@
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { isRollcallError } from '../errors.js';
+import type { Rollcall } from '../live/types.js';
+import { DEFAULT_RETENTION_MS } from '../projections/lifecycleState.js';
+import type { ReconcileRule } from '../reconcile/reconcileConfig.js';
+import type { EventStore } from '../stores/eventStore.js';
+import { registerAuth } from './auth.js';
+import { changesRoute, type SseStream } from './changesRoute.js';
+import { dashboardRoute, defaultDashboardDir } from './dashboardRoute.js';
+import { eventsRoute } from './eventsRoute.js';
+import { healthRoutes } from './healthRoutes.js';
+import { redactSecrets, sendError } from './httpErrors.js';
+import { createServeMetrics, metricsRoute } from './metricsRoute.js';
+import { openapiRoutes } from './openapiRoutes.js';
+import { projectionRoutes } from './projectionRoutes.js';
+import { createViewCache } from './viewCache.js';
+
+export interface ServerOptions {
+  rollcall: Rollcall;
+  /** Handed to the library for appends, time travel and audits; the live view comes from `rollcall`. */
+  store: EventStore;
+  /** Must match the live runtime's retention window (default 24 h). */
+  retentionMs?: number;
+  /** Bearer token for writes (null: writes are open; only allowed on a loopback bind). */
+  token?: string | null;
+  /** Bearer token for reads (healthz/readyz never need one). */
+  readToken?: string | null;
+  /** Fastify's logger (pino) options, or false (default) for none. */
+  logger?: FastifyServerOptions['logger'];
+  /** Request body limit (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Events in one POST (default 10,000). */
+  maxEvents?: number;
+  /** Request header limit (default 16 KiB; over it the request gets 431). */
+  maxHeaderBytes?: number;
+  /** How far ahead of the clock an event's `at` may be (default 5 minutes). */
+  maxClockSkewMs?: number;
+  /** SSE keep-alive comment interval (default 15 s). */
+  keepAliveMs?: number;
+  /** Unsent bytes per SSE client before it is dropped (default 4 MiB). */
+  sseMaxBufferedBytes?: number;
+  /** Directory of the dashboard's built assets (default dist/dashboard). */
+  dashboardDir?: string;
+  /** Record undecodable stored events as anomalies in time travel and audits (as the live runtime does). */
+  skipInvalid?: boolean;
+  /** Serialize JSON responses through their zod schemas (tests: the OpenAPI document cannot drift from the bodies). */
+  validateResponses?: boolean;
+}
+
+export interface RollcallServer {
+  app: FastifyInstance;
+  /** Feed the in-process reconciler's cumulative corrections into /metrics. */
+  setCorrections(byRule: Readonly<Record<ReconcileRule, number>>): void;
+  /** Stops accepting, ends SSE streams, waits for in-flight requests. */
+  close(): Promise<void>;
+}
+
+/** Builds the SPEC §6 HTTP server (not yet listening). */
+export const createServer = async (options: ServerOptions): Promise<RollcallServer> => {
+  const { rollcall, store } = options;
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const streams = new Set<SseStream>();
+  const current = createViewCache(rollcall);
+  const metrics = createServeMetrics(rollcall, current);
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // One line per request, written in onResponse below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: maxBodyBytes,
+    routerOptions: { maxParamLength: 500 },
+    http: { maxHeaderSize: options.maxHeaderBytes ?? 16 * 1024 },
+    return503OnClosing: true,
+    // Errors before a request exists (oversized headers, garbage): still one JSON line, no stack.
+    clientErrorHandler: (error, socket) => {
+      const code = (error as { code?: string }).code;
+      if (code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const [status, reason, body] =
+        code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', { error: 'headers-too-large', message: `request headers over ${options.maxHeaderBytes ?? 16 * 1024} bytes` }]
+          : [400, 'Bad Request', { error: 'bad-request', message: 'malformed HTTP request' }];
+      const text = JSON.stringify(body);
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+    },
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(options.validateResponses ? serializerCompiler : () => (data) => JSON.stringify(data));
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observeRequest(route, reply.statusCode, seconds);
+    request.log.info({ method: request.method, url: request.url, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+  });
+
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not-found', `no route ${request.method} ${request.url.split('?', 1)[0]}`));
+  app.setErrorHandler((error, request, reply) => {
+    const e = error as { code?: string; statusCode?: number; validation?: unknown; message: string };
+    if (e.validation !== undefined) return sendError(reply, 400, 'invalid-request', e.message);
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 413, 'too-large', `the request body is over ${maxBodyBytes} bytes`);
+    if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return sendError(reply, 415, 'unsupported-media-type', `content type ${JSON.stringify(request.headers['content-type'] ?? '(none)')}: use application/json or application/x-ndjson`);
+    }
+    if (isRollcallError(error)) {
+      if (error.code === 'store-unavailable') return sendError(reply, 503, 'store-unavailable', error.message);
+      if (error.code === 'usage') return sendError(reply, 400, 'invalid-request', error.message);
+      if (error.code === 'invalid-event' || error.code === 'unknown-event-type' || error.code === 'invalid-json') return sendError(reply, 400, error.code, error.message);
+    }
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return sendError(reply, e.statusCode, 'bad-request', e.message);
+    request.log.error({ err: { message: redactSecrets(e.message), code: e.code } }, 'internal error');
+    return sendError(reply, 500, 'internal', 'internal error (see the server log)');
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'rollcall',
+        version: '0.1.0',
+        description: 'The live lifecycle projection (pools, agents, sessions, running set) of one rollcall store, over HTTP and Server-Sent Events.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+
+  registerAuth(app, { token: options.token ?? null, readToken: options.readToken ?? null });
+  await app.register(healthRoutes, { rollcall });
+  await app.register(projectionRoutes, { rollcall, store, current, retentionMs, skipInvalid: options.skipInvalid ?? false });
+  await app.register(eventsRoute, {
+    store,
+    maxBodyBytes,
+    maxEvents: options.maxEvents ?? 10_000,
+    maxClockSkewMs: options.maxClockSkewMs ?? 5 * 60 * 1000,
+  });
+  await app.register(changesRoute, {
+    rollcall,
+    keepAliveMs: options.keepAliveMs ?? 15_000,
+    maxBufferedBytes: options.sseMaxBufferedBytes ?? 4 * 1024 * 1024,
+    streams,
+    onDrop: () => metrics.sseDropped.inc(),
+  });
+  await app.register(metricsRoute, { metrics });
+  await app.register(openapiRoutes);
+  await app.register(dashboardRoute, { dir: options.dashboardDir ?? defaultDashboardDir });
+
+  // Open SSE streams would keep the server from closing: end them first (clients may reconnect elsewhere).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    for (const s of [...streams]) s.end();
+  });
+  // A request in flight at shutdown would otherwise leave its keep-alive connection open after
+  // answering, and the close would wait for the client to let go of it.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+  app.addHook('onClose', async () => metrics.close());
+
+  return {
+    app,
+    setCorrections: (byRule) => metrics.setCorrections(byRule),
+    close: () => app.close(),
+  };
+};

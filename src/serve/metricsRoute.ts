@@ -1,0 +1,172 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { z } from 'zod';
+import type { Rollcall } from '../live/types.js';
+import { reconcileRules, type ReconcileRule } from '../reconcile/reconcileConfig.js';
+import type { CurrentView } from './viewCache.js';
+
+export interface ServeMetrics {
+  registry: Registry;
+  /** Counts one HTTP response (route is the route pattern, `unmatched` for a 404 of no route). */
+  observeRequest(route: string, code: number, seconds: number): void;
+  /** Sets the reconciler's cumulative corrections by rule. */
+  setCorrections(byRule: Readonly<Record<ReconcileRule, number>>): void;
+  sseDropped: Counter;
+  close(): void;
+}
+
+const sessionStates = ['starting', 'running', 'suspended', 'terminating', 'terminated', 'failed'] as const;
+const agentStatuses = ['running', 'idle', 'removed'] as const;
+
+/**
+ * The SPEC §6 metrics in a registry of this server's own (not prom-client's global one, so two
+ * servers in one process do not share counters). Projection gauges are read from the view when
+ * scraped, so they always equal what `/v1/projection` answers at that moment.
+ */
+export const createServeMetrics = (rollcall: Rollcall, current: () => CurrentView): ServeMetrics => {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  // Gauges named like counters (promtool rejects them); `nodejs_active_handles{type}` and friends carry the same numbers.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  const position = (p: bigint | null) => (p === null ? 0 : Number(p));
+
+  new Gauge({
+    name: 'rollcall_projection_position',
+    help: 'Global position of the last event the live projection processed (0 before any).',
+    registers: [registry],
+    collect() {
+      this.set(position(rollcall.position()));
+    },
+  });
+  new Gauge({
+    name: 'rollcall_store_head_position',
+    help: "The store's head position as last seen (0 when empty or never answered).",
+    registers: [registry],
+    collect() {
+      this.set(position(rollcall.status().head));
+    },
+  });
+  new Gauge({
+    name: 'rollcall_projection_lag_events',
+    help: 'Store head minus projection position (an upper bound on unprocessed events where positions have gaps).',
+    registers: [registry],
+    collect() {
+      const { head, position: at } = rollcall.status();
+      this.set(Math.max(0, position(head) - position(at)));
+    },
+  });
+  const applied = new Counter({
+    name: 'rollcall_events_applied_total',
+    help: 'Events the live projection processed (applied or recorded as anomalies) since this process started.',
+    registers: [registry],
+  });
+  const stopApplied = rollcall.subscribe(() => applied.inc());
+
+  new Counter({
+    name: 'rollcall_anomalies_total',
+    help: 'Events the projection rules ignored, by reason (over the whole log the projection folded).',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(current().view.anomalies.byReason)) this.inc({ reason }, n ?? 0);
+    },
+  });
+  const poolGauge = (name: string, help: string, pick: (p: CurrentView['view']['pools'][string]) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pool'],
+      registers: [registry],
+      collect() {
+        // Reset first: a deleted pool must leave the metrics, as it leaves the projection.
+        this.reset();
+        for (const p of Object.values(current().view.pools)) this.set({ pool: p.poolId }, pick(p));
+      },
+    });
+  poolGauge('rollcall_pool_active', 'Live sessions counted by the pool (derived from session states).', (p) => p.status.activeCount);
+  poolGauge('rollcall_pool_max', "The pool's maxSize.", (p) => p.maxSize);
+  poolGauge('rollcall_pool_available', 'Free slots: max(0, maxSize - active) while enabled, 0 while disabled.', (p) => p.status.availableSlots);
+  new Gauge({
+    name: 'rollcall_agents',
+    help: 'Agents in the projection by status.',
+    labelNames: ['status'],
+    registers: [registry],
+    collect() {
+      const counts: Record<string, number> = Object.fromEntries(agentStatuses.map((s) => [s, 0]));
+      for (const a of Object.values(current().view.agents)) counts[a.status] = (counts[a.status] ?? 0) + 1;
+      for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
+    },
+  });
+  new Gauge({
+    name: 'rollcall_sessions',
+    help: 'Sessions in view by state.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const counts: Record<string, number> = Object.fromEntries(sessionStates.map((s) => [s, 0]));
+      for (const s of Object.values(current().view.sessions)) counts[s.state] = (counts[s.state] ?? 0) + 1;
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  const corrections = new Counter({
+    name: 'rollcall_reconciler_corrections_total',
+    help: 'Corrections the in-process reconciler (--reconcile) appended, by rule.',
+    labelNames: ['rule'],
+    registers: [registry],
+  });
+  for (const rule of reconcileRules) corrections.inc({ rule }, 0);
+  const requests = new Counter({
+    name: 'rollcall_http_requests_total',
+    help: 'HTTP responses by route pattern and status code.',
+    labelNames: ['route', 'code'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'rollcall_http_request_duration_seconds',
+    help: 'HTTP request duration by route pattern.',
+    labelNames: ['route'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const sseDropped = new Counter({
+    name: 'rollcall_sse_clients_dropped_total',
+    help: 'SSE clients dropped for falling too far behind (they resume with Last-Event-ID).',
+    registers: [registry],
+  });
+  const lastCorrections: Record<string, number> = {};
+
+  return {
+    registry,
+    sseDropped,
+    observeRequest(route, code, seconds) {
+      requests.inc({ route, code: String(code) });
+      duration.observe({ route }, seconds);
+    },
+    setCorrections(byRule) {
+      for (const rule of reconcileRules) {
+        const delta = byRule[rule] - (lastCorrections[rule] ?? 0);
+        if (delta > 0) corrections.inc({ rule }, delta);
+        lastCorrections[rule] = byRule[rule];
+      }
+    },
+    close: stopApplied,
+  };
+};
+
+/** `GET /metrics`: Prometheus text format. */
+export const metricsRoute: FastifyPluginAsyncZod<{ metrics: ServeMetrics }> = async (app, { metrics }) => {
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        response: { 200: { description: 'metrics', content: { 'text/plain': { schema: z.string() } } } },
+      },
+    },
+    async (_request, reply) => {
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
+    },
+  );
+};

@@ -1,0 +1,236 @@
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Rollcall } from '../live/types.js';
+import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
+import { lifecycleView } from '../projections/lifecycleView.js';
+import { auditAgent } from '../projections/auditAgent.js';
+import { decodeStoredChunks } from '../replay/decodeStored.js';
+import { replayStore } from '../replay/replayLog.js';
+import type { EventStore, StoredEvent } from '../stores/eventStore.js';
+import { sendError, sendJsonText } from './httpErrors.js';
+import { positionHeader, POSITION_HEADER } from './positionHeader.js';
+import type { CurrentView } from './viewCache.js';
+import {
+  AgentAuditSchema,
+  AgentWithSessionsSchema,
+  AnomaliesJsonSchema,
+  ErrorJsonSchema,
+  PoolJsonSchema,
+  PositionJson,
+  ProjectionJsonSchema,
+  SessionJsonSchema,
+} from './viewSchemas.js';
+
+export interface ProjectionRoutesOptions {
+  rollcall: Rollcall;
+  /** Only handed to `src/replay` for time travel and audits; never queried here. */
+  store: EventStore;
+  current: () => CurrentView;
+  retentionMs: number;
+  skipInvalid: boolean;
+}
+
+const Position = z.string().regex(/^\d+$/, 'expected a non-negative integer position');
+const headers = { [POSITION_HEADER]: z.string().meta({ description: 'position of the projection this response reflects' }) };
+const ok = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } }, headers });
+const notFound = { description: 'unknown id', content: { 'application/json': { schema: ErrorJsonSchema } } };
+
+export const MAX_WAIT_MS = 30_000;
+const DEFAULT_WAIT_MS = 5_000;
+
+const ProjectionQuery = z
+  .object({
+    minPosition: Position.optional().meta({ description: 'wait until the projection has processed this position (read-your-writes)' }),
+    waitMs: z
+      .string()
+      .regex(/^\d+$/, 'expected milliseconds')
+      .refine((v) => Number(v) <= MAX_WAIT_MS, `at most ${MAX_WAIT_MS}`)
+      .optional()
+      .meta({ description: `how long to wait for minPosition (default ${DEFAULT_WAIT_MS}, at most ${MAX_WAIT_MS})` }),
+    until: Position.optional().meta({ description: 'time travel: the projection after the event at this position, as `replay --until`' }),
+    asOf: z.iso.datetime({ offset: true }).optional().meta({ description: 'time travel: the log up to the first event later than this time, as `replay --as-of`' }),
+  })
+  .refine((q) => q.minPosition === undefined || (q.until === undefined && q.asOf === undefined), {
+    message: 'minPosition waits for the live projection; it cannot be combined with until/asOf',
+  });
+
+/** Limits a stored log to positions ≤ `until` (the live position an audit is taken at). */
+async function* upTo(source: AsyncIterable<StoredEvent>, until: bigint | null): AsyncGenerator<StoredEvent> {
+  for await (const e of source) {
+    if (until === null || e.position > until) return;
+    yield e;
+  }
+}
+
+/** `GET /v1/projection`, pools, agents, audit, sessions, running, anomalies: reads of the live view. */
+export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = async (app, { rollcall, store, current, retentionMs, skipInvalid }) => {
+  const withPosition = (reply: FastifyReply, position: string | null) => reply.header(POSITION_HEADER, positionHeader(position));
+
+  app.get(
+    '/v1/projection',
+    {
+      schema: {
+        summary: 'the whole projection (SPEC §3), live or at a past position/time',
+        querystring: ProjectionQuery,
+        response: {
+          200: ok(ProjectionJsonSchema, 'the projection'),
+          400: { description: 'bad query', content: { 'application/json': { schema: ErrorJsonSchema } } },
+          504: { description: 'minPosition not reached within waitMs', content: { 'application/json': { schema: ErrorJsonSchema } } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { minPosition, waitMs, until, asOf } = request.query;
+      if (until !== undefined || asOf !== undefined) {
+        const projection = createLifecycleProjection({ retentionMs });
+        const { state } = await replayStore(store, projection, {
+          until: until === undefined ? null : BigInt(until),
+          asOf: asOf ?? null,
+          skipInvalid,
+        });
+        const view = lifecycleView(state, { retentionMs });
+        withPosition(reply, view.position);
+        return sendJsonText(reply, JSON.stringify(view));
+      }
+      if (minPosition !== undefined) {
+        const target = BigInt(minPosition);
+        const position = rollcall.position();
+        if (position === null || position < target) {
+          const timeoutMs = waitMs === undefined ? DEFAULT_WAIT_MS : Number(waitMs);
+          const reached = await rollcall.whenProcessed(target, { timeoutMs }).then(
+            () => true,
+            () => false,
+          );
+          if (!reached) {
+            withPosition(reply, rollcall.position()?.toString() ?? null);
+            return sendError(reply, 504, 'timeout', `position ${target} not reached within ${timeoutMs} ms (the projection is at ${rollcall.position() ?? 'no event'})`);
+          }
+        }
+      }
+      const c = current();
+      withPosition(reply, c.view.position);
+      // Serialized once per state and sent as is: the same bytes for every reader of that state.
+      return sendJsonText(reply, c.json());
+    },
+  );
+
+  app.get(
+    '/v1/pools',
+    { schema: { summary: 'every pool with its derived status', response: { 200: ok(z.record(z.string(), PoolJsonSchema), 'pools by id') } } },
+    async (_request, reply) => {
+      const { view } = current();
+      withPosition(reply, view.position);
+      return view.pools;
+    },
+  );
+
+  app.get(
+    '/v1/pools/:poolId',
+    {
+      schema: {
+        summary: 'one pool',
+        params: z.object({ poolId: z.string() }),
+        response: { 200: ok(PoolJsonSchema, 'the pool'), 404: notFound },
+      },
+    },
+    async (request, reply) => {
+      const { view } = current();
+      withPosition(reply, view.position);
+      const pool = view.pools[request.params.poolId];
+      if (pool === undefined) return sendError(reply, 404, 'not-found', `no pool "${request.params.poolId}" in the projection`);
+      return pool;
+    },
+  );
+
+  app.get(
+    '/v1/agents/:agentId',
+    {
+      schema: {
+        summary: 'one agent plus its sessions in view (sorted by id)',
+        params: z.object({ agentId: z.string() }),
+        response: { 200: ok(AgentWithSessionsSchema, 'the agent'), 404: notFound },
+      },
+    },
+    async (request, reply) => {
+      const { view } = current();
+      withPosition(reply, view.position);
+      const { agentId } = request.params;
+      const agent = view.agents[agentId];
+      if (agent === undefined) return sendError(reply, 404, 'not-found', `no agent "${agentId}" in the projection`);
+      const sessions = Object.values(view.sessions)
+        .filter((s) => s.agentId === agentId)
+        .sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0));
+      return { ...agent, sessions };
+    },
+  );
+
+  app.get(
+    '/v1/agents/:agentId/audit',
+    {
+      schema: {
+        summary: "the agent's lifecycle timeline, as `rollcall audit AGENT_ID --json`, up to the live position",
+        params: z.object({ agentId: z.string() }),
+        response: { 200: ok(AgentAuditSchema, 'the audit'), 404: notFound },
+      },
+    },
+    async (request, reply) => {
+      const { agentId } = request.params;
+      // Taken at the live position, so the audit and the projection a client just read agree.
+      const position = rollcall.position();
+      const audit = await auditAgent(
+        createLifecycleProjection({ retentionMs }),
+        decodeStoredChunks(upTo(store.readAll(), position)),
+        agentId,
+      );
+      withPosition(reply, position?.toString() ?? null);
+      if (audit.agent === null && audit.entries.length === 0) return sendError(reply, 404, 'not-found', `no event in the log names agent "${agentId}"`);
+      return audit;
+    },
+  );
+
+  app.get(
+    '/v1/sessions',
+    {
+      schema: {
+        summary: 'sessions in view, optionally of one state, sorted by id',
+        querystring: z.object({ state: SessionJsonSchema.shape.state.optional() }),
+        response: { 200: ok(z.object({ position: PositionJson, sessions: z.array(SessionJsonSchema) }), 'sessions') },
+      },
+    },
+    async (request, reply) => {
+      const { view } = current();
+      withPosition(reply, view.position);
+      const { state } = request.query;
+      const sessions = Object.values(view.sessions)
+        .filter((s) => state === undefined || s.state === state)
+        .sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0));
+      return { position: view.position, sessions };
+    },
+  );
+
+  app.get(
+    '/v1/running',
+    {
+      schema: {
+        summary: 'the running set and the busy agents',
+        response: { 200: ok(z.object({ position: PositionJson, running: z.array(z.string()), busy: z.array(z.string()) }), 'running and busy agent ids, sorted') },
+      },
+    },
+    async (_request, reply) => {
+      const { view } = current();
+      withPosition(reply, view.position);
+      return { position: view.position, running: view.running, busy: view.busy };
+    },
+  );
+
+  app.get(
+    '/v1/anomalies',
+    { schema: { summary: 'events the rules ignored: counts by reason and the newest 100', response: { 200: ok(AnomaliesJsonSchema, 'anomalies') } } },
+    async (_request, reply) => {
+      const { view } = current();
+      withPosition(reply, view.position);
+      return view.anomalies;
+    },
+  );
+};

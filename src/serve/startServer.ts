@@ -1,0 +1,89 @@
+import { isIP } from 'node:net';
+import { RollcallError } from '../errors.js';
+import type { Rollcall } from '../live/types.js';
+import { runReconciler, type RunReconcilerOptions } from '../reconcile/reconciler.js';
+import { openRollcall } from '../live/openRollcall.js';
+import { createServer, type RollcallServer, type ServerOptions } from './createServer.js';
+import { redactSecrets } from './httpErrors.js';
+
+export interface StartServerOptions extends Omit<ServerOptions, 'rollcall'> {
+  host?: string;
+  port?: number;
+  /** Runs the reconciler loop in this process, its corrections counted in /metrics. */
+  reconcile?: Omit<RunReconcilerOptions, 'signal' | 'onPass' | 'onError'> | null;
+  /** Reports a failed reconcile pass (the loop goes on). */
+  onReconcileError?: (error: unknown) => void;
+}
+
+export interface StartedServer {
+  /** Where it listens, e.g. http://127.0.0.1:7070. */
+  url: string;
+  server: RollcallServer;
+  rollcall: Rollcall;
+  /** Drains: stops accepting, ends SSE streams, finishes in-flight requests, stops the reconciler and the live runtime. The store stays open (the caller's). */
+  close(): Promise<void>;
+}
+
+/** True for an address that only this machine can reach. */
+export const isLoopback = (host: string): boolean => {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  return h.startsWith('::ffff:127.');
+};
+
+/**
+ * Opens the live runtime on `store`, serves it over HTTP and (optionally) reconciles in process.
+ * Refuses a non-loopback bind without a write token: an open POST /v1/events on a network would
+ * let anyone rewrite the fleet's history.
+ */
+export const startServer = async (options: StartServerOptions): Promise<StartedServer> => {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 7070;
+  if (!isLoopback(host) && !options.token) {
+    throw new RollcallError('usage', `refusing to listen on ${host} without a token: set ROLLCALL_TOKEN or --token-file (or bind 127.0.0.1)`);
+  }
+  const rollcall = openRollcall({
+    store: options.store,
+    ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
+    ...(options.skipInvalid !== undefined ? { skipInvalid: options.skipInvalid } : {}),
+  });
+  let server: RollcallServer | undefined;
+  const stopReconciler = new AbortController();
+  let reconciler: Promise<unknown> = Promise.resolve();
+  try {
+    server = await createServer({ ...options, rollcall });
+    const address = await server.app.listen({ host, port });
+    if (options.reconcile) {
+      const s = server;
+      reconciler = runReconciler(options.store, {
+        ...options.reconcile,
+        signal: stopReconciler.signal,
+        onPass: (_pass, total) => s.setCorrections(total.corrections),
+        onError: (error) => {
+          const message = redactSecrets(error instanceof Error ? error.message : String(error));
+          if (options.onReconcileError) options.onReconcileError(error);
+          else s.app.log.warn({ err: { message } }, 'reconcile pass failed');
+        },
+      }).catch((error: unknown) => s.app.log.error({ err: { message: redactSecrets(String(error)) } }, 'reconciler stopped'));
+    }
+    const s = server;
+    return {
+      url: address.replace('[::1]', 'localhost'),
+      server: s,
+      rollcall,
+      async close() {
+        stopReconciler.abort();
+        await s.close();
+        await reconciler;
+        await rollcall.close();
+      },
+    };
+  } catch (error) {
+    stopReconciler.abort();
+    await server?.close().catch(() => undefined);
+    await rollcall.close();
+    throw error;
+  }
+};
+

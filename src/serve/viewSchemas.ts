@@ -1,0 +1,138 @@
+import { z } from 'zod';
+
+// The HTTP bodies, described once in zod: the OpenAPI document is generated from these, and the
+// tests serialize every response through them (see `validateResponses`). Objects are strict so that
+// a field added to the projection view without being added here fails those tests instead of
+// leaving the document behind the bodies.
+
+const Time = z.string().nullable();
+/** A global position as a decimal string (positions are 64-bit), or null before any event. */
+export const PositionJson = z.string().regex(/^\d+$/).nullable().meta({ description: 'global position (decimal string), null before any event' });
+
+export const SessionJsonSchema = z
+  .strictObject({
+    sessionId: z.string(),
+    agentId: z.string(),
+    poolId: z.string().nullable(),
+    state: z.enum(['starting', 'running', 'suspended', 'terminating', 'terminated', 'failed']),
+    pid: z.number().int().nullable(),
+    startedAt: Time,
+    endedAt: Time,
+    terminatingSince: Time,
+    terminationReason: z.string().nullable(),
+    host: z.string().nullable().meta({ description: 'the host its process last ran on' }),
+  })
+  .meta({ id: 'Session' });
+
+export const ConnectionJsonSchema = z.strictObject({
+  connectionId: z.string(),
+  state: z.enum(['connected', 'disconnected']),
+  since: z.string(),
+});
+
+export const AgentJsonSchema = z
+  .strictObject({
+    agentId: z.string(),
+    name: z.string().nullable(),
+    role: z.string(),
+    type: z.string(),
+    status: z.enum(['running', 'idle', 'removed']),
+    currentSessionId: z.string().nullable(),
+    pid: z.number().int().nullable(),
+    host: z.string().nullable().meta({ description: "its live session's host" }),
+    generation: z.number().int(),
+    busy: z.boolean(),
+    connection: ConnectionJsonSchema.nullable(),
+    startedAt: Time,
+    stoppedAt: Time,
+    lastSeenAt: Time,
+    lastExitReason: z.string().nullable(),
+  })
+  .meta({ id: 'Agent' });
+
+export const AgentWithSessionsSchema = AgentJsonSchema.extend({ sessions: z.array(SessionJsonSchema) }).meta({ id: 'AgentWithSessions' });
+
+export const PoolJsonSchema = z
+  .strictObject({
+    poolId: z.string(),
+    name: z.string(),
+    maxSize: z.number().int(),
+    agentTypes: z.array(z.string()),
+    enabled: z.boolean(),
+    status: z.strictObject({
+      activeCount: z.number().int(),
+      availableSlots: z.number().int(),
+      overCapacityBy: z.number().int(),
+      activeByType: z.record(z.string(), z.number().int()),
+      activeAgentIds: z.array(z.string()),
+    }),
+  })
+  .meta({ id: 'Pool' });
+
+export const AnomalyRecordSchema = z.strictObject({
+  position: z.string(),
+  eventId: z.string().nullable(),
+  type: z.string().nullable(),
+  reason: z.string(),
+});
+
+export const AnomaliesJsonSchema = z
+  .strictObject({
+    count: z.number().int(),
+    byReason: z.record(z.string(), z.number().int()),
+    recent: z.array(AnomalyRecordSchema),
+  })
+  .meta({ id: 'Anomalies' });
+
+export const ProjectionJsonSchema = z
+  .strictObject({
+    position: PositionJson,
+    pools: z.record(z.string(), PoolJsonSchema),
+    agents: z.record(z.string(), AgentJsonSchema),
+    sessions: z.record(z.string(), SessionJsonSchema),
+    running: z.array(z.string()),
+    busy: z.array(z.string()),
+    anomalies: AnomaliesJsonSchema,
+  })
+  .meta({ id: 'Projection', description: "SPEC §3: exactly what `rollcall replay --json` prints at the same position" });
+
+export const AuditEntrySchema = z.strictObject({
+  position: z.string(),
+  at: z.string(),
+  eventId: z.string(),
+  type: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  changes: z.array(z.string()),
+  anomaly: z.string().nullable(),
+});
+
+export const AgentAuditSchema = z
+  .strictObject({
+    agentId: z.string(),
+    entries: z.array(AuditEntrySchema),
+    agent: AgentJsonSchema.nullable(),
+    sessions: z.array(SessionJsonSchema),
+    explanation: z.array(z.string()),
+  })
+  .meta({ id: 'AgentAudit', description: 'what `rollcall audit AGENT_ID --json` prints' });
+
+export const ErrorJsonSchema = z
+  .object({ error: z.string(), message: z.string() })
+  .meta({ id: 'Error', description: 'every error: a code and one readable line, never a stack trace' });
+
+export const InvalidEventErrorSchema = z
+  .strictObject({
+    error: z.string().meta({ description: 'invalid-event, invalid-json, unknown-event-type, clock-skew, …' }),
+    message: z.string(),
+    index: z.number().int().nonnegative().optional().meta({ description: '0-based index of the failing event in the request' }),
+    path: z.string().optional().meta({ description: 'field path inside the failing event' }),
+    line: z.number().int().positive().optional().meta({ description: 'NDJSON bodies: the 1-based line of the failing event' }),
+  })
+  .meta({ id: 'InvalidEventError' });
+
+export const StatusJsonSchema = z.object({
+  status: z.enum(['ready', 'catching-up', 'store-unavailable']),
+  position: PositionJson,
+  head: PositionJson,
+  message: z.string().optional().meta({ description: 'why following stopped for good, when it did' }),
+});
