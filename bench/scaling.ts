@@ -37,6 +37,8 @@ const dir = mkdtempSync(join(tmpdir(), 'rollcall-scaling-'));
 
 interface Run {
   seconds: number;
+  /** User + system CPU seconds: less at the mercy of the machine's load than wall time. */
+  cpuSeconds: number;
   maxRssMB: number;
   stdoutBytes: number;
   code: number;
@@ -45,7 +47,7 @@ interface Run {
 /** Runs the CLI under /usr/bin/time; stdout goes to a file (or /dev/null) and is only counted. */
 const run = async (args: string[], stdoutFile = '/dev/null'): Promise<Run> => {
   const timeFile = join(dir, 'time.txt');
-  const child = spawn('/usr/bin/time', ['-f', '%e %M', '-o', timeFile, process.execPath, cli, ...args], {
+  const child = spawn('/usr/bin/time', ['-f', '%e %M %U %S', '-o', timeFile, process.execPath, cli, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = createWriteStream(stdoutFile);
@@ -59,8 +61,8 @@ const run = async (args: string[], stdoutFile = '/dev/null'): Promise<Run> => {
   const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
   await new Promise<void>((r) => out.end(r));
   if (code !== 0) throw new Error(`rollcall ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`);
-  const [elapsed, rssKb] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ');
-  return { seconds: Number(elapsed), maxRssMB: Number(rssKb) / 1024, stdoutBytes: bytes, code };
+  const [elapsed, rssKb, user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ');
+  return { seconds: Number(elapsed), cpuSeconds: Number(user) + Number(system), maxRssMB: Number(rssKb) / 1024, stdoutBytes: bytes, code };
 };
 
 const sql = async <T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> => {
@@ -95,7 +97,7 @@ console.log(
   try {
     await run(['replay', '--store', dbUrl(name), '--json']);
     const r = await run(['replay', '--store', dbUrl(name), '--json']);
-    console.log(`baseline: replay --store of an empty database ${r.seconds.toFixed(2)} s, peak RSS ${r.maxRssMB.toFixed(0)} MB`);
+    console.log(`baseline: replay --store of an empty database ${r.seconds.toFixed(2)} s (CPU ${r.cpuSeconds.toFixed(2)} s), peak RSS ${r.maxRssMB.toFixed(0)} MB`);
   } finally {
     await sql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
@@ -108,7 +110,7 @@ for (const [index, events] of sizes.entries()) {
   const name = reuse?.[index] ?? `rc_scale_${events}_${process.pid}`;
   const url = dbUrl(name);
   try {
-    let append: Run = { seconds: NaN, maxRssMB: NaN, stdoutBytes: 0, code: 0 };
+    let append: Run = { seconds: NaN, cpuSeconds: NaN, maxRssMB: NaN, stdoutBytes: 0, code: 0 };
     if (reuse) {
       // A fresh full replay: the kept snapshot would otherwise be reused.
       await sql(url, 'DELETE FROM rollcall_snapshots');
@@ -134,16 +136,16 @@ for (const [index, events] of sizes.entries()) {
     if (sqliteAt.has(events) && !reuse) {
       const path = join(dir, `scale-${events}.db`);
       const s = await run(['append', '--store', `sqlite:${path}`, file]);
-      sqlite = ` | sqlite: append ${s.seconds.toFixed(0)} s, file ${mb(statSync(path).size)} MB`;
+      sqlite = ` | sqlite: append ${s.seconds.toFixed(0)} s (CPU ${s.cpuSeconds.toFixed(0)} s), file ${mb(statSync(path).size)} MB`;
       rmSync(path, { force: true });
       rmSync(`${path}-wal`, { force: true });
     }
     const perMillion = (Number(disk!.total) / events) * 1e6;
     const line =
-      `| ${events.toLocaleString('en-US')} | ${days} | ${reuse ? 'kept' : `${mb(statSync(file).size)} MB`} | ${append.seconds.toFixed(0)} s (${Math.round(events / append.seconds).toLocaleString('en-US')}/s), ${append.maxRssMB.toFixed(0)} MB | ` +
+      `| ${events.toLocaleString('en-US')} | ${days} | ${reuse ? 'kept' : `${mb(statSync(file).size)} MB`} | ${append.seconds.toFixed(0)} s (CPU ${append.cpuSeconds.toFixed(0)} s), ${append.maxRssMB.toFixed(0)} MB | ` +
       `${mb(Number(disk!.total))} MB (heap ${mb(Number(disk!.heap))}, indexes ${mb(Number(disk!.indexes))}); ${mb(perMillion)} MB per million | ` +
-      `${full.seconds.toFixed(1)} s, ${full.maxRssMB.toFixed(0)} MB | ${snap ? `${mb(Number(snap.bytes))} MB at ${snap.position}` : 'none'} | ` +
-      `${restart.seconds.toFixed(1)} s, ${restart.maxRssMB.toFixed(0)} MB | ${mb(full.stdoutBytes)} MB${same ? '' : ' (DIFFERENT)'} |${sqlite}`;
+      `${full.seconds.toFixed(1)} s (CPU ${full.cpuSeconds.toFixed(1)} s), ${full.maxRssMB.toFixed(0)} MB | ${snap ? `${mb(Number(snap.bytes))} MB at ${snap.position}` : 'none'} | ` +
+      `${restart.seconds.toFixed(1)} s (CPU ${restart.cpuSeconds.toFixed(1)} s), ${restart.maxRssMB.toFixed(0)} MB | ${mb(full.stdoutBytes)} MB${same ? '' : ' (DIFFERENT)'} |${sqlite}`;
     console.log(line);
     rows.push(line);
     if (!same) process.exitCode = 1;

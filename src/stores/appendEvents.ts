@@ -145,7 +145,14 @@ export const appendEvents = async (
   input: AppendInput,
   options: AppendEventsOptions = {},
 ): Promise<AppendEventsResult> => {
-  const valid = await validate(input, options);
+  let valid: Awaited<ReturnType<typeof validate>>;
+  try {
+    valid = await validate(input, options);
+  } catch (e) {
+    // A stream that fails while it is read (a file that vanished, a request cut short) is an input error.
+    if (e instanceof RollcallError) return { success: false, error: e };
+    return { success: false, error: new RollcallError('io', `cannot read the input: ${(e as Error).message}`, { cause: e }) };
+  }
   if (!valid.success) return valid;
   const events = valid.data;
   if (events.length === 0) return { success: true, data: { first: null, last: null, appended: 0, duplicates: 0 } };

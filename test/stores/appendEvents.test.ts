@@ -101,6 +101,16 @@ describe('appendEvents, the validated append an orchestrator embeds', () => {
     expect(await readAll(store)).toEqual([]);
   });
 
+  it('a stream that fails while it is read is an io failure, returned, with nothing written', async () => {
+    const store = openMemoryStore();
+    const failing = new Readable({ read() {} });
+    failing.push(Buffer.from(`${JSON.stringify(hb('a1'))}\n`));
+    setTimeout(() => failing.destroy(new Error('connection reset')), 10);
+    const r = await appendEvents(store, failing, { now });
+    expect(!r.success && [r.error.code, r.error.message]).toEqual(['io', 'cannot read the input: connection reset']);
+    expect(await readAll(store)).toEqual([]);
+  });
+
   it('empty input appends nothing and opens nothing', async () => {
     let opened = false;
     const r = await appendEvents(async () => ((opened = true), openMemoryStore()), '\n  \n', { now });

@@ -225,7 +225,7 @@ export const runReplicas = async (options: ReplicaRunOptions): Promise<ReplicaRu
 
     const projections = await Promise.all(
       replicas.map(async (r) => {
-        const res = await fetch(`${r.url}/v1/projection?minPosition=${last}&waitMs=60000`);
+        const res = await fetch(`${r.url}/v1/projection?minPosition=${last}&waitMs=30000`);
         const text = await res.text();
         if (res.status !== 200) throw new Error(`${r.url}/v1/projection answered ${res.status}: ${text.slice(0, 300)}`);
         return JSON.stringify(sortKeys(JSON.parse(text)));
