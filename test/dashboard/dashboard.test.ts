@@ -1,6 +1,5 @@
 // The dashboard in a real browser (Debian's chromium driven by playwright-core) against a real HTTP
-// server on a seeded sqlite store: `rollcall serve` as a process where this checkout has it
-// (src/serve), else the temporary stand-in fixture (test/support/dashboardDevServer.ts).
+// server on a seeded sqlite store: `rollcall serve` as a real process.
 // Skips with a notice only where no Chromium exists and CI is unset.
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -15,11 +14,10 @@ import type { AgentAudit } from '../../src/projections/auditAgent.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { tempDir } from '../support/cli.js';
-import { dashboardDir, startDevServer } from '../support/dashboardDevServer.js';
+import { fileURLToPath } from 'node:url';
 import { startServe } from '../support/serveProcess.js';
 
-const haveServe = existsSync(new URL('../../src/serve/', import.meta.url));
-console.log(`dashboard test: against ${haveServe ? 'rollcall serve (a real process)' : 'the dev-server fixture (src/serve is not here yet)'}`);
+const dashboardDir = fileURLToPath(new URL('../../dist/dashboard/', import.meta.url));
 
 interface TestServer {
   url: string;
@@ -30,26 +28,12 @@ interface TestServer {
 
 /** A server on the store: producers append through its API where it has one. */
 const startServer = async (store: EventStore, port?: number): Promise<TestServer> => {
-  if (haveServe) {
-    const s = await startServe(store.url, port === undefined ? {} : { port });
-    return {
-      ...s,
-      async append(events) {
-        const res = await fetch(new URL('v1/events', s.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
-        expect(res.status, await res.clone().text()).toBe(201);
-      },
-    };
-  }
-  const d = await startDevServer(store, port === undefined ? {} : { port });
+  const s = await startServe(store.url, port === undefined ? {} : { port });
   return {
-    url: d.url,
-    port: d.port,
-    stop: async () => {
-      await d.close();
-      return 0;
-    },
-    append: async (events) => {
-      await store.appendBatch(events);
+    ...s,
+    async append(events) {
+      const res = await fetch(new URL('v1/events', s.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+      expect(res.status, await res.clone().text()).toBe(201);
     },
   };
 };
