@@ -203,9 +203,8 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     }
   };
 
-  const fail = (error: RollcallError) => {
-    if (failed !== null || closed) return;
-    failed = error;
+  /** Ends every wait and subscription with `error` (following failed for good, or close). */
+  const rejectEveryone = (error: RollcallError) => {
     for (const w of caughtUpWaiters) w.reject(error);
     caughtUpWaiters = [];
     for (const w of waiters) {
@@ -214,6 +213,12 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     }
     waiters = [];
     for (const sub of [...subscribers]) endSubscriber(sub, error);
+  };
+
+  const fail = (error: RollcallError) => {
+    if (failed !== null || closed) return;
+    failed = error;
+    rejectEveryone(error);
   };
 
   const setAvailable = () => {
@@ -416,14 +421,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
       closed = true;
       lifetime.abort();
       const error = new RollcallError('store-unavailable', `${store.url}: the live projection is closed`);
-      for (const w of caughtUpWaiters) w.reject(error);
-      caughtUpWaiters = [];
-      for (const w of waiters) {
-        w.cleanup();
-        w.reject(error);
-      }
-      waiters = [];
-      for (const sub of [...subscribers]) endSubscriber(sub, error);
+      rejectEveryone(error);
       await run;
       await snapshotter?.close();
     },
