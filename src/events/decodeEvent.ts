@@ -24,7 +24,11 @@ export interface DecodeOptions {
   storable?: boolean;
 }
 
-export type DecodeResult = { success: true; data: LifecycleEvent } | { success: false; error: RollcallError };
+/**
+ * `verbatim`: the event is the raw value itself, unchanged (no upcast, no zod rewrite, its own id
+ * as given), so the JSON text it was parsed from is an exact encoding of it.
+ */
+export type DecodeResult = { success: true; data: LifecycleEvent; verbatim: boolean } | { success: false; error: RollcallError };
 
 const where = (src: EventSource): string =>
   src.line !== undefined
@@ -92,16 +96,22 @@ export const decodeEvent = (raw: unknown, src: EventSource = {}, options: Decode
   if (known === undefined) return fail(src, 'unknown-event-type', 'type', `unknown event type "${current.type}"`);
   let event: LifecycleEvent;
   // The fast path accepts only what zod surely accepts unchanged; everything else goes through zod.
-  if (known.accept(current)) event = current as unknown as LifecycleEvent;
+  let verbatim = known.accept(current);
+  if (verbatim) event = current as unknown as LifecycleEvent;
   else {
     const parsed = known.schema.safeParse(current);
     if (!parsed.success) return firstIssue(src, [], parsed.error);
     event = parsed.data as LifecycleEvent;
   }
-  if (event.id === undefined) event.id = (options.missingId ?? randomUUID)();
-  // UUIDs compare case-insensitively: an uppercase copy of an id is the same id (idempotency).
-  else if (hasUpper(event.id)) event.id = event.id.toLowerCase();
-  return { success: true, data: event };
+  if (event.id === undefined) {
+    event.id = (options.missingId ?? randomUUID)();
+    verbatim = false;
+  } else if (hasUpper(event.id)) {
+    // UUIDs compare case-insensitively: an uppercase copy of an id is the same id (idempotency).
+    event.id = event.id.toLowerCase();
+    verbatim = false;
+  }
+  return { success: true, data: event, verbatim: verbatim && (current as unknown) === raw };
 };
 
 /** JSON.parse's complaint, with the characters a terminal does not show named (a BOM, NUL, control codes). */

@@ -5,19 +5,37 @@ import type { StoredEvent } from '../stores/eventStore.js';
 import { InvalidRecord, type DecodedItem } from './replayItem.js';
 
 /** Validates (and upcasts) an event a store handed back; a bad one becomes an InvalidRecord naming its position. */
-export const decodeStored = (stored: StoredEvent): DecodedItem => {
+export const decodeStored = (stored: StoredEvent): DecodedItem => decodeStoredText(stored, null);
+
+/**
+ * `decodeStored`, and when `texts` is given the JSON text of the event as decoded, pushed there:
+ * built from the row's own texts where the event is exactly what was stored, else null.
+ */
+export const decodeStoredText = (stored: StoredEvent, texts: Array<string | null> | null): DecodedItem => {
   if (stored.corrupt !== undefined) {
     const error = new RollcallError('corrupt-store', `position ${stored.position}: unreadable stored event (${stored.corrupt})`, {
       position: stored.position,
       stream: stored.stream,
     });
+    texts?.push(null);
     return new InvalidRecord(error, stored.position, stored.id, stored.type);
   }
   const result = decodeEvent(
     { id: stored.id, type: stored.type, data: stored.data, metadata: stored.metadata },
     { position: stored.position },
   );
-  if (!result.success) return new InvalidRecord(result.error, stored.position, stored.id, stored.type);
+  if (!result.success) {
+    texts?.push(null);
+    return new InvalidRecord(result.error, stored.position, stored.id, stored.type);
+  }
+  if (texts) {
+    const { dataText, metadataText } = stored;
+    texts.push(
+      result.verbatim && dataText !== undefined && metadataText !== undefined
+        ? `{"id":${JSON.stringify(stored.id)},"type":${JSON.stringify(stored.type)},"data":${dataText},"metadata":${metadataText}}`
+        : null,
+    );
+  }
   return recorded(result.data, stored.stream, stored.revision, stored.position);
 };
 

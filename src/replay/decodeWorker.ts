@@ -5,10 +5,12 @@ import { RollcallError } from '../errors.js';
 import { openStore } from '../stores/openStore.js';
 import { pagesOf } from '../stores/pages.js';
 import { createTextBatcher, transferablesOf } from './textBatch.js';
-import { decodeStoredPages } from './decodeStored.js';
-import { dedupeIds } from './dedupeIds.js';
+import { CompactIdSet } from '../events/compactIdSet.js';
+import type { StoredEvent } from '../stores/eventStore.js';
+import { decodeStoredText } from './decodeStored.js';
+import { markDuplicates } from './dedupeIds.js';
 import type { OffThreadSpec, WorkerMessage } from './offThread.js';
-import { readNdjsonEvents } from './readNdjson.js';
+import { createNdjsonDecoder, readLines } from './readNdjson.js';
 import type { ReplayItem } from './replayItem.js';
 
 const spec = workerData as OffThreadSpec;
@@ -32,21 +34,43 @@ const send = async () => {
   post({ kind: 'batch', batch }, transferablesOf(batch));
 };
 
-const run = async (source: AsyncIterable<readonly ReplayItem[]>) => {
-  for await (const chunk of source) {
-    for (const item of chunk) encoder.add(item);
+/** Sends items on, each with the exact JSON text of its event where decoding had it (null: encode it). */
+const run = async (source: AsyncIterable<{ items: readonly ReplayItem[]; texts: ReadonlyArray<string | null> }>) => {
+  for await (const { items, texts } of source) {
+    for (let i = 0; i < items.length; i++) encoder.add(items[i]!, texts[i]!);
     if (encoder.size >= spec.batchSize) await send();
   }
   if (encoder.size) await send();
 };
 
-try {
+// The same decoding as in-thread (`readNdjsonEvents` + `dedupeIds`, `decodeStoredPages`), keeping
+// each event's text: what crosses to the folding thread is then the input's own JSON, never
+// encoded again here.
+async function* fileItems(path: string) {
+  const decode = createNdjsonDecoder();
   // A file is deduplicated here too (rule 4), so the folding thread gets the same items as in-thread.
-  if (spec.kind === 'file') await run(dedupeIds(readNdjsonEvents(spec.path)));
+  const seen = new CompactIdSet();
+  for await (const lines of readLines(path)) {
+    const texts: Array<string | null> = new Array(lines.length);
+    yield { items: markDuplicates(decode(lines, texts), seen), texts };
+  }
+}
+
+async function* storeItems(pages: AsyncIterable<readonly StoredEvent[]>) {
+  for await (const page of pages) {
+    const texts: Array<string | null> = [];
+    const items = new Array<ReplayItem>(page.length);
+    for (let i = 0; i < page.length; i++) items[i] = decodeStoredText(page[i]!, texts);
+    yield { items, texts };
+  }
+}
+
+try {
+  if (spec.kind === 'file') await run(fileItems(spec.path));
   else {
     const store = await openStore(spec.url);
     try {
-      await run(decodeStoredPages(pagesOf(store, { after: spec.after })));
+      await run(storeItems(pagesOf(store, { after: spec.after })));
     } finally {
       await store.close();
     }

@@ -10,15 +10,18 @@ import type { ReplaySource } from './foldEvents.js';
  * ids need no such stage.
  */
 export async function* dedupeIds(source: ReplaySource, seen: CompactIdSet = new CompactIdSet()): AsyncGenerator<ReplayItem[]> {
-  for await (const chunk of source) {
-    let out: ReplayItem[] | null = null;
-    for (let i = 0; i < chunk.length; i++) {
-      const item = chunk[i]!;
-      if (isInvalid(item) || isDuplicate(item) || seen.add(item.id)) continue;
-      // Copy only chunks that hold a duplicate.
-      out ??= chunk.slice();
-      out[i] = new DuplicateRecord(item);
-    }
-    yield out ?? (chunk as ReplayItem[]);
-  }
+  for await (const chunk of source) yield markDuplicates(chunk, seen);
 }
+
+/** One chunk of `dedupeIds`: the chunk itself when it holds no redelivery, else a copy with each one marked. */
+export const markDuplicates = (chunk: readonly ReplayItem[], seen: CompactIdSet): ReplayItem[] => {
+  let out: ReplayItem[] | null = null;
+  for (let i = 0; i < chunk.length; i++) {
+    const item = chunk[i]!;
+    if (isInvalid(item) || isDuplicate(item) || seen.add(item.id)) continue;
+    // Copy only chunks that hold a duplicate.
+    out ??= chunk.slice();
+    out[i] = new DuplicateRecord(item);
+  }
+  return out ?? (chunk as ReplayItem[]);
+};

@@ -175,17 +175,20 @@ export async function* readLines(path: string, options: ReadLinesOptions = {}): 
 }
 
 /**
- * Reads an NDJSON event file as a replay source (SPEC §5 `--input`): the n-th event has position n,
- * revisions are counted per stream, and a bad line becomes an InvalidRecord naming the line.
+ * Decodes an NDJSON log's lines in order (SPEC §5 `--input`): the n-th event has position n,
+ * revisions are counted per stream, and a bad line becomes an InvalidRecord naming the line. When
+ * `texts` is given, `texts[i]` is set to the line itself where the event is exactly what the line
+ * says (so the decoding thread can hand the text on instead of encoding the event again), else null.
  */
-export async function* readNdjsonEvents(path: string, options: ReadLinesOptions = {}): AsyncGenerator<ReplayItem[]> {
+export const createNdjsonDecoder = () => {
   const revisions = new Map<string, number>();
   let position = 0;
-  for await (const lines of readLines(path, options)) {
+  return (lines: readonly NdjsonLine[], texts?: Array<string | null>): ReplayItem[] => {
     const items: ReplayItem[] = new Array(lines.length);
     for (let i = 0; i < lines.length; i++) {
       const { line, text, error } = lines[i]!;
       position++;
+      if (texts) texts[i] = null;
       if (error !== undefined) {
         items[i] = new InvalidRecord(error, BigInt(position), null, null);
         continue;
@@ -200,7 +203,14 @@ export async function* readNdjsonEvents(path: string, options: ReadLinesOptions 
       const revision = revisions.get(stream) ?? 0;
       revisions.set(stream, revision + 1);
       items[i] = recorded(e, stream, BigInt(revision), BigInt(position));
+      if (texts && result.verbatim) texts[i] = text;
     }
-    yield items;
-  }
+    return items;
+  };
+};
+
+/** Reads an NDJSON event file as a replay source (see `createNdjsonDecoder`). */
+export async function* readNdjsonEvents(path: string, options: ReadLinesOptions = {}): AsyncGenerator<ReplayItem[]> {
+  const decode = createNdjsonDecoder();
+  for await (const lines of readLines(path, options)) yield decode(lines);
 }

@@ -47,7 +47,8 @@ export const createTextBatcher = () => {
     }
   };
   return {
-    add(item: ReplayItem): void {
+    /** Adds an item; `text`, when given, is the exact JSON of its event (else the event is encoded here). */
+    add(item: ReplayItem, text: string | null = null): void {
       if (item instanceof InvalidRecord) {
         kinds.push(1);
         bigint(item.position);
@@ -64,7 +65,7 @@ export const createTextBatcher = () => {
       const duplicate = item instanceof DuplicateRecord;
       const e = duplicate ? item.event : (item as RecordedEvent);
       kinds.push(duplicate ? 2 : 0);
-      texts.push(JSON.stringify({ id: e.id, type: e.type, data: e.data, metadata: e.metadata }));
+      texts.push(text ?? JSON.stringify({ id: e.id, type: e.type, data: e.data, metadata: e.metadata }));
       streams.push(e.stream);
       bigint(e.position);
       bigint(e.revision);

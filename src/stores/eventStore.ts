@@ -18,6 +18,12 @@ export interface StoredEvent {
   metadata: unknown;
   /** Set when the stored row itself could not be read (e.g. its JSON is damaged): says why. */
   corrupt?: string;
+  /**
+   * The JSON texts `data` and `metadata` were parsed from, where the store keeps text (sqlite,
+   * PostgreSQL): a decoding thread hands them on instead of encoding the event again.
+   */
+  dataText?: string | undefined;
+  metadataText?: string | undefined;
 }
 
 export interface AppendResult {

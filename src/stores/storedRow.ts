@@ -31,7 +31,17 @@ export const storedRow = (
   const data = parse(dataText, 'data', problems);
   const metadata = parse(metadataText, 'metadata', problems);
   // Built literally so every row has one hidden class; `corrupt` only where it applies.
-  const event: StoredEvent = { position, stream, revision, id, type, data, metadata };
+  const event: StoredEvent = {
+    position,
+    stream,
+    revision,
+    id,
+    type,
+    data,
+    metadata,
+    dataText: typeof dataText === 'string' ? dataText : undefined,
+    metadataText: typeof metadataText === 'string' ? metadataText : undefined,
+  };
   if (problems.length) event.corrupt = problems.join('; ');
   return event;
 };

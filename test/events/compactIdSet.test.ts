@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CompactIdSet } from '../../src/events/compactIdSet.js';
+import { runs } from '../support/runs.js';
 
 const uuid = fc.uuid();
 const anyId = fc.oneof(
@@ -34,7 +35,7 @@ describe('CompactIdSet', () => {
         copy.add('only-in-the-copy');
         expect(set.has('only-in-the-copy')).toBe(model.has('only-in-the-copy'));
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 

@@ -11,6 +11,7 @@ import { eventJsonSchema } from '../../src/events/eventJsonSchema.js';
 import { eventTypes } from '../../src/events/lifecycleEvents.js';
 import { generateHistory } from '../../src/generate/generateHistory.js';
 import { cli } from '../support/cli.js';
+import { runs } from '../support/runs.js';
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -120,7 +121,7 @@ describe('the JSON Schema of the event catalog', () => {
         fc.pre(!(event.type === 'AgentRegistered' && 'type' in event.data && !('role' in event.data)));
         expect(validate(event)).toBe(decodeEvent(event).success);
       }),
-      { numRuns: 2000 },
+      { numRuns: runs(2000) },
     );
   }, SLOW);
 });

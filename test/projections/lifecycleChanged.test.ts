@@ -5,8 +5,9 @@ import { createLifecycleProjection } from '../../src/projections/lifecycleProjec
 import { lifecycleView, type ProjectionJson } from '../../src/projections/lifecycleView.js';
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
 import { agent, ended, ev, pool, record, spawned } from '../support/lifecycle.js';
+import { runs } from '../support/runs.js';
 
-const RUNS = Number(process.env['ROLLCALL_PROPERTY_RUNS'] ?? 150);
+const RUNS = runs(150);
 
 /** Entities whose JSON differs between two views (added, removed or changed), as serve would see them. */
 const diff = (a: ProjectionJson, b: ProjectionJson) => {

@@ -10,8 +10,9 @@ import { encodeSnapshot, verifySnapshot } from '../../src/replay/snapshots.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
 import { record } from '../support/lifecycle.js';
+import { runs } from '../support/runs.js';
 
-const RUNS = Number(process.env['ROLLCALL_PROPERTY_RUNS'] ?? 300);
+const RUNS = runs(300);
 
 /** Every prefix's state, by applying the events one at a time. */
 const prefixes = (events: ReturnType<typeof record>, projection = lifecycleProjection): LifecycleState[] => {
@@ -127,7 +128,7 @@ describe('properties of the lifecycle projection over random histories', { timeo
           vi.useRealTimers();
         }
       }),
-      { numRuns: 50 },
+      { numRuns: runs(50) },
     );
   });
 
@@ -148,7 +149,7 @@ describe('properties of the lifecycle projection over random histories', { timeo
         expect(tail.state).toEqual(full.state);
         expect((await verifySnapshot(lifecycleProjection, { ...snap, payload: snap.payload.replace('"', "'") }, store)).usable).toBe(false);
       }),
-      { numRuns: 100 },
+      { numRuns: runs(100) },
     );
   });
 });

@@ -7,6 +7,7 @@ import { createLifecycleProjection } from '../../src/projections/lifecycleProjec
 import { dedupeIds } from '../../src/replay/dedupeIds.js';
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
 import { agent, ev, foldView, given, pool, record, spawned } from '../support/lifecycle.js';
+import { runs } from '../support/runs.js';
 
 // No id or type from input may ever index a plain object (issue 8, item 3).
 const names = ['constructor', '__proto__', 'hasOwnProperty', 'toString', 'valueOf', '__defineGetter__'] as const;
@@ -110,7 +111,7 @@ describe('a property over random histories', { timeout: 120_000 }, () => {
         expect(JSON.stringify(hostileRest)).toBe(JSON.stringify(plainRest));
         expect(hostile.anomalies.byReason).toEqual(plain.anomalies.byReason);
       }),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   });
 });
