@@ -46,7 +46,7 @@ export type {
   SubscribeOptions,
 } from './stores/eventStore.js';
 export type { SqliteStoreOptions } from './stores/sqliteStore.js';
-export type { AppendEventsOptions, AppendEventsResult, AppendSummary, AppendInput } from './stores/appendEvents.js';
+export type { AppendEventsOptions, AppendEventsResult, AppendSummary, AppendInput, AppendPhase } from './stores/appendEvents.js';
 export type { Projection } from './projections/defineProjection.js';
 export type { LifecycleOptions, LifecycleProjection } from './projections/lifecycleProjection.js';
 export type { LifecycleState, SessionStateName, AnomalyReason } from './projections/lifecycleState.js';

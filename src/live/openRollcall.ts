@@ -270,7 +270,11 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
         const seenHead = await store.head();
         if (closed) return;
         setAvailable();
-        const result = await replayStore(store, projection, { noSnapshot: !useSnapshots, skipInvalid });
+        const result = await replayStore(store, projection, {
+          noSnapshot: !useSnapshots,
+          skipInvalid,
+          ...(options.onCatchUpProgress ? { onProgress: options.onCatchUpProgress } : {}),
+        });
         if (closed) return;
         state = result.state;
         position = state.position;

@@ -88,4 +88,10 @@ export interface OpenRollcallOptions {
    * default: never, keep retrying. `watch` uses it to exit 3.
    */
   giveUpAfterMs?: number;
+  /**
+   * Called during the initial catch-up after each chunk read, with the events read so far and how
+   * many there are from the snapshot (or the start) to the head (null when the store cannot say);
+   * counts restart from 0 if the catch-up is retried after an outage. `watch` draws its bar with it.
+   */
+  onCatchUpProgress?: (done: number, total: number | null) => void;
 }

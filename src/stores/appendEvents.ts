@@ -18,7 +18,17 @@ export interface AppendEventsOptions extends ReadLinesOptions {
   maxClockSkewMs?: number;
   /** Aborting it stops the validation; nothing is written once it has aborted. */
   signal?: AbortSignal;
+  /**
+   * Progress, for a display: `'validate'` after each chunk of input with the events validated so
+   * far (`total` known only for an array of objects); `'write'` with `(0, n)` as the write of the
+   * `n` valid events starts and `(n, n)` once the store has them. The write is one `appendBatch`,
+   * so nothing is reported inside it. A hook that throws is ignored: it never changes what is appended.
+   */
+  onProgress?: (done: number, total: number | null, phase: AppendPhase) => void;
 }
+
+/** What `appendEvents` is doing when it reports progress: reading and validating the input, or writing it. */
+export type AppendPhase = 'validate' | 'write';
 
 export interface AppendSummary {
   /** Position of the first event this call wrote (null when it wrote none, or the store cannot say). */
@@ -42,6 +52,15 @@ const duration = (ms: number): string => `${Math.ceil(ms / 1000)} s`;
 
 const isStream = (v: unknown): v is AsyncIterable<Uint8Array | string> =>
   typeof v === 'object' && v !== null && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+
+/** Calls the progress hook, if any; a display that fails never decides an append. */
+const report = (options: AppendEventsOptions, done: number, total: number | null, phase: AppendPhase): void => {
+  try {
+    options.onProgress?.(done, total, phase);
+  } catch {
+    // ignored: see AppendEventsOptions.onProgress
+  }
+};
 
 const interrupted = (signal: AbortSignal): Failure => ({
   success: false,
@@ -87,6 +106,7 @@ const validate = async (input: AppendInput, options: AppendEventsOptions): Promi
         const failure = accept(decodeLine(l.text, { line: l.line }, { missingId, storable: true }), events.length, l.line);
         if (failure) return failure;
       }
+      report(options, events.length, null, 'validate');
     }
     return null;
   };
@@ -99,6 +119,7 @@ const validate = async (input: AppendInput, options: AppendEventsOptions): Promi
     failure = null;
     for (let i = 0; i < list.length && !failure; i++) {
       failure = accept(decodeEvent(list[i], { index: i }, { missingId: randomUUID, storable: true }), i, null);
+      if (!failure && ((i + 1) % 1000 === 0 || i + 1 === list.length)) report(options, i + 1, list.length, 'validate');
     }
   }
   if (failure) return failure;
@@ -157,8 +178,10 @@ export const appendEvents = async (
   const events = valid.data;
   if (events.length === 0) return { success: true, data: { first: null, last: null, appended: 0, duplicates: 0 } };
   try {
+    report(options, 0, events.length, 'write');
     const target = typeof store === 'function' ? await store() : store;
     const r = await target.appendBatch(events);
+    report(options, events.length, events.length, 'write');
     const first = r.lastPosition === null ? null : (r.firstPosition ?? null);
     return { success: true, data: { first, last: r.lastPosition, appended: r.appended, duplicates: r.duplicates } };
   } catch (e) {

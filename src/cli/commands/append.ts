@@ -7,6 +7,7 @@ import type { EventStore } from '../../stores/eventStore.js';
 import { maskUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl, openStore } from '../../stores/openStore.js';
 import { EXIT, usageError } from '../cliIo.js';
+import { appendProgress, inputSize } from '../progress.js';
 import type { Command } from './command.js';
 
 /** `--max-clock-skew SECONDS`: a non-negative number of seconds (fractions allowed). */
@@ -22,13 +23,17 @@ const parseSkew = (value: string | undefined): number => {
 /**
  * The input, opened for one read: a file, a FIFO, `/dev/stdin`, `<(…)`, or `-` for stdin. A signal
  * stops even a read that waits for data (an idle pipe), so SIGINT never hangs on a quiet producer.
+ * `onRead` is told the size of each chunk read (for the progress bar).
  */
-const openInput = (path: string, chunkSize: number | undefined, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> => {
+const openInput = (path: string, chunkSize: number | undefined, signal: AbortSignal | undefined, onRead: (bytes: number) => void): AsyncIterable<Uint8Array> => {
   const stream = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: chunkSize ?? 1 << 16 });
   if (signal) addAbortSignal(signal, stream);
   return (async function* () {
     try {
-      yield* stream as AsyncIterable<Uint8Array>;
+      for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+        onRead(chunk.length);
+        yield chunk;
+      }
     } catch (cause) {
       if (signal?.aborted) throw new RollcallError('interrupted', `interrupted by ${String(signal.reason)} before anything was appended`);
       throw new RollcallError('io', `cannot read ${path === '-' ? 'stdin' : path}: ${(cause as Error).message}`, { cause });
@@ -56,12 +61,19 @@ export const appendCommand: Command = {
     // The input is read exactly once and validated whole; the events appended are the ones
     // validated. The store is opened (and created) only once the whole input is valid.
     let store: EventStore | undefined;
+    // On a terminal stderr only: the validation's bar, then "writing N events…"; gone before any output.
+    const progress = appendProgress(io, inputSize(path));
     try {
       const result = await appendEvents(
         async () => (store = await openStore(url, { create: true, verify: true })),
-        openInput(path, chunkSize, io.signal),
-        { maxClockSkewMs, ...(chunkSize !== undefined ? { chunkSize } : {}), ...(io.signal ? { signal: io.signal } : {}) },
-      );
+        openInput(path, chunkSize, io.signal, progress.read),
+        {
+          maxClockSkewMs,
+          ...(chunkSize !== undefined ? { chunkSize } : {}),
+          ...(io.signal ? { signal: io.signal } : {}),
+          onProgress: progress.onProgress,
+        },
+      ).finally(progress.stop);
       if (!result.success) throw result.error;
       const r = result.data;
       if (r.appended === 0 && r.duplicates === 0) {
