@@ -13,6 +13,7 @@ import {
   type AgentRecord,
   type AnomalyReason,
   type LifecycleState,
+  type PoolRecord,
   type SessionRecord,
   type SessionStateName,
 } from './lifecycleState.js';
@@ -477,35 +478,73 @@ const reducers = (retentionMs: number) => {
   return { apply, applyInvalid, applyDuplicate };
 };
 
-interface LifecycleJson extends Omit<LifecycleState, 'position' | 'pools' | 'agents' | 'sessions' | 'evictedSessions' | 'evictedAgents'> {
+// A snapshot holds every session of the retention window (~90k after 1M events of a busy fleet),
+// so its encoding is what a restart parses: records as tuples (no key repeated per record, no id
+// stored twice), ~40 % smaller and faster to parse than objects keyed by id.
+type SessionTuple = [
+  sessionId: string,
+  agentId: string,
+  poolId: string | null,
+  state: SessionStateName,
+  pid: number | null,
+  host: string | null,
+  startedAt: string | null,
+  endedAt: string | null,
+  terminatingSince: string | null,
+  terminationReason: string | null,
+];
+type RetireTuple = [dueMs: number, id: string, agent: 0 | 1];
+
+interface LifecycleJson {
   position: string | null;
-  pools: Array<[string, LifecycleState['pools'] extends Map<string, infer V> ? V : never]>;
-  agents: Array<[string, AgentRecord]>;
-  sessions: Array<[string, SessionRecord]>;
+  newestAt: string | null;
+  newestAtMs: number | null;
+  pools: PoolRecord[];
+  agents: AgentRecord[];
+  sessions: SessionTuple[];
   evictedSessions: string;
   evictedAgents: string;
+  retiring: RetireTuple[];
+  anomalies: LifecycleState['anomalies'];
 }
 
-const toJSON = (state: LifecycleState): LifecycleJson => ({
-  ...state,
-  position: state.position === null ? null : state.position.toString(),
-  pools: [...state.pools],
-  agents: [...state.agents],
-  sessions: [...state.sessions],
-  evictedSessions: state.evictedSessions.encode(),
-  evictedAgents: state.evictedAgents.encode(),
-});
+const toJSON = (state: LifecycleState): LifecycleJson => {
+  const sessions = new Array<SessionTuple>(state.sessions.size);
+  let i = 0;
+  for (const s of state.sessions.values()) {
+    sessions[i++] = [s.sessionId, s.agentId, s.poolId, s.state, s.pid, s.host, s.startedAt, s.endedAt, s.terminatingSince, s.terminationReason];
+  }
+  return {
+    position: state.position === null ? null : state.position.toString(),
+    newestAt: state.newestAt,
+    newestAtMs: state.newestAtMs,
+    pools: [...state.pools.values()],
+    agents: [...state.agents.values()],
+    sessions,
+    evictedSessions: state.evictedSessions.encode(),
+    evictedAgents: state.evictedAgents.encode(),
+    retiring: state.retiring.map((r): RetireTuple => [r.dueMs, r.id, r.agent ? 1 : 0]),
+    anomalies: state.anomalies,
+  };
+};
 
 const fromJSON = (json: unknown): LifecycleState => {
   const s = json as LifecycleJson;
+  const sessions = new Map<string, SessionRecord>();
+  for (const [sessionId, agentId, poolId, state, pid, host, startedAt, endedAt, terminatingSince, terminationReason] of s.sessions) {
+    sessions.set(sessionId, { sessionId, agentId, poolId, state, pid, host, startedAt, endedAt, terminatingSince, terminationReason });
+  }
   return {
-    ...s,
     position: s.position === null ? null : BigInt(s.position),
-    pools: new Map(s.pools),
-    agents: new Map(s.agents),
-    sessions: new Map(s.sessions),
+    newestAt: s.newestAt,
+    newestAtMs: s.newestAtMs,
+    pools: new Map(s.pools.map((p) => [p.poolId, p])),
+    agents: new Map(s.agents.map((a) => [a.agentId, a])),
+    sessions,
     evictedSessions: CompactIdSet.decode(s.evictedSessions),
     evictedAgents: CompactIdSet.decode(s.evictedAgents),
+    retiring: s.retiring.map(([dueMs, id, agent]) => ({ dueMs, id, agent: agent === 1 })),
+    anomalies: s.anomalies,
   };
 };
 
@@ -518,7 +557,8 @@ export const createLifecycleProjection = (options: LifecycleOptions = {}): Lifec
       // A different retention window is a different projection: snapshots must not cross over.
       name: retentionMs === DEFAULT_RETENTION_MS ? 'lifecycle' : `lifecycle-retention-${retentionMs}`,
       // v2: maps, exact retention, compact evicted ids, no id window (rule 4 is the reader's).
-      version: 2,
+      // v3: records as tuples in snapshots.
+      version: 3,
       initialState: initialLifecycleState,
       apply,
       applyInvalid,

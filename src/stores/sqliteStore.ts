@@ -148,6 +148,11 @@ const openDatabase = (path: string, url: string, options: OpenOptions): Database
   }
 };
 
+/** Page cache sizes (negative: KiB): small for reading, large while a bulk append inserts into the id index. */
+const READ_CACHE = -8192;
+const BULK_CACHE = -131072;
+const BULK_EVENTS = 10_000;
+
 const openAttempt = (path: string, url: string, options: OpenOptions, exclusive: boolean): Database.Database => {
   const inMemory = path === ':memory:' || path === '';
   let db: Database.Database;
@@ -170,11 +175,16 @@ const openAttempt = (path: string, url: string, options: OpenOptions, exclusive:
     // acknowledged append survives power loss too, not only kill -9 (NORMAL would survive kill -9
     // but may lose the last commits on power loss). The cost is one fsync per append call.
     // A read-only file keeps its journal mode (switching needs a write; reading works either way).
+    // 16 KiB pages for a new file (SQLite fixes the page size once the first table exists, and
+    // cannot change it in WAL mode): shallower B-trees, measured ~1.7x faster bulk appends than the
+    // default 4 KiB in `npm run bench`. An existing store keeps its pages.
+    if (found === 'empty' && !db.readonly && !inMemory) db.pragma('page_size = 16384');
     if (!db.readonly && db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    // The id index takes random inserts; a large cache keeps it in memory, and a larger WAL
-    // between checkpoints means each index page is copied to the database file less often.
-    db.pragma('cache_size = -65536');
+    // A reader scans in position order and needs little cache; a bulk append raises it (see
+    // `bulkCache`). A larger WAL between checkpoints means each index page is copied to the
+    // database file less often.
+    db.pragma(`cache_size = ${READ_CACHE}`);
     db.pragma('wal_autocheckpoint = 10000');
     migrate(db, url);
     // From here on SQLite itself waits only a few ms for a lock; appends wait for the write lock
@@ -333,6 +343,20 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
   );
   const appendBatchTx = db.transaction((events: readonly LifecycleEvent[]): AppendResult => write(events, null));
 
+  /**
+   * Runs a large write with a large page cache: the unique id index takes random inserts, and with
+   * it in memory a bulk append does not re-read index pages from disk. Back to the reader's cache after.
+   */
+  const bulkCache = <T>(events: number, f: () => T): T => {
+    if (events < BULK_EVENTS) return f();
+    db.pragma(`cache_size = ${BULK_CACHE}`);
+    try {
+      return f();
+    } finally {
+      db.pragma(`cache_size = ${READ_CACHE}`);
+    }
+  };
+
   const guard = <T>(doing: string, f: () => T): T => {
     if (closed) throw new RollcallError('store-unavailable', `${url}: ${doing}: the store is closed`);
     try {
@@ -401,7 +425,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
       return result;
     },
     async appendBatch(events) {
-      const result = await writeLocked(() => appendBatchTx.immediate(events));
+      const result = await writeLocked(() => bulkCache(events.length, () => appendBatchTx.immediate(events)));
       if (result.appended) {
         localCommits++;
         wakeAll(wakers);

@@ -65,8 +65,9 @@ describe('the fast acceptor never accepts what zod rejects', () => {
       }),
       { numRuns: runs(300) },
     );
-    // The fast path is actually taken for well-formed events.
-    expect(accepted).toBeGreaterThan(runs(300) / 3);
+    // The fast path is actually taken for well-formed events (a count only the full 300 runs make
+    // certain; the capped runs of `npm run mutate` may draw only damaged events).
+    if (runs(300) === 300) expect(accepted).toBeGreaterThan(100);
   });
 
   it('decodeLine gives the same event through the fast path as through zod', () => {
