@@ -153,6 +153,28 @@ switch (mode) {
     await store.close();
     break;
   }
+  case 'replay-store-lib': {
+    // The same full store replay through the library, choosing where decoding runs (`in`: this
+    // thread, `off`: a worker), and `state`: the state only (no view, no output), in full or from
+    // the snapshot (`restart`), which is what a restarting service (watch, serve) waits for.
+    const [url, how, what] = args as [string, 'in' | 'off', 'full' | 'restart' | 'state-full' | 'state-restart'];
+    const { openStore } = await dist('stores/openStore.js');
+    const { replayStore } = await dist('replay/replayLog.js');
+    const { lifecycleProjection } = await dist('projections/lifecycleProjection.js');
+    const { lifecycleView } = await dist('projections/lifecycleView.js');
+    started = performance.now();
+    const store = await openStore(url);
+    const result = await replayStore(store, lifecycleProjection, {
+      noSnapshot: what === 'full' || what === 'state-full',
+      offThread: how === 'off',
+      snapshotEvery: Infinity,
+    });
+    if (what === 'full' || what === 'restart') JSON.stringify(lifecycleView(result.state));
+    events = result.processed;
+    finished = performance.now();
+    await store.close();
+    break;
+  }
   default:
     throw new Error(`unknown mode ${mode}`);
 }

@@ -13,6 +13,11 @@ import { isDuplicate, isInvalid, type ReplayItem } from '../../src/replay/replay
 import { replayFile, replayStore } from '../../src/replay/replayLog.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { tempDir } from '../support/cli.js';
+import { decodeStoredPages } from '../../src/replay/decodeStored.js';
+import { pagesOf } from '../../src/stores/pages.js';
+import type { EventStore } from '../../src/stores/eventStore.js';
+
+const decodeStoredPagesOf = (store: EventStore) => decodeStoredPages(pagesOf(store));
 
 const historyFile = (lines: string[]): string => {
   const path = join(tempDir(), 'history.ndjson');
@@ -93,6 +98,48 @@ describe('decoding in a worker thread', { timeout: 120_000 }, () => {
       const tail = await collect(readOffThread({ kind: 'store', url: store.readerUrl!(), after: 4_000n }));
       expect(tail[0]!.position).toBe(4_001n);
       expect(tail.at(-1)!.position).toBe(BigInt(a.processed));
+    } finally {
+      await store.close();
+    }
+  });
+
+  // The worker hands on the input's own JSON text where the event is exactly that text, and
+  // encodes the decoded event where decoding changed it: an upcast old shape, an uppercase UUID
+  // lowercased, a value zod rewrites. Either way the folding thread must get the decoded event.
+  it('hands on the decoded event, not the input text, wherever decoding rewrote it (file and store)', async () => {
+    const at = (s: number) => `2026-11-20T10:00:${String(s).padStart(2, '0')}.000Z`;
+    const lines = [
+      JSON.stringify({ type: 'AgentRegistered', data: { agentId: 'a1', type: 'worker:ephemeral' }, metadata: { at: at(0) } }),
+      JSON.stringify({ id: 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE', type: 'SessionStarting', data: { agentId: 'a1', sessionId: 's1' }, metadata: { at: at(1) } }),
+      JSON.stringify({ id: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee', type: 'AgentHeartbeat', data: { agentId: 'a1' }, metadata: { at: at(2) } }),
+      JSON.stringify({ id: '0b0c6c1e-4a8e-4f43-9b3f-2b8f3a6d5c10', type: 'SessionTerminated', data: { agentId: 'a1', sessionId: 's1', terminationReason: 'done' }, metadata: { at: at(3) } }),
+      JSON.stringify({ id: '1b0c6c1e-4a8e-4f43-9b3f-2b8f3a6d5c10', type: 'AgentHeartbeat', data: { agentId: 'a1' }, metadata: { at: '2026-11-20T11:00:04+01:00' } }),
+    ];
+    const path = historyFile(lines);
+    const strip = (items: ReplayItem[]) => items.map((i) => (isDuplicate(i) ? { duplicate: i.event } : i));
+    const here = await collect(dedupeIds(readNdjsonEvents(path)));
+    const there = await collect(readOffThread({ kind: 'file', path }));
+    // The first line has no id: each reader draws a random one; everything else is identical.
+    expect(strip(there).slice(1)).toEqual(strip(here).slice(1));
+    expect(there[0]).toMatchObject({ type: 'AgentRegistered', data: { agentId: 'a1', role: 'worker', variant: 'ephemeral' } });
+    expect(there[1]).toMatchObject({ id: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee', type: 'SessionStarting' });
+    expect(isDuplicate(there[2]!)).toBe(true);
+    expect(there[3]).toMatchObject({ type: 'SessionEnded', data: { reason: 'done' } });
+
+    // A store keeps what was appended (decoded already); rows written in an old shape by another
+    // producer are upcast on the way out, by the worker as in-thread.
+    const dbPath = join(tempDir(), 'rewritten.db');
+    const store = openSqliteStore({ path: dbPath });
+    await store.appendBatch((here.filter((i) => !isDuplicate(i)) as Array<{ id: string; type: string; data: never; metadata: never }>).map(({ id, type, data, metadata }) => ({ id, type, data, metadata }) as never));
+    const Database = (await import('better-sqlite3')).default;
+    const raw = new Database(dbPath);
+    raw.prepare(`UPDATE events SET type = 'SessionTerminated', data = ? WHERE type = 'SessionEnded'`).run(JSON.stringify({ agentId: 'a1', sessionId: 's1', terminationReason: 'done' }));
+    raw.close();
+    try {
+      const inThread = await collect(decodeStoredPagesOf(store));
+      const worker = await collect(readOffThread({ kind: 'store', url: store.readerUrl!(), after: null }));
+      expect(worker).toEqual(inThread);
+      expect(worker.find((i) => (i as { type?: string }).type === 'SessionEnded')).toMatchObject({ data: { reason: 'done' } });
     } finally {
       await store.close();
     }
