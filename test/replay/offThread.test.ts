@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RollcallError } from '../../src/errors.js';
+import type { LifecycleEvent, RecordedEvent } from '../../src/events/lifecycleEvents.js';
 import { generateNdjson } from '../../src/generate/generateHistory.js';
 import { lifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { lifecycleView } from '../../src/projections/lifecycleView.js';
@@ -130,7 +131,8 @@ describe('decoding in a worker thread', { timeout: 120_000 }, () => {
     // producer are upcast on the way out, by the worker as in-thread.
     const dbPath = join(tempDir(), 'rewritten.db');
     const store = openSqliteStore({ path: dbPath });
-    await store.appendBatch((here.filter((i) => !isDuplicate(i)) as Array<{ id: string; type: string; data: never; metadata: never }>).map(({ id, type, data, metadata }) => ({ id, type, data, metadata }) as never));
+    const decoded = here.filter((i): i is RecordedEvent => !isDuplicate(i) && !isInvalid(i));
+    await store.appendBatch(decoded.map(({ id, type, data, metadata }) => ({ id, type, data, metadata }) as LifecycleEvent));
     const Database = (await import('better-sqlite3')).default;
     const raw = new Database(dbPath);
     raw.prepare(`UPDATE events SET type = 'SessionTerminated', data = ? WHERE type = 'SessionEnded'`).run(JSON.stringify({ agentId: 'a1', sessionId: 's1', terminationReason: 'done' }));
