@@ -22,6 +22,8 @@ export interface LifecycleChangeTracker {
   apply(event: RecordedEvent): TrackedChange;
   /** Records an undecodable event (an anomaly; no entity changes). */
   applyInvalid(info: { position: bigint; eventId: string | null; type: string | null; message: string }): TrackedChange;
+  /** Records a redelivery of an id already applied (rule 4: an anomaly; no entity changes, the clock stays). */
+  applyDuplicate(event: RecordedEvent): TrackedChange;
 }
 
 export const NOTHING_CHANGED: Changed = Object.freeze({
@@ -279,5 +281,10 @@ export const trackLifecycleChanges = (
     return { position: info.position, type: info.type ?? 'invalid', changed: NOTHING_CHANGED };
   };
 
-  return { apply, applyInvalid };
+  const applyDuplicate = (e: RecordedEvent): TrackedChange => {
+    projection.applyDuplicate?.(draft, { position: e.position, eventId: e.id, type: e.type });
+    return { position: e.position, type: e.type, changed: NOTHING_CHANGED };
+  };
+
+  return { apply, applyInvalid, applyDuplicate };
 };
