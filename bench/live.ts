@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { enablePatches, Immer } from 'immer';
+import { enableMapSet, enablePatches, Immer } from 'immer';
 import { decodeEvent } from '../src/events/decodeEvent.js';
 import type { LifecycleEvent, RecordedEvent } from '../src/events/lifecycleEvents.js';
 import { generateHistory } from '../src/generate/generateHistory.js';
@@ -80,6 +80,7 @@ if (phase === 'apply') {
   const trackS = (performance.now() - t) / 1000;
   row('rollcall: applied in place, each with its changed', rate(tail.length, trackS), `(${(trackS / foldS).toFixed(2)}× the fold's time; index built once in ${(primeS * 1000).toFixed(0)} ms; ${fmt(named)} session ids named)`);
 
+  enableMapSet();
   enablePatches();
   const immer = new Immer({ autoFreeze: false });
   let s = projection.clone!(base.state);

@@ -11,7 +11,7 @@ import { foldEvents, type ReplaySource } from '../replay/foldEvents.js';
 import { isDuplicate, isInvalid, type DecodedItem } from '../replay/replayItem.js';
 import { replayStore } from '../replay/replayLog.js';
 import { verifySnapshot } from '../replay/snapshots.js';
-import type { StoredEvent, SubscriptionStatus } from '../stores/eventStore.js';
+import type { EventStore, StoredEvent, SubscribeOptions, SubscriptionStatus } from '../stores/eventStore.js';
 import { createChangeRing } from './changeRing.js';
 import { createSnapshotter } from './snapshotter.js';
 import type { Change, LiveStatus, LiveSubscribeOptions, OpenRollcallOptions, Rollcall } from './types.js';
@@ -64,6 +64,15 @@ async function* through(source: AsyncIterable<DecodedItem[]>, last: bigint): Asy
       return;
     }
   }
+}
+
+/** A store's subscription a page at a time: its own pages where it has them, else one event a page. */
+async function* subscriptionPages(store: EventStore, options: SubscribeOptions): AsyncGenerator<readonly StoredEvent[]> {
+  if (store.subscribePages !== undefined) {
+    yield* store.subscribePages(options);
+    return;
+  }
+  for await (const stored of store.subscribe(options)) yield [stored];
 }
 
 const asRollcallError = (e: unknown, doing: string): RollcallError =>
@@ -311,18 +320,21 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     let backoff = 100;
     while (!closed && failed === null) {
       try {
-        const subscription = store.subscribe({ after: position, signal: lifetime.signal, onStatus: onStoreStatus });
+        const pages = subscriptionPages(store, { after: position, signal: lifetime.signal, onStatus: onStoreStatus });
         let slice = performance.now();
-        for await (const stored of subscription) {
+        for await (const page of pages) {
           if (closed) return;
           if (!storeAvailable) setAvailable();
           backoff = 100;
-          processOne(stored);
-          // A store hands a backlog over without touching the event loop (microtasks only): give
-          // timers and sockets (serve's requests) a turn every few ms of a burst.
-          if (performance.now() - slice > YIELD_EVERY_MS) {
-            await new Promise<void>((resolve) => setImmediate(resolve));
-            slice = performance.now();
+          for (const stored of page) {
+            processOne(stored);
+            // A store hands a backlog over without touching the event loop (microtasks only): give
+            // timers and sockets (serve's requests) a turn every few ms of a burst, between events.
+            if (performance.now() - slice > YIELD_EVERY_MS) {
+              await new Promise<void>((resolve) => setImmediate(resolve));
+              slice = performance.now();
+              if (closed) return;
+            }
           }
         }
         if (closed) return;

@@ -20,6 +20,9 @@ export const openNonUniqueStore = (): EventStore => {
   async function* mapped(source: AsyncIterable<StoredEvent>): AsyncGenerator<StoredEvent> {
     for await (const s of source) yield asAppended(s);
   }
+  async function* mappedPages(source: AsyncIterable<readonly StoredEvent[]>): AsyncGenerator<StoredEvent[]> {
+    for await (const page of source) yield page.map(asAppended);
+  }
   return {
     ...memory,
     url: 'memory:non-unique',
@@ -29,5 +32,6 @@ export const openNonUniqueStore = (): EventStore => {
     readAll: (options) => mapped(memory.readAll(options)),
     readStream: (stream, options) => mapped(memory.readStream(stream, options)),
     subscribe: (options) => mapped(memory.subscribe(options)),
+    subscribePages: (options) => mappedPages(memory.subscribePages!(options)),
   };
 };
