@@ -1,6 +1,8 @@
 // The live runtime's figures (issue 9 item 1), each beside a baseline measured in the same run:
 //   node --import tsx bench/live.ts        (also run by `npm run bench`)
 // BENCH_LIVE_EVENTS (default 1,000,000) / BENCH_AGENTS (10,000) size the history.
+// `node --import tsx bench/live.ts peer` runs only the Emmett live comparison of bench/peer.ts
+// (BENCH_PEER_EVENTS, default 10,000; BENCH_PEER_RUNS pairs, default 3), with CPU time per event.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -139,6 +141,31 @@ if (phase === 'apply') {
   await sqlite.close();
   await live.close();
 }
+}
+
+// The live comparison of `npm run bench` (bench/peer.ts (a)), alone and repeated: the pairs run in
+// turn in one process, so that each ratio compares two passes under the same load.
+if (phase === 'peer') {
+  const { emmettLive, rollcallLive } = await import('./peer.js');
+  const count = Number(process.env['BENCH_PEER_EVENTS'] ?? 10_000);
+  const events: LifecycleEvent[] = [];
+  for (const raw of generateHistory({ agents: Math.min(AGENTS, 1000), events: count, seed: 'peer' })) {
+    const r = decodeEvent(raw);
+    if (!r.success) throw r.error;
+    events.push(r.data);
+  }
+  const timed = async (f: typeof emmettLive) => {
+    const before = process.cpuUsage();
+    const r = await f(events);
+    const cpu = process.cpuUsage(before);
+    return { perSecond: r.events / r.seconds, cpuUs: (cpu.user + cpu.system) / r.events };
+  };
+  for (let i = 0; i < Number(process.env['BENCH_PEER_RUNS'] ?? 3); i++) {
+    const theirs = await timed(emmettLive);
+    const ours = await timed(rollcallLive);
+    row(`baseline: Emmett in-memory + inline projection (${fmt(count)} events)`, rate(count, count / theirs.perSecond), `(${theirs.cpuUs.toFixed(1)} CPU µs/event)`);
+    row('rollcall: memory store + openRollcall, until whenProcessed', rate(count, count / ours.perSecond), `(${ours.cpuUs.toFixed(1)} CPU µs/event; ${(ours.perSecond / theirs.perSecond).toFixed(1)}× Emmett, goal ≥ 10×)`);
+  }
 }
 
 // 3–5. `rollcall watch` as a process on a SQLite store of EVENTS events.
