@@ -3,7 +3,6 @@ import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import { trackLifecycleChanges, type LifecycleChangeTracker } from '../projections/lifecycleChanged.js';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
 import { DEFAULT_RETENTION_MS, type LifecycleState } from '../projections/lifecycleState.js';
-import { lifecycleView, type ProjectionJson } from '../projections/lifecycleView.js';
 import { CompactIdSet } from '../events/compactIdSet.js';
 import { decodeStored, decodeStoredChunks } from '../replay/decodeStored.js';
 import { dedupeIds, markRedelivery } from '../replay/dedupeIds.js';
@@ -13,6 +12,7 @@ import { replayStore } from '../replay/replayLog.js';
 import { verifySnapshot } from '../replay/snapshots.js';
 import type { EventStore, StoredEvent, SubscribeOptions, SubscriptionStatus } from '../stores/eventStore.js';
 import { createChangeRing } from './changeRing.js';
+import { createLiveView } from './liveView.js';
 import { createSnapshotter } from './snapshotter.js';
 import type { Change, LiveStatus, LiveSubscribeOptions, OpenRollcallOptions, Rollcall } from './types.js';
 
@@ -95,6 +95,8 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
 
   let state: LifecycleState = projection.initialState();
   let tracker: LifecycleChangeTracker | null = null;
+  // Rebuilt per position from what each event changed (a full view of a fleet takes seconds).
+  let liveView = createLiveView(state);
   // A store without unique ids (EventStoreDB) may hand one id back twice: every id applied so far,
   // across catch-up and following, so that a redelivery is a duplicate anomaly (rule 4), as in a replay.
   let seen: CompactIdSet | null = null;
@@ -106,7 +108,6 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
   let failed: RollcallError | null = null;
   let closed = false;
   let unavailableSince: number | null = null;
-  let viewCache: { position: bigint | null; json: ProjectionJson } | null = null;
 
   const subscribers = new Set<Subscriber>();
   let waiters: Waiter[] = [];
@@ -276,6 +277,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
 
   const processOne = (stored: StoredEvent) => {
     const change = applyStored(tracker!, seen, stored);
+    liveView.note(change.changed);
     position = stored.position;
     if (head === null || position > head) head = position;
     ring.push(change);
@@ -363,6 +365,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
       await catchUp();
       if (closed || failed !== null) return;
       tracker = trackLifecycleChanges(projection, state, { retentionMs });
+      liveView = createLiveView(state);
       ring.reset(position ?? START);
       caughtUp = true;
       snapshotter?.start(position);
@@ -379,10 +382,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
   // --- the handle --------------------------------------------------------------------------------
 
   const handle: Rollcall = {
-    view() {
-      if (viewCache === null || viewCache.position !== position) viewCache = { position, json: lifecycleView(state, { retentionMs }) };
-      return viewCache.json;
-    },
+    view: () => liveView.view(),
     state: () => state,
     position: () => position,
     status: (): LiveStatus => ({ position, head, caughtUp, storeAvailable, lastError, failed }),
