@@ -1,6 +1,8 @@
 // The live runtime's figures (issue 9 item 1), each beside a baseline measured in the same run:
 //   node --import tsx bench/live.ts        (also run by `npm run bench`)
 // BENCH_LIVE_EVENTS (default 1,000,000) / BENCH_AGENTS (10,000) size the history.
+// `node --import tsx bench/live.ts peer` runs only the Emmett live comparison of bench/peer.ts
+// (BENCH_PEER_EVENTS, default 10,000; BENCH_PEER_RUNS pairs, default 3), with CPU time per event.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -8,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { enablePatches, Immer } from 'immer';
+import { enableMapSet, enablePatches, Immer } from 'immer';
 import { decodeEvent } from '../src/events/decodeEvent.js';
 import type { LifecycleEvent, RecordedEvent } from '../src/events/lifecycleEvents.js';
 import { generateHistory } from '../src/generate/generateHistory.js';
@@ -80,6 +82,7 @@ if (phase === 'apply') {
   const trackS = (performance.now() - t) / 1000;
   row('rollcall: applied in place, each with its changed', rate(tail.length, trackS), `(${(trackS / foldS).toFixed(2)}× the fold's time; index built once in ${(primeS * 1000).toFixed(0)} ms; ${fmt(named)} session ids named)`);
 
+  enableMapSet();
   enablePatches();
   const immer = new Immer({ autoFreeze: false });
   let s = projection.clone!(base.state);
@@ -120,7 +123,13 @@ if (phase === 'apply') {
   const viewMs = performance.now() - t;
   t = performance.now();
   live.view();
-  row('view(): built once per position, then cached', `${viewMs.toFixed(0).padStart(6)} ms`, `(again at the same position: ${(performance.now() - t).toFixed(3)} ms; ${fmt(Object.keys(view.sessions).length)} sessions in view)`);
+  row('view(): the first one, built in full', `${viewMs.toFixed(0).padStart(6)} ms`, `(again at the same position: ${(performance.now() - t).toFixed(3)} ms; ${fmt(Object.keys(view.sessions).length)} sessions in view)`);
+  // One more event: the view is rebuilt from the previous one and what that event changed.
+  const beat = { type: 'AgentHeartbeat', id: randomUUID(), data: { agentId: live.state().agents.keys().next().value! }, metadata: { at: live.state().newestAt! } } as LifecycleEvent;
+  await live.whenProcessed((await store.appendBatch([beat])).lastPosition!);
+  t = performance.now();
+  live.view();
+  row('view() after one more event: rebuilt from the previous one', `${(performance.now() - t).toFixed(1).padStart(6)} ms`, `(baseline: the full build above)`);
   // Snapshots while following: serialized on a worker; the follower only hands the payload over.
   const deadline = Date.now() + 120_000;
   while ((live.snapshotStats()?.saved ?? 0) < 1 && Date.now() < deadline) await sleep(50);
@@ -138,6 +147,31 @@ if (phase === 'apply') {
   await sqlite.close();
   await live.close();
 }
+}
+
+// The live comparison of `npm run bench` (bench/peer.ts (a)), alone and repeated: the pairs run in
+// turn in one process, so that each ratio compares two passes under the same load.
+if (phase === 'peer') {
+  const { emmettLive, rollcallLive } = await import('./peer.js');
+  const count = Number(process.env['BENCH_PEER_EVENTS'] ?? 10_000);
+  const events: LifecycleEvent[] = [];
+  for (const raw of generateHistory({ agents: Math.min(AGENTS, 1000), events: count, seed: 'peer' })) {
+    const r = decodeEvent(raw);
+    if (!r.success) throw r.error;
+    events.push(r.data);
+  }
+  const timed = async (f: typeof emmettLive) => {
+    const before = process.cpuUsage();
+    const r = await f(events);
+    const cpu = process.cpuUsage(before);
+    return { perSecond: r.events / r.seconds, cpuUs: (cpu.user + cpu.system) / r.events };
+  };
+  for (let i = 0; i < Number(process.env['BENCH_PEER_RUNS'] ?? 3); i++) {
+    const theirs = await timed(emmettLive);
+    const ours = await timed(rollcallLive);
+    row(`baseline: Emmett in-memory + inline projection (${fmt(count)} events)`, rate(count, count / theirs.perSecond), `(${theirs.cpuUs.toFixed(1)} CPU µs/event)`);
+    row('rollcall: memory store + openRollcall, until whenProcessed', rate(count, count / ours.perSecond), `(${ours.cpuUs.toFixed(1)} CPU µs/event; ${(ours.perSecond / theirs.perSecond).toFixed(1)}× Emmett, goal ≥ 10×)`);
+  }
 }
 
 // 3–5. `rollcall watch` as a process on a SQLite store of EVENTS events.

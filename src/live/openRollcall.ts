@@ -3,15 +3,16 @@ import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import { trackLifecycleChanges, type LifecycleChangeTracker } from '../projections/lifecycleChanged.js';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
 import { DEFAULT_RETENTION_MS, type LifecycleState } from '../projections/lifecycleState.js';
-import { lifecycleView, type ProjectionJson } from '../projections/lifecycleView.js';
-import { decodeStored } from '../replay/decodeStored.js';
-import { foldEvents } from '../replay/foldEvents.js';
-import { decodeStoredChunks } from '../replay/decodeStored.js';
-import { isInvalid } from '../replay/replayItem.js';
+import { CompactIdSet } from '../events/compactIdSet.js';
+import { decodeStored, decodeStoredChunks } from '../replay/decodeStored.js';
+import { dedupeIds, markRedelivery } from '../replay/dedupeIds.js';
+import { foldEvents, type ReplaySource } from '../replay/foldEvents.js';
+import { isDuplicate, isInvalid, type DecodedItem } from '../replay/replayItem.js';
 import { replayStore } from '../replay/replayLog.js';
 import { verifySnapshot } from '../replay/snapshots.js';
-import type { StoredEvent, SubscriptionStatus } from '../stores/eventStore.js';
+import type { EventStore, StoredEvent, SubscribeOptions, SubscriptionStatus } from '../stores/eventStore.js';
 import { createChangeRing } from './changeRing.js';
+import { createLiveView } from './liveView.js';
 import { createSnapshotter } from './snapshotter.js';
 import type { Change, LiveStatus, LiveSubscribeOptions, OpenRollcallOptions, Rollcall } from './types.js';
 
@@ -53,6 +54,27 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/** A decoded source up to and including position `last`: nothing after it is read, nor its id seen. */
+async function* through(source: AsyncIterable<DecodedItem[]>, last: bigint): AsyncGenerator<DecodedItem[]> {
+  for await (const chunk of source) {
+    const end = chunk.findIndex((item) => item.position > last);
+    if (end < 0) yield chunk;
+    else {
+      if (end > 0) yield chunk.slice(0, end);
+      return;
+    }
+  }
+}
+
+/** A store's subscription a page at a time: its own pages where it has them, else one event a page. */
+async function* subscriptionPages(store: EventStore, options: SubscribeOptions): AsyncGenerator<readonly StoredEvent[]> {
+  if (store.subscribePages !== undefined) {
+    yield* store.subscribePages(options);
+    return;
+  }
+  for await (const stored of store.subscribe(options)) yield [stored];
+}
+
 const asRollcallError = (e: unknown, doing: string): RollcallError =>
   isRollcallError(e) ? e : new RollcallError('store-unavailable', `${doing}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
 
@@ -73,6 +95,11 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
 
   let state: LifecycleState = projection.initialState();
   let tracker: LifecycleChangeTracker | null = null;
+  // Rebuilt per position from what each event changed (a full view of a fleet takes seconds).
+  let liveView = createLiveView(state);
+  // A store without unique ids (EventStoreDB) may hand one id back twice: every id applied so far,
+  // across catch-up and following, so that a redelivery is a duplicate anomaly (rule 4), as in a replay.
+  let seen: CompactIdSet | null = null;
   let position: bigint | null = null;
   let head: bigint | null = null;
   let caughtUp = false;
@@ -81,7 +108,6 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
   let failed: RollcallError | null = null;
   let closed = false;
   let unavailableSince: number | null = null;
-  let viewCache: { position: bigint | null; json: ProjectionJson } | null = null;
 
   const subscribers = new Set<Subscriber>();
   let waiters: Waiter[] = [];
@@ -97,6 +123,19 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
         everyMs: options.snapshotEveryMs ?? 60_000,
       })
     : null;
+
+  /**
+   * Decodes one stored event and applies it through a tracker: an undecodable one is an anomaly
+   * with `skipInvalid` (else its error is thrown), a redelivered id (`seen` holds it) a duplicate.
+   */
+  const applyStored = (into: LifecycleChangeTracker, ids: CompactIdSet | null, stored: StoredEvent): Change => {
+    const item = markRedelivery(decodeStored(stored), ids);
+    if (isInvalid(item)) {
+      if (!skipInvalid) throw item.invalid;
+      return into.applyInvalid({ position: item.position, eventId: item.id, type: item.type, message: item.invalid.message });
+    }
+    return isDuplicate(item) ? into.applyDuplicate(item.event) : into.apply(item as RecordedEvent);
+  };
 
   // --- subscribers ------------------------------------------------------------------------------
 
@@ -144,15 +183,18 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     try {
       const from = sub.cursor;
       let initial: LifecycleState | undefined;
+      let ownSeen = store.uniqueIds ? null : new CompactIdSet();
       if (store.snapshots !== undefined && options.snapshots !== false) {
         const verdict = await verifySnapshot(projection, await store.snapshots.load(projection.name), store);
-        if (verdict.usable && verdict.position <= from) initial = verdict.state;
+        // Without unique ids a snapshot is only usable with the ids seen up to it (as in replayStore).
+        if (verdict.usable && verdict.position <= from && (ownSeen === null || verdict.seenIds !== null)) {
+          initial = verdict.state;
+          if (ownSeen !== null) ownSeen = verdict.seenIds;
+        }
       }
-      const upTo = await foldEvents(projection, decodeStoredChunks(store.readAll({ after: initial?.position ?? null })), {
-        until: from,
-        skipInvalid,
-        ...(initial !== undefined ? { initialState: initial } : {}),
-      });
+      const decoded = through(decodeStoredChunks(store.readAll({ after: initial?.position ?? null })), from);
+      const source: ReplaySource = ownSeen === null ? decoded : dedupeIds(decoded, ownSeen);
+      const upTo = await foldEvents(projection, source, { skipInvalid, ...(initial !== undefined ? { initialState: initial } : {}) });
       const own = upTo.state;
       const ownTracker = trackLifecycleChanges(projection, own, { retentionMs });
       let cursor = from;
@@ -161,14 +203,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
         let read = 0;
         for await (const stored of store.readAll({ after: cursor, limit: 1000 })) {
           read++;
-          const item = decodeStored(stored);
-          let change: Change;
-          if (isInvalid(item)) {
-            if (!skipInvalid) throw item.invalid;
-            change = ownTracker.applyInvalid({ position: item.position, eventId: item.id, type: item.type, message: item.invalid.message });
-          } else {
-            change = ownTracker.apply(item as RecordedEvent);
-          }
+          const change = applyStored(ownTracker, ownSeen, stored);
           cursor = stored.position;
           deliver(sub, change);
           if (sub.ended) return;
@@ -241,14 +276,8 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
   };
 
   const processOne = (stored: StoredEvent) => {
-    const item = decodeStored(stored);
-    let change: Change;
-    if (isInvalid(item)) {
-      if (!skipInvalid) throw item.invalid;
-      change = tracker!.applyInvalid({ position: item.position, eventId: item.id, type: item.type, message: item.invalid.message });
-    } else {
-      change = tracker!.apply(item as RecordedEvent);
-    }
+    const change = applyStored(tracker!, seen, stored);
+    liveView.note(change.changed);
     position = stored.position;
     if (head === null || position > head) head = position;
     ring.push(change);
@@ -277,6 +306,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
         });
         if (closed) return;
         state = result.state;
+        seen = result.seenIds;
         position = state.position;
         head = seenHead === null || (position !== null && position > seenHead) ? position : seenHead;
         return;
@@ -296,18 +326,21 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     let backoff = 100;
     while (!closed && failed === null) {
       try {
-        const subscription = store.subscribe({ after: position, signal: lifetime.signal, onStatus: onStoreStatus });
+        const pages = subscriptionPages(store, { after: position, signal: lifetime.signal, onStatus: onStoreStatus });
         let slice = performance.now();
-        for await (const stored of subscription) {
+        for await (const page of pages) {
           if (closed) return;
           if (!storeAvailable) setAvailable();
           backoff = 100;
-          processOne(stored);
-          // A store hands a backlog over without touching the event loop (microtasks only): give
-          // timers and sockets (serve's requests) a turn every few ms of a burst.
-          if (performance.now() - slice > YIELD_EVERY_MS) {
-            await new Promise<void>((resolve) => setImmediate(resolve));
-            slice = performance.now();
+          for (const stored of page) {
+            processOne(stored);
+            // A store hands a backlog over without touching the event loop (microtasks only): give
+            // timers and sockets (serve's requests) a turn every few ms of a burst, between events.
+            if (performance.now() - slice > YIELD_EVERY_MS) {
+              await new Promise<void>((resolve) => setImmediate(resolve));
+              slice = performance.now();
+              if (closed) return;
+            }
           }
         }
         if (closed) return;
@@ -336,6 +369,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
       await catchUp();
       if (closed || failed !== null) return;
       tracker = trackLifecycleChanges(projection, state, { retentionMs });
+      liveView = createLiveView(state);
       ring.reset(position ?? START);
       caughtUp = true;
       snapshotter?.start(position);
@@ -352,10 +386,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
   // --- the handle --------------------------------------------------------------------------------
 
   const handle: Rollcall = {
-    view() {
-      if (viewCache === null || viewCache.position !== position) viewCache = { position, json: lifecycleView(state, { retentionMs }) };
-      return viewCache.json;
-    },
+    view: () => liveView.view(),
     state: () => state,
     position: () => position,
     status: (): LiveStatus => ({ position, head, caughtUp, storeAvailable, lastError, failed }),

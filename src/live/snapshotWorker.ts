@@ -3,9 +3,11 @@
 // stops the follower. It is fed the same stored events the follower applies, in order.
 import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
+import { CompactIdSet } from '../events/compactIdSet.js';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
 import { decodeStored } from '../replay/decodeStored.js';
+import { markRedelivery } from '../replay/dedupeIds.js';
 import { applyItemsInPlace } from '../replay/foldEvents.js';
 import { isInvalid, type ReplayItem } from '../replay/replayItem.js';
 import { encodeSnapshot } from '../replay/snapshots.js';
@@ -22,9 +24,18 @@ export type FromWorker =
   /** After `init`: where the mirror stands (null: the snapshot was unusable, it starts empty). */
   | { kind: 'loaded'; position: bigint | null; eventId: string | null };
 
-const { retentionMs, skipInvalid } = workerData as { retentionMs: number; skipInvalid: boolean };
+export interface WorkerOptions {
+  retentionMs: number;
+  skipInvalid: boolean;
+  /** False (EventStoreDB): the mirror deduplicates exactly, as the follower does, and its snapshots carry the ids seen. */
+  uniqueIds: boolean;
+}
+
+const { retentionMs, skipInvalid, uniqueIds } = workerData as WorkerOptions;
 const projection = createLifecycleProjection({ retentionMs });
+const freshIds = (): CompactIdSet | null => (uniqueIds ? null : new CompactIdSet());
 let state: LifecycleState = projection.initialState();
+let seen = freshIds();
 let lastPosition: bigint | null = null;
 let lastId: string | null = null;
 let broken: string | null = null;
@@ -34,6 +45,7 @@ port.on('message', (message: ToWorker) => {
   switch (message.kind) {
     case 'init': {
       state = projection.initialState();
+      seen = freshIds();
       lastPosition = null;
       lastId = null;
       if (message.payload === null) return;
@@ -43,14 +55,18 @@ port.on('message', (message: ToWorker) => {
       const json = message.payload.slice(nl + 1);
       try {
         if (nl < 0 || message.payload.slice(0, nl) !== createHash('sha256').update(json).digest('hex')) throw new Error('checksum');
-        const body = JSON.parse(json) as { name: string; version: number; state: unknown; position: string; eventId: string };
+        const body = JSON.parse(json) as { name: string; version: number; state: unknown; position: string; eventId: string; seenIds?: string };
         if (body.name !== projection.name || body.version !== projection.version) throw new Error('foreign');
+        // Without the ids seen up to it, a snapshot cannot tell a redelivery in the tail (as in replayStore).
+        if (!uniqueIds && typeof body.seenIds !== 'string') throw new Error('no id set');
+        seen = uniqueIds ? null : CompactIdSet.decode(body.seenIds!);
         state = projection.fromJSON!(body.state);
         lastPosition = BigInt(body.position);
         lastId = body.eventId;
         port.postMessage({ kind: 'loaded', position: lastPosition, eventId: lastId } satisfies FromWorker);
       } catch {
         state = projection.initialState();
+        seen = freshIds();
         port.postMessage({ kind: 'loaded', position: null, eventId: null } satisfies FromWorker);
       }
       return;
@@ -64,7 +80,7 @@ port.on('message', (message: ToWorker) => {
           broken = `position ${item.position} is not a valid event`;
           break;
         }
-        items.push(item);
+        items.push(markRedelivery(item, seen));
         lastPosition = stored.position;
         lastId = stored.id;
       }
@@ -77,7 +93,7 @@ port.on('message', (message: ToWorker) => {
         return;
       }
       const started = performance.now();
-      const snapshot = encodeSnapshot(projection, lastPosition, lastId, state);
+      const snapshot = encodeSnapshot(projection, lastPosition, lastId, state, seen ?? undefined);
       port.postMessage({
         kind: 'snapshot',
         position: lastPosition,

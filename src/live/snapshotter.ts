@@ -6,7 +6,7 @@ import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Projection } from '../projections/defineProjection.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
 import type { EventStore, StoredEvent } from '../stores/eventStore.js';
-import type { FromWorker, ToWorker } from './snapshotWorker.js';
+import type { FromWorker, ToWorker, WorkerOptions } from './snapshotWorker.js';
 
 export interface SnapshotStats {
   /** Snapshots saved while following. */
@@ -135,7 +135,9 @@ export const createSnapshotter = (options: {
 
   // Declared before use by request(); hoisted as a function.
   async function bringUp(position: bigint | null): Promise<void> {
-    const w = new Worker(workerModule(), { workerData: { retentionMs: options.retentionMs, skipInvalid: options.skipInvalid } });
+    const w = new Worker(workerModule(), {
+      workerData: { retentionMs: options.retentionMs, skipInvalid: options.skipInvalid, uniqueIds: store.uniqueIds } satisfies WorkerOptions,
+    });
     w.unref();
     w.on('message', onMessage);
     w.on('error', (e) => {

@@ -22,6 +22,8 @@ export interface LifecycleChangeTracker {
   apply(event: RecordedEvent): TrackedChange;
   /** Records an undecodable event (an anomaly; no entity changes). */
   applyInvalid(info: { position: bigint; eventId: string | null; type: string | null; message: string }): TrackedChange;
+  /** Records a redelivery of an id already applied (rule 4: an anomaly; no entity changes, the clock stays). */
+  applyDuplicate(event: RecordedEvent): TrackedChange;
 }
 
 export const NOTHING_CHANGED: Changed = Object.freeze({
@@ -33,14 +35,22 @@ export const NOTHING_CHANGED: Changed = Object.freeze({
 type Plain = Record<string, unknown>;
 
 // One level deep: reducers replace nested objects (run, connection) but mutate some arrays in place
-// (openSessionIds), so a copy keeps the values the comparison needs.
+// (openSessionIds), so a copy keeps the values the comparison needs. The spread is V8's fast object
+// clone; only nested values are copied again. This runs for a few records per live event, so it
+// allocates nothing but the copies (no key arrays).
 const copyRecord = (r: object): Plain => {
-  const c: Plain = {};
-  for (const k in r) {
-    const v = (r as Plain)[k];
-    c[k] = Array.isArray(v) ? v.slice() : v !== null && typeof v === 'object' ? { ...(v as Plain) } : v;
+  const c: Plain = { ...(r as Plain) };
+  for (const k in c) {
+    const v = c[k];
+    if (v !== null && typeof v === 'object') c[k] = Array.isArray(v) ? v.slice() : { ...(v as Plain) };
   }
   return c;
+};
+
+const keyCount = (o: object): number => {
+  let n = 0;
+  for (const _ in o) n++;
+  return n;
 };
 
 const sameValue = (a: unknown, b: unknown): boolean => {
@@ -51,10 +61,12 @@ const sameValue = (a: unknown, b: unknown): boolean => {
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
     return true;
   }
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if ((a as Plain)[k] !== (b as Plain)[k]) return false;
-  return true;
+  let n = 0;
+  for (const k in a) {
+    n++;
+    if ((a as Plain)[k] !== (b as Plain)[k]) return false;
+  }
+  return n === keyCount(b);
 };
 
 const sameRecord = (before: Plain | undefined, after: object | undefined): boolean => {
@@ -64,7 +76,7 @@ const sameRecord = (before: Plain | undefined, after: object | undefined): boole
     n++;
     if (!sameValue(before[k], (after as Plain)[k])) return false;
   }
-  return n === Object.keys(before).length;
+  return n === keyCount(before);
 };
 
 const isoMs = (iso: string): number => Date.parse(iso);
@@ -279,5 +291,10 @@ export const trackLifecycleChanges = (
     return { position: info.position, type: info.type ?? 'invalid', changed: NOTHING_CHANGED };
   };
 
-  return { apply, applyInvalid };
+  const applyDuplicate = (e: RecordedEvent): TrackedChange => {
+    projection.applyDuplicate?.(draft, { position: e.position, eventId: e.id, type: e.type });
+    return { position: e.position, type: e.type, changed: NOTHING_CHANGED };
+  };
+
+  return { apply, applyInvalid, applyDuplicate };
 };

@@ -1,5 +1,5 @@
 import { agentStatus, type AgentStatusName } from './agentStatus.js';
-import type { AnomalyRecord, AnomalyReason, ConnectionRecord, LifecycleState, SessionRecord } from './lifecycleState.js';
+import type { AgentRecord, AnomalyRecord, AnomalyReason, ConnectionRecord, LifecycleState, PoolRecord, SessionRecord } from './lifecycleState.js';
 
 export interface PoolStatusJson {
   activeCount: number;
@@ -51,7 +51,7 @@ export interface ProjectionJson {
   anomalies: { count: number; byReason: Partial<Record<AnomalyReason, number>>; recent: AnomalyRecord[] };
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+export const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * A record keyed by ids from input: no prototype, so `__proto__` or `constructor` is an ordinary
@@ -59,33 +59,16 @@ const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0
  */
 export const idRecord = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
 
-/**
- * Derives the SPEC §3 view from the state: pool occupancy, running set, busy and agent status are
- * computed from session states here, never counted. Pure. The state holds exactly what is within
- * the retention window, so the view needs no window of its own (the second argument is ignored;
- * it is accepted so that callers written against the older signature still compile).
- */
-export const lifecycleView = (state: LifecycleState, _legacy?: { retentionMs?: number }): ProjectionJson => {
-  const sessions = idRecord<SessionJson>();
-  for (const s of state.sessions.values()) sessions[s.sessionId] = { ...s };
+/** One session's JSON: exactly the fields the state keeps for it. */
+export const sessionJson = (s: SessionRecord): SessionJson => ({ ...s });
 
-  const agents = idRecord<AgentJson>();
-  const running: string[] = [];
-  const busy: string[] = [];
-  const liveByPool = new Map<string, string[]>();
-  for (const a of state.agents.values()) {
-    const derived = agentStatus(state.sessions, a);
-    const live = derived.live;
-    if (live !== undefined) {
-      running.push(a.agentId);
-      if (live.poolId !== null && a.role !== 'director') {
-        const list = liveByPool.get(live.poolId);
-        if (list === undefined) liveByPool.set(live.poolId, [a.agentId]);
-        else list.push(a.agentId);
-      }
-    }
-    if (derived.busy) busy.push(a.agentId);
-    agents[a.agentId] = {
+/** One agent's JSON, with the live session it was derived from (the view counts it in that session's pool). */
+export const agentJson = (sessions: ReadonlyMap<string, SessionRecord>, a: AgentRecord): { json: AgentJson; live: SessionRecord | undefined } => {
+  const derived = agentStatus(sessions, a);
+  const live = derived.live;
+  return {
+    live,
+    json: {
       agentId: a.agentId,
       name: a.name,
       role: a.role,
@@ -101,34 +84,74 @@ export const lifecycleView = (state: LifecycleState, _legacy?: { retentionMs?: n
       stoppedAt: a.stoppedAt,
       lastSeenAt: a.lastSeenAt,
       lastExitReason: a.lastExitReason,
-    };
+    },
+  };
+};
+
+/** The pool an agent takes a slot of: its live session's, unless it is a director (directors take none). */
+export const occupiedPool = (a: AgentRecord, live: SessionRecord | undefined): string | null =>
+  live !== undefined && live.poolId !== null && a.role !== 'director' ? live.poolId : null;
+
+/** One pool's JSON, given the agents occupying it (sorted by code unit; one live session per agent, rule 11). */
+export const poolJson = (state: LifecycleState, p: PoolRecord, activeAgentIds: string[]): PoolJson => {
+  const activeByType = idRecord<number>();
+  for (const id of activeAgentIds) {
+    const type = state.agents.get(id)!.type;
+    activeByType[type] = (activeByType[type] ?? 0) + 1;
+  }
+  const activeCount = activeAgentIds.length;
+  return {
+    poolId: p.poolId,
+    name: p.name,
+    maxSize: p.maxSize,
+    agentTypes: [...p.agentTypes],
+    enabled: p.enabled,
+    status: {
+      activeCount,
+      availableSlots: p.enabled ? Math.max(0, p.maxSize - activeCount) : 0,
+      overCapacityBy: Math.max(0, activeCount - p.maxSize),
+      activeByType,
+      activeAgentIds,
+    },
+  };
+};
+
+/** The view's anomalies section: a copy, so that a view handed out never changes. */
+export const anomaliesJson = (state: LifecycleState): ProjectionJson['anomalies'] => ({
+  count: state.anomalies.count,
+  byReason: { ...state.anomalies.byReason },
+  recent: state.anomalies.recent.map((r) => ({ ...r })),
+});
+
+/**
+ * Derives the SPEC §3 view from the state: pool occupancy, running set, busy and agent status are
+ * computed from session states here, never counted. Pure. The state holds exactly what is within
+ * the retention window, so the view needs no window of its own (the second argument is ignored;
+ * it is accepted so that callers written against the older signature still compile).
+ */
+export const lifecycleView = (state: LifecycleState, _legacy?: { retentionMs?: number }): ProjectionJson => {
+  const sessions = idRecord<SessionJson>();
+  for (const s of state.sessions.values()) sessions[s.sessionId] = sessionJson(s);
+
+  const agents = idRecord<AgentJson>();
+  const running: string[] = [];
+  const busy: string[] = [];
+  const liveByPool = new Map<string, string[]>();
+  for (const a of state.agents.values()) {
+    const { json, live } = agentJson(state.sessions, a);
+    if (live !== undefined) running.push(a.agentId);
+    const poolId = occupiedPool(a, live);
+    if (poolId !== null) {
+      const list = liveByPool.get(poolId);
+      if (list === undefined) liveByPool.set(poolId, [a.agentId]);
+      else list.push(a.agentId);
+    }
+    if (json.busy) busy.push(a.agentId);
+    agents[a.agentId] = json;
   }
 
   const pools = idRecord<PoolJson>();
-  for (const p of state.pools.values()) {
-    // One live session per agent (rule 11), so each agent is listed once.
-    const activeAgentIds = [...(liveByPool.get(p.poolId) ?? [])].sort(byCodeUnit);
-    const activeByType = idRecord<number>();
-    for (const id of activeAgentIds) {
-      const type = state.agents.get(id)!.type;
-      activeByType[type] = (activeByType[type] ?? 0) + 1;
-    }
-    const activeCount = activeAgentIds.length;
-    pools[p.poolId] = {
-      poolId: p.poolId,
-      name: p.name,
-      maxSize: p.maxSize,
-      agentTypes: [...p.agentTypes],
-      enabled: p.enabled,
-      status: {
-        activeCount,
-        availableSlots: p.enabled ? Math.max(0, p.maxSize - activeCount) : 0,
-        overCapacityBy: Math.max(0, activeCount - p.maxSize),
-        activeByType,
-        activeAgentIds,
-      },
-    };
-  }
+  for (const p of state.pools.values()) pools[p.poolId] = poolJson(state, p, [...(liveByPool.get(p.poolId) ?? [])].sort(byCodeUnit));
 
   return {
     position: state.position === null ? null : state.position.toString(),
@@ -137,10 +160,6 @@ export const lifecycleView = (state: LifecycleState, _legacy?: { retentionMs?: n
     sessions,
     running: running.sort(byCodeUnit),
     busy: busy.sort(byCodeUnit),
-    anomalies: {
-      count: state.anomalies.count,
-      byReason: { ...state.anomalies.byReason },
-      recent: state.anomalies.recent.map((r) => ({ ...r })),
-    },
+    anomalies: anomaliesJson(state),
   };
 };

@@ -1,5 +1,5 @@
 import { CompactIdSet } from '../events/compactIdSet.js';
-import { DuplicateRecord, isDuplicate, isInvalid, type ReplayItem } from './replayItem.js';
+import { DuplicateRecord, isDuplicate, isInvalid, type DecodedItem, type ReplayItem } from './replayItem.js';
 import type { ReplaySource } from './foldEvents.js';
 
 /**
@@ -25,3 +25,11 @@ export const markDuplicates = (chunk: readonly ReplayItem[], seen: CompactIdSet)
   }
   return out ?? (chunk as ReplayItem[]);
 };
+
+/**
+ * The same rule for one decoded item at a time (a live follower): a valid event whose id is already
+ * in `seen` becomes a DuplicateRecord; anything else passes, its id now in `seen`. Without a set
+ * (a store with unique ids) every item passes.
+ */
+export const markRedelivery = (item: DecodedItem, seen: CompactIdSet | null): ReplayItem =>
+  seen === null || isInvalid(item) || seen.add(item.id) ? item : new DuplicateRecord(item);

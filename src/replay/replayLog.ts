@@ -69,6 +69,13 @@ export interface ReplayResult<S> extends FoldResult<S> {
   snapshotSaved: boolean;
   /** Why a due snapshot could not be saved (a read-only database, a full disk): the replay itself still succeeded. */
   snapshotError: string | null;
+  /**
+   * A store without unique ids: every id seen up to the last event processed (the snapshot's set
+   * plus the tail's), so that a follower goes on deduplicating exactly where the replay stopped.
+   * Null for stores that guarantee unique ids, and for a replay cut short (`until`, `asOf`): its
+   * reader may have seen ids past where the fold stopped.
+   */
+  seenIds: CompactIdSet | null;
 }
 
 /**
@@ -158,7 +165,7 @@ export const replayStore = async <S>(
       snapshotError = e instanceof Error ? e.message : String(e);
     }
   }
-  return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved, snapshotError };
+  return { ...result, snapshotPosition: after, snapshotSkipped, snapshotSaved, snapshotError, seenIds: cutShort ? null : (seen ?? null) };
 };
 
 /** Rebuilds a projection from an NDJSON file (or `-` for stdin) without any store. */

@@ -117,6 +117,12 @@ export interface EventStore {
   readStream(stream: string, options?: { fromRevision?: bigint }): AsyncIterable<StoredEvent>;
   /** Catches up from `after`, then follows new events live until the signal aborts. */
   subscribe(options?: SubscribeOptions): AsyncIterable<StoredEvent>;
+  /**
+   * The same as `subscribe`, a page at a time: each page holds what had been committed since the
+   * previous one (up to a page size), so a follower that falls behind, or a burst of appends,
+   * costs one async step per page rather than one per event. What the live runtime follows.
+   */
+  subscribePages?(options?: SubscribeOptions): AsyncIterable<readonly StoredEvent[]>;
   /** Position of the newest event, or null when empty. */
   head(): Promise<bigint | null>;
   /** Present when the store can keep projection snapshots. */

@@ -9,8 +9,12 @@ import type {
   StoredEvent,
   SubscribeOptions,
 } from './eventStore.js';
+import { copyJson } from './copyJson.js';
 import { checkExpectedRevision } from './expectedRevision.js';
 import { pause, wakeAll } from './pause.js';
+
+/** Most events handed to a follower at once. */
+const PAGE = 2048;
 
 /** An in-process store (`memory:`): the reference semantics the durable stores are tested against. */
 export const openMemoryStore = (): EventStore => {
@@ -32,9 +36,9 @@ export const openMemoryStore = (): EventStore => {
       revision: BigInt(s.length),
       id: e.id,
       type: e.type,
-      // Stored as JSON so that a reader can never alias a producer's object.
-      data: JSON.parse(JSON.stringify(e.data)),
-      metadata: JSON.parse(JSON.stringify(e.metadata)),
+      // Copied as JSON would copy them, so that a reader can never alias a producer's object.
+      data: copyJson(e.data),
+      metadata: copyJson(e.metadata),
     };
     log.push(stored);
     s.push(stored);
@@ -42,6 +46,23 @@ export const openMemoryStore = (): EventStore => {
     ids.add(e.id);
     return true;
   };
+
+  async function* subscribePages(options: SubscribeOptions = {}): AsyncGenerator<StoredEvent[]> {
+    let next = options.after == null ? 0 : Number(options.after);
+    const signal = options.signal;
+    while (!signal?.aborted && !closed) {
+      if (next < log.length) {
+        const page = log.slice(next, next + PAGE);
+        next += page.length;
+        yield page;
+        continue;
+      }
+      await pause(60_000, signal, wakers);
+      // Woken by an append: let the rest of this turn's appends land first (a producer awaiting
+      // one append after another never leaves the microtask queue), so that a burst is one page.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
 
   const store: EventStore = {
     url: 'memory:',
@@ -82,17 +103,14 @@ export const openMemoryStore = (): EventStore => {
       for (let i = Number(options.fromRevision ?? 0n); i < s.length; i++) yield s[i]!;
     },
     async *subscribe(options: SubscribeOptions = {}) {
-      let next = options.after == null ? 0 : Number(options.after);
-      const signal = options.signal;
-      while (!signal?.aborted) {
-        while (next < log.length) {
-          yield log[next++]!;
-          if (signal?.aborted || closed) return;
+      for await (const page of subscribePages(options)) {
+        for (const e of page) {
+          yield e;
+          if (options.signal?.aborted || closed) return;
         }
-        if (closed) return;
-        await pause(60_000, signal, wakers);
       }
     },
+    subscribePages,
     async head() {
       return log.length ? BigInt(log.length) : null;
     },

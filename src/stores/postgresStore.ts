@@ -499,6 +499,56 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     for await (const events of readPages(options)) yield* events;
   };
 
+  async function* subscribePages(options: SubscribeOptions = {}): AsyncGenerator<StoredEvent[]> {
+    const signal = options.signal;
+    let last = options.after ?? 0n;
+    let failingSince: number | null = null;
+    let backoff = pollIntervalMs;
+    // A hot standby cannot LISTEN (nor does NOTIFY reach it): its followers poll.
+    const listener: Listener = readOnly ? pollingOnly : acquireListener(connectionString, channel, connectTimeoutMs);
+    const wake = () => wakeAll(subscriptionWakers);
+    const subscriptionWakers = new Set<() => void>();
+    listener.wakers.add(wake);
+    wakers.add(wake);
+    try {
+      while (!signal?.aborted && !closed) {
+        // Counted before the read: a notification that arrives while reading or yielding is not lost.
+        const heard = listener.heard;
+        let rows: Row[];
+        try {
+          rows = await page(last, pageSize);
+          if (failingSince !== null) {
+            failingSince = null;
+            backoff = pollIntervalMs;
+            options.onStatus?.({ available: true });
+          }
+        } catch (e) {
+          if (closed || signal?.aborted) return; // closed while reading: the subscription just ends
+          // A restart or failover of the server: keep following from `last` (nothing is skipped
+          // or repeated), backing off, and give up only after reconnectWindowMs of failures.
+          failingSince ??= Date.now();
+          options.onStatus?.({ available: false, error: toRollcallError(url, 'follow', e) });
+          if (Date.now() - failingSince > reconnectWindowMs) throw toRollcallError(url, 'follow', e);
+          await pause(backoff, signal, new Set());
+          backoff = Math.min(backoff * 2, 5_000);
+          continue;
+        }
+        if (rows.length > 0) {
+          const batch = rows.map(toStored);
+          last = batch[batch.length - 1]!.position;
+          yield batch;
+          if (signal?.aborted || closed) return;
+        }
+        if (rows.length === pageSize || listener.heard !== heard) continue;
+        await pause(listener.up ? notifyFallbackMs : pollIntervalMs, signal, subscriptionWakers);
+      }
+    } finally {
+      listener.wakers.delete(wake);
+      wakers.delete(wake);
+      listener.release();
+    }
+  }
+
   const store: EventStore = {
     url,
     uniqueIds: true,
@@ -545,54 +595,14 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
       }
     },
     async *subscribe(options: SubscribeOptions = {}) {
-      const signal = options.signal;
-      let last = options.after ?? 0n;
-      let failingSince: number | null = null;
-      let backoff = pollIntervalMs;
-      // A hot standby cannot LISTEN (nor does NOTIFY reach it): its followers poll.
-      const listener: Listener = readOnly ? pollingOnly : acquireListener(connectionString, channel, connectTimeoutMs);
-      const wake = () => wakeAll(subscriptionWakers);
-      const subscriptionWakers = new Set<() => void>();
-      listener.wakers.add(wake);
-      wakers.add(wake);
-      try {
-        while (!signal?.aborted && !closed) {
-          // Counted before the read: a notification that arrives while reading or yielding is not lost.
-          const heard = listener.heard;
-          let rows: Row[];
-          try {
-            rows = await page(last, pageSize);
-            if (failingSince !== null) {
-              failingSince = null;
-              backoff = pollIntervalMs;
-              options.onStatus?.({ available: true });
-            }
-          } catch (e) {
-            if (closed || signal?.aborted) return; // closed while reading: the subscription just ends
-            // A restart or failover of the server: keep following from `last` (nothing is skipped
-            // or repeated), backing off, and give up only after reconnectWindowMs of failures.
-            failingSince ??= Date.now();
-            options.onStatus?.({ available: false, error: toRollcallError(url, 'follow', e) });
-            if (Date.now() - failingSince > reconnectWindowMs) throw toRollcallError(url, 'follow', e);
-            await pause(backoff, signal, new Set());
-            backoff = Math.min(backoff * 2, 5_000);
-            continue;
-          }
-          for (const r of rows) {
-            const e = toStored(r);
-            yield e;
-            last = e.position;
-            if (signal?.aborted || closed) return;
-          }
-          if (rows.length === pageSize || listener.heard !== heard) continue;
-          await pause(listener.up ? notifyFallbackMs : pollIntervalMs, signal, subscriptionWakers);
+      for await (const batch of subscribePages(options)) {
+        for (const e of batch) {
+          yield e;
+          if (options.signal?.aborted || closed) return;
         }
-      } finally {
-        listener.wakers.delete(wake);
-        wakers.delete(wake);
-        listener.release();
       }
     },
+    subscribePages,
     head,
     snapshots: {
       async load(name): Promise<Snapshot | null> {

@@ -416,6 +416,42 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
     for await (const page of readPages(options)) yield* page;
   };
 
+  async function* subscribePages(options: SubscribeOptions = {}): AsyncGenerator<StoredEvent[]> {
+    const signal = options.signal;
+    let last = options.after ?? 0n;
+    let seenVersion: unknown = null;
+    let seenLocal = -1;
+    startWatching();
+    try {
+      while (!signal?.aborted && !closed) {
+        checkIdentity();
+        const version = guard('read', () => dataVersion.get());
+        if (version === seenVersion && localCommits === seenLocal) {
+          // Nothing committed since the last read: wait for the file watch, a local append, or the poll.
+          // The watch fires on the writer's WAL write, a moment before its commit is visible (the
+          // WAL index is updated after it, through shared memory, which raises no file event), so
+          // look again every few ms for a short while after a file event.
+          await pause(Date.now() - lastFileEvent < SETTLE_MS ? 2 : pollIntervalMs, signal, wakers);
+          continue;
+        }
+        seenVersion = version;
+        seenLocal = localCommits;
+        for (;;) {
+          const rows = guard('read', () => pageAll.all(last, pageSize) as Row[]);
+          if (rows.length > 0) {
+            const page = rows.map(toStored);
+            last = page[page.length - 1]!.position;
+            yield page;
+            if (signal?.aborted || closed) return;
+          }
+          if (rows.length < pageSize) break;
+        }
+      }
+    } finally {
+      stopWatching();
+    }
+  }
+
   const store: EventStore = {
     url,
     uniqueIds: true,
@@ -449,40 +485,14 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
       }
     },
     async *subscribe(options: SubscribeOptions = {}) {
-      const signal = options.signal;
-      let last = options.after ?? 0n;
-      let seenVersion: unknown = null;
-      let seenLocal = -1;
-      startWatching();
-      try {
-        while (!signal?.aborted && !closed) {
-          checkIdentity();
-          const version = guard('read', () => dataVersion.get());
-          if (version === seenVersion && localCommits === seenLocal) {
-            // Nothing committed since the last read: wait for the file watch, a local append, or the poll.
-            // The watch fires on the writer's WAL write, a moment before its commit is visible (the
-            // WAL index is updated after it, through shared memory, which raises no file event), so
-            // look again every few ms for a short while after a file event.
-            await pause(Date.now() - lastFileEvent < SETTLE_MS ? 2 : pollIntervalMs, signal, wakers);
-            continue;
-          }
-          seenVersion = version;
-          seenLocal = localCommits;
-          for (;;) {
-            const rows = guard('read', () => pageAll.all(last, pageSize) as Row[]);
-            for (const r of rows) {
-              const e = toStored(r);
-              yield e;
-              last = e.position;
-              if (signal?.aborted || closed) return;
-            }
-            if (rows.length < pageSize) break;
-          }
+      for await (const page of subscribePages(options)) {
+        for (const e of page) {
+          yield e;
+          if (options.signal?.aborted || closed) return;
         }
-      } finally {
-        stopWatching();
       }
     },
+    subscribePages,
     async head() {
       return guard('read', head);
     },

@@ -8,7 +8,7 @@ import type { ProjectionJson } from '../../src/projections/lifecycleView.js';
 import { replayFile, replayStore } from '../../src/replay/replayLog.js';
 import type { EventStore, StoredEvent } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
-import { arbitraryHistory } from '../support/arbitraryHistory.js';
+import { withRedeliveries } from '../support/arbitraryHistory.js';
 import { tempDir } from '../support/cli.js';
 import { T0, agent, ev, foldState, given, pool, spawned } from '../support/lifecycle.js';
 
@@ -68,23 +68,6 @@ const nonUniqueStore = (events: readonly LifecycleEvent[]): EventStore => {
 };
 
 const ignoringPositions = (v: ProjectionJson) => ({ ...v, position: null, anomalies: null });
-
-/** The history with redeliveries of earlier events inserted at later points, each with any `at`. */
-const withRedeliveries = fc
-  .tuple(arbitraryHistory({ retentionJumps: true }), fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: -40 * DAY_S, max: 40 * DAY_S })), { maxLength: 12 }))
-  .map(([events, picks]) => {
-    const out = [...events];
-    let inserted = 0;
-    for (const [from, to, shift] of picks) {
-      if (out.length === 0) break;
-      const i = from % out.length;
-      const j = i + 1 + (to % (out.length - i));
-      const original = out[i]!;
-      out.splice(j, 0, { ...original, metadata: { ...original.metadata, at: new Date(Date.parse(original.metadata.at) + shift * 1000).toISOString() } });
-      inserted++;
-    }
-    return { events, redelivered: out, inserted };
-  });
 
 describe('property: any redelivery of any earlier event, at any later point, with any `at`, changes nothing but the anomaly count', { timeout: 180_000 }, () => {
   const projection = createLifecycleProjection();

@@ -45,4 +45,23 @@ describe('memory store subscriptions', () => {
     }
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
+
+  it('hand a burst over as one page: appends awaited one after another in a turn are read together, in order, each once', async () => {
+    const store = openMemoryStore();
+    const controller = new AbortController();
+    await store.appendBatch(heartbeats(3));
+    const pages: bigint[][] = [];
+    const reading = (async () => {
+      for await (const page of store.subscribePages!({ after: 1n, signal: controller.signal })) pages.push(page.map((e) => e.position));
+    })();
+    await new Promise((r) => setImmediate(r));
+    expect(pages).toEqual([[2n, 3n]]);
+    for (const e of heartbeats(100)) await store.appendBatch([e]);
+    await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    await reading;
+    expect(pages).toHaveLength(2);
+    expect(pages[1]).toEqual(Array.from({ length: 100 }, (_, i) => BigInt(i + 4)));
+    await store.close();
+  });
 });

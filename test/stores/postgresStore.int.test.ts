@@ -123,6 +123,24 @@ if (!server) {
   );
 
   describe('postgres store', () => {
+    it('subscribePages hands over what was committed since the last page as pages of at most pageSize, in order, each event once', async () => {
+      const store = await open(await freshDatabase(), { pageSize: 40 });
+      await store.appendBatch(heartbeats(100));
+      const controller = new AbortController();
+      const pages: bigint[][] = [];
+      const reading = (async () => {
+        for await (const page of store.subscribePages!({ after: 10n, signal: controller.signal })) pages.push(page.map((e) => e.position));
+      })();
+      const deadline = Date.now() + 10_000;
+      while (pages.flat().length < 90 && Date.now() < deadline) await sleep(5);
+      await store.appendBatch(heartbeats(3));
+      while (pages.flat().length < 93 && Date.now() < deadline) await sleep(5);
+      controller.abort();
+      await reading;
+      expect(pages.map((p) => p.length)).toEqual([40, 40, 10, 3]);
+      expect(pages.flat()).toEqual(Array.from({ length: 93 }, (_, i) => BigInt(i + 11)));
+    });
+
     it('concurrent writers and a live follower: every event seen exactly once, positions 1, 2, 3… never skipped', async () => {
       const url = await freshDatabase();
       // Each writer is its own pool (as separate processes would be), and holds every append

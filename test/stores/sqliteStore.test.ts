@@ -37,6 +37,25 @@ describeEventStoreConformance(
 );
 
 describe('sqlite store', () => {
+  it('subscribePages hands over what was committed since the last page as pages of at most pageSize, in order, each event once', async () => {
+    const store = openSqliteStore({ path: tempDb(), pageSize: 40 });
+    await store.appendBatch(heartbeats(100));
+    const controller = new AbortController();
+    const pages: bigint[][] = [];
+    const reading = (async () => {
+      for await (const page of store.subscribePages!({ after: 10n, signal: controller.signal })) pages.push(page.map((e) => e.position));
+    })();
+    const deadline = Date.now() + 5_000;
+    while (pages.flat().length < 90 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await store.appendBatch(heartbeats(3));
+    while (pages.flat().length < 93 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    await reading;
+    expect(pages.map((p) => p.length)).toEqual([40, 40, 10, 3]);
+    expect(pages.flat()).toEqual(Array.from({ length: 93 }, (_, i) => BigInt(i + 11)));
+    await store.close();
+  });
+
   it('yields a row whose JSON is damaged with `corrupt` set, and keeps reading', async () => {
     const path = tempDb();
     const store = openSqliteStore({ path });

@@ -80,3 +80,25 @@ export const arbitraryHistory = (options: { maxLength?: number; retentionJumps?:
       });
       return out;
     });
+
+const DAY_S = 24 * 3600;
+
+/**
+ * A random history, and the same with redeliveries of earlier events (same id) inserted at later
+ * points, each with any `at` (up to 40 days either way); `inserted` counts them.
+ */
+export const withRedeliveries = fc
+  .tuple(arbitraryHistory({ retentionJumps: true }), fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: -40 * DAY_S, max: 40 * DAY_S })), { maxLength: 12 }))
+  .map(([events, picks]) => {
+    const out = [...events];
+    let inserted = 0;
+    for (const [from, to, shift] of picks) {
+      if (out.length === 0) break;
+      const i = from % out.length;
+      const j = i + 1 + (to % (out.length - i));
+      const original = out[i]!;
+      out.splice(j, 0, { ...original, metadata: { ...original.metadata, at: new Date(Date.parse(original.metadata.at) + shift * 1000).toISOString() } });
+      inserted++;
+    }
+    return { events, redelivered: out, inserted };
+  });

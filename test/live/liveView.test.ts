@@ -1,0 +1,70 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CompactIdSet } from '../../src/events/compactIdSet.js';
+import { createLiveView } from '../../src/live/liveView.js';
+import { trackLifecycleChanges } from '../../src/projections/lifecycleChanged.js';
+import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
+import { lifecycleView, type ProjectionJson } from '../../src/projections/lifecycleView.js';
+import { markRedelivery } from '../../src/replay/dedupeIds.js';
+import { isDuplicate } from '../../src/replay/replayItem.js';
+import { arbitraryHistory } from '../support/arbitraryHistory.js';
+import { agent, pool, record, spawned } from '../support/lifecycle.js';
+
+/** Follows events as the live runtime does (in place, each change noted), looking at the view where `looks` says. */
+const follow = (events: ReturnType<typeof record>, looks: (i: number) => boolean, retentionMs?: number) => {
+  const projection = createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
+  const state = projection.initialState();
+  const tracker = trackLifecycleChanges(projection, state, retentionMs === undefined ? {} : { retentionMs });
+  const live = createLiveView(state);
+  const seen = new CompactIdSet();
+  const handedOut: Array<{ view: ProjectionJson; text: string }> = [];
+  const look = () => {
+    const view = live.view();
+    const text = JSON.stringify(view);
+    // Byte for byte what a full build gives: same entities, same values, same key order.
+    expect(text).toBe(JSON.stringify(lifecycleView(state)));
+    expect(live.view()).toBe(view);
+    handedOut.push({ view, text });
+  };
+  for (let i = 0; i < events.length; i++) {
+    const item = markRedelivery(events[i]!, seen);
+    const change = isDuplicate(item) ? tracker.applyDuplicate(item.event) : tracker.apply(events[i]!);
+    live.note(change.changed);
+    if (looks(i)) look();
+  }
+  look();
+  return handedOut;
+};
+
+describe('the live view: rebuilt per position from what each event changed', () => {
+  it('property: after any history, looked at anywhere, it is exactly lifecycleView(state), and no view handed out changes afterwards', { timeout: 60_000 }, () => {
+    fc.assert(
+      fc.property(arbitraryHistory({ retentionJumps: true }), fc.array(fc.boolean(), { minLength: 1 }), fc.constantFrom(undefined, 3_600_000), (events, pattern, retentionMs) => {
+        const handedOut = follow(record(events), (i) => pattern[i % pattern.length]!, retentionMs);
+        for (const { view, text } of handedOut) expect(JSON.stringify(view)).toBe(text);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('shares what did not change with the previous view, and rebuilds what did', () => {
+    const projection = createLifecycleProjection();
+    const state = projection.initialState();
+    const tracker = trackLifecycleChanges(projection, state);
+    const live = createLiveView(state);
+    const [p1, a1, a2, start] = record([pool('p1', 2), agent('a1'), agent('a2'), spawned('a1', 's1', { poolId: 'p1' })]);
+    for (const e of [p1!, a1!, a2!]) live.note(tracker.apply(e).changed);
+    const before = live.view();
+    live.note(tracker.apply(start!).changed);
+    const after = live.view();
+    expect(after).not.toBe(before);
+    expect(after.agents['a2']).toBe(before.agents['a2']);
+    expect(after.agents['a1']).not.toBe(before.agents['a1']);
+    expect(after.pools['p1']!.status).toMatchObject({ activeCount: 1, activeAgentIds: ['a1'] });
+    expect(before.pools['p1']!.status.activeCount).toBe(0);
+    expect(after.running).toEqual(['a1']);
+    expect(before.running).toEqual([]);
+    // Nothing noted and no new position: the same object.
+    expect(live.view()).toBe(after);
+  });
+});

@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
+import type { EventStore, StoredEvent } from '../../src/stores/eventStore.js';
+import { openMemoryStore } from '../../src/stores/memoryStore.js';
+
+/**
+ * A memory store that, like EventStoreDB (whose idempotency is per stream and best effort), may
+ * hold one id twice: every append is stored, a repeated id included, and handed back under the id
+ * it was appended with. The memory store underneath keeps each copy under a fresh id of its own.
+ */
+export const openNonUniqueStore = (): EventStore => {
+  const memory = openMemoryStore();
+  const appendedAs = new Map<string, string>();
+  const own = (e: LifecycleEvent): LifecycleEvent => {
+    const id = randomUUID();
+    appendedAs.set(id, e.id);
+    return { ...e, id };
+  };
+  const asAppended = (s: StoredEvent): StoredEvent => ({ ...s, id: appendedAs.get(s.id)! });
+  async function* mapped(source: AsyncIterable<StoredEvent>): AsyncGenerator<StoredEvent> {
+    for await (const s of source) yield asAppended(s);
+  }
+  async function* mappedPages(source: AsyncIterable<readonly StoredEvent[]>): AsyncGenerator<StoredEvent[]> {
+    for await (const page of source) yield page.map(asAppended);
+  }
+  return {
+    ...memory,
+    url: 'memory:non-unique',
+    uniqueIds: false,
+    appendToStream: (stream, events, options) => memory.appendToStream(stream, events.map(own), options),
+    appendBatch: (events) => memory.appendBatch(events.map(own)),
+    readAll: (options) => mapped(memory.readAll(options)),
+    readStream: (stream, options) => mapped(memory.readStream(stream, options)),
+    subscribe: (options) => mapped(memory.subscribe(options)),
+    subscribePages: (options) => mappedPages(memory.subscribePages!(options)),
+  };
+};
