@@ -148,8 +148,9 @@ const openDatabase = (path: string, url: string, options: OpenOptions): Database
   }
 };
 
-/** Page cache sizes (negative: KiB): small for reading, large while a bulk append inserts into the id index. */
+/** Page cache sizes (negative: KiB): small for a reader, large for a writer, larger during a bulk append. */
 const READ_CACHE = -8192;
+const WRITE_CACHE = -65536;
 const BULK_CACHE = -131072;
 const BULK_EVENTS = 10_000;
 
@@ -175,16 +176,13 @@ const openAttempt = (path: string, url: string, options: OpenOptions, exclusive:
     // acknowledged append survives power loss too, not only kill -9 (NORMAL would survive kill -9
     // but may lose the last commits on power loss). The cost is one fsync per append call.
     // A read-only file keeps its journal mode (switching needs a write; reading works either way).
-    // 16 KiB pages for a new file (SQLite fixes the page size once the first table exists, and
-    // cannot change it in WAL mode): shallower B-trees, measured ~1.7x faster bulk appends than the
-    // default 4 KiB in `npm run bench`. An existing store keeps its pages.
-    if (found === 'empty' && !db.readonly && !inMemory) db.pragma('page_size = 16384');
     if (!db.readonly && db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    // A reader scans in position order and needs little cache; a bulk append raises it (see
-    // `bulkCache`). A larger WAL between checkpoints means each index page is copied to the
-    // database file less often.
-    db.pragma(`cache_size = ${READ_CACHE}`);
+    // A writer's appends insert into the id index at random places: a large cache keeps it in
+    // memory (and a bulk append raises it further, see `bulkCache`). A reader (opened without
+    // `create`) scans in position order and needs little. A larger WAL between checkpoints means
+    // each index page is copied to the database file less often.
+    db.pragma(`cache_size = ${options.create ? WRITE_CACHE : READ_CACHE}`);
     db.pragma('wal_autocheckpoint = 10000');
     migrate(db, url);
     // From here on SQLite itself waits only a few ms for a lock; appends wait for the write lock
@@ -350,13 +348,14 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
    * Runs a large write with a large page cache: the unique id index takes random inserts, and with
    * it in memory a bulk append does not re-read index pages from disk. Back to the reader's cache after.
    */
+  const writeCache = db.pragma('cache_size', { simple: true }) as number;
   const bulkCache = <T>(events: number, f: () => T): T => {
     if (events < BULK_EVENTS) return f();
     db.pragma(`cache_size = ${BULK_CACHE}`);
     try {
       return f();
     } finally {
-      db.pragma(`cache_size = ${READ_CACHE}`);
+      db.pragma(`cache_size = ${writeCache}`);
     }
   };
 

@@ -114,9 +114,14 @@ describe('damage is exit 3 (corrupt-store) wherever it is found', () => {
     const path = await storeWith(dir, 3000);
     const db = new Database(path);
     db.pragma('wal_checkpoint(TRUNCATE)');
+    // One whole leaf page of the events table (which every replay reads), whatever the page size
+    // the store was created with.
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    const leaves = db.prepare(`SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf' ORDER BY pageno`).pluck().all() as number[];
     db.close();
     const bytes = readFileSync(path);
-    bytes.fill(0xde, 4096 * 40, 4096 * 41);
+    const page = leaves[Math.floor(leaves.length / 2)]! - 1;
+    bytes.fill(0xde, pageSize * page, pageSize * (page + 1));
     writeFileSync(path, bytes);
     return { dir, path };
   };
