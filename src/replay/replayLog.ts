@@ -13,12 +13,14 @@ import type { ReplayItem } from './replayItem.js';
 import { encodeSnapshot, verifySnapshot } from './snapshots.js';
 import { untilAborted } from './untilAborted.js';
 
-/** Where the log is decoded: in a worker thread while this one folds (`true`), here (`false`), or by size (`'auto'`, the default). */
+/**
+ * Where the log is decoded: in a worker thread while this one folds (`true`), here (`false`), or
+ * as measured best (`'auto'`, the default): a file of 8 MB or more in a worker, a store here.
+ */
 export type OffThreadOption = boolean | 'auto';
 
-// Below these sizes a worker's start-up (~50 ms of module loading) costs more than it saves.
+// Below this size a worker's start-up (~50 ms of module loading) costs more than it saves.
 const OFF_THREAD_MIN_BYTES = 8 << 20;
-const OFF_THREAD_MIN_EVENTS = 50_000;
 
 /** Called after each chunk read with the events read so far, and (stores) how many there are to read. */
 export type OnProgress = (done: number, total: number | null) => void;
@@ -38,17 +40,18 @@ async function* counting(source: ReplaySource, total: number | null, onProgress:
   }
 }
 
-/** A store's events after `after`, decoded in pages; in a worker thread when the store can be opened there and the tail is long. */
+/** A store's events after `after`, decoded in pages; in a worker thread only when asked for (`offThread: true`) and the store can be opened there. */
 async function* storeItems(store: EventStore, after: bigint | null, options: SourceOptions): AsyncGenerator<readonly ReplayItem[]> {
   const offThread = options.offThread ?? 'auto';
   const url = store.readerUrl?.();
   // Stores another thread can open (sqlite, postgres) number positions 1, 2, 3…: the tail's length is head − after.
-  const tail =
-    url === undefined || (offThread === false && options.onProgress === undefined) ? null : Number(((await store.head()) ?? 0n) - (after ?? 0n));
+  const tail = url === undefined || options.onProgress === undefined ? null : Number(((await store.head()) ?? 0n) - (after ?? 0n));
+  // A store is decoded in this thread unless a worker is asked for: measured in `npm run bench`
+  // (1M events, sqlite and PostgreSQL, both history shapes), the worker was slower in every case
+  // and raised peak RSS by 40–90 MB. Its hand-over (one JSON.parse per event here) costs about
+  // what it saves.
   const source =
-    url !== undefined && store.uniqueIds && offThread !== false && (offThread === true || (tail ?? 0) >= OFF_THREAD_MIN_EVENTS)
-      ? readOffThread({ kind: 'store', url, after })
-      : decodeStoredPages(pagesOf(store, { after }));
+    url !== undefined && store.uniqueIds && offThread === true ? readOffThread({ kind: 'store', url, after }) : decodeStoredPages(pagesOf(store, { after }));
   yield* options.onProgress ? counting(source, tail, options.onProgress) : source;
 }
 
@@ -146,7 +149,8 @@ export const replayStore = async <S>(
   });
   const result = await foldEvents(projection, untilAborted(source, signal), {
     ...fold,
-    ...(initialState !== undefined ? { initialState } : {}),
+    // Decoded from the snapshot for this replay alone: the fold may own it.
+    ...(initialState !== undefined ? { initialState, adoptInitialState: true } : {}),
   });
   // The snapshot is taken after the last event processed; its id ties the snapshot to this log.
   const lastPosition = result.lastPosition;
