@@ -176,7 +176,9 @@ if (on('BENCH_STORES') && on('BENCH_MEMORY')) {
       const file = join(dir, `memory-${events}.ndjson`);
       const db = join(dir, `memory-${events}.db`);
       // The sparse history keeps its pace: twice the events over twice the days.
-      const days = shape === 'sparse' ? { days: Math.round((11 * events) / EVENTS) } : {};
+      // It must end before now: append refuses events stamped in the future (clock skew).
+      const spanDays = Math.round((11 * events) / EVENTS);
+      const days = shape === 'sparse' ? { days: spanDays, start: new Date(Date.now() - (spanDays + 1) * 86_400_000).toISOString() } : {};
       await writeHistory(file, { ...shapes[shape]!.options, events, ...days, seed: 'memory' });
       child('append', `sqlite:${db}`, file);
       rmSync(file);
