@@ -3,15 +3,14 @@
 // (default 1,000,000), BENCH_AGENTS (10,000), BENCH_PEER_EVENTS (10,000); skip parts with
 // BENCH_STORES=0, BENCH_PG=0, BENCH_MEMORY=0, BENCH_PEER=0, BENCH_SHAPES=dense|sparse.
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { decodeEvent } from '../src/events/decodeEvent.js';
 import type { LifecycleEvent } from '../src/events/lifecycleEvents.js';
 import { generateHistory, generateNdjson, type GenerateOptions } from '../src/generate/generateHistory.js';
+import { throwawayDatabase } from './throwawayDatabase.js';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 1_000_000);
 const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
@@ -61,24 +60,11 @@ const writeHistory = async (file: string, options: GenerateOptions): Promise<num
 
 const pgDatabase = async (): Promise<{ url: string; drop: () => Promise<void> } | null> => {
   if (!on('BENCH_PG')) return null;
-  const admin = new pg.Client({ connectionString: PG_ADMIN, connectionTimeoutMillis: 3000 });
-  admin.on('error', () => undefined);
   try {
-    await admin.connect();
+    return await throwawayDatabase(PG_ADMIN, 'rollcall_bench');
   } catch {
     return null;
   }
-  const name = `rollcall_bench_${randomUUID().slice(0, 8)}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(PG_ADMIN);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
 };
 
 const shapes: Record<string, { title: string; options: GenerateOptions }> = {

@@ -7,7 +7,6 @@
 // is being compared; the per-document state is smaller than rollcall's fleet-wide state, so the
 // reducer itself has, if anything, less to do there.
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import type { LifecycleEvent, RecordedEvent } from '../src/events/lifecycleEvents.js';
 import { streamOf } from '../src/events/lifecycleEvents.js';
 import { lifecycleProjection } from '../src/projections/lifecycleProjection.js';
@@ -15,6 +14,7 @@ import type { LifecycleState } from '../src/projections/lifecycleState.js';
 import { replayStore } from '../src/replay/replayLog.js';
 import { openMemoryStore } from '../src/stores/memoryStore.js';
 import { openRollcall } from '../src/live/openRollcall.js';
+import { throwawayDatabase } from './throwawayDatabase.js';
 
 export interface PeerResult {
   name: string;
@@ -81,23 +81,6 @@ export const rollcallLive = async (events: readonly LifecycleEvent[]): Promise<P
   };
 };
 
-const throwawayDatabase = async (adminUrl: string) => {
-  const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
-  admin.on('error', () => undefined);
-  await admin.connect();
-  const name = `rollcall_peer_${randomUUID().slice(0, 8)}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
-};
-
 /**
  * (b) rebuild from a durable store, PostgreSQL on both sides: Emmett's PostgreSQL event store read
  * back by its consumer with a projector from the beginning (how Emmett rebuilds), versus
@@ -106,8 +89,8 @@ const throwawayDatabase = async (adminUrl: string) => {
 export const rebuildOnPostgres = async (events: readonly LifecycleEvent[], adminUrl: string): Promise<PeerResult[]> => {
   const emmettPg: Any = await import('@event-driven-io/emmett-postgresql');
   const emmett: Any = await import('@event-driven-io/emmett');
-  const peerDb = await throwawayDatabase(adminUrl);
-  const ourDb = await throwawayDatabase(adminUrl);
+  const peerDb = await throwawayDatabase(adminUrl, 'rollcall_peer');
+  const ourDb = await throwawayDatabase(adminUrl, 'rollcall_peer');
   try {
     const peerStore = emmettPg.getPostgreSQLEventStore(peerDb.url);
     // Consecutive events of one stream go in one append, so global order is the history's.

@@ -333,9 +333,9 @@ const handlers: LifecycleHandlers = {
       return;
     }
     if (s.state !== 'suspended') return anomaly(draft, e, 'invalid-transition');
-    // No process to wait for: straight to terminated.
+    // No process to wait for: straight to terminated. (No exit reason: a suspended session was
+    // not running, so the agent does not stop running here.)
     finish(draft, agent, s, 'terminated', 'termination_requested', at, atMs);
-    return 'termination_requested';
   }),
 
   SessionEnded: forAgent((draft, e, agent) => endSession(draft, e, agent, e.data.reason)),
