@@ -39,48 +39,14 @@ switch (mode) {
     break;
   }
   case 'replay': {
-    // What `rollcall replay --input FILE --json` does; `in` keeps decoding in this thread, `zod`
-    // also validates with zod alone (no fastAcceptor), to show what the acceptor buys end to end.
-    const [file, how] = args as [string, 'auto' | 'in' | 'zod'];
+    // What `rollcall replay --input FILE --json` does; `in` keeps decoding in this thread.
+    const [file, how] = args as [string, 'auto' | 'in'];
     const { replayFile } = await dist('replay/replayLog.js');
     const { lifecycleProjection } = await dist('projections/lifecycleProjection.js');
     const { lifecycleView } = await dist('projections/lifecycleView.js');
     await dist('replay/offThread.js');
     started = performance.now();
-    let result: { state: unknown; processed: number };
-    if (how === 'zod') {
-      const { foldEvents } = await dist('replay/foldEvents.js');
-      const { readLines } = await dist('replay/readNdjson.js');
-      const { LifecycleEventBody, EventEnvelope, recorded, streamOf } = await dist('events/lifecycleEvents.js');
-      type Schema = { safeParse(v: unknown): { success: boolean; data?: unknown; error?: unknown } };
-      const schemas = new Map<string, Schema>(
-        LifecycleEventBody.options.map((b: { shape: { type: { value: string } }; extend(s: unknown): Schema }) => [
-          b.shape.type.value,
-          b.extend({ id: EventEnvelope.shape.id, metadata: EventEnvelope.shape.metadata }),
-        ]),
-      );
-      async function* zodOnly() {
-        const revisions = new Map<string, number>();
-        let position = 0;
-        for await (const lines of readLines(file)) {
-          const items = [];
-          for (const l of lines as Array<{ text: string }>) {
-            const raw = JSON.parse(l.text) as { type: string };
-            const r = schemas.get(raw.type)!.safeParse(raw);
-            if (!r.success) throw new Error(`invalid event at ${position + 1}`);
-            const e = r.data as { type: string; data: unknown };
-            const stream = streamOf(e);
-            const revision = revisions.get(stream) ?? 0;
-            revisions.set(stream, revision + 1);
-            items.push(recorded(e, stream, BigInt(revision), BigInt(++position)));
-          }
-          yield items;
-        }
-      }
-      result = await foldEvents(lifecycleProjection, zodOnly());
-    } else {
-      result = await replayFile(file, lifecycleProjection, { offThread: how === 'in' ? false : 'auto' });
-    }
+    const result: { state: unknown; processed: number } = await replayFile(file, lifecycleProjection, { offThread: how === 'in' ? false : 'auto' });
     JSON.stringify(lifecycleView(result.state));
     events = result.processed;
     break;

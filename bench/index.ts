@@ -122,14 +122,11 @@ for (const shape of SHAPES) {
   const base = child('baseline', file);
   const auto = child('replay', file, 'auto');
   const inThread = child('replay', file, 'in');
-  const zodOnly = child('replay', file, 'zod');
   row('baseline: readline + JSON.parse', base.events, base.seconds, rss(base));
   row('rollcall replay --input (decoded in a worker thread)', auto.events, auto.seconds, rss(auto));
   row('rollcall replay --input, all in one thread', inThread.events, inThread.seconds, rss(inThread));
-  row('  same, validated by zod alone (no fastAcceptor)', zodOnly.events, zodOnly.seconds, rss(zodOnly));
   const r = auto.seconds / base.seconds;
   console.log(`  → ${r.toFixed(2)}× the baseline (target ≤ 2×: ${verdict(r <= 2)}; goal 1.5×: ${verdict(r <= 1.5)}); in one thread ${(inThread.seconds / base.seconds).toFixed(2)}×`);
-  console.log(`  → fastAcceptor: zod alone takes ${((zodOnly.seconds / inThread.seconds - 1) * 100).toFixed(0)} % longer end to end`);
 
   if (on('BENCH_STORES')) {
     console.log('\nthe embedded store (sqlite), through the CLI, each in a fresh process');

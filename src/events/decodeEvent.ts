@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { RollcallError } from '../errors.js';
 import { EventEnvelope, LifecycleEventBody, type LifecycleEvent } from './lifecycleEvents.js';
-import { compileAcceptor, type Acceptor } from './fastAcceptor.js';
 import { storableIssue } from './storableIssue.js';
 import { upcast, type RawEvent } from './upcasters.js';
 
@@ -25,8 +24,8 @@ export interface DecodeOptions {
 }
 
 /**
- * `verbatim`: the event is the raw value itself, unchanged (no upcast, no zod rewrite, its own id
- * as given), so the JSON text it was parsed from is an exact encoding of it.
+ * `verbatim`: the event equals the raw value (no upcast, its own id as given), so the JSON text it
+ * was parsed from is an exact encoding of it.
  */
 export type DecodeResult = { success: true; data: LifecycleEvent; verbatim: boolean } | { success: false; error: RollcallError };
 
@@ -63,11 +62,11 @@ const firstIssue = (src: EventSource, prefix: readonly PropertyKey[], error: z.Z
 
 // One full schema (envelope + strict data) per type: a single parse per event, no union dispatch.
 // The envelope is strict like `data`: an unknown top-level field is refused, naming it.
-const schemaByType = new Map<string, { schema: z.ZodType; accept: Acceptor }>(
-  LifecycleEventBody.options.map((body) => {
-    const schema = body.extend({ id: EventEnvelope.shape.id, metadata: EventEnvelope.shape.metadata }).strict();
-    return [body.shape.type.value, { schema, accept: compileAcceptor(schema) }];
-  }),
+const schemaByType = new Map<string, z.ZodType>(
+  LifecycleEventBody.options.map((body) => [
+    body.shape.type.value,
+    body.extend({ id: EventEnvelope.shape.id, metadata: EventEnvelope.shape.metadata }).strict(),
+  ]),
 );
 
 const hasUpper = (id: string): boolean => {
@@ -92,17 +91,14 @@ export const decodeEvent = (raw: unknown, src: EventSource = {}, options: Decode
     if (issue) return fail(src, 'invalid-event', issue.path, issue.message);
   }
   const current = upcast(raw as unknown as RawEvent);
-  const known = schemaByType.get(current.type);
-  if (known === undefined) return fail(src, 'unknown-event-type', 'type', `unknown event type "${current.type}"`);
-  let event: LifecycleEvent;
-  // The fast path accepts only what zod surely accepts unchanged; everything else goes through zod.
-  let verbatim = known.accept(current);
-  if (verbatim) event = current as unknown as LifecycleEvent;
-  else {
-    const parsed = known.schema.safeParse(current);
-    if (!parsed.success) return firstIssue(src, [], parsed.error);
-    event = parsed.data as LifecycleEvent;
-  }
+  const schema = schemaByType.get(current.type);
+  if (schema === undefined) return fail(src, 'unknown-event-type', 'type', `unknown event type "${current.type}"`);
+  const parsed = schema.safeParse(current);
+  if (!parsed.success) return firstIssue(src, [], parsed.error);
+  const event = parsed.data as LifecycleEvent;
+  // The schemas have no transforms or defaults, and strict objects refuse unknown keys: what zod
+  // accepts, it returns unchanged (as a copy). So the event is verbatim unless upcast or re-id'd.
+  let verbatim = (current as unknown) === raw;
   if (event.id === undefined) {
     event.id = (options.missingId ?? randomUUID)();
     verbatim = false;
@@ -111,7 +107,7 @@ export const decodeEvent = (raw: unknown, src: EventSource = {}, options: Decode
     event.id = event.id.toLowerCase();
     verbatim = false;
   }
-  return { success: true, data: event, verbatim: verbatim && (current as unknown) === raw };
+  return { success: true, data: event, verbatim };
 };
 
 /** JSON.parse's complaint, with the characters a terminal does not show named (a BOM, NUL, control codes). */
