@@ -113,8 +113,8 @@ export const decodeEvent = (raw: unknown, src: EventSource = {}, options: Decode
 /** JSON.parse's complaint, with the characters a terminal does not show named (a BOM, NUL, control codes). */
 const jsonProblem = (line: string, e: Error): string => {
   if (line.includes('\uFEFF')) return 'a byte order mark (U+FEFF) inside the line; only one at the very start of the input is accepted';
-  const message = e.message.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\uFEFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return message.length > 200 ? `${message.slice(0, 200)}…` : message;
+  // V8 quotes at most a few characters of the line, so the message stays short.
+  return e.message.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\uFEFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 };
 
 /** Parses and validates one NDJSON line. */
@@ -127,6 +127,7 @@ export const decodeLine = (line: string, src: EventSource = {}, options: DecodeO
       success: false,
       error: new RollcallError('invalid-json', `${where(src)}: not valid JSON (${jsonProblem(line, e as Error)})`, {
         ...(src.line !== undefined ? { line: src.line } : {}),
+        ...(src.index !== undefined ? { index: src.index } : {}),
         ...(src.position !== undefined ? { position: src.position } : {}),
       }),
     };

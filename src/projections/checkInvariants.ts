@@ -61,7 +61,8 @@ export const checkInvariants = (state: LifecycleState, options: { retentionMs?: 
     if (live.length > 1) fail('one-live-session', `agent ${a.agentId} has ${live.length} live sessions: ${live.join(', ')}`);
     if (live.length === 1 && a.openSessionIds.at(-1) !== live[0]) fail('current-session', `agent ${a.agentId}'s live session ${live[0]} is not its current one`);
     const agentView = view.agents[a.agentId]!;
-    const livePid = live.length === 1 ? state.sessions.get(live[0]!)!.pid : null;
+    // Looked up by id: a session kept under another key (session-key) is not found, not a crash.
+    const livePid = live.length === 1 ? (state.sessions.get(live[0]!)?.pid ?? null) : null;
     if (agentView.pid !== livePid) fail('agent-pid', `agent ${a.agentId} reports pid ${agentView.pid}, its live session has ${livePid}`);
     if ((agentView.status === 'running') !== (live.length > 0 && a.removedAt === null)) fail('agent-status', `agent ${a.agentId} is ${agentView.status} with ${live.length} live sessions`);
     if (a.run !== null && !isLive(state.sessions.get(a.run.sessionId)?.state ?? 'terminated')) fail('run-outlives-session', `agent ${a.agentId} has a run in ${a.run.sessionId}, which is not live`);

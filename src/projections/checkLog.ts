@@ -47,9 +47,13 @@ export const checkLog = async (
   const watched: Projection<LifecycleState, RecordedEvent> = {
     ...projection,
     apply(draft, e) {
-      projection.apply(draft, e);
       const data = e.data as { sessionId?: string; agentId?: string };
+      // The agent's open sessions before the event too: one it ends without naming it (AgentStopped)
+      // leaves the open list, and is learnt terminal here, not only at the end of the batch.
+      const openBefore = data.agentId === undefined ? [] : [...(draft.agents.get(data.agentId)?.openSessionIds ?? [])];
+      projection.apply(draft, e);
       if (data.sessionId !== undefined) revived(draft, data.sessionId, e.position);
+      for (const id of openBefore) revived(draft, id, e.position);
       if (data.agentId !== undefined) {
         for (const id of draft.agents.get(data.agentId)?.openSessionIds ?? []) revived(draft, id, e.position);
       }
