@@ -16,6 +16,9 @@ const describeString = (s: string): string | null => {
 const join = (path: string, key: string | number): string =>
   typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
 
+/** The first two steps of a path (`metadata.deep`, `a[0]`): a branch 64 levels deep is named by its top. */
+const topOf = (path: string): string => /^[^.[]*(?:\.[^.[]*|\[\d+\])?/.exec(path)![0];
+
 /**
  * The first thing in a JSON value that a store would refuse at write time, or null: strings (keys
  * included) with NUL or lone surrogates, and nesting deeper than MAX_EVENT_DEPTH. Checked for every
@@ -29,7 +32,7 @@ export const storableIssue = (value: unknown): StorableIssue | null => {
     }
     if (typeof v !== 'object' || v === null) return null;
     if (depth > MAX_EVENT_DEPTH) {
-      return { path: path.split(/[.[]/).slice(0, 2).join('.') + '…', message: `nested deeper than ${MAX_EVENT_DEPTH} levels` };
+      return { path: `${topOf(path)}…`, message: `nested deeper than ${MAX_EVENT_DEPTH} levels` };
     }
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CompactIdSet } from '../../src/events/compactIdSet.js';
+import { CompactIdSet, idHash } from '../../src/events/compactIdSet.js';
 import { runs } from '../support/runs.js';
 
 const uuid = fc.uuid();
@@ -66,5 +66,126 @@ describe('CompactIdSet', () => {
     expect(() => CompactIdSet.decode('AAE')).toThrow(/id set/);
     expect(() => CompactIdSet.decode('AAEC')).toThrow(/id set/);
     expect(() => CompactIdSet.decode(Buffer.from(new Uint16Array([5, 0, 65]).buffer).toString('base64'))).toThrow(/truncated/);
+  });
+});
+
+describe('CompactIdSet corners', () => {
+  // Pairs found by search: each pair shares one 32-bit hash, so only the stored key tells them apart.
+  const sameLength = ['agent-wxifcl', 'agent-kdybsp'];
+  const otherLength = ['agent-33049', 'agent-625200'];
+  const twoUuids = ['00004c96-0003-4000-8000-000000000000', '00001d30-0004-4000-8000-000000000000'];
+  const stringAndUuid = ['agent-158320', '00002822-0000-4000-8000-000000000000'];
+
+  it.each([sameLength, otherLength, twoUuids, stringAndUuid])('two ids sharing a hash are two ids: %j', (a, b) => {
+    expect(idHash(a!)).toBe(idHash(b!));
+    for (const [first, second] of [[a!, b!], [b!, a!]]) {
+      const set = new CompactIdSet();
+      expect(set.add(first!)).toBe(true);
+      expect(set.has(second!)).toBe(false);
+      expect(set.add(second!)).toBe(true);
+      expect([set.has(first!), set.has(second!), set.size]).toEqual([true, true, 2]);
+      const decoded = CompactIdSet.decode(set.encode());
+      expect([decoded.has(first!), decoded.has(second!), decoded.size]).toEqual([true, true, 2]);
+    }
+  });
+
+  it('only a canonical 8-4-4-4-12 hex id is a UUID: near misses are ids of their own', () => {
+    const u = '0b6f1c2e-1111-4222-8333-444455556666';
+    const nearMisses = [
+      `${u}x`,
+      u.slice(0, 35),
+      ...[8, 13, 18, 23].map((i) => `${u.slice(0, i)}0${u.slice(i + 1)}`),
+      `${u.slice(0, 35)}g`,
+      `${u.slice(0, 35)}h`,
+      `${u.slice(0, 35)}\u0080`,
+      `${u.slice(0, 35)}\u0100`,
+      `${u.slice(0, 35)}/`,
+      `${u.slice(0, 35)}:`,
+    ];
+    const set = new CompactIdSet();
+    set.add(u);
+    set.add(`${u.slice(0, 35)}0`);
+    for (const id of nearMisses) expect([id, set.has(id)]).toEqual([id, false]);
+    for (const id of nearMisses) expect(set.add(id)).toBe(true);
+    expect(set.size).toBe(2 + nearMisses.length);
+    expect(set.has(u.toUpperCase())).toBe(true);
+    // Every hex digit in either case, at every place.
+    for (const d of '0123456789abcdefABCDEF') {
+      const id = d.repeat(8) + u.slice(8);
+      const s = new CompactIdSet();
+      s.add(id);
+      expect(s.has(id.toLowerCase()) && s.has(id.toUpperCase())).toBe(true);
+      expect(s.has(`${id.slice(0, 7)}-${id.slice(8)}`)).toBe(false);
+    }
+  });
+
+  it('keeps the empty id, and ids whose length is a multiple of 65,536 minus one', () => {
+    const ids = ['', 'y'.repeat(65_535), 'z'.repeat(131_071), 'w'];
+    const set = new CompactIdSet(0);
+    for (const id of ids) expect(set.add(id)).toBe(true);
+    for (let i = 0; i < 20; i++) set.add(`grow-${i}`); // forces rehashes
+    const decoded = CompactIdSet.decode(set.encode());
+    for (const s of [set, decoded, set.clone()]) {
+      expect(ids.map((id) => s.has(id))).toEqual([true, true, true, true]);
+      expect(s.has('y'.repeat(65_534))).toBe(false);
+      expect(s.size).toBe(24);
+    }
+    const lastEmpty = new CompactIdSet();
+    lastEmpty.add('a');
+    lastEmpty.add('');
+    expect(CompactIdSet.decode(lastEmpty.encode()).has('')).toBe(true);
+  });
+
+  it('is sized up front: a set for 1,024 ids holds 1,024 UUIDs without growing, then grows by 1.5× (arena) and 2× (table)', () => {
+    expect(new CompactIdSet(0).byteLength).toBe(16 * 2 * 4 + 64 * 2);
+    expect(new CompactIdSet().byteLength).toBe(32 * 2 * 4 + 160 * 2);
+    const set = new CompactIdSet(1024);
+    const sized = 2048 * 2 * 4 + 10_240 * 2;
+    expect(set.byteLength).toBe(sized);
+    const hex = (n: number) => n.toString(16).padStart(12, '0');
+    for (let i = 0; i < 1024; i++) set.add(`5f0c2a1e-77aa-4bcd-8e9f-${hex(i)}`);
+    expect(set.byteLength).toBe(sized);
+    expect(CompactIdSet.decode(set.encode()).byteLength).toBe(sized);
+    set.add('5f0c2a1e-77aa-4bcd-8e9f-ffffffffffff');
+    expect(set.byteLength).toBe(4096 * 2 * 4 + 15_360 * 2);
+    // One long id grows the arena by 1.5× steps until it fits.
+    const long = new CompactIdSet(0);
+    long.add('x'.repeat(1000));
+    expect(long.byteLength).toBe(16 * 2 * 4 + 1094 * 2);
+    // A clone keeps only the used part of the arena (but at least 64 words).
+    expect(long.clone().byteLength).toBe(16 * 2 * 4 + 1002 * 2);
+    expect(new CompactIdSet(1000).clone().byteLength).toBe(2048 * 2 * 4 + 64 * 2);
+  });
+
+  it('a clone and its original go their own ways', () => {
+    const a = new CompactIdSet();
+    for (let i = 0; i < 5; i++) a.add(`base-${i}`);
+    const b = a.clone();
+    for (let i = 0; i < 50; i++) {
+      a.add(`only-a-${i}`);
+      b.add(`only-b-${i}`);
+    }
+    for (let i = 0; i < 50; i++) {
+      expect([a.has(`only-a-${i}`), a.has(`only-b-${i}`), b.has(`only-a-${i}`), b.has(`only-b-${i}`)]).toEqual([true, false, false, true]);
+    }
+    expect([a.size, b.size]).toEqual([55, 55]);
+    expect(a.digest).not.toBe(b.digest);
+  });
+
+  it('decodes a large set exactly (the table is sized from the records)', () => {
+    const set = new CompactIdSet(0);
+    for (let i = 0; i < 3000; i++) set.add(i % 2 ? `id-${i}` : `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`);
+    const decoded = CompactIdSet.decode(set.encode());
+    expect(decoded.size).toBe(3000);
+    expect(decoded.digest).toBe(set.digest);
+    for (let i = 0; i < 3000; i += 7) expect(decoded.has(i % 2 ? `id-${i}` : `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`)).toBe(true);
+    expect(decoded.has('id-3001')).toBe(false);
+  });
+
+  it('names what is wrong with text that is not a set', () => {
+    expect(() => CompactIdSet.decode('AAEC')).toThrow('id set: odd byte length');
+    expect(() => CompactIdSet.decode(Buffer.from(new Uint16Array([5, 0, 65]).buffer).toString('base64'))).toThrow('id set: truncated record');
+    expect(() => CompactIdSet.decode(Buffer.from(new Uint16Array([0, 0, 1]).buffer).toString('base64'))).toThrow('id set: truncated record');
+    expect(CompactIdSet.decode('').size).toBe(0);
   });
 });

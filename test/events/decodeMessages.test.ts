@@ -158,3 +158,17 @@ describe('a line that is not JSON', () => {
     );
   });
 });
+
+describe('ids are compared as UUIDs compare: case-insensitively', () => {
+  it.each(['A', 'B', 'E', 'F'])('an id whose only uppercase digit is %s is read in lowercase', (d) => {
+    const id = `0b6f1c2e-1111-4222-8333-44445555666${d}`;
+    const r = decodeEvent({ ...spawned(), id });
+    expect(r.success && [r.data.id, r.verbatim]).toEqual([id.toLowerCase(), false]);
+  });
+
+  it('a lowercase id is kept as it is', () => {
+    const id = '0b6f1c2e-1111-4222-8333-44445555666f';
+    const r = decodeEvent({ ...spawned(), id });
+    expect(r.success && [r.data.id, r.verbatim]).toEqual([id, true]);
+  });
+});
