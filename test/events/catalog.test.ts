@@ -232,3 +232,15 @@ describe('name-based ids (uuidV5)', () => {
     expect([...uuidBytes('00010203-0405-0607-0809-0a0b0c0d0e0f')]).toEqual([...Array(16).keys()]);
   });
 });
+
+describe('the JSON Schema, as built in this process', () => {
+  it('has its title, a description, and one $defs entry per type with its description', async () => {
+    const { eventJsonSchema } = await import('../../src/events/eventJsonSchema.js');
+    const schema = eventJsonSchema() as { title: string; description: string; $schema: string; $defs: Record<string, { description?: string }> };
+    expect(schema.title).toBe('rollcall lifecycle event');
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    expect(schema.description).toMatch(/^One event as a producer writes it/);
+    expect(Object.keys(schema.$defs).sort()).toEqual([...Object.keys(catalog), 'EventMetadata'].sort());
+    expect(schema.$defs['SessionNotFound']!.description).toMatch(/^The runtime says this session does not exist/);
+  });
+});
