@@ -114,6 +114,23 @@ const unavailability = (
   return null;
 };
 
+/**
+ * Times an orchestrator observed are held to the log's rule: ISO-8601 with a zone. A time without
+ * one would be read in the machine's own zone, so the same facts would decide differently by host.
+ */
+const checkObservedTimes = (observations: Observations): void => {
+  const agents = observations.agents ?? {};
+  for (const agentId of Object.keys(agents)) {
+    const obs = agents[agentId]!;
+    for (const field of ['disconnectedSince', 'lastHeartbeatAt'] as const) {
+      const value = obs[field];
+      if (value !== undefined && !IsoTime.safeParse(value).success) {
+        throw new RollcallError('usage', `reconcile: observations.agents[${JSON.stringify(agentId)}].${field} must be an ISO-8601 time with a zone, got ${JSON.stringify(value)}`);
+      }
+    }
+  }
+};
+
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
@@ -129,6 +146,7 @@ export const decide = (
   config: ReconcileConfigInput = {},
 ): Decision[] => {
   if (!IsoTime.safeParse(now).success) throw new RollcallError('usage', `reconcile: now must be an ISO-8601 time with a zone, got "${now}"`);
+  checkObservedTimes(observations);
   const cfg = resolveReconcileConfig(config);
   const nowMs = Date.parse(now);
   const olderThan = (since: string | null, limit: number | null): number | null => {

@@ -1,3 +1,5 @@
+import { RollcallError } from '../errors.js';
+
 /** The reconciler's rules, in the order they take precedence on one session. */
 export const reconcileRules = ['dead-pid', 'agent-disconnected', 'stuck-terminating', 'start-timeout'] as const;
 export type ReconcileRule = (typeof reconcileRules)[number];
@@ -41,11 +43,25 @@ export const defaultReconcileConfig: ReconcileConfig = {
 /** A partial config as callers give it; `reasons` may be partial too. */
 export type ReconcileConfigInput = Partial<Omit<ReconcileConfig, 'reasons'>> & { reasons?: Partial<ReconcileConfig['reasons']> };
 
-/** Fills a partial config with the defaults. */
-export const resolveReconcileConfig = (input: ReconcileConfigInput = {}): ReconcileConfig => ({
-  pidCheck: input.pidCheck ?? defaultReconcileConfig.pidCheck,
-  terminatingTimeoutMs: input.terminatingTimeoutMs === undefined ? defaultReconcileConfig.terminatingTimeoutMs : input.terminatingTimeoutMs,
-  startingTimeoutMs: input.startingTimeoutMs === undefined ? defaultReconcileConfig.startingTimeoutMs : input.startingTimeoutMs,
-  disconnectGraceMs: input.disconnectGraceMs === undefined ? defaultReconcileConfig.disconnectGraceMs : input.disconnectGraceMs,
-  reasons: { ...defaultReconcileConfig.reasons, ...input.reasons },
-});
+const thresholds = ['terminatingTimeoutMs', 'startingTimeoutMs', 'disconnectGraceMs'] as const;
+
+/**
+ * Fills a partial config with the defaults. A threshold is a finite number of milliseconds ≥ 0, or
+ * null (the rule off): a negative one would fire at once, NaN would turn its rule off unseen.
+ */
+export const resolveReconcileConfig = (input: ReconcileConfigInput = {}): ReconcileConfig => {
+  for (const name of thresholds) {
+    const v = input[name];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new RollcallError('usage', `reconcile: ${name} must be a number of milliseconds ≥ 0, or null to turn the rule off; got ${String(v)}`);
+    }
+  }
+  return {
+    pidCheck: input.pidCheck ?? defaultReconcileConfig.pidCheck,
+    terminatingTimeoutMs: input.terminatingTimeoutMs === undefined ? defaultReconcileConfig.terminatingTimeoutMs : input.terminatingTimeoutMs,
+    startingTimeoutMs: input.startingTimeoutMs === undefined ? defaultReconcileConfig.startingTimeoutMs : input.startingTimeoutMs,
+    disconnectGraceMs: input.disconnectGraceMs === undefined ? defaultReconcileConfig.disconnectGraceMs : input.disconnectGraceMs,
+    reasons: { ...defaultReconcileConfig.reasons, ...input.reasons },
+  };
+};

@@ -348,11 +348,27 @@ describe('decide: agent disconnected past its grace', () => {
       ]);
     });
 
-    it('unparseable times are no evidence', () => {
+    it('an unparseable time in the view is no evidence', () => {
       const view = viewOf([{ ...base, lastSeenAt: t(4000), connection: disconnectedSince('not a time') }], [running]);
-      expect(at(view, { agents: { a1: { disconnectedSince: 'garbage', lastHeartbeatAt: 'also garbage' } } }, 34_001)).toEqual([
-        expect.objectContaining({ absentSince: t(4000) }),
-      ]);
+      expect(at(view, { agents: { a1: { connection: 'disconnected' } } }, 34_001)).toEqual([expect.objectContaining({ absentSince: t(4000) })]);
+    });
+
+    it.each([
+      ['disconnectedSince', 'garbage'],
+      ['lastHeartbeatAt', '2026-11-20T10:00:00'],
+      ['lastHeartbeatAt', '2026-11-20'],
+      ['disconnectedSince', ''],
+    ])('an observed %s that is not an ISO time with a zone (%j) is a usage error naming it, never read in local time', (field, value) => {
+      const view = viewOf([base], [running]);
+      expect(() => decide(view, { agents: { a1: { connection: 'disconnected', [field]: value } } }, t(40_000))).toThrow(
+        expect.objectContaining({ code: 'usage', message: `reconcile: observations.agents["a1"].${field} must be an ISO-8601 time with a zone, got ${JSON.stringify(value)}` }),
+      );
+    });
+
+    it('an observed time with an offset is read as that instant', () => {
+      const view = viewOf([base], [running]);
+      const since = new Date(Date.parse(t(4000))).toISOString().replace('Z', '+00:00');
+      expect(at(view, { agents: { a1: { connection: 'disconnected', disconnectedSince: since } } }, 34_001)).toEqual([expect.objectContaining({ absentSince: since })]);
     });
 
     it('when nothing dates the absence, nothing is decided, however late', () => {

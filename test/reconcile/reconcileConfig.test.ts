@@ -68,7 +68,15 @@ describe('resolveReconcileConfig', () => {
     expect(resolveReconcileConfig({ reasons: all })).toEqual({ ...defaults, reasons: all });
   });
 
-  it('does not validate: values are passed through as given (the CLI validates its flags)', () => {
-    expect(resolveReconcileConfig({ disconnectGraceMs: -5, startingTimeoutMs: 1.5 })).toEqual({ ...defaults, disconnectGraceMs: -5, startingTimeoutMs: 1.5 });
+  it('takes any finite number of milliseconds ≥ 0, fractions included', () => {
+    expect(resolveReconcileConfig({ disconnectGraceMs: 0, startingTimeoutMs: 1.5 })).toEqual({ ...defaults, disconnectGraceMs: 0, startingTimeoutMs: 1.5 });
+  });
+
+  it.each(['terminatingTimeoutMs', 'startingTimeoutMs', 'disconnectGraceMs'] as const)('refuses a negative, NaN, infinite or non-number %s, naming it', (name) => {
+    for (const [v, shown] of [[-1, '-1'], [-0.001, '-0.001'], [Number.NaN, 'NaN'], [Infinity, 'Infinity'], ['5', '5']] as const) {
+      expect(() => resolveReconcileConfig({ [name]: v as number })).toThrow(
+        expect.objectContaining({ code: 'usage', message: `reconcile: ${name} must be a number of milliseconds ≥ 0, or null to turn the rule off; got ${shown}` }),
+      );
+    }
   });
 });
