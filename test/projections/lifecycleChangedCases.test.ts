@@ -1,8 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LifecycleEvent, RecordedEvent } from '../../src/events/lifecycleEvents.js';
 import { NOTHING_CHANGED, trackLifecycleChanges, type Changed } from '../../src/projections/lifecycleChanged.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { agent, ended, ev, pool, record, spawned, starting, T0 } from '../support/lifecycle.js';
+import { runs } from '../support/runs.js';
 
 const iso = (s: number) => new Date(T0 + s * 1000).toISOString();
 const at = <E extends LifecycleEvent>(s: number, e: E): E => ({ ...e, metadata: { at: iso(s) } });
@@ -232,5 +234,82 @@ describe('trackLifecycleChanges: invalid events and redeliveries', () => {
     const { tracker } = track([]);
     const e = record([at(1, agent('a1'))])[0]!;
     expect(tracker.apply(e)).toEqual({ position: 1n, type: 'AgentRegistered', changed: changed([], ['a1'], []) });
+  });
+});
+
+describe('trackLifecycleChanges: expiry, exactly', () => {
+  /** Sessions ending at `ends` (seconds), then heartbeats `steps` apart: each reports exactly what left. */
+  const checkExpiry = (ends: number[], steps: number[]) => {
+    const events: LifecycleEvent[] = [at(1, agent('a1'))];
+    ends.forEach((t, i) => events.push(at(2, spawned('a1', `s${i}`)), at(t, ended('a1', `s${i}`))));
+    const { tracker, recorded } = track(events);
+    let position = BigInt(recorded.length);
+    const gone = new Set<number>();
+    // Every end is before HOUR, so each beat moves the clock and the horizon sweeps across the ends.
+    let now = HOUR;
+    for (const step of steps) {
+      now += step;
+      const change = tracker.apply({ ...record([at(now, ev('AgentHeartbeat', { agentId: 'a1' }))])[0]!, position: ++position } as RecordedEvent).changed;
+      const expected = ends.flatMap((t, i) => (!gone.has(i) && t < now - HOUR ? [i] : []));
+      for (const i of expected) gone.add(i);
+      expect(change.sessions).toEqual(expected.map((i) => `s${i}`).sort());
+    }
+  };
+
+  it.each([
+    [[5, 6, 5, 6], [6]],
+    [[30, 10, 20, 5, 25, 15, 35, 1, 40, 12, 8, 33], Array(45).fill(1)],
+    [Array.from({ length: 31 }, (_, i) => 100 - 3 * i), Array(110).fill(1)],
+  ])('reports each terminal session at the first event whose horizon passes its end: ends %j', (ends, steps) => checkExpiry(ends, steps));
+
+  it('the same for any order of ends', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 5, max: 3000 }), { minLength: 1, maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 30 }), checkExpiry),
+      { numRuns: runs(100) },
+    );
+  });
+
+  it('started on a folded state, a session ended exactly at the horizon is still queued and leaves one tick later', () => {
+    const projection = createLifecycleProjection({ retentionMs: HOUR_MS });
+    const events = record([
+      at(1, agent('a1')),
+      at(2, spawned('a1', 's1')),
+      at(10, ended('a1', 's1')),
+      at(10 + HOUR, ev('AgentHeartbeat', { agentId: 'a1' })),
+      at(11 + HOUR, ev('AgentHeartbeat', { agentId: 'a1' })),
+    ]);
+    const state = projection.initialState();
+    for (const e of events.slice(0, 4)) projection.apply(state, e);
+    expect(state.sessions.has('s1')).toBe(true);
+    const tracker = trackLifecycleChanges(projection, state, { retentionMs: HOUR_MS });
+    expect(tracker.apply(events[4]!).changed).toEqual(changed([], ['a1'], ['s1']));
+  });
+
+  it('a removed agent ended exactly at the horizon of a folded state is still queued', () => {
+    const projection = createLifecycleProjection({ retentionMs: HOUR_MS });
+    const events = record([at(1, agent('r')), at(10, ev('AgentRemoved', { agentId: 'r' })), at(10 + HOUR, agent('b')), at(11 + HOUR, agent('c'))]);
+    const state = projection.initialState();
+    for (const e of events.slice(0, 3)) projection.apply(state, e);
+    const tracker = trackLifecycleChanges(projection, state, { retentionMs: HOUR_MS });
+    expect(tracker.apply(events[3]!).changed).toEqual(changed([], ['c', 'r'], []));
+  });
+
+  it('an event that changes a pooled live session without changing its liveness or pool names no pool', () => {
+    const { changes } = track([
+      at(1, pool('p1', 2)),
+      at(2, agent('a1')),
+      at(3, starting('a1', 's1', 'p1')),
+      at(4, spawned('a1', 's1', { pid: 42 })),
+      at(5, ev('SessionTerminationRequested', { agentId: 'a1', sessionId: 's1' })),
+      at(6, ended('a1', 's1')),
+    ]);
+    expect(changes).toEqual([
+      changed(['p1'], [], []),
+      changed([], ['a1'], []),
+      changed(['p1'], ['a1'], ['s1']),
+      changed([], ['a1'], ['s1']),
+      changed([], ['a1'], ['s1']),
+      changed(['p1'], ['a1'], ['s1']),
+    ]);
   });
 });
