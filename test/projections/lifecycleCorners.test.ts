@@ -90,6 +90,20 @@ describe('the clock', () => {
       expect(v.agents['a1']!.lastSeenAt).toBe('2026-11-20T10:00:05.000Z'),
     ));
 
+  it.each([
+    ['an offset time, then a later Z time that sorts lower as text', '2026-11-20T11:00:04+01:00', '2026-11-20T10:30:00.000Z'],
+    ['a Z time without fractions, then a later one with', '2026-11-20T10:00:05Z', '2026-11-20T10:00:05.100Z'],
+    ['two offsets of the same length, the later instant sorting lower', '2026-11-20T10:00:00+02:00', '2026-11-20T09:00:00+00:00'],
+  ])('lastSeenAt takes the later instant: %s', (_name, first, later) =>
+    given(reg, ev('AgentHeartbeat', { agentId: 'a1' }, { at: first }), ev('AgentHeartbeat', { agentId: 'a1' }, { at: later })).then((v) =>
+      expect(v.agents['a1']!.lastSeenAt).toBe(later),
+    ));
+
+  it('lastSeenAt keeps the first writing of one instant', () =>
+    given(reg, ev('AgentHeartbeat', { agentId: 'a1' }, { at: '2026-11-20T10:00:05.000Z' }), ev('AgentHeartbeat', { agentId: 'a1' }, { at: '2026-11-20T11:00:05+01:00' })).then((v) =>
+      expect(v.agents['a1']!.lastSeenAt).toBe('2026-11-20T10:00:05.000Z'),
+    ));
+
   it('lastSeenAt takes a later instant written with an offset', () =>
     given(reg, ev('AgentHeartbeat', { agentId: 'a1' }, { at: '2026-11-20T10:00:05.000Z' }), ev('AgentHeartbeat', { agentId: 'a1' }, { at: '2026-11-20T11:00:06+01:00' })).then((v) =>
       expect(v.agents['a1']!.lastSeenAt).toBe('2026-11-20T11:00:06+01:00'),
