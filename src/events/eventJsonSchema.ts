@@ -53,9 +53,9 @@ export const eventJsonSchema = (): EventJsonSchema => {
   });
   const [first, ...rest] = events;
   const catalog = z.discriminatedUnion('type', [first!, ...rest]);
-  const generated = z.toJSONSchema(catalog, { io: 'input', metadata: registry, unrepresentable: 'throw' });
+  const { $schema, ...generated } = z.toJSONSchema(catalog, { io: 'input', metadata: registry, unrepresentable: 'throw' });
   return {
-    $schema: generated['$schema'],
+    $schema,
     title: 'rollcall lifecycle event',
     description:
       'One event as a producer writes it (one JSON object per NDJSON line). id is a UUID (assigned on append when absent); type selects the data schema; data is strict (unknown keys are rejected).',

@@ -242,5 +242,10 @@ describe('the JSON Schema, as built in this process', () => {
     expect(schema.description).toMatch(/^One event as a producer writes it/);
     expect(Object.keys(schema.$defs).sort()).toEqual([...Object.keys(catalog), 'EventMetadata'].sort());
     expect(schema.$defs['SessionNotFound']!.description).toMatch(/^The runtime says this session does not exist/);
+    // Every type ships a sentence for producers in other languages, and each says something of its own.
+    const descriptions = Object.keys(catalog).map((type) => schema.$defs[type]!.description ?? '');
+    for (const d of descriptions) expect(d).toMatch(/^[A-Z].{15,}\.$/);
+    expect(new Set(descriptions).size).toBe(descriptions.length);
+    expect(Object.keys(schema)[0]).toBe('$schema');
   });
 });

@@ -172,6 +172,19 @@ describe('CompactIdSet corners', () => {
     expect(a.digest).not.toBe(b.digest);
   });
 
+  it('a clone does not share its table: two sets filling their own tables to the brim still answer', () => {
+    // 16 slots each, 8 ids each (the most before a rehash): a shared table would be full.
+    const a = new CompactIdSet(0);
+    const b = a.clone();
+    for (let i = 0; i < 8; i++) {
+      a.add(`a${i}`);
+      b.add(`b${i}`);
+    }
+    expect([a.byteLength, b.byteLength]).toEqual([16 * 2 * 4 + 64 * 2, 16 * 2 * 4 + 64 * 2]);
+    for (const probe of ['absent', 'b0', 'a0x', 'zz']) expect(a.has(probe)).toBe(false);
+    for (const probe of ['absent', 'a0', 'b0x', 'zz']) expect(b.has(probe)).toBe(false);
+  });
+
   it('decodes a large set exactly (the table is sized from the records)', () => {
     const set = new CompactIdSet(0);
     for (let i = 0; i < 3000; i++) set.add(i % 2 ? `id-${i}` : `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`);

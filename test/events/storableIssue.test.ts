@@ -39,6 +39,7 @@ describe('storableIssue', () => {
     expect(storableIssue(list(MAX_EVENT_DEPTH + 1))).toEqual({ path: '[0]…', message: 'nested deeper than 64 levels' });
     expect(storableIssue({ a: list(MAX_EVENT_DEPTH) })).toEqual({ path: 'a[0]…', message: 'nested deeper than 64 levels' });
     expect(storableIssue({ a: list(MAX_EVENT_DEPTH - 1) })).toBeNull();
+    expect(storableIssue({ a: [...Array(12).fill(0), list(MAX_EVENT_DEPTH - 1)] })).toEqual({ path: 'a[12]…', message: 'nested deeper than 64 levels' });
     expect(storableIssue({ metadata: { deep: nest(70) } })).toEqual({ path: 'metadata.deep…', message: 'nested deeper than 64 levels' });
     // A deep string leaf at the limit is still looked at.
     expect(storableIssue(nest(MAX_EVENT_DEPTH, 'x\u0000'))).toEqual({ path: Array(MAX_EVENT_DEPTH).fill('k').join('.'), message: NUL });
