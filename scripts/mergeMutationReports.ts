@@ -50,5 +50,7 @@ for (const path of inputs) {
     merged.files[file] = { ...f, mutants: f.mutants.map((m) => ({ ...m, coveredBy: map(m.coveredBy), killedBy: map(m.killedBy) })) };
   }
 }
+// The report names the machine's checkout; a committed baseline must not (it is read relative to the project).
+delete merged!['projectRoot'];
 writeFileSync(out, JSON.stringify(merged));
 console.log(`${out}: ${Object.keys(merged!.files).length} files, ${ids.size} tests, from ${inputs.length} reports`);
