@@ -33,13 +33,13 @@ export class CompactIdSet {
   /** True when the id is in the set. */
   has(id: string): boolean {
     const uuid = parseUuid(id);
-    return this.#find(id, uuid, uuid ? hashWords(SCRATCH) : hashString(id)) >= 0;
+    return this.#find(id, uuid, hashOf(uuid, id)) >= 0;
   }
 
   /** Adds the id; false when it was already there. */
   add(id: string): boolean {
     const uuid = parseUuid(id);
-    const hash = uuid ? hashWords(SCRATCH) : hashString(id);
+    const hash = hashOf(uuid, id);
     const slot = this.#find(id, uuid, hash);
     if (slot >= 0) return false;
     const words = uuid ? 10 : id.length + 2;
@@ -221,7 +221,10 @@ const hashWords = (w: Uint16Array): number => {
 };
 
 /** The 32-bit hash an id is filed under (exported for the tests that need two ids sharing one). */
-export const idHash = (id: string): number => (parseUuid(id) ? hashWords(SCRATCH) : hashString(id));
+export const idHash = (id: string): number => hashOf(parseUuid(id), id);
+
+/** The hash of an id just given to `parseUuid` (which left a UUID's words in SCRATCH). */
+const hashOf = (uuid: boolean, id: string): number => (uuid ? hashWords(SCRATCH) : hashString(id));
 
 /** FNV-1a over code units, finalized. */
 const hashString = (s: string): number => {
