@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Rollcall } from '../live/types.js';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
 import { lifecycleView } from '../projections/lifecycleView.js';
-import { auditAgent } from '../projections/auditAgent.js';
+import { auditAgent } from '../inspect/auditAgent.js';
 import { decodeStoredChunks } from '../replay/decodeStored.js';
 import { replayStore } from '../replay/replayLog.js';
 import type { EventStore, StoredEvent } from '../stores/eventStore.js';

@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { generateHistory } from '../../src/generate/generateHistory.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import type { PoolJson, ProjectionJson } from '../../src/projections/lifecycleView.js';
-import type { AgentAudit } from '../../src/projections/auditAgent.js';
+import type { AgentAudit } from '../../src/inspect/auditAgent.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { tempDir } from '../support/cli.js';

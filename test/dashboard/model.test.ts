@@ -7,7 +7,7 @@ import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { generateHistory } from '../../src/generate/generateHistory.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { lifecycleView, type ProjectionJson } from '../../src/projections/lifecycleView.js';
-import type { AgentAudit } from '../../src/projections/auditAgent.js';
+import type { AgentAudit } from '../../src/inspect/auditAgent.js';
 import { replayStore } from '../../src/replay/replayLog.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 

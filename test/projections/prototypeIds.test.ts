@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeLine } from '../../src/events/decodeEvent.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
-import { auditAgent } from '../../src/projections/auditAgent.js';
+import { auditAgent } from '../../src/inspect/auditAgent.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { dedupeIds } from '../../src/replay/dedupeIds.js';
 import { arbitraryHistory } from '../support/arbitraryHistory.js';

@@ -146,7 +146,7 @@ describe('property: any redelivery of any earlier event, at any later point, wit
 
 describe('audit and check read an NDJSON file through the same id stage', () => {
   it('audit shows a redelivery as a duplicate that changed nothing', async () => {
-    const { auditAgent } = await import('../../src/projections/auditAgent.js');
+    const { auditAgent } = await import('../../src/inspect/auditAgent.js');
     const { readFileSource } = await import('../../src/replay/replayLog.js');
     const c1 = ev('AgentConnected', { agentId: 'a1', connectionId: 'c1' }, { at: 10 });
     const lines = [agent('a1'), c1, ev('AgentConnected', { agentId: 'a1', connectionId: 'c2' }, { at: 20 }), at(c1, 30)];

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
-import { auditAgent, type AgentAudit } from '../../projections/auditAgent.js';
+import { auditAgent, type AgentAudit } from '../../inspect/auditAgent.js';
 import { readFileSource, readStoreSource } from '../../replay/replayLog.js';
 import { EXIT, untilInterrupted, usageError } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
-import { checkLog } from '../../projections/checkLog.js';
+import { checkLog } from '../../inspect/checkLog.js';
 import { readFileSource, readStoreSource } from '../../replay/replayLog.js';
 import { EXIT, untilInterrupted } from '../cliIo.js';
 import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RollcallError } from '../../src/errors.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
-import { auditAgent } from '../../src/projections/auditAgent.js';
+import { auditAgent } from '../../src/inspect/auditAgent.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { dedupeIds } from '../../src/replay/dedupeIds.js';
 import { InvalidRecord, type ReplayItem } from '../../src/replay/replayItem.js';

@@ -1,10 +1,10 @@
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import { applyItems, applyItemsInPlace, type ReplaySource } from '../replay/foldEvents.js';
 import { isDuplicate, isInvalid, type ReplayItem } from '../replay/replayItem.js';
-import { agentStatus } from './agentStatus.js';
-import type { LifecycleProjection } from './lifecycleProjection.js';
-import { isLive, type AnomalyReason, type LifecycleState } from './lifecycleState.js';
-import type { AgentJson, ProjectionJson, SessionJson } from './lifecycleView.js';
+import { agentStatus } from '../projections/agentStatus.js';
+import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
+import { isLive, type AnomalyReason, type LifecycleState } from '../projections/lifecycleState.js';
+import type { AgentJson, ProjectionJson, SessionJson } from '../projections/lifecycleView.js';
 
 export interface AuditEntry {
   position: string;

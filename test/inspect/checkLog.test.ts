@@ -2,7 +2,7 @@ import type { Draft } from 'immer';
 import { describe, expect, it } from 'vitest';
 import type { LifecycleEvent, RecordedEvent } from '../../src/events/lifecycleEvents.js';
 import type { Violation } from '../../src/projections/checkInvariants.js';
-import { checkLog } from '../../src/projections/checkLog.js';
+import { checkLog } from '../../src/inspect/checkLog.js';
 import { createLifecycleProjection, type LifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import type { LifecycleState } from '../../src/projections/lifecycleState.js';
 import { agent, ended, ev, pool, record, spawned, T0 } from '../support/lifecycle.js';

@@ -1,10 +1,10 @@
 import type { Draft } from 'immer';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import { foldEvents, type FoldOptions, type ReplaySource } from '../replay/foldEvents.js';
-import type { Violation } from './checkInvariants.js';
-import type { Projection } from './defineProjection.js';
-import type { LifecycleProjection } from './lifecycleProjection.js';
-import { isTerminal, type LifecycleState } from './lifecycleState.js';
+import type { Violation } from '../projections/checkInvariants.js';
+import type { Projection } from '../projections/defineProjection.js';
+import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
+import { isTerminal, type LifecycleState } from '../projections/lifecycleState.js';
 
 export interface CheckResult {
   state: LifecycleState;
