@@ -44,16 +44,30 @@ export interface BuiltRun {
   stderr: string;
 }
 
-/** Starts `node dist/cli/main.js ...args` as a real process (stdin a pipe unless `stdio` says otherwise). */
+/**
+ * The command prefix under which a process obeys file modes as an operator's would: as root it
+ * keeps only CAP_DAC_READ_SEARCH, so a 0444 file is not writable, while every folder and file stays
+ * readable. Same user, so nothing depends on the permissions of the folders above the checkout
+ * (a clone in a 0700 `mktemp -d` folder works). Empty when not root: modes already apply.
+ */
+export const honourFileModesPrefix = (): string[] =>
+  process.getuid?.() === 0 ? ['setpriv', '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all,+dac_read_search', '--'] : [];
+
+/**
+ * Starts `node dist/cli/main.js ...args` as a real process (stdin a pipe unless `stdio` says
+ * otherwise); with `honourFileModes`, under {@link honourFileModesPrefix}.
+ */
 export const spawnBuilt = (
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions; cwd?: string; shell?: boolean } = {},
-): ChildProcess =>
-  spawn(process.execPath, [builtCli, ...args], {
+  options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions; cwd?: string; honourFileModes?: boolean } = {},
+): ChildProcess => {
+  const [cmd, ...argv] = [...(options.honourFileModes ? honourFileModesPrefix() : []), process.execPath, builtCli, ...args];
+  return spawn(cmd!, argv, {
     env: { ...process.env, ROLLCALL_STORE: 'memory:', ...options.env },
     stdio: options.stdio ?? ['pipe', 'pipe', 'pipe'],
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
+};
 
 /** Collects a started process's output and waits for its end. */
 export const finished = (child: ChildProcess): Promise<BuiltRun> =>
