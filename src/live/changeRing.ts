@@ -55,3 +55,6 @@ export const createChangeRing = (capacity: number): ChangeRing => {
     },
   };
 };
+
+/** Position of "before the first event": every real position is greater. */
+export const START = -1n;

@@ -1,0 +1,105 @@
+import type { CompactIdSet } from '../events/compactIdSet.js';
+import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
+import type { LifecycleState } from '../projections/lifecycleState.js';
+import { replayStore } from '../replay/replayLog.js';
+import type { EventStore, StoredEvent, SubscribeOptions } from '../stores/eventStore.js';
+import { asRollcallError, retryWhileUnavailable } from './retry.js';
+import type { StatusKeeper } from './status.js';
+
+/** Longest run of applying events before the follower lets the event loop serve others. */
+const YIELD_EVERY_MS = 10;
+
+export interface FollowerContext {
+  store: EventStore;
+  projection: LifecycleProjection;
+  status: StatusKeeper;
+  /** Aborted on close: cuts every pause and the store's subscription short. */
+  signal: AbortSignal;
+  useSnapshots: boolean;
+  skipInvalid: boolean;
+  onCatchUpProgress?: ((done: number, total: number | null) => void) | undefined;
+}
+
+/**
+ * The initial catch-up: a replay of the store from its newest valid snapshot, retried while the
+ * store is unavailable. Sets the status's position and head; null when the runtime stopped first.
+ */
+export const catchUp = async (ctx: FollowerContext): Promise<{ state: LifecycleState; seen: CompactIdSet | null } | null> => {
+  const { store, status } = ctx;
+  let caught: { state: LifecycleState; seen: CompactIdSet | null } | null = null;
+  await retryWhileUnavailable(
+    async () => {
+      const seenHead = await store.head();
+      if (status.closed) return true;
+      status.setAvailable();
+      const result = await replayStore(store, ctx.projection, {
+        noSnapshot: !ctx.useSnapshots,
+        skipInvalid: ctx.skipInvalid,
+        ...(ctx.onCatchUpProgress ? { onProgress: ctx.onCatchUpProgress } : {}),
+      });
+      if (status.closed) return true;
+      const position = result.state.position;
+      status.position = position;
+      status.head = seenHead === null || (position !== null && position > seenHead) ? position : seenHead;
+      caught = { state: result.state, seen: result.seenIds };
+      return true;
+    },
+    { doing: `${store.url}: catch-up`, status, signal: ctx.signal },
+  );
+  return caught;
+};
+
+/** A store's subscription a page at a time: its own pages where it has them, else one event a page. */
+async function* subscriptionPages(store: EventStore, options: SubscribeOptions): AsyncGenerator<readonly StoredEvent[]> {
+  if (store.subscribePages !== undefined) {
+    yield* store.subscribePages(options);
+    return;
+  }
+  for await (const stored of store.subscribe(options)) yield [stored];
+}
+
+/**
+ * Follows the store's subscription after the status's position, handing each stored event to
+ * `processOne`. When the subscription ends or fails it resumes from the last position applied
+ * (nothing is skipped or repeated), once the store answers again. Returns on close or failure.
+ */
+export const follow = async (ctx: FollowerContext, processOne: (stored: StoredEvent) => void): Promise<void> => {
+  const { store, status } = ctx;
+  const doing = `${store.url}: follow`;
+  await retryWhileUnavailable(
+    async (progressed) => {
+      const pages = subscriptionPages(store, { after: status.position, signal: ctx.signal, onStatus: status.onStoreStatus });
+      let slice = performance.now();
+      for await (const page of pages) {
+        if (status.closed) return true;
+        status.setAvailable();
+        progressed();
+        for (const stored of page) {
+          processOne(stored);
+          // A store hands a backlog over without touching the event loop (microtasks only): give
+          // timers and sockets (serve's requests) a turn every few ms of a burst, between events.
+          if (performance.now() - slice > YIELD_EVERY_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            slice = performance.now();
+            if (status.closed) return true;
+          }
+        }
+      }
+      return status.closed;
+    },
+    {
+      doing,
+      status,
+      signal: ctx.signal,
+      // Whether the store answers again, before resubscribing.
+      beforeRetry: async () => {
+        try {
+          await store.head();
+          if (!status.closed) status.setAvailable();
+        } catch (e) {
+          if (!status.closed) status.setUnavailable(asRollcallError(e, doing));
+        }
+      },
+    },
+  );
+};
