@@ -12,7 +12,7 @@ export { eventJsonSchema } from './events/eventJsonSchema.js';
 
 // Stores, and the validated append of untrusted input (decode, clock skew, ids; all or nothing).
 export { openStore, defaultStoreUrl } from './stores/openStore.js';
-export { appendEvents } from './stores/appendEvents.js';
+export { appendEvents } from './ingest/appendEvents.js';
 export { openSqliteStore } from './stores/sqliteStore.js';
 export { openMemoryStore } from './stores/memoryStore.js';
 
@@ -46,7 +46,7 @@ export type {
   SubscribeOptions,
 } from './stores/eventStore.js';
 export type { SqliteStoreOptions } from './stores/sqliteStore.js';
-export type { AppendEventsOptions, AppendEventsResult, AppendSummary, AppendInput, AppendPhase } from './stores/appendEvents.js';
+export type { AppendEventsOptions, AppendEventsResult, AppendSummary, AppendInput, AppendPhase } from './ingest/appendEvents.js';
 export type { Projection } from './projections/defineProjection.js';
 export type { LifecycleOptions, LifecycleProjection } from './projections/lifecycleProjection.js';
 export type { LifecycleState, SessionStateName, AnomalyReason } from './projections/lifecycleState.js';

@@ -10,7 +10,8 @@ import type { StoredEvent } from '../stores/eventStore.js';
 import { decodeStoredText } from './decodeStored.js';
 import { markDuplicates } from './dedupeIds.js';
 import type { OffThreadSpec, WorkerMessage } from './offThread.js';
-import { createNdjsonDecoder, readLines } from './readNdjson.js';
+import { readLines } from '../ndjson/readLines.js';
+import { createNdjsonDecoder } from './readNdjson.js';
 import type { ReplayItem } from './replayItem.js';
 
 const spec = workerData as OffThreadSpec;

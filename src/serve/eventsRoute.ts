@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { appendEvents } from '../stores/appendEvents.js';
+import { appendEvents } from '../ingest/appendEvents.js';
 import type { EventStore } from '../stores/eventStore.js';
 import { sendError } from './httpErrors.js';
 import { ErrorJsonSchema, InvalidEventErrorSchema, PositionJson } from './viewSchemas.js';

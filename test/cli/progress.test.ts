@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/runCli.js';
 import { createProgress, createStage, estimateNdjsonEvents } from '../../src/cli/progress.js';
 import { generateNdjson } from '../../src/generate/generateHistory.js';
-import { appendEvents } from '../../src/stores/appendEvents.js';
+import { appendEvents } from '../../src/ingest/appendEvents.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { dumpSqlite, tempDir } from '../support/cli.js';
 

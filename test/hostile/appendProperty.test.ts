@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { appendEvents } from '../../src/stores/appendEvents.js';
+import { appendEvents } from '../../src/ingest/appendEvents.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import type { StoredEvent } from '../../src/stores/eventStore.js';
 import { cli, dumpSqlite, tempDir } from '../support/cli.js';

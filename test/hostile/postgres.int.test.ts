@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendEvents } from '../../src/stores/appendEvents.js';
+import { appendEvents } from '../../src/ingest/appendEvents.js';
 import { openPostgresStore } from '../../src/stores/postgresStore.js';
 import { cli, ndjsonFile } from '../support/cli.js';
 import { findPostgres, type TestPostgres } from '../support/postgres.js';

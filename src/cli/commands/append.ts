@@ -1,8 +1,6 @@
-import { createReadStream } from 'node:fs';
-import { addAbortSignal } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { RollcallError } from '../../errors.js';
-import { appendEvents, DEFAULT_MAX_CLOCK_SKEW_MS } from '../../stores/appendEvents.js';
+import { appendEvents, DEFAULT_MAX_CLOCK_SKEW_MS } from '../../ingest/appendEvents.js';
+import { openInput } from '../../ndjson/openInput.js';
 import type { EventStore } from '../../stores/eventStore.js';
 import { maskUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl, openStore } from '../../stores/openStore.js';
@@ -18,27 +16,6 @@ const parseSkew = (value: string | undefined): number => {
     throw usageError(`--max-clock-skew must be a non-negative number of seconds, got "${value}"`);
   }
   return Math.round(seconds * 1000);
-};
-
-/**
- * The input, opened for one read: a file, a FIFO, `/dev/stdin`, `<(…)`, or `-` for stdin. A signal
- * stops even a read that waits for data (an idle pipe), so SIGINT never hangs on a quiet producer.
- * `onRead` is told the size of each chunk read (for the progress bar).
- */
-const openInput = (path: string, chunkSize: number | undefined, signal: AbortSignal | undefined, onRead: (bytes: number) => void): AsyncIterable<Uint8Array> => {
-  const stream = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: chunkSize ?? 1 << 16 });
-  if (signal) addAbortSignal(signal, stream);
-  return (async function* () {
-    try {
-      for await (const chunk of stream as AsyncIterable<Uint8Array>) {
-        onRead(chunk.length);
-        yield chunk;
-      }
-    } catch (cause) {
-      if (signal?.aborted) throw new RollcallError('interrupted', `interrupted by ${String(signal.reason)} before anything was appended`);
-      throw new RollcallError('io', `cannot read ${path === '-' ? 'stdin' : path}: ${(cause as Error).message}`, { cause });
-    }
-  })();
 };
 
 export const appendCommand: Command = {
@@ -66,7 +43,11 @@ export const appendCommand: Command = {
     try {
       const result = await appendEvents(
         async () => (store = await openStore(url, { create: true, verify: true })),
-        openInput(path, chunkSize, io.signal, progress.read),
+        openInput(path, {
+          ...(chunkSize !== undefined ? { chunkSize } : {}),
+          ...(io.signal ? { signal: io.signal } : {}),
+          onRead: progress.read,
+        }),
         {
           maxClockSkewMs,
           ...(chunkSize !== undefined ? { chunkSize } : {}),

@@ -3,8 +3,9 @@ import { RollcallError } from '../errors.js';
 import { decodeEvent, decodeLine, type DecodeResult } from '../events/decodeEvent.js';
 import { uuidBytes, uuidV5 } from '../events/eventId.js';
 import type { LifecycleEvent } from '../events/lifecycleEvents.js';
-import { splitLines, type NdjsonLine, type ReadLinesOptions } from '../replay/readNdjson.js';
-import type { EventStore } from './eventStore.js';
+import { splitLines, type NdjsonLine, type ReadLinesOptions } from '../ndjson/splitLines.js';
+import { textLines } from '../ndjson/textLines.js';
+import type { EventStore } from '../stores/eventStore.js';
 
 /** SPEC §1.1: an event stamped more than this far ahead of the appender's clock is refused. */
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60_000;
@@ -127,22 +128,6 @@ const validate = async (input: AppendInput, options: AppendEventsOptions): Promi
   return { success: true, data: events };
 };
 
-/** The non-blank lines of NDJSON text already decoded (a leading BOM dropped); a line that is not well-formed UTF-16 is refused. */
-const textLines = (text: string): NdjsonLine[] => {
-  const lines: NdjsonLine[] = [];
-  const all = text.split('\n');
-  for (let i = 0; i < all.length; i++) {
-    let t = all[i]!;
-    if (i === 0 && t.charCodeAt(0) === 0xfeff) t = t.slice(1);
-    if (!/\S/.test(t)) continue;
-    if (!(t as unknown as { isWellFormed(): boolean }).isWellFormed()) {
-      const error = new RollcallError('invalid-json', `line ${i + 1}: contains a lone UTF-16 surrogate, which is not text`, { line: i + 1 });
-      lines.push({ line: i + 1, text: '', error });
-    } else lines.push({ line: i + 1, text: t });
-  }
-  return lines;
-};
-
 const withIndex = (error: RollcallError, index: number): RollcallError =>
   error.index !== undefined
     ? error
@@ -171,6 +156,7 @@ export const appendEvents = async (
     valid = await validate(input, options);
   } catch (e) {
     // A stream that fails while it is read (a file that vanished, a request cut short) is an input error.
+    if (options.signal?.aborted) return interrupted(options.signal);
     if (e instanceof RollcallError) return { success: false, error: e };
     return { success: false, error: new RollcallError('io', `cannot read the input: ${(e as Error).message}`, { cause: e }) };
   }

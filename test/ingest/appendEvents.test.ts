@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { appendEvents } from '../../src/stores/appendEvents.js';
+import { appendEvents } from '../../src/ingest/appendEvents.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import type { StoredEvent } from '../../src/stores/eventStore.js';
 
