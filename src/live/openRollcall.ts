@@ -88,7 +88,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
       const caught = await catchUp(follower);
       if (caught === null || status.stopped) return;
       ({ state, seen } = caught);
-      tracker = trackLifecycleChanges(projection, state, { retentionMs: projection.retentionMs });
+      tracker = trackLifecycleChanges(projection, state);
       liveView = createLiveView(state);
       ring.reset(status.position ?? START);
       status.caughtUp = true;

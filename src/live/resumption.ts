@@ -50,7 +50,7 @@ export const createResumption =
       const decoded = through(decodeStoredChunks(store.readAll({ after: initial?.position ?? null })), from);
       const source: ReplaySource = ownSeen === null ? decoded : dedupeIds(decoded, ownSeen);
       const upTo = await foldEvents(projection, source, { skipInvalid, ...(initial !== undefined ? { initialState: initial } : {}) });
-      const ownTracker = trackLifecycleChanges(projection, upTo.state, { retentionMs: projection.retentionMs });
+      const ownTracker = trackLifecycleChanges(projection, upTo.state);
       let cursor = from;
       while (!sub.ended) {
         if (ops.goLive(sub)) return;

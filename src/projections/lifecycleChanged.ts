@@ -1,7 +1,7 @@
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Draft } from 'immer';
-import type { Projection } from './defineProjection.js';
-import { DEFAULT_RETENTION_MS, isLive, isTerminal, type LifecycleState, type SessionRecord } from './lifecycleState.js';
+import type { FoldReport, LifecycleProjection } from './lifecycleProjection.js';
+import { isLive, type LifecycleState, type SessionRecord } from './lifecycleState.js';
 
 /** Which entities of the SPEC §3 view one event changed (ids sorted). */
 export interface Changed {
@@ -79,8 +79,6 @@ const sameRecord = (before: Plain | undefined, after: object | undefined): boole
   return n === keyCount(before);
 };
 
-const isoMs = (iso: string): number => Date.parse(iso);
-
 /** Which of an agent's open sessions an event other than the one it names can change. */
 const AGENT_WIDE: Partial<Record<RecordedEvent['type'], 'open' | 'live'>> = {
   AgentStopped: 'open',
@@ -89,61 +87,6 @@ const AGENT_WIDE: Partial<Record<RecordedEvent['type'], 'open' | 'live'>> = {
   SessionStarting: 'live',
   AgentSpawned: 'live',
   SessionResumed: 'live',
-};
-
-/**
- * A min-heap of view entries that will leave the view when the retention horizon passes them:
- * terminal sessions (by endedAt) and removed agents (by removedAt). Advancing the clock pops only
- * what expires, so the cost is O(what leaves), never O(window).
- */
-const expiryHeap = () => {
-  const ms: number[] = [];
-  const ids: string[] = [];
-  const owners: Array<string | null> = [];
-  const swap = (i: number, j: number) => {
-    [ms[i], ms[j]] = [ms[j]!, ms[i]!];
-    [ids[i], ids[j]] = [ids[j]!, ids[i]!];
-    [owners[i], owners[j]] = [owners[j]!, owners[i]!];
-  };
-  return {
-    get size() {
-      return ms.length;
-    },
-    peek: () => ms[0],
-    /** owner: the session's agent, or null for a removed agent's own entry. */
-    push(at: number, id: string, owner: string | null) {
-      ms.push(at);
-      ids.push(id);
-      owners.push(owner);
-      let i = ms.length - 1;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (ms[p]! <= ms[i]!) break;
-        swap(i, p);
-        i = p;
-      }
-    },
-    pop(): { id: string; owner: string | null } {
-      const top = { id: ids[0]!, owner: owners[0]! };
-      const last = ms.length - 1;
-      swap(0, last);
-      ms.pop();
-      ids.pop();
-      owners.pop();
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < ms.length && ms[l]! < ms[m]!) m = l;
-        if (r < ms.length && ms[r]! < ms[m]!) m = r;
-        if (m === i) break;
-        swap(i, m);
-        i = m;
-      }
-      return top;
-    },
-  };
 };
 
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -165,44 +108,26 @@ const sortedUnique = (ids: string[]): string[] => {
  * It copies a few small records per event, never the state. It may name an entity whose JSON did
  * not change (e.g. a disconnect of an already disconnected connection); it never omits one that did.
  */
-export const trackLifecycleChanges = (
-  projection: Projection<LifecycleState, RecordedEvent>,
-  state: LifecycleState,
-  options: { retentionMs?: number } = {},
-): LifecycleChangeTracker => {
-  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
-  const heap = expiryHeap();
+export const trackLifecycleChanges = (projection: LifecycleProjection, state: LifecycleState): LifecycleChangeTracker => {
   // The tracker owns the state it is given and mutates it in place (no immer draft around it).
   const draft = state as Draft<LifecycleState>;
-  const horizonOf = () => (state.newestAtMs === null ? -Infinity : state.newestAtMs - retentionMs);
-  {
-    const horizon = horizonOf();
-    for (const [id, s] of state.sessions) {
-      if (isTerminal(s.state) && s.endedAt !== null) {
-        const at = isoMs(s.endedAt);
-        if (at >= horizon) heap.push(at, id, s.agentId);
-      }
-    }
-    for (const [id, a] of state.agents) {
-      if (a.removedAt !== null) {
-        const at = isoMs(a.removedAt);
-        if (at >= horizon) heap.push(at, id, null);
-      }
-    }
-  }
-
-  const expire = (agents: string[], sessions: string[]) => {
-    if (heap.size === 0) return;
-    const horizon = horizonOf();
-    while (heap.size > 0 && heap.peek()! < horizon) {
-      const { id, owner } = heap.pop();
-      if (owner === null) agents.push(id);
-      else {
-        sessions.push(id);
-        // Its agent's representation lists the agent's sessions in view (serve's /v1/agents/{id}).
-        agents.push(owner);
-      }
-    }
+  // What the reducer evicted while applying the current event (it keeps the one expiry heap).
+  let evictedAgents: string[] = [];
+  let evictedSessions: string[] = [];
+  const report: FoldReport = {
+    evictedSession(sessionId, agentId) {
+      evictedSessions.push(sessionId);
+      // Its agent's representation lists the agent's sessions in view (serve's /v1/agents/{id}).
+      evictedAgents.push(agentId);
+    },
+    evictedAgent(agentId) {
+      evictedAgents.push(agentId);
+    },
+  };
+  const applyReported = (e: RecordedEvent, agents: string[], sessions: string[]) => {
+    evictedAgents = agents;
+    evictedSessions = sessions;
+    projection.applyReporting(draft, e, report);
   };
 
   const result = (event: { position: bigint; type: string }, pools: string[], agents: string[], sessions: string[]): TrackedChange => ({
@@ -225,9 +150,8 @@ export const trackLifecycleChanges = (
       const poolId = d.poolId!;
       const before = state.pools.get(poolId);
       const copy = before === undefined ? undefined : copyRecord(before);
-      projection.apply(draft, e);
+      applyReported(e, agents, sessions);
       if (state.anomalies.count === anomaliesBefore && !sameRecord(copy, state.pools.get(poolId))) pools.push(poolId);
-      expire(agents, sessions);
       return result(e, pools, agents, sessions);
     }
 
@@ -254,7 +178,10 @@ export const trackLifecycleChanges = (
       return s === undefined ? undefined : copyRecord(s);
     });
 
-    projection.apply(draft, e);
+    // Evictions first: a session evicted by this event's clock is named whatever else happened.
+    const evicted: string[] = [];
+    applyReported(e, agents, evicted);
+    sessions.push(...evicted);
 
     if (state.anomalies.count === anomaliesBefore) {
       for (let i = 0; i < ids.length; i++) {
@@ -270,19 +197,10 @@ export const trackLifecycleChanges = (
         if (wasLive !== nowLive || (nowLive && before?.poolId !== after?.poolId)) {
           for (const poolId of [before?.poolId, after?.poolId]) if (poolId != null && state.pools.has(poolId)) pools.push(poolId);
         }
-        if (after !== undefined && isTerminal(after.state) && !(before !== undefined && isTerminal(before.state)) && after.endedAt !== null) {
-          heap.push(isoMs(after.endedAt), id, after.agentId);
-        }
       }
       const agentAfter = state.agents.get(agentId);
-      if (!sameRecord(agentCopy, agentAfter)) {
-        agents.push(agentId);
-        if (agentAfter !== undefined && agentAfter.removedAt !== null && (agentCopy === undefined || agentCopy['removedAt'] === null)) {
-          heap.push(isoMs(agentAfter.removedAt), agentId, null);
-        }
-      }
+      if (!sameRecord(agentCopy, agentAfter)) agents.push(agentId);
     }
-    expire(agents, sessions);
     return result(e, pools, agents, sessions);
   };
 

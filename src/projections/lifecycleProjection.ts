@@ -28,8 +28,14 @@ type E = RecordedEvent;
 export type EventOf<T extends LifecycleEventType> = Extract<E, { type: T }>;
 type AgentEventType = Exclude<LifecycleEventType, 'PoolCreated' | 'PoolUpdated' | 'PoolDeleted' | 'AgentRegistered'>;
 
-/** Applies one event of type T to a draft. */
-export type Handler<T extends LifecycleEventType> = (draft: S, event: EventOf<T>) => void;
+/** The time of the event being applied: its `metadata.at`, and that instant in ms. */
+export interface EventTime {
+  readonly at: string;
+  readonly atMs: number;
+}
+
+/** Applies one event of type T to a draft, at the event's time. */
+export type Handler<T extends LifecycleEventType> = (draft: S, event: EventOf<T>, t: EventTime) => void;
 /** One handler per event type: leaving one out is a compile error. */
 export type LifecycleHandlers = { readonly [T in LifecycleEventType]: Handler<T> };
 
@@ -41,6 +47,8 @@ export interface LifecycleOptions {
 /** The lifecycle projection: its retention window is fixed here, once, and its view and checks use it. */
 export interface LifecycleProjection extends Projection<LifecycleState, RecordedEvent> {
   readonly retentionMs: number;
+  /** `apply`, telling `report` what it did beyond the entities the event names (evictions). */
+  applyReporting(draft: Draft<LifecycleState>, event: RecordedEvent, report: FoldReport | undefined): void;
   /** SPEC §3 JSON of a state of this projection. */
   view(state: LifecycleState): ProjectionJson;
   /** Every invariant a state of this projection breaks (none, if the reducers are right). */
@@ -116,7 +124,7 @@ const leftLive = (agent: Agent, session: Session) => {
   if (agent.run !== null && agent.run.sessionId === session.sessionId) agent.run = null;
 };
 
-const finish = (draft: S, agent: Agent, session: Session, state: 'terminated' | 'failed', reason: string, at: string, atMs: number) => {
+const finish = (draft: S, agent: Agent, session: Session, state: 'terminated' | 'failed', reason: string, { at, atMs }: EventTime) => {
   leftLive(agent, session);
   session.state = state;
   session.endedAt = at;
@@ -131,11 +139,11 @@ const suspend = (agent: Agent, session: Session) => {
 };
 
 /** Rule 11: the session becomes the agent's one live session; any other live one is superseded. */
-const becomeLive = (draft: S, agent: Agent, session: Session, state: SessionStateName, at: string, atMs: number) => {
+const becomeLive = (draft: S, agent: Agent, session: Session, state: SessionStateName, t: EventTime) => {
   for (const id of [...agent.openSessionIds]) {
     if (id === session.sessionId) continue;
     const other = draft.sessions.get(id)!;
-    if (isLive(other.state)) finish(draft, agent, other, 'terminated', 'superseded', at, atMs);
+    if (isLive(other.state)) finish(draft, agent, other, 'terminated', 'superseded', t);
   }
   session.state = state;
   removeOpen(agent, session.sessionId);
@@ -174,28 +182,24 @@ const fenceGeneration = (draft: S, e: E, agent: Agent, generation: number | unde
   return true;
 };
 
-/** The time of the event being applied (set once per event by `apply`, read by the handlers). */
-let at = '';
-let atMs = 0;
-
 /**
  * Wraps a handler of an event about one agent: resolves the agent (rule 6) and keeps
  * startedAt/stoppedAt/lastExitReason in step with whether it has a live session. The handler
  * returns the exit reason to record if the agent stops running.
  */
 const forAgent =
-  <T extends AgentEventType>(handle: (draft: S, e: EventOf<T>, agent: Agent) => string | null | void): Handler<T> =>
-  (draft, e) => {
+  <T extends AgentEventType>(handle: (draft: S, e: EventOf<T>, agent: Agent, t: EventTime) => string | null | void): Handler<T> =>
+  (draft, e, t) => {
     const agent = agentFor(draft, e, (e as EventOf<AgentEventType>).data.agentId);
     if (agent === undefined) return;
     const wasRunning = hasLiveSession(draft, agent);
-    const exitReason = handle(draft, e, agent) ?? null;
+    const exitReason = handle(draft, e, agent, t) ?? null;
     const running = hasLiveSession(draft, agent);
     if (running && !wasRunning) {
-      agent.startedAt = at;
+      agent.startedAt = t.at;
       agent.stoppedAt = null;
     } else if (!running && wasRunning) {
-      agent.stoppedAt = at;
+      agent.stoppedAt = t.at;
       agent.lastExitReason = exitReason;
     }
   };
@@ -244,37 +248,37 @@ const handlers: LifecycleHandlers = {
     });
   },
 
-  AgentRemoved: forAgent((draft, _e, agent) => {
-    for (const id of [...agent.openSessionIds]) finish(draft, agent, draft.sessions.get(id)!, 'terminated', 'agent_removed', at, atMs);
-    agent.removedAt = at;
+  AgentRemoved: forAgent((draft, _e, agent, t) => {
+    for (const id of [...agent.openSessionIds]) finish(draft, agent, draft.sessions.get(id)!, 'terminated', 'agent_removed', t);
+    agent.removedAt = t.at;
     agent.run = null;
-    pushRetire(draft.retiring, { dueMs: atMs, id: agent.agentId, agent: true });
+    pushRetire(draft.retiring, { dueMs: t.atMs, id: agent.agentId, agent: true });
     return 'agent_removed';
   }),
 
-  AgentConnected: forAgent((_draft, e, agent) => {
-    agent.connection = { connectionId: e.data.connectionId, state: 'connected', since: at };
-    seen(agent, at);
+  AgentConnected: forAgent((_draft, e, agent, t) => {
+    agent.connection = { connectionId: e.data.connectionId, state: 'connected', since: t.at };
+    seen(agent, t.at);
   }),
 
-  AgentDisconnected: forAgent((draft, e, agent) => {
+  AgentDisconnected: forAgent((draft, e, agent, t) => {
     const c = agent.connection;
     if (c === null || c.connectionId !== e.data.connectionId) return anomaly(draft, e, 'stale-connection');
     // A repeated disconnect of the same connection keeps the time it went down.
-    if (c.state === 'connected') agent.connection = { connectionId: c.connectionId, state: 'disconnected', since: at };
+    if (c.state === 'connected') agent.connection = { connectionId: c.connectionId, state: 'disconnected', since: t.at };
   }),
 
-  AgentHeartbeat: forAgent((_draft, _e, agent) => seen(agent, at)),
+  AgentHeartbeat: forAgent((_draft, _e, agent, t) => seen(agent, t.at)),
 
-  SessionStarting: forAgent((draft, e, agent) => {
+  SessionStarting: forAgent((draft, e, agent, t) => {
     const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
     if (found === undefined) return;
     if (found.kind !== 'none') return anomaly(draft, e, 'invalid-transition');
-    const session = newSession(draft, agent.agentId, e.data.sessionId, e.data.poolId, at);
-    becomeLive(draft, agent, session, 'starting', at, atMs);
+    const session = newSession(draft, agent.agentId, e.data.sessionId, e.data.poolId, t.at);
+    becomeLive(draft, agent, session, 'starting', t);
   }),
 
-  AgentSpawned: forAgent((draft, e, agent) => {
+  AgentSpawned: forAgent((draft, e, agent, t) => {
     const d = e.data;
     const found = lookupSession(draft, e, agent.agentId, d.sessionId);
     if (found === undefined) return;
@@ -284,25 +288,25 @@ const handlers: LifecycleHandlers = {
       return anomaly(draft, e, 'invalid-transition');
     }
     if (!fenceGeneration(draft, e, agent, d.generation)) return;
-    seen(agent, at);
+    seen(agent, t.at);
     if (existing?.state === 'running') {
       // The one legal repeat: it only updates what the process is (pid, and the host it runs on).
       if (d.pid !== undefined) existing.pid = d.pid;
       if (d.host !== undefined) existing.host = d.host;
       return;
     }
-    const session = existing ?? newSession(draft, agent.agentId, d.sessionId, d.poolId, at);
+    const session = existing ?? newSession(draft, agent.agentId, d.sessionId, d.poolId, t.at);
     if (session.poolId === null && d.poolId !== undefined) session.poolId = d.poolId;
     session.pid = d.pid ?? null;
     session.host = d.host ?? null;
-    becomeLive(draft, agent, session, 'running', at, atMs);
+    becomeLive(draft, agent, session, 'running', t);
   }),
 
-  SessionStartFailed: forAgent((draft, e, agent) => {
+  SessionStartFailed: forAgent((draft, e, agent, t) => {
     const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
     if (s === undefined) return;
     if (s.state !== 'starting') return anomaly(draft, e, 'invalid-transition');
-    finish(draft, agent, s, 'failed', e.data.reason, at, atMs);
+    finish(draft, agent, s, 'failed', e.data.reason, t);
     return e.data.reason;
   }),
 
@@ -314,34 +318,34 @@ const handlers: LifecycleHandlers = {
     return 'suspended';
   }),
 
-  SessionResumed: forAgent((draft, e, agent) => {
+  SessionResumed: forAgent((draft, e, agent, t) => {
     const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
     if (s === undefined) return;
     if (s.state !== 'suspended') return anomaly(draft, e, 'invalid-transition');
     s.pid = e.data.pid ?? null;
     s.host = e.data.host ?? null;
-    becomeLive(draft, agent, s, 'running', at, atMs);
-    seen(agent, at);
+    becomeLive(draft, agent, s, 'running', t);
+    seen(agent, t.at);
   }),
 
-  SessionTerminationRequested: forAgent((draft, e, agent) => {
+  SessionTerminationRequested: forAgent((draft, e, agent, t) => {
     const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
     if (s === undefined) return;
     if (s.state === 'starting' || s.state === 'running') {
       s.state = 'terminating';
-      s.terminatingSince = at;
+      s.terminatingSince = t.at;
       return;
     }
     if (s.state !== 'suspended') return anomaly(draft, e, 'invalid-transition');
     // No process to wait for: straight to terminated. (No exit reason: a suspended session was
     // not running, so the agent does not stop running here.)
-    finish(draft, agent, s, 'terminated', 'termination_requested', at, atMs);
+    finish(draft, agent, s, 'terminated', 'termination_requested', t);
   }),
 
-  SessionEnded: forAgent((draft, e, agent) => endSession(draft, e, agent, e.data.reason)),
-  SessionNotFound: forAgent((draft, e, agent) => endSession(draft, e, agent, 'not_found')),
+  SessionEnded: forAgent((draft, e, agent, t) => endSession(draft, e, agent, e.data.reason, t)),
+  SessionNotFound: forAgent((draft, e, agent, t) => endSession(draft, e, agent, 'not_found', t)),
 
-  SessionReset: forAgent((draft, e, agent) => {
+  SessionReset: forAgent((draft, e, agent, t) => {
     const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
     if (found === undefined) return;
     // A reset names a session: an unknown one (never seen) is no evidence of a new generation, and
@@ -352,21 +356,21 @@ const handlers: LifecycleHandlers = {
     // The new generation applies even when the session has already ended.
     agent.generation = e.data.generation;
     if (isTerminal(found.session.state)) return;
-    finish(draft, agent, found.session, 'terminated', 'reset', at, atMs);
+    finish(draft, agent, found.session, 'terminated', 'reset', t);
     return 'reset';
   }),
 
-  RunStarted: forAgent((draft, e, agent) => {
+  RunStarted: forAgent((draft, e, agent, t) => {
     const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
     if (s === undefined) return;
     if (e.data.generation < agent.generation) return anomaly(draft, e, 'stale-generation');
     if (s.state !== 'running') return anomaly(draft, e, 'invalid-transition');
     agent.generation = e.data.generation;
     agent.run = { sessionId: s.sessionId, generation: e.data.generation };
-    seen(agent, at);
+    seen(agent, t.at);
   }),
 
-  RunFinished: forAgent((draft, e, agent) => {
+  RunFinished: forAgent((draft, e, agent, t) => {
     const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
     if (found === undefined) return;
     if (found.kind === 'none') return anomaly(draft, e, 'unknown-session');
@@ -377,21 +381,21 @@ const handlers: LifecycleHandlers = {
       return anomaly(draft, e, 'invalid-transition');
     }
     agent.run = null;
-    seen(agent, at);
+    seen(agent, t.at);
   }),
 
-  AgentStopped: forAgent((draft, e, agent) => {
+  AgentStopped: forAgent((draft, e, agent, t) => {
     const reason = e.data.reason ?? 'stopped';
     const resumable = e.data.resumable ?? false;
     for (const id of [...agent.openSessionIds]) {
       const s = draft.sessions.get(id)!;
       if (resumable && (s.state === 'starting' || s.state === 'running')) suspend(agent, s);
-      else if (!(resumable && s.state === 'suspended')) finish(draft, agent, s, 'terminated', reason, at, atMs);
+      else if (!(resumable && s.state === 'suspended')) finish(draft, agent, s, 'terminated', reason, t);
     }
     return reason;
   }),
 
-  AgentCrashed: forAgent((draft, e, agent) => {
+  AgentCrashed: forAgent((draft, e, agent, t) => {
     const pid = e.data.pid;
     const targets: Session[] = [];
     for (const id of agent.openSessionIds) {
@@ -399,17 +403,17 @@ const handlers: LifecycleHandlers = {
       if (isLive(s.state) && (pid === undefined || s.pid === pid)) targets.push(s);
     }
     if (pid !== undefined && targets.length === 0) return anomaly(draft, e, 'stale-pid');
-    for (const s of targets) finish(draft, agent, s, 'terminated', e.data.reason, at, atMs);
+    for (const s of targets) finish(draft, agent, s, 'terminated', e.data.reason, t);
     return e.data.reason;
   }),
 };
 
 /** SessionEnded / SessionNotFound: any non-terminal session → terminated. */
-const endSession = (draft: S, e: EventOf<'SessionEnded' | 'SessionNotFound'>, agent: Agent, reason: string): string | void => {
+const endSession = (draft: S, e: EventOf<'SessionEnded' | 'SessionNotFound'>, agent: Agent, reason: string, t: EventTime): string | void => {
   const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
   if (s === undefined) return;
   if (isTerminal(s.state)) return anomaly(draft, e, 'invalid-transition');
-  finish(draft, agent, s, 'terminated', reason, at, atMs);
+  finish(draft, agent, s, 'terminated', reason, t);
   return reason;
 };
 
@@ -417,7 +421,7 @@ const endSession = (draft: S, e: EventOf<'SessionEnded' | 'SessionNotFound'>, ag
 const handlerByType: LifecycleHandlers = Object.freeze(Object.assign(Object.create(null) as object, handlers) as LifecycleHandlers);
 
 /** Moves the clock to the newest `at` seen; a late (older) event never moves it back. */
-const advanceClock = (draft: S) => {
+const advanceClock = (draft: S, { at, atMs }: EventTime) => {
   if (draft.newestAtMs !== null && atMs <= draft.newestAtMs) return;
   draft.newestAt = at;
   draft.newestAtMs = atMs;
@@ -435,8 +439,19 @@ const writableSet = (draft: S, key: 'evictedSessions' | 'evictedAgents'): S[type
   return draft[key];
 };
 
+/**
+ * What applying one event did besides the entities it names, for whoever tracks changes
+ * (`lifecycleChanged`): the reducer says what it evicted, so nobody keeps a second heap.
+ */
+export interface FoldReport {
+  /** A terminal session left the state (the retention window passed it). */
+  evictedSession(sessionId: string, agentId: string): void;
+  /** A removed agent left the state. */
+  evictedAgent(agentId: string): void;
+}
+
 /** Drops from the state what the retention window has passed: O(what expires), never a scan. */
-const evictExpired = (draft: S, retentionMs: number) => {
+const evictExpired = (draft: S, retentionMs: number, report: FoldReport | undefined) => {
   if (draft.newestAtMs === null) return;
   const horizon = draft.newestAtMs - retentionMs;
   for (let entry = popRetireBefore(draft.retiring, horizon); entry !== undefined; entry = popRetireBefore(draft.retiring, horizon)) {
@@ -445,24 +460,26 @@ const evictExpired = (draft: S, retentionMs: number) => {
       if (a === undefined || a.removedAt === null) continue;
       writableSet(draft, 'evictedAgents').add(entry.id);
       draft.agents.delete(entry.id);
+      report?.evictedAgent(entry.id);
     } else {
       const s = draft.sessions.get(entry.id);
       if (s === undefined || !isTerminal(s.state)) continue;
       writableSet(draft, 'evictedSessions').add(entry.id);
       draft.sessions.delete(entry.id);
+      report?.evictedSession(entry.id, s.agentId);
     }
   }
 };
 
 const reducers = (retentionMs: number) => {
-  const apply = (draft: S, e: E): void => {
+  const applyReporting = (draft: S, e: E, report: FoldReport | undefined): void => {
     draft.position = e.position;
-    at = e.metadata.at;
-    atMs = parseIsoMs(at);
-    advanceClock(draft);
-    (handlerByType[e.type] as Handler<LifecycleEventType>)(draft, e);
-    evictExpired(draft, retentionMs);
+    const t: EventTime = { at: e.metadata.at, atMs: parseIsoMs(e.metadata.at) };
+    advanceClock(draft, t);
+    (handlerByType[e.type] as Handler<LifecycleEventType>)(draft, e, t);
+    evictExpired(draft, retentionMs, report);
   };
+  const apply = (draft: S, e: E): void => applyReporting(draft, e, undefined);
 
   const applyInvalid = (draft: S, info: InvalidEventInfo): void => {
     draft.position = info.position;
@@ -475,7 +492,7 @@ const reducers = (retentionMs: number) => {
     recordAnomaly(draft, info.position.toString(), info.eventId, info.type, 'duplicate');
   };
 
-  return { apply, applyInvalid, applyDuplicate };
+  return { apply, applyReporting, applyInvalid, applyDuplicate };
 };
 
 // A snapshot holds every session of the retention window (~90k after 1M events of a busy fleet),
@@ -551,7 +568,7 @@ const fromJSON = (json: unknown): LifecycleState => {
 /** Builds the lifecycle projection with its options (retention window). */
 export const createLifecycleProjection = (options: LifecycleOptions = {}): LifecycleProjection => {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
-  const { apply, applyInvalid, applyDuplicate } = reducers(retentionMs);
+  const { apply, applyReporting, applyInvalid, applyDuplicate } = reducers(retentionMs);
   return {
     ...defineProjection<LifecycleState, RecordedEvent>({
       // A different retention window is a different projection: snapshots must not cross over.
@@ -568,6 +585,7 @@ export const createLifecycleProjection = (options: LifecycleOptions = {}): Lifec
       fromJSON,
     }),
     retentionMs,
+    applyReporting,
     view: (state) => lifecycleView(state),
     check: (state) => checkInvariants(state, { retentionMs }),
   };

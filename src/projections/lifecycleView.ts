@@ -126,10 +126,9 @@ export const anomaliesJson = (state: LifecycleState): ProjectionJson['anomalies'
 /**
  * Derives the SPEC §3 view from the state: pool occupancy, running set, busy and agent status are
  * computed from session states here, never counted. Pure. The state holds exactly what is within
- * the retention window, so the view needs no window of its own (the second argument is ignored;
- * it is accepted so that callers written against the older signature still compile).
+ * the retention window, so the view needs no window of its own.
  */
-export const lifecycleView = (state: LifecycleState, _legacy?: { retentionMs?: number }): ProjectionJson => {
+export const lifecycleView = (state: LifecycleState): ProjectionJson => {
   const sessions = idRecord<SessionJson>();
   for (const s of state.sessions.values()) sessions[s.sessionId] = sessionJson(s);
 

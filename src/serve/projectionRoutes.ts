@@ -89,7 +89,7 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
           asOf: asOf ?? null,
           skipInvalid,
         });
-        const view = lifecycleView(state, { retentionMs });
+        const view = lifecycleView(state);
         withPosition(reply, view.position);
         return sendJsonText(reply, JSON.stringify(view));
       }

@@ -55,7 +55,7 @@ describe('the dashboard model', () => {
     await store.appendBatch([...generateHistory({ agents: 30, events: 1500, seed: 11 })] as LifecycleEvent[]);
     const projection = createLifecycleProjection({ retentionMs: 60_000 });
     const at = async (until: number) =>
-      lifecycleView((await replayStore(store, projection, { until: BigInt(until), noSnapshot: true })).state, { retentionMs: 60_000 });
+      lifecycleView((await replayStore(store, projection, { until: BigInt(until), noSnapshot: true })).state);
     let before = await at(200);
     let model = fromProjection(before);
     let patched = 0;

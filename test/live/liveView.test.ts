@@ -14,7 +14,7 @@ import { agent, pool, record, spawned } from '../support/lifecycle.js';
 const follow = (events: ReturnType<typeof record>, looks: (i: number) => boolean, retentionMs?: number) => {
   const projection = createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
   const state = projection.initialState();
-  const tracker = trackLifecycleChanges(projection, state, retentionMs === undefined ? {} : { retentionMs });
+  const tracker = trackLifecycleChanges(projection, state);
   const live = createLiveView(state);
   const seen = new CompactIdSet();
   const handedOut: Array<{ view: ProjectionJson; text: string }> = [];

@@ -24,12 +24,12 @@ describe('changed: what each event changed, from the ids it names', () => {
         const retentionMs = 24 * 3_600_000;
         const projection = createLifecycleProjection({ retentionMs });
         const state = projection.initialState();
-        const tracker = trackLifecycleChanges(projection, state, { retentionMs });
-        let before = lifecycleView(state, { retentionMs });
+        const tracker = trackLifecycleChanges(projection, state);
+        let before = lifecycleView(state);
         for (const e of record(events)) {
           const anomalies = state.anomalies.count;
           const change = tracker.apply(e);
-          const after = lifecycleView(state, { retentionMs });
+          const after = lifecycleView(state);
           const actual = diff(before, after);
           for (const kind of ['pools', 'agents', 'sessions'] as const) {
             for (const id of actual[kind]) expect(change.changed[kind], `${kind} ${id} at ${e.position} (${e.type})`).toContain(id);
@@ -59,7 +59,7 @@ describe('changed: what each event changed, from the ids it names', () => {
     ]);
     const state = projection.initialState();
     for (const e of events.slice(0, 4)) projection.apply(state, e);
-    const tracker = trackLifecycleChanges(projection, state, { retentionMs });
+    const tracker = trackLifecycleChanges(projection, state);
     const change = tracker.apply(events[4]!);
     expect(change.changed).toEqual({ pools: [], agents: ['a1'], sessions: ['s1'] });
   });

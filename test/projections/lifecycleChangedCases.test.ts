@@ -17,7 +17,7 @@ const changed = (pools: string[], agents: string[], sessions: string[]): Changed
 const track = (events: LifecycleEvent[], retentionMs = HOUR_MS) => {
   const projection = createLifecycleProjection({ retentionMs });
   const state = projection.initialState();
-  const tracker = trackLifecycleChanges(projection, state, { retentionMs });
+  const tracker = trackLifecycleChanges(projection, state);
   const recorded = record(events);
   return { state, tracker, recorded, changes: recorded.map((e) => tracker.apply(e).changed) };
 };
@@ -198,7 +198,7 @@ describe('trackLifecycleChanges: retention', () => {
     ]);
     const state = projection.initialState();
     for (const e of events.slice(0, 6)) projection.apply(state, e);
-    const tracker = trackLifecycleChanges(projection, state, { retentionMs: HOUR_MS });
+    const tracker = trackLifecycleChanges(projection, state);
     expect(tracker.apply(events[6]!).changed).toEqual(changed([], ['a1'], ['s1']));
     expect(tracker.apply(events[7]!).changed).toEqual(changed([], ['a1', 'r'], []));
   });
@@ -281,7 +281,7 @@ describe('trackLifecycleChanges: expiry, exactly', () => {
     const state = projection.initialState();
     for (const e of events.slice(0, 4)) projection.apply(state, e);
     expect(state.sessions.has('s1')).toBe(true);
-    const tracker = trackLifecycleChanges(projection, state, { retentionMs: HOUR_MS });
+    const tracker = trackLifecycleChanges(projection, state);
     expect(tracker.apply(events[4]!).changed).toEqual(changed([], ['a1'], ['s1']));
   });
 
@@ -290,7 +290,7 @@ describe('trackLifecycleChanges: expiry, exactly', () => {
     const events = record([at(1, agent('r')), at(10, ev('AgentRemoved', { agentId: 'r' })), at(10 + HOUR, agent('b')), at(11 + HOUR, agent('c'))]);
     const state = projection.initialState();
     for (const e of events.slice(0, 3)) projection.apply(state, e);
-    const tracker = trackLifecycleChanges(projection, state, { retentionMs: HOUR_MS });
+    const tracker = trackLifecycleChanges(projection, state);
     expect(tracker.apply(events[3]!).changed).toEqual(changed([], ['c', 'r'], []));
   });
 

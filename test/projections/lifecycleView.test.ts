@@ -177,11 +177,6 @@ describe('lifecycleView', () => {
     expect(lifecycleView(s).position).toBe('12345678901234567890');
   });
 
-  it('a second argument (the old signature) changes nothing', async () => {
-    const s = await foldState(history);
-    expect(plain(lifecycleView(s, { retentionMs: 1 }))).toEqual(plain(lifecycleView(s)));
-  });
-
   it('the view is a copy: changing it changes neither the state nor a later view', async () => {
     const s = await foldState(history);
     const v = lifecycleView(s);

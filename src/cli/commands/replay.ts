@@ -49,7 +49,7 @@ export const replayCommand: Command = {
     ).finally(progress.stop);
     // After the bar is gone, so the note is not drawn over.
     if (snapshot.error !== null) io.stderr.write(`rollcall: note: no snapshot saved (${maskUrl(snapshot.error)}); the replay is complete\n`);
-    const view = lifecycleView(state, { retentionMs: projection.retentionMs });
+    const view = lifecycleView(state);
     io.stdout.write(values.json ? `${JSON.stringify(view, null, 2)}\n` : formatSummary(view));
     return EXIT.ok;
   },
