@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { isRollcallError } from '../errors.js';
 import { streamOf } from '../events/lifecycleEvents.js';
+import { groupCommitFor } from '../ingest/groupCommit.js';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
 import { isLive } from '../projections/lifecycleState.js';
 import type { ProjectionJson } from '../projections/lifecycleView.js';
@@ -141,27 +142,34 @@ export const reconcileOnce = async (store: EventStore, options: ReconcileOptions
   }
   const position = BigInt(view.position);
   const fence = options.fenceRevision ?? true;
-  for (const [stream, group] of byStream) {
-    let expected: ExpectedRevision = fence ? await revisionAt(store, stream, position) : 'any';
-    // One event per append, so each correction is known to be appended or already stored.
-    for (let i = 0; i < group.length; i++) {
-      const d = group[i]!;
-      try {
-        const result = await store.appendToStream(stream, [d.event], { expectedRevision: expected });
-        if (result.appended > 0) {
-          pass.appended.push(d);
-          metrics.corrections[d.rule]++;
-        } else {
-          pass.alreadyStored.push(d);
+  const appends = groupCommitFor(store);
+  // Streams are appended to concurrently, so that one pass's corrections share group commits;
+  // within a stream one event per append, so each correction is known to be appended or already stored.
+  const perStream = await Promise.all(
+    [...byStream].map(async ([stream, group]) => {
+      const done = { appended: [] as Decision[], alreadyStored: [] as Decision[], conflicts: [] as Decision[] };
+      let expected: ExpectedRevision = fence ? await revisionAt(store, stream, position) : 'any';
+      for (let i = 0; i < group.length; i++) {
+        const d = group[i]!;
+        try {
+          const result = await appends.appendToStream(stream, [d.event], { expectedRevision: expected });
+          (result.appended > 0 ? done.appended : done.alreadyStored).push(d);
+          if (fence) expected = result.nextExpectedRevision;
+        } catch (error) {
+          if (!isRollcallError(error) || error.code !== 'wrong-expected-revision') throw error;
+          // Someone else acted on this agent since the replay: what we decided may be stale.
+          done.conflicts.push(...group.slice(i));
+          break;
         }
-        if (fence) expected = result.nextExpectedRevision;
-      } catch (error) {
-        if (!isRollcallError(error) || error.code !== 'wrong-expected-revision') throw error;
-        // Someone else acted on this agent since the replay: what we decided may be stale.
-        pass.conflicts.push(...group.slice(i));
-        break;
       }
-    }
+      return done;
+    }),
+  );
+  for (const done of perStream) {
+    pass.appended.push(...done.appended);
+    pass.alreadyStored.push(...done.alreadyStored);
+    pass.conflicts.push(...done.conflicts);
+    for (const d of done.appended) metrics.corrections[d.rule]++;
   }
   metrics.appended = pass.appended.length;
   metrics.alreadyStored = pass.alreadyStored.length;

@@ -45,6 +45,22 @@ export interface AppendToStreamResult extends AppendResult {
   nextExpectedRevision: bigint;
 }
 
+/**
+ * One request of a group commit: an `appendBatch` (no `stream`: each event to its own stream) or
+ * an `appendToStream` (`stream`, checked against `expectedRevision`, default 'any').
+ */
+export interface GroupRequest {
+  events: readonly LifecycleEvent[];
+  stream?: string;
+  expectedRevision?: ExpectedRevision;
+}
+
+/**
+ * What one request of a group came to: written (its own counts and positions; `nextExpectedRevision`
+ * for a stream request), or refused alone with nothing of it written (`wrong-expected-revision`).
+ */
+export type GroupOutcome = { success: true; data: AppendResult & { nextExpectedRevision?: bigint } } | { success: false; error: RollcallError };
+
 export interface ReadAllOptions {
   /** Exclusive: read events with a position strictly greater than this. Null or absent = from the start. */
   after?: bigint | null;
@@ -104,6 +120,16 @@ export interface EventStore {
    * interrupted batch completes it with nothing doubled.
    */
   appendBatch(events: readonly LifecycleEvent[]): Promise<AppendResult>;
+  /**
+   * Appends several requests in ONE transaction (one commit, one fsync), in the given order, as if
+   * each had been appended alone one after the other: each request's positions are contiguous and
+   * after the previous request's, an id written by an earlier request is a duplicate for a later
+   * one, a stream request's expected revision is checked against what the earlier requests left.
+   * A request whose check fails is refused alone (its outcome says why, nothing of it is written);
+   * a failure of the store itself rejects the whole call with nothing written. What group commit
+   * (src/ingest/groupCommit.ts) calls; absent where the store cannot do it in one transaction.
+   */
+  appendGroup?(requests: readonly GroupRequest[]): Promise<GroupOutcome[]>;
   /** All events in position order. */
   readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent>;
   /** The same as `readAll`, a page of events at a time (one async step per page): what replays read. */

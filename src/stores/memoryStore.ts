@@ -1,9 +1,12 @@
+import { RollcallError } from '../errors.js';
 import { streamOf, type LifecycleEvent } from '../events/lifecycleEvents.js';
 import type {
   AppendResult,
   AppendToStreamResult,
   EventStore,
   ExpectedRevision,
+  GroupOutcome,
+  GroupRequest,
   ReadAllOptions,
   Snapshot,
   StoredEvent,
@@ -47,6 +50,26 @@ export const openMemoryStore = (): EventStore => {
     return true;
   };
 
+  /** One request, written in order (a stream request checked first): what every append entry point does. */
+  const appendOne = (request: GroupRequest): AppendToStreamResult => {
+    const { stream, events } = request;
+    if (stream !== undefined) {
+      const current = streams.get(stream);
+      checkExpectedRevision(stream, request.expectedRevision ?? ('any' as ExpectedRevision), current ? BigInt(current.length - 1) : null);
+    }
+    const before = log.length;
+    let appended = 0;
+    for (const e of events) if (write(stream ?? streamOf(e), e)) appended++;
+    const after = stream === undefined ? undefined : streams.get(stream);
+    return {
+      appended,
+      duplicates: events.length - appended,
+      lastPosition: appended ? BigInt(log.length) : null,
+      firstPosition: appended ? BigInt(before + 1) : null,
+      nextExpectedRevision: after ? BigInt(after.length - 1) : -1n,
+    };
+  };
+
   async function* subscribePages(options: SubscribeOptions = {}): AsyncGenerator<StoredEvent[]> {
     let next = options.after == null ? 0 : Number(options.after);
     const signal = options.signal;
@@ -68,30 +91,29 @@ export const openMemoryStore = (): EventStore => {
     url: 'memory:',
     uniqueIds: true,
     async appendToStream(stream, events, options = {}): Promise<AppendToStreamResult> {
-      const current = streams.get(stream);
-      checkExpectedRevision(stream, options.expectedRevision ?? ('any' as ExpectedRevision), current ? BigInt(current.length - 1) : null);
-      let appended = 0;
-      for (const e of events) if (write(stream, e)) appended++;
-      if (appended) wake();
-      const after = streams.get(stream);
-      return {
-        appended,
-        duplicates: events.length - appended,
-        lastPosition: appended ? BigInt(log.length) : null,
-        nextExpectedRevision: after ? BigInt(after.length - 1) : -1n,
-      };
+      const result = appendOne({ stream, events, ...(options.expectedRevision !== undefined ? { expectedRevision: options.expectedRevision } : {}) });
+      if (result.appended) wake();
+      return result;
     },
     async appendBatch(events): Promise<AppendResult> {
+      const { nextExpectedRevision: _, ...result } = appendOne({ events });
+      if (result.appended) wake();
+      return result;
+    },
+    async appendGroup(requests): Promise<GroupOutcome[]> {
+      // Synchronous, so nothing else can interleave: the group is one transaction here.
       const before = log.length;
-      let appended = 0;
-      for (const e of events) if (write(streamOf(e), e)) appended++;
-      if (appended) wake();
-      return {
-        appended,
-        duplicates: events.length - appended,
-        lastPosition: appended ? BigInt(log.length) : null,
-        firstPosition: appended ? BigInt(before + 1) : null,
-      };
+      const outcomes = requests.map((request): GroupOutcome => {
+        try {
+          const { nextExpectedRevision, ...result } = appendOne(request);
+          return { success: true, data: request.stream === undefined ? result : { ...result, nextExpectedRevision } };
+        } catch (e) {
+          if (e instanceof RollcallError && e.code === 'wrong-expected-revision') return { success: false, error: e };
+          throw e;
+        }
+      });
+      if (log.length > before) wake();
+      return outcomes;
     },
     async *readAll(options: ReadAllOptions = {}) {
       const start = options.after == null ? 0 : Number(options.after);

@@ -36,8 +36,11 @@ const storeWith = async (events: LifecycleEvent[]) => {
   return store;
 };
 
-/** The memory store with its appends replaced. */
-const withAppend = (store: EventStore, appendToStream: EventStore['appendToStream']): EventStore => ({ ...store, appendToStream });
+/** The memory store with its appends replaced (and no group commit, so that every append goes through them). */
+const withAppend = (store: EventStore, appendToStream: EventStore['appendToStream']): EventStore => {
+  const { appendGroup: _, ...rest } = store;
+  return { ...rest, appendToStream };
+};
 
 /** The memory store, recording the expected revision of every append. */
 const recordingAppends = (store: EventStore) => {
@@ -136,17 +139,16 @@ describe('reconcileOnce: one pass', () => {
   it('fences at "no-stream" when the stream held nothing as of the replay', async () => {
     const store = await storeWith([reg('a1'), spawn('a1', 's1', 42)]);
     const calls: Array<ExpectedRevision | undefined> = [];
-    const hiding: EventStore = {
-      ...store,
+    const hiding: EventStore = withAppend(store, async (_stream, _events, options) => {
+      calls.push(options?.expectedRevision);
+      throw conflict('agent-a1');
+    });
+    Object.assign(hiding, {
       // eslint-disable-next-line require-yield
       readStream: async function* () {
         return;
       },
-      appendToStream: async (_stream, _events, options) => {
-        calls.push(options?.expectedRevision);
-        throw conflict('agent-a1');
-      },
-    };
+    });
     const pass = await reconcileOnce(hiding, { observe: () => ({ pids: { 42: { alive: false } } }), now: at(60) });
     expect(calls).toEqual(['no-stream']);
     expect(pass.conflicts).toHaveLength(1);
