@@ -6,6 +6,7 @@ import type { LifecycleEvent } from '../events/lifecycleEvents.js';
 import { splitLines, type NdjsonLine, type ReadLinesOptions } from '../ndjson/splitLines.js';
 import { textLines } from '../ndjson/textLines.js';
 import type { EventStore } from '../stores/eventStore.js';
+import { groupCommitFor } from './groupCommit.js';
 
 /** SPEC §1.1: an event stamped more than this far ahead of the appender's clock is refused. */
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60_000;
@@ -142,7 +143,9 @@ const withIndex = (error: RollcallError, index: number): RollcallError =>
  * The validated append an orchestrator (and `rollcall append`, and `POST /v1/events`) uses: all or
  * nothing. The whole input is validated first (decode, what a store would refuse, clock skew, ids);
  * any bad event fails the call naming it, with nothing written and, when `store` is a function,
- * no store even opened. Then every event goes to the store in one `appendBatch`, in input order:
+ * no store even opened. Then every event goes to the store in one `appendBatch`, in input order,
+ * through the store's group-commit queue (groupCommitFor): concurrent calls share a transaction,
+ * each still all or nothing and answered once its group has committed:
  * one transaction on sqlite, PostgreSQL and memory; on EventStoreDB one append per stream run, so
  * an interrupted write is completed by running the same append again (ids are idempotent).
  */
@@ -166,7 +169,7 @@ export const appendEvents = async (
   try {
     report(options, 0, events.length, 'write');
     const target = typeof store === 'function' ? await store() : store;
-    const r = await target.appendBatch(events);
+    const r = await groupCommitFor(target).appendBatch(events);
     report(options, events.length, events.length, 'write');
     const first = r.lastPosition === null ? null : (r.firstPosition ?? null);
     return { success: true, data: { first, last: r.lastPosition, appended: r.appended, duplicates: r.duplicates } };
