@@ -1,6 +1,6 @@
 // Every request the page makes, to the server that served it (relative URLs, so the page also works
 // behind a path prefix). Nothing else is ever fetched.
-import type { AgentAudit, AgentDetailJson, AnomaliesJson, PoolJson, ProjectionJson, ReadyJson } from './wire.js';
+import type { AgentAuditJson, AgentDetailJson, AnomaliesJson, PoolJson, ProjectionJson, StatusJson } from '../projections/viewJson.js';
 
 /** An HTTP answer other than 2xx, with the server's `{error, message}` when it sent one. */
 export class ApiError extends Error {
@@ -50,19 +50,13 @@ export const api = {
       at === null ? 'v1/projection' : 'until' in at ? `v1/projection?until=${id(at.until)}` : `v1/projection?asOf=${id(at.asOf)}`,
       signal,
     ),
-  pool: async (poolId: string): Promise<PoolJson | null> => {
-    const body = await optional<PoolJson | { pool: PoolJson }>(`v1/pools/${id(poolId)}`);
-    return body === null ? null : 'pool' in body ? body.pool : body;
-  },
-  agent: async (agentId: string): Promise<AgentDetailJson | null> => {
-    const body = await optional<AgentDetailJson | { agent: AgentDetailJson }>(`v1/agents/${id(agentId)}`);
-    return body === null ? null : 'agent' in body && typeof body.agent === 'object' ? body.agent : (body as AgentDetailJson);
-  },
-  audit: (agentId: string, signal?: AbortSignal) => optional<AgentAudit>(`v1/agents/${id(agentId)}/audit`, signal),
+  pool: (poolId: string) => optional<PoolJson>(`v1/pools/${id(poolId)}`),
+  agent: (agentId: string) => optional<AgentDetailJson>(`v1/agents/${id(agentId)}`),
+  audit: (agentId: string, signal?: AbortSignal) => optional<AgentAuditJson>(`v1/agents/${id(agentId)}/audit`, signal),
   anomalies: () => json<AnomaliesJson>('v1/anomalies'),
   /** `/readyz` answers 503 with the same body while catching up or cut off from the store. */
-  ready: async (): Promise<ReadyJson> => {
+  ready: async (): Promise<StatusJson> => {
     const res = await get('readyz');
-    return (await res.json()) as ReadyJson;
+    return (await res.json()) as StatusJson;
   },
 };

@@ -3,7 +3,7 @@
 import { api } from './api.js';
 import { cell } from './cell.js';
 import { fromProjection, patchView, type ViewModel } from './model.js';
-import type { AgentDetailJson, ChangeJson, PoolJson, ReadyJson } from './wire.js';
+import type { AgentDetailJson, ChangeJson, PoolJson, StatusJson } from '../projections/viewJson.js';
 
 export type Connection = 'connecting' | 'live' | 'reconnecting';
 
@@ -16,7 +16,7 @@ const RECENT_KEPT = 12;
 
 export const liveView = cell<ViewModel | null>(null);
 export const connection = cell<Connection>('connecting');
-export const ready = cell<ReadyJson | null>(null);
+export const ready = cell<StatusJson | null>(null);
 export const loadError = cell<string | null>(null);
 /** The newest changes, newest first, for the live feed. */
 export const recentChanges = cell<readonly ChangeJson[]>([]);

@@ -2,7 +2,7 @@
 // new (shallow) model with bumped versions: the cost of an update follows what changed, not the
 // fleet's size, so the page keeps up at 10,000 agents. Replaced entities are new objects, so
 // memoized rows redraw only when their entity changed.
-import type { AgentDetailJson, AgentJson, AnomaliesJson, PoolJson, ProjectionJson, SessionJson } from './wire.js';
+import type { AgentDetailJson, AgentJson, AnomaliesJson, PoolJson, ProjectionJson, SessionJson } from '../projections/viewJson.js';
 
 export interface Versions {
   pools: number;

@@ -3,12 +3,12 @@ import { api } from './api.js';
 import { cell } from './cell.js';
 import { lastBatch } from './live.js';
 import { openAgentId, travelPoint, writeHash } from './travel.js';
-import type { AgentAudit } from './wire.js';
+import type { AgentAuditJson } from '../projections/viewJson.js';
 
 export type StoryState =
   | { kind: 'closed' }
   | { kind: 'loading'; agentId: string }
-  | { kind: 'loaded'; agentId: string; audit: AgentAudit }
+  | { kind: 'loaded'; agentId: string; audit: AgentAuditJson }
   | { kind: 'missing'; agentId: string }
   | { kind: 'error'; agentId: string; message: string };
 

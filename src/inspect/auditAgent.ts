@@ -3,31 +3,11 @@ import { applyItems, applyItemsInPlace, type ReplaySource } from '../replay/fold
 import { isDuplicate, isInvalid, type ReplayItem } from '../replay/replayItem.js';
 import { agentStatus } from '../projections/agentStatus.js';
 import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
-import { isLive, type AnomalyReason, type LifecycleState } from '../projections/lifecycleState.js';
-import type { AgentJson, ProjectionJson, SessionJson } from '../projections/lifecycleView.js';
+import { isLive, type LifecycleState } from '../projections/lifecycleState.js';
+import type { ProjectionJson } from '../projections/lifecycleView.js';
+import type { AgentAuditJson as AgentAudit, AgentJson, AuditEntryJson as AuditEntry, SessionJson } from '../projections/viewJson.js';
 
-export interface AuditEntry {
-  position: string;
-  at: string;
-  eventId: string;
-  type: string;
-  data: Record<string, unknown>;
-  /** What the event changed, as `field: before → after` (empty when it changed nothing). */
-  changes: string[];
-  /** Set when the rules ignored the event. */
-  anomaly: AnomalyReason | null;
-}
-
-export interface AgentAudit {
-  agentId: string;
-  entries: AuditEntry[];
-  /** The agent as the projection shows it at the end of the log (null if it never existed). */
-  agent: AgentJson | null;
-  /** The agent's sessions still in view at the end. */
-  sessions: SessionJson[];
-  /** Plain-language answer to "why is this agent (still) counted?". */
-  explanation: string[];
-}
+export type { AgentAuditJson as AgentAudit, AuditEntryJson as AuditEntry } from '../projections/viewJson.js';
 
 /** Field → shown value; a Map because session ids from input are part of the keys. */
 type Flat = Map<string, string>;

@@ -1,6 +1,7 @@
 import { isLive, type AgentRecord, type SessionRecord } from './lifecycleState.js';
+import type { AgentStatusName } from './viewJson.js';
 
-export type AgentStatusName = 'running' | 'idle' | 'removed';
+export type { AgentStatusName } from './viewJson.js';
 
 /** What SPEC §3 derives about one agent from its sessions. */
 export interface AgentStatus {

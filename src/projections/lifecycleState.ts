@@ -1,43 +1,13 @@
 import { CompactIdSet } from '../events/compactIdSet.js';
+import type { AnomaliesJson, AnomalyJson, ConnectionJson, SessionJson, SessionStateName } from './viewJson.js';
 
-/** Session states of SPEC §2. */
-export type SessionStateName = 'starting' | 'running' | 'suspended' | 'terminating' | 'terminated' | 'failed';
+// What the view shows exactly as the state keeps it is written once, in viewJson.ts.
+export type { AnomalyReason, SessionStateName } from './viewJson.js';
 
-/** Why an event was ignored (SPEC §2 rules), plus `invalid-event` for undecodable stored events. */
-export type AnomalyReason =
-  | 'duplicate'
-  | 'invalid-transition'
-  | 'session-agent-mismatch'
-  | 'unknown-agent'
-  | 'removed-agent'
-  | 'unknown-session'
-  | 'stale-generation'
-  | 'stale-pid'
-  | 'stale-connection'
-  | 'unknown-pool'
-  | 'pool-exists'
-  | 'agent-exists'
-  | 'invalid-event';
+/** A session as the state keeps it: exactly what the view shows. */
+export type SessionRecord = SessionJson;
 
-export interface SessionRecord {
-  sessionId: string;
-  agentId: string;
-  poolId: string | null;
-  state: SessionStateName;
-  pid: number | null;
-  /** The host its process last ran on (AgentSpawned/SessionResumed), or null. */
-  host: string | null;
-  startedAt: string | null;
-  endedAt: string | null;
-  terminatingSince: string | null;
-  terminationReason: string | null;
-}
-
-export interface ConnectionRecord {
-  connectionId: string;
-  state: 'connected' | 'disconnected';
-  since: string;
-}
+export type ConnectionRecord = ConnectionJson;
 
 export interface AgentRecord {
   agentId: string;
@@ -68,18 +38,9 @@ export interface PoolRecord {
   enabled: boolean;
 }
 
-export interface AnomalyRecord {
-  position: string;
-  eventId: string | null;
-  type: string | null;
-  reason: AnomalyReason;
-}
+export type AnomalyRecord = AnomalyJson;
 
-export interface Anomalies {
-  count: number;
-  byReason: Partial<Record<AnomalyReason, number>>;
-  recent: AnomalyRecord[];
-}
+export type Anomalies = AnomaliesJson;
 
 /** A terminal session (or removed agent) due to leave the state once the clock passes `dueMs` + retention. */
 export interface RetireEntry {

@@ -1,55 +1,10 @@
-import { agentStatus, type AgentStatusName } from './agentStatus.js';
-import type { AgentRecord, AnomalyRecord, AnomalyReason, ConnectionRecord, LifecycleState, PoolRecord, SessionRecord } from './lifecycleState.js';
+import { agentStatus } from './agentStatus.js';
+import type { AgentRecord, LifecycleState, PoolRecord, SessionRecord } from './lifecycleState.js';
+import type { AgentJson, PoolJson, ProjectionJson, SessionJson } from './viewJson.js';
 
-export interface PoolStatusJson {
-  activeCount: number;
-  availableSlots: number;
-  overCapacityBy: number;
-  activeByType: Record<string, number>;
-  activeAgentIds: string[];
-}
-
-export interface PoolJson {
-  poolId: string;
-  name: string;
-  maxSize: number;
-  agentTypes: string[];
-  enabled: boolean;
-  status: PoolStatusJson;
-}
-
-export interface AgentJson {
-  agentId: string;
-  name: string | null;
-  role: string;
-  type: string;
-  status: AgentStatusName;
-  currentSessionId: string | null;
-  pid: number | null;
-  /** Its live session's host, else null. */
-  host: string | null;
-  generation: number;
-  busy: boolean;
-  connection: ConnectionRecord | null;
-  startedAt: string | null;
-  stoppedAt: string | null;
-  lastSeenAt: string | null;
-  lastExitReason: string | null;
-}
-
-/** A session in the view has exactly the fields the state keeps for it. */
-export type SessionJson = SessionRecord;
-
-/** The projection JSON of SPEC §3: what `replay --json` prints and other services consume. */
-export interface ProjectionJson {
-  position: string | null;
-  pools: Record<string, PoolJson>;
-  agents: Record<string, AgentJson>;
-  sessions: Record<string, SessionJson>;
-  running: string[];
-  busy: string[];
-  anomalies: { count: number; byReason: Partial<Record<AnomalyReason, number>>; recent: AnomalyRecord[] };
-}
+// The view's JSON types are written once, in viewJson.ts (imported type-only by the server's
+// schemas and the dashboard); re-exported here for the modules that always took them from the view.
+export type { AgentJson, PoolJson, PoolStatusJson, ProjectionJson, SessionJson } from './viewJson.js';
 
 export const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

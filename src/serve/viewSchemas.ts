@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import type * as Wire from '../projections/viewJson.js';
 
 // The HTTP bodies, described once in zod: the OpenAPI document is generated from these, and the
 // tests serialize every response through them (see `validateResponses`). Objects are strict so that
 // a field added to the projection view without being added here fails those tests instead of
-// leaving the document behind the bodies.
+// leaving the document behind the bodies. The TypeScript side of each body is written once, in
+// projections/viewJson.ts; the end of this file fails to compile when a schema here drifts from it.
 
 const Time = z.string().nullable();
 /** A global position as a decimal string (positions are 64-bit), or null before any event. */
@@ -69,17 +71,33 @@ export const PoolJsonSchema = z
   })
   .meta({ id: 'Pool' });
 
+const AnomalyReasonSchema = z.enum([
+  'duplicate',
+  'invalid-transition',
+  'session-agent-mismatch',
+  'unknown-agent',
+  'removed-agent',
+  'unknown-session',
+  'stale-generation',
+  'stale-pid',
+  'stale-connection',
+  'unknown-pool',
+  'pool-exists',
+  'agent-exists',
+  'invalid-event',
+]);
+
 export const AnomalyRecordSchema = z.strictObject({
   position: z.string(),
   eventId: z.string().nullable(),
   type: z.string().nullable(),
-  reason: z.string(),
+  reason: AnomalyReasonSchema,
 });
 
 export const AnomaliesJsonSchema = z
   .strictObject({
     count: z.number().int(),
-    byReason: z.record(z.string(), z.number().int()),
+    byReason: z.partialRecord(AnomalyReasonSchema, z.number().int()),
     recent: z.array(AnomalyRecordSchema),
   })
   .meta({ id: 'Anomalies' });
@@ -103,7 +121,7 @@ export const AuditEntrySchema = z.strictObject({
   type: z.string(),
   data: z.record(z.string(), z.unknown()),
   changes: z.array(z.string()),
-  anomaly: z.string().nullable(),
+  anomaly: AnomalyReasonSchema.nullable(),
 });
 
 export const AgentAuditSchema = z
@@ -136,3 +154,13 @@ export const StatusJsonSchema = z.object({
   head: PositionJson,
   message: z.string().optional().meta({ description: 'why following stopped for good, when it did' }),
 });
+
+// Compile-time: each schema describes exactly its wire type (tsc fails here on a drift either way).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const same = <_Checked extends true>(): void => {};
+same<Same<z.infer<typeof ProjectionJsonSchema>, Wire.ProjectionJson>>();
+same<Same<z.infer<typeof AgentWithSessionsSchema>, Wire.AgentDetailJson>>();
+same<Same<z.infer<typeof AgentAuditSchema>, Wire.AgentAuditJson>>();
+same<Same<z.infer<typeof StatusJsonSchema>, Wire.StatusJson>>();
+same<Same<z.infer<typeof AnomaliesJsonSchema>, Wire.AnomaliesJson>>();
+same<Same<z.infer<typeof PoolJsonSchema>, Wire.PoolJson>>();

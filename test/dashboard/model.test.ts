@@ -2,19 +2,14 @@
 // whole projection again (sorted ids, counts, sessions, the starting/terminating set).
 import { describe, expect, it } from 'vitest';
 import { fromProjection, patchView, type ViewModel } from '../../src/dashboard/model.js';
-import type * as Wire from '../../src/dashboard/wire.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { generateHistory } from '../../src/generate/generateHistory.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
-import { lifecycleView, type ProjectionJson } from '../../src/projections/lifecycleView.js';
-import type { AgentAudit } from '../../src/inspect/auditAgent.js';
+import { lifecycleView } from '../../src/projections/lifecycleView.js';
+import type { AgentDetailJson, ProjectionJson } from '../../src/projections/viewJson.js';
 import { replayStore } from '../../src/replay/replayLog.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 
-// Compile-time: what the library serves fits what the page reads (tsc fails here on a drift).
-const fits = <T>(_value: T) => {};
-fits<(p: ProjectionJson) => Wire.ProjectionJson>((p) => p);
-fits<(a: AgentAudit) => Wire.AgentAudit>((a) => a);
 
 const comparable = (v: ViewModel) => ({
   position: v.position,
@@ -37,7 +32,7 @@ const patchFrom = (before: ProjectionJson, after: ProjectionJson) => {
       .map((id) => [id, after.pools[id] ?? null] as const),
   );
   const sessionsOf = (p: ProjectionJson, id: string) => Object.values(p.sessions).filter((s) => s.agentId === id);
-  const agents = new Map<string, Wire.AgentDetailJson | null>(
+  const agents = new Map<string, AgentDetailJson | null>(
     [...new Set([...Object.keys(before.agents), ...Object.keys(after.agents)])]
       .filter(
         (id) =>

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { useCell } from '../cell.js';
 import { closeAgent, openAgent, story } from '../story.js';
 import { travelPoint } from '../travel.js';
-import type { AuditEntry } from '../wire.js';
+import type { AuditEntryJson } from '../../projections/viewJson.js';
 import { formatTime } from './format.js';
 import { Pager, usePaging } from './Pager.js';
 
@@ -12,7 +12,7 @@ const brief = (data: Record<string, unknown>): string =>
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
 
-const Entry = ({ e, after }: { e: AuditEntry; after: boolean }) => (
+const Entry = ({ e, after }: { e: AuditEntryJson; after: boolean }) => (
   <tr class={[e.anomaly !== null && 'ignored', after && 'after'].filter(Boolean).join(' ')} data-position={e.position}>
     <th scope="row" class="num">
       #{e.position}
@@ -66,7 +66,7 @@ export const AgentStory = () => {
   if (s.kind === 'closed') return null;
   const until = point !== null && 'until' in point ? BigInt(point.until) : null;
   const asOf = point !== null && 'asOf' in point ? point.asOf : null;
-  const isAfter = (e: AuditEntry) => (until !== null ? BigInt(e.position) > until : asOf !== null ? Date.parse(e.at) > Date.parse(asOf) : false);
+  const isAfter = (e: AuditEntryJson) => (until !== null ? BigInt(e.position) > until : asOf !== null ? Date.parse(e.at) > Date.parse(asOf) : false);
   const counted = s.kind === 'loaded' && s.audit.agent?.status === 'running';
   const a = s.kind === 'loaded' ? s.audit.agent : null;
   const anomalies = entries.filter((e) => e.anomaly !== null).length;

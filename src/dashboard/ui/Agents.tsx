@@ -2,7 +2,7 @@ import { memo } from 'preact/compat';
 import { useMemo, useState } from 'preact/hooks';
 
 import { openAgent } from '../story.js';
-import type { AgentJson, SessionJson } from '../wire.js';
+import type { AgentJson, SessionJson } from '../../projections/viewJson.js';
 import { formatTime } from './format.js';
 import { Pager, usePaging } from './Pager.js';
 

@@ -1,5 +1,5 @@
 import { memo } from 'preact/compat';
-import type { AnomaliesJson } from '../wire.js';
+import type { AnomaliesJson } from '../../projections/viewJson.js';
 import { Pager, usePaging } from './Pager.js';
 
 /** What each reason means, in a few words (SPEC §2's rules). */

@@ -1,5 +1,5 @@
 import { memo } from 'preact/compat';
-import type { PoolJson } from '../wire.js';
+import type { PoolJson } from '../../projections/viewJson.js';
 import { Pager, usePaging } from './Pager.js';
 
 const PoolRow = memo(({ pool }: { pool: PoolJson }) => {

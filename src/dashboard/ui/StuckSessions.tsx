@@ -1,7 +1,7 @@
 import { memo } from 'preact/compat';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { openAgent } from '../story.js';
-import type { SessionJson } from '../wire.js';
+import type { SessionJson } from '../../projections/viewJson.js';
 import { formatAge, formatTime } from './format.js';
 import { Pager, usePaging } from './Pager.js';
 

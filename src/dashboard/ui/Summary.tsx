@@ -1,6 +1,6 @@
 import { memo } from 'preact/compat';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { PoolJson } from '../wire.js';
+import type { PoolJson } from '../../projections/viewJson.js';
 
 const SAMPLES = 120;
 

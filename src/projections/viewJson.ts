@@ -1,0 +1,151 @@
+// The JSON rollcall sends (SPEC §3 and the HTTP API), written once. It imports nothing, so every
+// reader can take it type-only: `lifecycleView` builds these values, `serve/viewSchemas` is checked
+// against them at compile time (so the OpenAPI document cannot leave them behind), and the
+// dashboard reads them like any HTTP client would.
+
+/** Session states of SPEC §2. */
+export type SessionStateName = 'starting' | 'running' | 'suspended' | 'terminating' | 'terminated' | 'failed';
+
+/** Why an event was ignored (SPEC §2 rules), plus `invalid-event` for undecodable stored events. */
+export type AnomalyReason =
+  | 'duplicate'
+  | 'invalid-transition'
+  | 'session-agent-mismatch'
+  | 'unknown-agent'
+  | 'removed-agent'
+  | 'unknown-session'
+  | 'stale-generation'
+  | 'stale-pid'
+  | 'stale-connection'
+  | 'unknown-pool'
+  | 'pool-exists'
+  | 'agent-exists'
+  | 'invalid-event';
+
+export type AgentStatusName = 'running' | 'idle' | 'removed';
+
+export interface PoolStatusJson {
+  activeCount: number;
+  availableSlots: number;
+  overCapacityBy: number;
+  activeByType: Record<string, number>;
+  activeAgentIds: string[];
+}
+
+export interface PoolJson {
+  poolId: string;
+  name: string;
+  maxSize: number;
+  agentTypes: string[];
+  enabled: boolean;
+  status: PoolStatusJson;
+}
+
+export interface ConnectionJson {
+  connectionId: string;
+  state: 'connected' | 'disconnected';
+  since: string;
+}
+
+export interface AgentJson {
+  agentId: string;
+  name: string | null;
+  role: string;
+  type: string;
+  status: AgentStatusName;
+  currentSessionId: string | null;
+  pid: number | null;
+  /** Its live session's host, else null. */
+  host: string | null;
+  generation: number;
+  busy: boolean;
+  connection: ConnectionJson | null;
+  startedAt: string | null;
+  stoppedAt: string | null;
+  lastSeenAt: string | null;
+  lastExitReason: string | null;
+}
+
+/** A session in the view: exactly the fields the state keeps for it. */
+export interface SessionJson {
+  sessionId: string;
+  agentId: string;
+  poolId: string | null;
+  state: SessionStateName;
+  pid: number | null;
+  /** The host its process last ran on (AgentSpawned/SessionResumed), or null. */
+  host: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  terminatingSince: string | null;
+  terminationReason: string | null;
+}
+
+/** One ignored event. */
+export interface AnomalyJson {
+  position: string;
+  eventId: string | null;
+  type: string | null;
+  reason: AnomalyReason;
+}
+
+export interface AnomaliesJson {
+  count: number;
+  byReason: Partial<Record<AnomalyReason, number>>;
+  recent: AnomalyJson[];
+}
+
+/** The projection JSON of SPEC §3: `GET /v1/projection`, what `replay --json` prints. */
+export interface ProjectionJson {
+  position: string | null;
+  pools: Record<string, PoolJson>;
+  agents: Record<string, AgentJson>;
+  sessions: Record<string, SessionJson>;
+  running: string[];
+  busy: string[];
+  anomalies: AnomaliesJson;
+}
+
+/** `GET /v1/agents/{id}`: the agent plus its sessions in view. */
+export type AgentDetailJson = AgentJson & { sessions: SessionJson[] };
+
+/** One entry of an audit (`GET /v1/agents/{id}/audit`, `rollcall audit --json`). */
+export interface AuditEntryJson {
+  position: string;
+  at: string;
+  eventId: string;
+  type: string;
+  data: Record<string, unknown>;
+  /** What the event changed, as `field: before → after` (empty when it changed nothing). */
+  changes: string[];
+  /** Set when the rules ignored the event. */
+  anomaly: AnomalyReason | null;
+}
+
+/** `GET /v1/agents/{id}/audit`, `rollcall audit AGENT_ID --json`. */
+export interface AgentAuditJson {
+  agentId: string;
+  entries: AuditEntryJson[];
+  /** The agent as the projection shows it at the end of the log (null if it never existed). */
+  agent: AgentJson | null;
+  /** The agent's sessions still in view at the end. */
+  sessions: SessionJson[];
+  /** Plain-language answer to "why is this agent (still) counted?". */
+  explanation: string[];
+}
+
+/** `GET /readyz` (200 or 503). */
+export interface StatusJson {
+  status: 'ready' | 'catching-up' | 'store-unavailable';
+  position: string | null;
+  head: string | null;
+  /** Why following stopped for good, when it did. */
+  message?: string | undefined;
+}
+
+/** The data of one `event: change` of `GET /v1/changes`. */
+export interface ChangeJson {
+  position: string;
+  type: string;
+  changed: { pools: string[]; agents: string[]; sessions: string[] };
+}
