@@ -34,7 +34,7 @@ describe('GET /v1/changes', () => {
     const s = await up(store);
     const c = sse(`${s.url}/v1/changes?from=100`);
     await c.until(500n);
-    await new Promise((r) => setTimeout(r, 50));
+    await c.untilCaughtUp();
     expect(c.caughtUp).toEqual(['500']);
     await store.appendBatch(heartbeats(20));
     await c.until(520n);
@@ -48,7 +48,7 @@ describe('GET /v1/changes', () => {
     await store.appendBatch(heartbeats(50));
     const s = await up(store);
     const now = sse(`${s.url}/v1/changes`);
-    await new Promise((r) => setTimeout(r, 200));
+    await now.untilCaughtUp();
     await store.appendBatch(heartbeats(10));
     await now.until(60n);
     expect(now.positions).toEqual(range(51, 60));

@@ -7,6 +7,7 @@ import type { StartedServer } from '../../src/serve/startServer.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { agent, pool, spawned, starting } from '../support/lifecycle.js';
+import { waitFor } from '../support/waitFor.js';
 import { fleet, getJson, serve } from './harness.js';
 
 // Real servers and clients on a shared machine: room beyond vitest's 5 s default.
@@ -103,11 +104,8 @@ describe('GET /metrics', () => {
   });
 
   it('counts the in-process reconciler\'s corrections by rule', async () => {
-    let dead = 0;
-    for (let i = 0; i < 100 && dead === 0; i++) {
-      dead = samples(await scrape(), 'rollcall_reconciler_corrections_total').get('rule="dead-pid"') ?? 0;
-      if (dead === 0) await new Promise((r) => setTimeout(r, 100));
-    }
+    // The reconciler runs on its own interval: wait for its first correction to be counted.
+    const dead = await waitFor('a dead-pid correction in /metrics', async () => samples(await scrape(), 'rollcall_reconciler_corrections_total').get('rule="dead-pid"'), { intervalMs: 50 });
     expect(dead).toBe(1);
     const text = await scrape();
     expect(samples(text, 'rollcall_reconciler_corrections_total').get('rule="start-timeout"')).toBe(0);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { tempDir } from '../support/cli.js';
 import { heartbeats } from '../support/events.js';
+import { getInFlight } from '../support/inFlight.js';
 import { spawnServe } from './serveProcess.js';
 
 describe('rollcall serve as a process', () => {
@@ -25,11 +26,11 @@ describe('rollcall serve as a process', () => {
       }
       expect(streamed).toContain('id: 100\n');
       // In flight when the signal comes: it waits 1.5 s for a position that never arrives.
-      const inFlight = fetch(`${url}/v1/projection?minPosition=1000&waitMs=1500`);
-      await new Promise((r) => setTimeout(r, 300));
+      const inFlight = getInFlight(`${url}/v1/projection?minPosition=1000&waitMs=1500`);
+      await inFlight.received;
       serve.child.kill('SIGTERM');
 
-      expect((await inFlight).status).toBe(504);
+      expect((await inFlight.response).status).toBe(504);
       let done = false;
       for (let i = 0; i < 100 && !done; i++) done = (await reader.read()).done;
       expect(done).toBe(true);

@@ -71,8 +71,18 @@ describe('GET /v1/projection', () => {
   });
 
   it('?minPosition waits for a write (read-your-writes) and answers 504 when it does not come', async () => {
+    // The POST goes out once the server is waiting for the position (not before: then nothing waits).
+    const whenProcessed = server.rollcall.whenProcessed.bind(server.rollcall);
+    let waitingOnServer!: () => void;
+    const serverWaits = new Promise<void>((r) => (waitingOnServer = r));
+    const spy = vi.spyOn(server.rollcall, 'whenProcessed').mockImplementation((...args) => {
+      const reached = whenProcessed(...args);
+      waitingOnServer();
+      return reached;
+    });
     const waiting = getJson(`${base}/v1/projection?minPosition=${BigInt(await headPosition()) + 1n}&waitMs=10000`);
-    await new Promise((r) => setTimeout(r, 100));
+    await serverWaits;
+    spy.mockRestore();
     const posted = await postEvents(base, JSON.stringify({ type: 'AgentHeartbeat', data: { agentId: 'el-late' }, metadata: { at: nowIso() } }));
     expect(posted.status).toBe(201);
     const res = await waiting;

@@ -10,6 +10,8 @@ export interface SseRecord {
   es: EventSource;
   /** Resolves once a change at or after `position` arrived. */
   until(position: bigint, timeoutMs?: number): Promise<void>;
+  /** Resolves once the server said `caught-up` (it does so once it is subscribed, so later appends reach this client). */
+  untilCaughtUp(timeoutMs?: number): Promise<void>;
   close(): void;
 }
 
@@ -42,6 +44,13 @@ export const openSse = (url: string, options: { lastEventId?: string; headers?: 
           reject(new Error(`no change at ${position} within ${timeoutMs} ms (last ${record.positions[record.positions.length - 1]})`));
         }, timeoutMs);
         waiters.add(w);
+      });
+    },
+    untilCaughtUp(timeoutMs = 30_000) {
+      if (record.caughtUp.length > 0) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no caught-up within ${timeoutMs} ms`)), timeoutMs);
+        es.addEventListener('caught-up', () => (clearTimeout(timer), resolve()), { once: true });
       });
     },
     close: () => es.close(),
