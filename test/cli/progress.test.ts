@@ -8,6 +8,7 @@ import { generateNdjson } from '../../src/generate/generateHistory.js';
 import { appendEvents } from '../../src/ingest/appendEvents.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { dumpSqlite, tempDir } from '../support/cli.js';
+import { waitFor } from '../support/waitFor.js';
 
 /** A stand-in for process.stderr: a terminal when `tty` says so. */
 const stream = (tty: boolean) => {
@@ -166,7 +167,8 @@ describe('progress without a known total, and stages', () => {
     early.stop();
     const slow = createStage(io, 'slow', { startedAt: performance.now(), delayMs: 30 });
     expect(err.text).toBe('');
-    await new Promise((r) => setTimeout(r, 80));
+    // Its timer writes it (quick's, set first, would have written before it).
+    await waitFor('the slow stage line', () => err.text !== '');
     slow.stop();
     expect(err.text).toBe('\r\u001b[2Kslow\r\u001b[2K');
   });

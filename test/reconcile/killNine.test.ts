@@ -10,6 +10,7 @@ import { reconcileOnce } from '../../src/reconcile/reconciler.js';
 import { replayStore } from '../../src/replay/replayLog.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { testId } from '../support/lifecycle.js';
+import { waitFor } from '../support/waitFor.js';
 import { sqliteKit } from './stores.js';
 
 // The embedded store when it exists; until then the memory store (same interface, same semantics).
@@ -20,14 +21,6 @@ const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
-
-const waitFor = async (what: string, ok: () => boolean, timeoutMs = 5000) => {
-  const end = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 let n = 0;
 const event = (type: string, data: Record<string, unknown>, secondsAgo: number): LifecycleEvent =>

@@ -38,8 +38,15 @@ describe('rollcall reconcile', () => {
   });
 
   it('--every loops until the signal aborts, then prints the cumulative metrics', async () => {
+    // Aborted as the loop starts its second wait (each wait listens for the abort): two passes ran,
+    // however slowly the machine runs them.
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 120);
+    const listen = controller.signal.addEventListener.bind(controller.signal);
+    let waits = 0;
+    controller.signal.addEventListener = ((...args: Parameters<AbortSignal['addEventListener']>) => {
+      listen(...args);
+      if (args[0] === 'abort' && ++waits === 2) controller.abort();
+    }) as AbortSignal['addEventListener'];
     const { code, stdout } = await run(['--every', '0.02'], controller.signal);
     expect(code).toBe(0);
     const passes = Number(/stopped after (\d+) pass/.exec(stdout)?.[1]);
