@@ -5,19 +5,13 @@ import { openEsdbStore } from '../../src/stores/esdbStore.js';
 import { heartbeats } from '../support/events.js';
 import { startFakeEsdb } from '../support/esdbServer.js';
 import { agent, pool, spawned } from '../support/lifecycle.js';
+import { waitFor } from '../support/waitFor.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const until = async (what: string, ok: () => boolean, timeoutMs = 10_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-};
+const until = (what: string, ok: () => boolean, timeoutMs = 30_000) => waitFor(what, ok, { timeoutMs });
 
 describe('live projection on EventStoreDB (the in-process fake)', () => {
   it('follows $all through its subscription, reports a server restart as an outage, and resumes without repeats', async () => {

@@ -11,8 +11,10 @@ import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { generateHistory } from '../../src/generate/generateHistory.js';
 import { agent, ended, ev, pool, spawned } from '../support/lifecycle.js';
+import { waitFor } from '../support/waitFor.js';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Lets the other writers and the follower take a turn (interleaving, not a timing guess). */
+const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
 
 const fleet = (n: number) => {
   const events = [pool('p1', 3)];
@@ -33,7 +35,8 @@ const collect = (live: Rollcall, from?: bigint | null) => {
     onCaughtUp: () => caughtUp++,
     onError: (e) => errors.push(e),
   });
-  return { changes, stop, caughtUp: () => caughtUp, errors };
+  const reached = (position: bigint) => caughtUp > 0 && (changes[changes.length - 1]?.position ?? -1n) >= position;
+  return { changes, stop, caughtUp: () => caughtUp, errors, reached };
 };
 
 describe('openRollcall: the live lifecycle projection', () => {
@@ -45,7 +48,7 @@ describe('openRollcall: the live lifecycle projection', () => {
     await live.whenCaughtUp();
     expect(live.status()).toMatchObject({ position: 4n, head: 4n, caughtUp: true, storeAvailable: true, lastError: null, failed: null });
     const sub = collect(live);
-    await sleep(5);
+    await waitFor('caught-up', () => sub.caughtUp() > 0);
     expect(sub.caughtUp()).toBe(1);
     const { lastPosition } = await store.appendBatch([
       spawned('a0', 's1', { poolId: 'p1', pid: 7 }),
@@ -72,31 +75,37 @@ describe('openRollcall: the live lifecycle projection', () => {
     await store.appendBatch(fleet(10));
     const live = openRollcall({ store, bufferSize: 64 });
     await live.whenCaughtUp();
-    const subs: Array<{ from: bigint | null; s: ReturnType<typeof collect> }> = [];
+    const subs: Array<{ from: bigint | null; joinedAt: bigint; s: ReturnType<typeof collect> }> = [];
     const writers = Array.from({ length: 4 }, async (_, w) => {
       for (let i = 0; i < 60; i++) {
         const n = 1 + ((i * 7 + w) % 5);
         await store.appendBatch(Array.from({ length: n }, () => ev('AgentHeartbeat', { agentId: `a${(i + w) % 10}` })));
-        if (i % 3 === 0) await sleep(0);
+        if (i % 3 === 0) await yieldTurn();
       }
     });
     // Subscribers join while writing: from now, from a recent position (the ring), from an old one
     // (a private fold from the store, as the ring holds only 64 changes), and from the start.
     const joining = (async () => {
       for (let k = 0; k < 12; k++) {
-        await sleep(1);
+        await yieldTurn();
         const p = live.position() ?? 0n;
         const choices = [null, p, p > 5n ? p - 5n : 0n, 3n, 0n, p + 3n];
         const from = choices[k % choices.length]!;
-        subs.push({ from, s: collect(live, from) });
+        subs.push({ from, joinedAt: p, s: collect(live, from) });
       }
     })();
     await Promise.all([...writers, joining]);
     const head = (await store.head())!;
     await live.whenProcessed(head);
-    await sleep(50);
+    // Every subscriber (some fold privately from the store) has caught up and delivered the head,
+    // or had nothing to deliver after where it started.
+    const done = ({ from, joinedAt, s }: (typeof subs)[number]) =>
+      s.caughtUp() > 0 && (s.changes.length > 0 ? s.reached(head) : (from ?? joinedAt) >= head);
+    await waitFor('every subscriber to deliver the head', () => subs.every(done), {
+      describe: () => subs.filter((x) => !done(x)).map(({ from, joinedAt, s }) => ({ from, joinedAt, last: s.changes.at(-1)?.position, caughtUp: s.caughtUp() })),
+    });
     const reference = collect(live, 0n);
-    await sleep(50);
+    await waitFor('the reference subscriber to deliver the head', () => reference.reached(head));
     expect(reference.changes.map((c) => c.position)).toEqual(Array.from({ length: Number(head) }, (_, i) => BigInt(i + 1)));
     const byPosition = new Map(reference.changes.map((c) => [c.position, c]));
     for (const { from, s } of subs) {
@@ -135,15 +144,14 @@ describe('openRollcall: the live lifecycle projection', () => {
     await store.appendBatch(history.slice(0, 500));
     const live = openRollcall({ store, snapshotEveryEvents: 400, snapshotEveryMs: 60_000 });
     await live.whenCaughtUp();
-    const deadline = Date.now() + 30_000;
     for (let i = 500; i < history.length; i += 100) {
       await store.appendBatch(history.slice(i, i + 100));
       // Paced by the saves, so that several are taken mid-stream (the worker takes a moment to start).
-      while ((live.snapshotStats()?.saved ?? 0) < Math.floor((i - 500) / 1000) && Date.now() < deadline) await sleep(10);
+      await waitFor('the paced snapshot', () => (live.snapshotStats()?.saved ?? 0) >= Math.floor((i - 500) / 1000), { describe: () => live.snapshotStats() });
     }
     const head = (await store.head())!;
     await live.whenProcessed(head);
-    while ((live.snapshotStats()?.saved ?? 0) < 3 && Date.now() < deadline) await sleep(20);
+    await waitFor('three snapshots saved', () => (live.snapshotStats()?.saved ?? 0) >= 3, { describe: () => live.snapshotStats() });
     const stats = live.snapshotStats()!;
     expect(stats.saved).toBeGreaterThanOrEqual(3);
     expect(stats.failures).toBe(0);
@@ -186,10 +194,11 @@ describe('openRollcall: the live lifecycle projection', () => {
       const live = openRollcall({ store, skipInvalid });
       await live.whenCaughtUp();
       const sub = collect(live);
-      await sleep(1);
+      await waitFor('caught-up', () => sub.caughtUp() > 0);
       // A row no decoder accepts, as a damaged or foreign writer could leave it.
       await store.appendBatch([{ ...ev('AgentHeartbeat', { agentId: 'a0' }), data: { agentId: 42 } } as never, ev('AgentHeartbeat', { agentId: 'a0' })]);
-      await sleep(20);
+      // Followed to the end (skipInvalid) or stopped at the bad row.
+      await waitFor('the follower to pass or stop at the bad row', () => (skipInvalid ? sub.reached(4n) : sub.errors.length > 0), { describe: () => live.status() });
       if (skipInvalid) {
         expect(live.status().failed).toBe(null);
         expect(sub.changes.map((c) => c.position)).toEqual([3n, 4n]);

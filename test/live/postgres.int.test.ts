@@ -7,13 +7,15 @@ import { heartbeats } from '../support/events.js';
 import { agent } from '../support/lifecycle.js';
 import { findPostgres } from '../support/postgres.js';
 import { startProxy } from '../support/tcpProxy.js';
+import { waitFor } from '../support/waitFor.js';
 
 const server = await findPostgres();
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** A window of time to measure over (CPU while idle), not a wait for anything. */
+const measureFor = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const freshDatabase = async (): Promise<string> => {
   const db = await server!.createDatabase();
@@ -30,13 +32,7 @@ const live = (store: EventStore): Rollcall => {
   cleanups.push(() => r.close());
   return r;
 };
-const until = async (what: string, ok: () => boolean, timeoutMs = 15_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-};
+const until = (what: string, ok: () => boolean, timeoutMs = 30_000) => waitFor(what, ok, { timeoutMs });
 const fleet = (n: number) => Array.from({ length: n }, (_, i) => agent(`a${i}`));
 
 if (!server) {
@@ -67,9 +63,8 @@ if (!server) {
       expect(latencies[10]!).toBeLessThan(1_000);
 
       // Idle: the follower waits on its LISTEN connection.
-      await sleep(200);
       const before = process.cpuUsage();
-      await sleep(2000);
+      await measureFor(2000);
       const used = process.cpuUsage(before);
       // The whole test process (and its GC), over 2 s: generous; a follower that polled would not pass
       // the latency check above with 60 s polls anyway.
@@ -92,7 +87,7 @@ if (!server) {
       await Promise.all(writing);
       const head = (await reader.head())!;
       await r.whenProcessed(head, { timeoutMs: 10_000 });
-      await sleep(50);
+      await until('every subscriber to deliver the head', () => subs.every((s) => s.changes[s.changes.length - 1]?.position === head));
       for (const s of subs) {
         const positions = s.changes.map((c) => c.position);
         const first = positions[0]!;
@@ -115,10 +110,15 @@ if (!server) {
       expect(r.status().storeAvailable).toBe(true);
 
       link.cut();
+      const cutAt = Date.now();
       await until('the outage to be reported', () => !r.status().storeAvailable, 5_000);
       expect(r.status().lastError?.code).toBe('store-unavailable');
       const { lastPosition } = await writer.appendBatch(heartbeats(5, { prefix: 'a', agents: 3 }));
-      await sleep(3_000); // past the store's own reconnect window: the runtime keeps retrying
+      // Past the store's own reconnect window (2 s) the runtime keeps retrying: a connection is
+      // refused after it.
+      await until('the reconnect window to pass', () => Date.now() - cutAt > 2_000);
+      const refusedAtWindow = link.refused();
+      await until('a reconnect attempt after the window', () => link.refused() > refusedAtWindow);
       expect(r.status().storeAvailable).toBe(false);
       expect(r.status().failed).toBe(null);
       expect(seen).toEqual([]);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { openRollcall } from '../../src/live/openRollcall.js';
-import type { Change } from '../../src/live/types.js';
+import type { Change, Rollcall } from '../../src/live/types.js';
 import { lifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { lifecycleView, type ProjectionJson } from '../../src/projections/lifecycleView.js';
 import { replayStore } from '../../src/replay/replayLog.js';
@@ -12,12 +12,15 @@ import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { withRedeliveries } from '../support/arbitraryHistory.js';
 import { agent, ev } from '../support/lifecycle.js';
 import { openNonUniqueStore } from '../support/nonUniqueStore.js';
+import { waitFor } from '../support/waitFor.js';
 
 // Rule 4 on a store that may hand one id back twice (EventStoreDB): the live view must be what a
 // replay of the log gives, each redelivery a duplicate anomaly, whether the redelivery is met during
 // catch-up, while following, or after a restart from a snapshot.
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Subscribes from now; resolves once the subscription says it is caught up (later appends reach it). */
+const subscribed = (live: Rollcall, onChange: (c: Change) => void) =>
+  new Promise<void>((resolve) => live.subscribe(onChange, { onCaughtUp: () => resolve() }));
 
 /** The log replayed in full, deduplicated exactly: what the live view must equal. */
 const fullReplay = async (store: EventStore) => lifecycleView((await replayStore(store, lifecycleProjection, { noSnapshot: true })).state);
@@ -50,8 +53,7 @@ describe('openRollcall on a store without unique ids: a redelivered id changes n
     const live = openRollcall({ store, snapshots: false });
     await live.whenCaughtUp();
     const changes: Change[] = [];
-    live.subscribe((c) => changes.push(c));
-    await sleep(1);
+    await subscribed(live, (c) => changes.push(c));
     const heartbeat = ev('AgentHeartbeat', { agentId: 'a1' });
     const { lastPosition } = await store.appendBatch([c2, redelivered, heartbeat, { ...heartbeat }]);
     await live.whenProcessed(lastPosition!);
@@ -74,8 +76,7 @@ describe('openRollcall on a store without unique ids: a redelivered id changes n
     const live = openRollcall({ store, snapshots: false, bufferSize: 2 });
     await live.whenCaughtUp();
     const live0: Change[] = [];
-    live.subscribe((c) => live0.push(c));
-    await sleep(1);
+    await subscribed(live, (c) => live0.push(c));
     const heartbeats = Array.from({ length: 5 }, () => ev('AgentHeartbeat', { agentId: 'a1' }));
     await store.appendBatch([c2, redelivered, ...heartbeats]);
     await live.whenProcessed(9n);
@@ -83,8 +84,7 @@ describe('openRollcall on a store without unique ids: a redelivered id changes n
     // heartbeats' ids (they come after 3), or they would be taken for redeliveries.
     const resumed: Change[] = [];
     live.subscribe((c) => resumed.push(c), { from: 3n });
-    const deadline = Date.now() + 5_000;
-    while (resumed.length < 6 && Date.now() < deadline) await sleep(5);
+    await waitFor('six resumed changes', () => resumed.length >= 6, { describe: () => resumed.length });
     expect(resumed).toEqual(live0.slice(1));
     expect(resumed[0]!.changed.agents).toEqual([]);
     expect(resumed[1]!.changed.agents).toEqual(['a1']);
@@ -130,8 +130,7 @@ describe('openRollcall on a store without unique ids: a redelivered id changes n
     await live.whenCaughtUp();
     await store.appendBatch([c2, redelivered]);
     await live.whenProcessed(4n);
-    const deadline = Date.now() + 20_000;
-    while ((live.snapshotStats()?.saved ?? 0) < 1 && Date.now() < deadline) await sleep(10);
+    await waitFor('a snapshot saved', () => (live.snapshotStats()?.saved ?? 0) >= 1, { describe: () => live.snapshotStats() });
     await live.close();
     const verdict = await verifySnapshot(lifecycleProjection, await store.snapshots!.load(lifecycleProjection.name), store);
     expect(verdict).toMatchObject({ usable: true, position: 4n });

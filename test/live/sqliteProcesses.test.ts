@@ -11,6 +11,7 @@ import { lifecycleView } from '../../src/projections/lifecycleView.js';
 import { replayStore } from '../../src/replay/replayLog.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { tempDir } from '../support/cli.js';
+import { waitFor } from '../support/waitFor.js';
 
 /*
  * Two other processes append to one SQLite file at once (the store tests' concurrent-append
@@ -53,19 +54,28 @@ describe('following a SQLite file that other processes append to', () => {
     await Promise.all(writers.map((w) => w.ready));
     for (const w of writers) w.go();
     // Join while the others write: now, recently (the ring) and long ago (a private fold).
+    let writing = true;
     const joining = (async () => {
+      let last = live.position() ?? 0n;
       for (let k = 0; k < 6; k++) {
-        await new Promise((r) => setTimeout(r, 150));
+        // Each join once the follower has moved on by a few appends (or the writers are done).
+        await waitFor('the follower to move on', () => !writing || (live.position() ?? 0n) >= last + 100n);
         const p = live.position() ?? 0n;
+        last = p;
         join_([p, p > 3n ? p - 3n : 0n, 0n][k % 3]!);
       }
     })();
-    expect(await Promise.all(writers.map((w) => w.done))).toEqual([0, 0]);
+    const codes = await Promise.all(writers.map((w) => w.done));
+    writing = false;
+    expect(codes).toEqual([0, 0]);
     await joining;
     const head = (await store.head())!;
     expect(head).toBe(2n * 150n * 5n);
     await live.whenProcessed(head, { timeoutMs: 30_000 });
-    await new Promise((r) => setTimeout(r, 100));
+    // Subscribers that fold privately from the store deliver on their own time: wait for the head.
+    await waitFor('every subscriber to deliver the head', () => subs.every((s) => (s.changes[s.changes.length - 1]?.position ?? s.from ?? 0n) >= head), {
+      describe: () => subs.map((s) => s.changes[s.changes.length - 1]?.position),
+    });
     for (const s of subs) {
       const positions = s.changes.map((c) => c.position);
       const first = s.from === null ? positions[0]! : s.from + 1n;

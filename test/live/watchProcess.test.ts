@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { tempDir } from '../support/cli.js';
 import { agent, ev, pool, spawned } from '../support/lifecycle.js';
+import { waitFor } from '../support/waitFor.js';
 
 /*
  * `rollcall watch` as a user runs it: a separate process following a SQLite file that this test
@@ -21,7 +22,8 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** A window of time to measure over (CPU while idle), not a wait for anything. */
+const measureFor = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const watch = (args: string[]) => {
   const proc = spawn(process.execPath, ['--import', 'tsx', main, 'watch', ...args], { env: { ...process.env, ROLLCALL_STORE: '' } });
@@ -29,23 +31,28 @@ const watch = (args: string[]) => {
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines: string[] = [];
-  let notify: (() => void) | null = null;
+  const waiters = new Set<() => void>();
   createInterface({ input: proc.stdout }).on('line', (l) => {
     lines.push(l);
-    notify?.();
+    for (const w of waiters) w();
   });
   const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => proc.on('exit', (code) => resolve({ code, stderr })));
-  /** Resolves once `n` lines have been printed. */
-  const waitLines = async (n: number, timeoutMs = 20_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (lines.length < n) {
-      if (Date.now() > deadline) throw new Error(`watch printed ${lines.length} of ${n} lines; stderr: ${stderr}`);
-      await new Promise<void>((r) => {
-        notify = r;
-        setTimeout(r, 50);
-      });
-    }
-  };
+  /** Resolves once `n` lines have been printed (the timeout only catches a hang). */
+  const waitLines = (n: number, timeoutMs = 30_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (lines.length < n) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`watch printed ${lines.length} of ${n} lines; stderr: ${stderr}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
   return { proc, lines, waitLines, exited };
 };
 
@@ -80,8 +87,11 @@ describe('rollcall watch on a SQLite file written by another process', () => {
         // still starting
       }
     }
-    // Only heartbeats appended after it had caught up are printed; let those few arrive.
-    await sleep(300);
+    // Only heartbeats appended after it had caught up are printed: it is live, so the last one
+    // appended (position 3 + warm) is printed too.
+    await waitFor('the last warm-up heartbeat printed', () => w.lines.length > 0 && JSON.parse(w.lines[w.lines.length - 1]!).position === String(3 + warm), {
+      describe: () => w.lines,
+    });
     const start = w.lines.length;
     expect(start).toBeGreaterThan(0);
     expect(start).toBeLessThanOrEqual(warm);
@@ -91,9 +101,8 @@ describe('rollcall watch on a SQLite file written by another process', () => {
     expect(line).toEqual({ position: String(Number(JSON.parse(w.lines[start - 1]!).position) + 1), type: 'AgentSpawned', changed: { pools: ['p1'], agents: ['a1'], sessions: ['s1'] } });
 
     // Idle: nothing appended for 3 s; the follower waits on a file watch with a 1 s fallback poll.
-    await sleep(500);
     const before = cpuSeconds(w.proc.pid!);
-    await sleep(3000);
+    await measureFor(3000);
     const idle = cpuSeconds(w.proc.pid!) - before;
     expect(idle).toBeLessThan(0.15); // 5 % of one core, generously: a busy poll would burn far more
 
