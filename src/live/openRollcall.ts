@@ -57,7 +57,6 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     ? createSnapshotter({
         store,
         projection,
-        retentionMs: projection.retentionMs,
         skipInvalid,
         everyEvents: options.snapshotEveryEvents ?? 10_000,
         everyMs: options.snapshotEveryMs ?? 60_000,
@@ -102,6 +101,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
   })();
 
   return {
+    projection,
     view: () => liveView.view(),
     state: () => state,
     position: () => status.position,

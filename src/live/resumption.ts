@@ -6,7 +6,7 @@ import { decodeStoredChunks } from '../replay/decodeStored.js';
 import { dedupeIds } from '../replay/dedupeIds.js';
 import { foldEvents, type ReplaySource } from '../replay/foldEvents.js';
 import type { DecodedItem } from '../replay/replayItem.js';
-import { verifySnapshot } from '../replay/snapshots.js';
+import { findSnapshot } from '../replay/snapshots.js';
 import type { EventStore } from '../stores/eventStore.js';
 import { pause } from '../stores/pause.js';
 import { applyStored } from './applyStored.js';
@@ -40,9 +40,8 @@ export const createResumption =
       let initial: LifecycleState | undefined;
       let ownSeen = store.uniqueIds ? null : new CompactIdSet();
       if (ctx.useSnapshots) {
-        const verdict = await verifySnapshot(projection, await store.snapshots!.load(projection.name), store);
-        // Without unique ids a snapshot is only usable with the ids seen up to it (as in replayStore).
-        if (verdict.usable && verdict.position <= from && (ownSeen === null || verdict.seenIds !== null)) {
+        const verdict = await findSnapshot(projection, store, { atMost: from });
+        if (verdict.usable) {
           initial = verdict.state;
           if (ownSeen !== null) ownSeen = verdict.seenIds;
         }

@@ -1,7 +1,6 @@
 // The snapshot worker: keeps a mirror of the live projection on another thread and serializes it
 // on request, so that taking a snapshot (tens of MB of JSON and a checksum at fleet scale) never
 // stops the follower. It is fed the same stored events the follower applies, in order.
-import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CompactIdSet } from '../events/compactIdSet.js';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
@@ -10,11 +9,11 @@ import { decodeStored } from '../replay/decodeStored.js';
 import { markRedelivery } from '../replay/dedupeIds.js';
 import { applyItemsInPlace } from '../replay/foldEvents.js';
 import { isInvalid, type ReplayItem } from '../replay/replayItem.js';
-import { encodeSnapshot } from '../replay/snapshots.js';
-import type { StoredEvent } from '../stores/eventStore.js';
+import { decodeSnapshot, encodeSnapshot } from '../replay/snapshots.js';
+import type { Snapshot, StoredEvent } from '../stores/eventStore.js';
 
 export type ToWorker =
-  | { kind: 'init'; payload: string | null }
+  | { kind: 'init'; snapshot: Snapshot | null }
   | { kind: 'events'; events: StoredEvent[] }
   | { kind: 'snapshot' };
 
@@ -48,27 +47,17 @@ port.on('message', (message: ToWorker) => {
       seen = freshIds();
       lastPosition = null;
       lastId = null;
-      if (message.payload === null) return;
-      // The checksum and the body are checked here, off the follower's thread; the follower then
-      // checks that the log still holds this event at this position (verifySnapshot's last step).
-      const nl = message.payload.indexOf('\n');
-      const json = message.payload.slice(nl + 1);
-      try {
-        if (nl < 0 || message.payload.slice(0, nl) !== createHash('sha256').update(json).digest('hex')) throw new Error('checksum');
-        const body = JSON.parse(json) as { name: string; version: number; state: unknown; position: string; eventId: string; seenIds?: string };
-        if (body.name !== projection.name || body.version !== projection.version) throw new Error('foreign');
-        // Without the ids seen up to it, a snapshot cannot tell a redelivery in the tail (as in replayStore).
-        if (!uniqueIds && typeof body.seenIds !== 'string') throw new Error('no id set');
-        seen = uniqueIds ? null : CompactIdSet.decode(body.seenIds!);
-        state = projection.fromJSON!(body.state);
-        lastPosition = BigInt(body.position);
-        lastId = body.eventId;
-        port.postMessage({ kind: 'loaded', position: lastPosition, eventId: lastId } satisfies FromWorker);
-      } catch {
-        state = projection.initialState();
-        seen = freshIds();
-        port.postMessage({ kind: 'loaded', position: null, eventId: null } satisfies FromWorker);
+      if (message.snapshot === null) return;
+      // Decoded here, off the follower's thread; the follower then checks that the log still holds
+      // this event at this position (verifySnapshot's last step).
+      const decoded = decodeSnapshot(projection, message.snapshot, { needsIds: !uniqueIds });
+      if (decoded.usable) {
+        state = decoded.state;
+        seen = uniqueIds ? null : decoded.seenIds;
+        lastPosition = decoded.position;
+        lastId = decoded.eventId;
       }
+      port.postMessage({ kind: 'loaded', position: lastPosition, eventId: lastId } satisfies FromWorker);
       return;
     }
     case 'events': {

@@ -1,10 +1,7 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import type { RecordedEvent } from '../events/lifecycleEvents.js';
-import type { Projection } from '../projections/defineProjection.js';
-import type { LifecycleState } from '../projections/lifecycleState.js';
+import type { Worker } from 'node:worker_threads';
+import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
+import { snapshotMatchesLog } from '../replay/snapshots.js';
+import { startWorker } from '../replay/startWorker.js';
 import type { EventStore, StoredEvent } from '../stores/eventStore.js';
 import type { FromWorker, ToWorker, WorkerOptions } from './snapshotWorker.js';
 
@@ -29,17 +26,6 @@ export interface Snapshotter {
   close(): Promise<void>;
 }
 
-/** The worker's module: compiled next to this file, or (tests, bench) the TypeScript source run through tsx. */
-const workerModule = (): URL => {
-  const js = new URL('./snapshotWorker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return js;
-  // The ESM entry of tsx's API (require.resolve names its CommonJS twin).
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const ts = new URL('./snapshotWorker.ts', import.meta.url).href;
-  const code = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(ts)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
-};
-
 /**
  * Keeps the store's snapshot fresh while following, every `everyEvents` events or `everyMs` after
  * the last one, without stalling the follower: a worker thread holds a mirror of the projection,
@@ -49,8 +35,7 @@ const workerModule = (): URL => {
  */
 export const createSnapshotter = (options: {
   store: EventStore;
-  projection: Projection<LifecycleState, RecordedEvent>;
-  retentionMs: number;
+  projection: LifecycleProjection;
   skipInvalid: boolean;
   everyEvents: number;
   everyMs: number;
@@ -100,10 +85,6 @@ export const createSnapshotter = (options: {
   };
 
   let onLoaded: ((m: FromWorker) => void) | null = null;
-  const eventIdAt = async (position: bigint): Promise<string | null> => {
-    for await (const e of store.readAll({ after: position - 1n, limit: 1 })) return e.position === position ? e.id : null;
-    return null;
-  };
 
   const onMessage = (m: FromWorker) => {
     if (m.kind === 'loaded') {
@@ -135,8 +116,8 @@ export const createSnapshotter = (options: {
 
   // Declared before use by request(); hoisted as a function.
   async function bringUp(position: bigint | null): Promise<void> {
-    const w = new Worker(workerModule(), {
-      workerData: { retentionMs: options.retentionMs, skipInvalid: options.skipInvalid, uniqueIds: store.uniqueIds } satisfies WorkerOptions,
+    const w = startWorker(import.meta.url, 'snapshotWorker', {
+      workerData: { retentionMs: projection.retentionMs, skipInvalid: options.skipInvalid, uniqueIds: store.uniqueIds } satisfies WorkerOptions,
     });
     w.unref();
     w.on('message', onMessage);
@@ -149,21 +130,21 @@ export const createSnapshotter = (options: {
       onLoaded?.({ kind: 'loaded', position: null, eventId: null });
     });
     worker = w;
-    // The newest snapshot (the one the catch-up used or saved): parsed and checked by the worker;
-    // here only whether the log still holds its event at its position.
+    // The newest snapshot (the one the catch-up used or saved): decoded by the worker
+    // (decodeSnapshot); here only whether the log still holds its event at its position.
     const stored = await store.snapshots!.load(projection.name);
     let after: bigint | null = null;
     if (stored !== null && (position === null || stored.position <= position)) {
       const loaded = new Promise<FromWorker>((resolve) => (onLoaded = resolve));
-      post({ kind: 'init', payload: stored.payload });
+      post({ kind: 'init', snapshot: stored });
       const reply = await loaded;
-      if (reply.kind === 'loaded' && reply.position !== null && (await eventIdAt(reply.position)) === reply.eventId) {
+      if (reply.kind === 'loaded' && reply.position !== null && (await snapshotMatchesLog(store, reply.position, reply.eventId!))) {
         after = reply.position;
       } else {
-        post({ kind: 'init', payload: null });
+        post({ kind: 'init', snapshot: null });
       }
     } else {
-      post({ kind: 'init', payload: null });
+      post({ kind: 'init', snapshot: null });
     }
     // The events between that snapshot and where the follower started live, read from the store.
     if (position !== null && (after === null || after < position)) {

@@ -1,6 +1,6 @@
-// The live runtime's contract, fixed up front so that `watch`, `serve` and embedding
-// orchestrators can be built against it while `openRollcall` is implemented.
+// The live runtime's contract: what `watch`, `serve` and embedding orchestrators build on.
 import type { ProjectionJson } from '../projections/lifecycleView.js';
+import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
 import type { RollcallError } from '../errors.js';
 import type { EventStore } from '../stores/eventStore.js';
@@ -52,6 +52,8 @@ export interface LiveSubscribeOptions {
 }
 
 export interface Rollcall {
+  /** The projection kept current (its name, version and `retentionMs`): replays beside the live view use this one. */
+  readonly projection: LifecycleProjection;
   /** SPEC §3 JSON at the current position; never reflects a half-applied batch. */
   view(): ProjectionJson;
   /** The current state (read-only: do not mutate); for cheap accessors without building the view. */

@@ -26,7 +26,7 @@ export interface ReconcileConfig {
   };
 }
 
-/** SPEC §4 defaults, matching the seed systems' numbers (NOTES.md). */
+/** SPEC §4 defaults (the rule table of `rollcall reconcile` in docs/cli.md): 10 min stuck, 30 s disconnected. */
 export const defaultReconcileConfig: ReconcileConfig = {
   pidCheck: true,
   terminatingTimeoutMs: 10 * 60_000,

@@ -1,7 +1,7 @@
-import { Worker } from 'node:worker_threads';
 import { RollcallError, type RollcallErrorCode } from '../errors.js';
 import { readTextBatch, type TextBatch } from './textBatch.js';
 import type { ReplayItem } from './replayItem.js';
+import { startWorker } from './startWorker.js';
 
 /** What the worker reads: an NDJSON file, or a store (by a URL it can open itself) after a position. */
 export type OffThreadSpec = { kind: 'file'; path: string; window: number; batchSize: number } | {
@@ -27,20 +27,9 @@ export type WorkerMessage =
       };
     };
 
-// Under the test runner this module is TypeScript: the worker then registers tsx (a dev
-// dependency) before it loads its TypeScript entry. The built package runs the .js directly.
-const isTs = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(isTs ? './decodeWorker.ts' : './decodeWorker.js', import.meta.url);
 // A small young generation: what the worker allocates per event dies at once, so frequent cheap
 // scavenges keep its heap (and the process's peak RSS) small; measured in `npm run bench`.
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8 };
-const startWorker = (spec: OffThreadSpec): Worker =>
-  isTs
-    ? new Worker(
-        `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`,
-        { eval: true, workerData: spec, resourceLimits: WORKER_LIMITS },
-      )
-    : new Worker(workerUrl, { workerData: spec, resourceLimits: WORKER_LIMITS });
 
 /** Batches in flight: enough that the worker never waits for the fold, few enough to hold memory flat. */
 const WINDOW = 4;
@@ -56,7 +45,7 @@ export async function* readOffThread(
   target: { kind: 'file'; path: string } | { kind: 'store'; url: string; after: bigint | null },
 ): AsyncGenerator<ReplayItem[]> {
   const spec: OffThreadSpec = { ...target, window: WINDOW, batchSize: BATCH_SIZE };
-  const worker = startWorker(spec);
+  const worker = startWorker(import.meta.url, 'decodeWorker', { workerData: spec, resourceLimits: WORKER_LIMITS });
   const inbox: WorkerMessage[] = [];
   let failure: Error | null = null;
   let exited = false;

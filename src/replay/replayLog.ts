@@ -11,7 +11,7 @@ import { readOffThread } from './offThread.js';
 import type { ReadLinesOptions } from '../ndjson/splitLines.js';
 import { readNdjsonEvents } from './readNdjson.js';
 import type { ReplayItem } from './replayItem.js';
-import { encodeSnapshot, verifySnapshot } from './snapshots.js';
+import { findSnapshot, saveSnapshot } from './snapshots.js';
 import { untilAborted } from './untilAborted.js';
 
 /**
@@ -132,9 +132,8 @@ export const replayStore = async <S>(
   // Without unique ids in the store, the ids seen so far are part of what a snapshot must carry.
   let seen = store.uniqueIds ? undefined : new CompactIdSet();
   if (useSnapshots) {
-    const verdict = await verifySnapshot(projection, await store.snapshots!.load(projection.name), store);
+    const verdict = await findSnapshot(projection, store);
     if (!verdict.usable) snapshotSkipped = verdict.reason;
-    else if (seen !== undefined && verdict.seenIds === null) snapshotSkipped = 'snapshot carries no id set, which this store needs';
     else {
       initialState = verdict.state;
       after = verdict.position;
@@ -160,12 +159,7 @@ export const replayStore = async <S>(
   if (useSnapshots && lastPosition !== null && result.processed >= (options.snapshotEvery ?? 1000)) {
     // Best effort: a read-only database or a full disk costs the next replay time, never this one.
     try {
-      let lastId: string | null = null;
-      for await (const e of store.readAll({ after: lastPosition - 1n, limit: 1 })) lastId = e.id;
-      if (lastId !== null) {
-        await store.snapshots!.save(encodeSnapshot(projection, lastPosition, lastId, result.state, seen));
-        snapshotSaved = true;
-      }
+      snapshotSaved = await saveSnapshot(store, projection, lastPosition, result.state, seen);
     } catch (e) {
       snapshotError = e instanceof Error ? e.message : String(e);
     }

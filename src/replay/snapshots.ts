@@ -2,6 +2,11 @@ import { createHash } from 'node:crypto';
 import { CompactIdSet } from '../events/compactIdSet.js';
 import type { EventStore, Snapshot } from '../stores/eventStore.js';
 
+/*
+ * The one place that writes, decodes, checks and finds snapshots: replays (replayStore), the live
+ * runtime (a subscriber's private fold) and the snapshot worker all go through it.
+ */
+
 /** What a snapshot needs of a projection: only the same name and version may reuse one. */
 export interface SnapshotProjection<S> {
   name: string;
@@ -46,20 +51,17 @@ export const encodeSnapshot = <S>(
   return { name: projection.name, version: projection.version, position, payload: `${digest(json)}\n${json}` };
 };
 
-export type SnapshotVerdict<S> =
-  | { usable: true; state: S; position: bigint; seenIds: CompactIdSet | null }
+/** A snapshot decoded and checked in itself (not yet against the log): what it holds, or why it is not usable. */
+export type DecodedSnapshot<S> =
+  | { usable: true; state: S; position: bigint; eventId: string; seenIds: CompactIdSet | null }
   | { usable: false; reason: string };
 
-/**
- * Decides whether a stored snapshot may be trusted: same projection name and version, intact
- * checksum, and the event at its position is still the one it was taken after. Anything else is
- * ignored (the caller replays in full), never trusted.
- */
-export const verifySnapshot = async <S>(
-  projection: SnapshotProjection<S>,
-  snapshot: Snapshot | null,
-  store: EventStore,
-): Promise<SnapshotVerdict<S>> => {
+export type SnapshotVerdict<S> = { usable: true; state: S; position: bigint; seenIds: CompactIdSet | null } | { usable: false; reason: string };
+
+type Unusable = { usable: false; reason: string };
+
+/** The checks that need neither the store nor the state: projection, checksum, body against header, ids. */
+const parseSnapshot = <S>(projection: SnapshotProjection<S>, snapshot: Snapshot | null, needsIds: boolean): SnapshotBody | Unusable => {
   if (snapshot === null) return { usable: false, reason: 'no snapshot' };
   if (snapshot.name !== projection.name || snapshot.version !== projection.version) {
     return { usable: false, reason: `snapshot is for ${snapshot.name} v${snapshot.version}` };
@@ -76,15 +78,92 @@ export const verifySnapshot = async <S>(
   if (body.name !== projection.name || body.version !== projection.version || body.position !== snapshot.position.toString()) {
     return { usable: false, reason: 'snapshot header does not match its body' };
   }
-  const position = snapshot.position;
-  let atPosition: string | null = null;
-  for await (const e of store.readAll({ after: position - 1n, limit: 1 })) atPosition = e.position === position ? e.id : null;
-  if (atPosition !== body.eventId) return { usable: false, reason: `snapshot does not match the log at position ${position}` };
+  if (needsIds && typeof body.seenIds !== 'string') return { usable: false, reason: 'snapshot carries no id set, which this store needs' };
+  return body;
+};
+
+/** The state (and ids seen) a parsed snapshot holds: the costly step, taken last. */
+const restoreSnapshot = <S>(projection: SnapshotProjection<S>, body: SnapshotBody): DecodedSnapshot<S> => {
   try {
     const state = projection.fromJSON ? projection.fromJSON(body.state) : (body.state as S);
     const seenIds = typeof body.seenIds === 'string' ? CompactIdSet.decode(body.seenIds) : null;
-    return { usable: true, state, position, seenIds };
+    return { usable: true, state, position: BigInt(body.position), eventId: body.eventId, seenIds };
   } catch (e) {
     return { usable: false, reason: `snapshot state unreadable (${(e as Error).message})` };
   }
+};
+
+const isUnusable = (parsed: SnapshotBody | Unusable): parsed is Unusable => 'usable' in parsed;
+
+/**
+ * Decodes a stored snapshot without touching the store (the snapshot worker runs this on its own
+ * thread): same projection name and version, intact checksum, a body that matches its header, with
+ * `needsIds` (a store without unique ids) the ids seen up to it, and a readable state.
+ */
+export const decodeSnapshot = <S>(projection: SnapshotProjection<S>, snapshot: Snapshot | null, options: { needsIds?: boolean } = {}): DecodedSnapshot<S> => {
+  const parsed = parseSnapshot(projection, snapshot, options.needsIds ?? false);
+  return isUnusable(parsed) ? parsed : restoreSnapshot(projection, parsed);
+};
+
+/** The id of the event at `position` in the store, or null when there is none there. */
+export const eventIdAt = async (store: EventStore, position: bigint): Promise<string | null> => {
+  for await (const e of store.readAll({ after: position - 1n, limit: 1 })) return e.position === position ? e.id : null;
+  return null;
+};
+
+/** Whether the log still holds, at the snapshot's position, the event the snapshot was taken after. */
+export const snapshotMatchesLog = async (store: EventStore, position: bigint, eventId: string): Promise<boolean> =>
+  (await eventIdAt(store, position)) === eventId;
+
+/**
+ * Decides whether a stored snapshot may be trusted: the checks of `decodeSnapshot`, and the event
+ * at its position is still the one it was taken after. Anything else is ignored (the caller
+ * replays in full), never trusted.
+ */
+export const verifySnapshot = async <S>(
+  projection: SnapshotProjection<S>,
+  snapshot: Snapshot | null,
+  store: EventStore,
+  options: { needsIds?: boolean } = {},
+): Promise<SnapshotVerdict<S>> => {
+  const parsed = parseSnapshot(projection, snapshot, options.needsIds ?? false);
+  if (isUnusable(parsed)) return parsed;
+  const position = BigInt(parsed.position);
+  // Checked before the state is restored: a snapshot of another log is not worth decoding.
+  if (!(await snapshotMatchesLog(store, position, parsed.eventId))) return { usable: false, reason: `snapshot does not match the log at position ${position}` };
+  const restored = restoreSnapshot(projection, parsed);
+  if (!restored.usable) return restored;
+  return { usable: true, state: restored.state, position, seenIds: restored.seenIds };
+};
+
+/**
+ * The store's newest snapshot of `projection`, if it may be used: verified, carrying the ids seen
+ * when the store does not guarantee unique ones, and (`atMost`) taken at or before that position.
+ */
+export const findSnapshot = async <S>(
+  projection: SnapshotProjection<S>,
+  store: EventStore,
+  options: { atMost?: bigint } = {},
+): Promise<SnapshotVerdict<S>> => {
+  if (store.snapshots === undefined) return { usable: false, reason: 'the store keeps no snapshots' };
+  const snapshot = await store.snapshots.load(projection.name);
+  // Checked before decoding: a newer snapshot than wanted is not worth parsing.
+  if (snapshot !== null && options.atMost !== undefined && snapshot.position > options.atMost) {
+    return { usable: false, reason: `snapshot is after position ${options.atMost}` };
+  }
+  return verifySnapshot(projection, snapshot, store, { needsIds: !store.uniqueIds });
+};
+
+/** Saves a snapshot of `state` taken after the event at `position` (its id ties the snapshot to this log); false when the store has no event there. */
+export const saveSnapshot = async <S>(
+  store: EventStore,
+  projection: SnapshotProjection<S>,
+  position: bigint,
+  state: S,
+  seenIds?: CompactIdSet,
+): Promise<boolean> => {
+  const eventId = await eventIdAt(store, position);
+  if (eventId === null) return false;
+  await store.snapshots!.save(encodeSnapshot(projection, position, eventId, state, seenIds));
+  return true;
 };

@@ -3,7 +3,6 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isRollcallError } from '../errors.js';
 import type { Rollcall } from '../live/types.js';
-import { DEFAULT_RETENTION_MS } from '../projections/lifecycleState.js';
 import type { ReconcileRule } from '../reconcile/reconcileConfig.js';
 import type { EventStore } from '../stores/eventStore.js';
 import { registerAuth } from './auth.js';
@@ -21,8 +20,6 @@ export interface ServerOptions {
   rollcall: Rollcall;
   /** Handed to the library for appends, time travel and audits; the live view comes from `rollcall`. */
   store: EventStore;
-  /** Must match the live runtime's retention window (default 24 h). */
-  retentionMs?: number;
   /** Bearer token for writes (null: writes are open; only allowed on a loopback bind). */
   token?: string | null;
   /** Bearer token for reads (healthz/readyz never need one). */
@@ -60,7 +57,6 @@ export interface RollcallServer {
 /** Builds the SPEC §6 HTTP server (not yet listening). */
 export const createServer = async (options: ServerOptions): Promise<RollcallServer> => {
   const { rollcall, store } = options;
-  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const streams = new Set<SseStream>();
   const current = createViewCache(rollcall);
@@ -134,7 +130,7 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
 
   registerAuth(app, { token: options.token ?? null, readToken: options.readToken ?? null });
   await app.register(healthRoutes, { rollcall });
-  await app.register(projectionRoutes, { rollcall, store, current, retentionMs, skipInvalid: options.skipInvalid ?? false });
+  await app.register(projectionRoutes, { rollcall, store, current, skipInvalid: options.skipInvalid ?? false });
   await app.register(eventsRoute, {
     store,
     maxBodyBytes,

@@ -2,8 +2,6 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Rollcall } from '../live/types.js';
-import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
-import { lifecycleView } from '../projections/lifecycleView.js';
 import { auditAgent } from '../inspect/auditAgent.js';
 import { decodeStoredChunks } from '../replay/decodeStored.js';
 import { replayStore } from '../replay/replayLog.js';
@@ -27,7 +25,6 @@ export interface ProjectionRoutesOptions {
   /** Only handed to `src/replay` for time travel and audits; never queried here. */
   store: EventStore;
   current: () => CurrentView;
-  retentionMs: number;
   skipInvalid: boolean;
 }
 
@@ -64,7 +61,9 @@ async function* upTo(source: AsyncIterable<StoredEvent>, until: bigint | null): 
 }
 
 /** `GET /v1/projection`, pools, agents, audit, sessions, running, anomalies: reads of the live view. */
-export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = async (app, { rollcall, store, current, retentionMs, skipInvalid }) => {
+export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = async (app, { rollcall, store, current, skipInvalid }) => {
+  // Time travel and audits fold with the live runtime's own projection (its retention window included).
+  const { projection } = rollcall;
   const withPosition = (reply: FastifyReply, position: string | null) => reply.header(POSITION_HEADER, positionHeader(position));
 
   app.get(
@@ -83,13 +82,12 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
     async (request, reply) => {
       const { minPosition, waitMs, until, asOf } = request.query;
       if (until !== undefined || asOf !== undefined) {
-        const projection = createLifecycleProjection({ retentionMs });
         const { state } = await replayStore(store, projection, {
           until: until === undefined ? null : BigInt(until),
           asOf: asOf ?? null,
           skipInvalid,
         });
-        const view = lifecycleView(state);
+        const view = projection.view(state);
         withPosition(reply, view.position);
         return sendJsonText(reply, JSON.stringify(view));
       }
@@ -178,11 +176,7 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
       const { agentId } = request.params;
       // Taken at the live position, so the audit and the projection a client just read agree.
       const position = rollcall.position();
-      const audit = await auditAgent(
-        createLifecycleProjection({ retentionMs }),
-        decodeStoredChunks(upTo(store.readAll(), position)),
-        agentId,
-      );
+      const audit = await auditAgent(projection, decodeStoredChunks(upTo(store.readAll(), position)), agentId);
       withPosition(reply, position?.toString() ?? null);
       if (audit.agent === null && audit.entries.length === 0) return sendError(reply, 404, 'not-found', `no event in the log names agent "${agentId}"`);
       return audit;

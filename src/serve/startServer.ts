@@ -9,6 +9,8 @@ import { redactSecrets } from './httpErrors.js';
 export interface StartServerOptions extends Omit<ServerOptions, 'rollcall'> {
   host?: string;
   port?: number;
+  /** The retention window of the live runtime it opens (default 24 h); routes read it from its projection. */
+  retentionMs?: number;
   /** Runs the reconciler loop in this process, its corrections counted in /metrics. */
   reconcile?: Omit<RunReconcilerOptions, 'signal' | 'onPass' | 'onError'> | null;
   /** Reports a failed reconcile pass (the loop goes on). */
