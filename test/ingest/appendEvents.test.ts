@@ -103,9 +103,14 @@ describe('appendEvents, the validated append an orchestrator embeds', () => {
 
   it('a stream that fails while it is read is an io failure, returned, with nothing written', async () => {
     const store = openMemoryStore();
-    const failing = new Readable({ read() {} });
-    failing.push(Buffer.from(`${JSON.stringify(hb('a1'))}\n`));
-    setTimeout(() => failing.destroy(new Error('connection reset')), 10);
+    // One line, then the connection fails when the reader asks for more.
+    let reads = 0;
+    const failing = new Readable({
+      read() {
+        if (++reads === 1) this.push(Buffer.from(`${JSON.stringify(hb('a1'))}\n`));
+        else process.nextTick(() => this.destroy(new Error('connection reset')));
+      },
+    });
     const r = await appendEvents(store, failing, { now });
     expect(!r.success && [r.error.code, r.error.message]).toEqual(['io', 'cannot read the input: connection reset']);
     expect(await readAll(store)).toEqual([]);

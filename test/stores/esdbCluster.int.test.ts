@@ -4,6 +4,7 @@ import { openStore } from '../../src/stores/openStore.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { heartbeats } from '../support/events.js';
 import { startFakeEsdb, type FakeEsdb, type GossipMember } from '../support/esdbServer.js';
+import { waitFor } from '../support/waitFor.js';
 import { collect } from './conformance.js';
 
 /*
@@ -79,17 +80,16 @@ describe('EventStoreDB cluster URLs', () => {
     await cluster.nodes[2]!.stop();
     // The first call after the loss may fail (store-unavailable, exit 3); the client rediscovers.
     const after = heartbeats(2, { prefix: 'after' });
-    let done = false;
     const errors: string[] = [];
-    for (let attempt = 0; attempt < 50 && !done; attempt++) {
-      try {
-        await store.appendBatch(after);
-        done = true;
-      } catch (e) {
-        errors.push((e as { code?: string }).code ?? String(e));
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    const done = await waitFor(
+      'an append through the rediscovered leader',
+      () =>
+        store.appendBatch(after).then(
+          () => true,
+          (e: unknown) => void errors.push((e as { code?: string }).code ?? String(e)),
+        ),
+      { intervalMs: 100, describe: () => errors },
+    );
     expect(done).toBe(true);
     expect(new Set(errors)).toEqual(new Set(errors.length ? ['store-unavailable'] : []));
     expect(cluster.nodes[1]!.records().filter((r) => r.stream.startsWith('agent-after'))).toHaveLength(2);

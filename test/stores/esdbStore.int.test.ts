@@ -18,6 +18,7 @@ import { splitConnectionString } from '../../src/stores/esdb/url.js';
 import { maskUrl } from '../../src/stores/maskUrl.js';
 import { openEsdbStore, type EsdbStoreOptions } from '../../src/stores/esdbStore.js';
 import { startFakeEsdb, type FakeEsdb, type FakeEsdbOptions } from '../support/esdbServer.js';
+import { waitFor } from '../support/waitFor.js';
 import { describeEventStoreConformance } from './conformance.js';
 
 /*
@@ -96,28 +97,34 @@ const rejection = async (p: Promise<unknown>): Promise<RollcallError> => {
   throw new Error('expected a rejection');
 };
 
-/** Takes `n` events from a live subscription (with a safety timeout). */
-const take = async (iterator: AsyncIterator<StoredEvent>, n: number, ms = 5000): Promise<StoredEvent[]> => {
+/** Takes `n` events from a live subscription (the timeout only catches a hang). */
+const take = async (iterator: AsyncIterator<StoredEvent>, n: number, ms = 30_000): Promise<StoredEvent[]> => {
   const out: StoredEvent[] = [];
-  const deadline = Date.now() + ms;
-  while (out.length < n) {
-    const next = await Promise.race([
-      iterator.next(),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${out.length}/${n} events`)), deadline - Date.now())),
-    ]);
-    if (next.done) break;
-    out.push(next.value);
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${out.length}/${n} events`)), ms)));
+  try {
+    while (out.length < n) {
+      const next = await Promise.race([iterator.next(), hang]);
+      if (next.done) break;
+      out.push(next.value);
+    }
+    return out;
+  } finally {
+    clearTimeout(timer);
   }
-  return out;
 };
 
-const waitFor = async (condition: () => boolean, ms = 5000): Promise<void> => {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+
+/** Resolves once a client connects to `port` (on which nothing else listens meanwhile), then frees it. */
+const reconnectAttempt = (port: number) =>
+  new Promise<void>((resolve, reject) => {
+    const standIn = createServer((socket) => {
+      socket.destroy();
+      standIn.close(() => resolve());
+    });
+    standIn.once('error', reject);
+    standIn.listen(port, '127.0.0.1');
+  });
 
 const agentId = () => `a${randomUUID().slice(0, 8)}`;
 
@@ -472,7 +479,8 @@ describe('EventStoreDB adapter', () => {
       const caughtUp = await take(live, 1);
       expect(caughtUp[0]!.type).toBe('AgentHeartbeat');
       const later = [heartbeat(a), poolCreated(`p-${a}`)];
-      setTimeout(() => void store.appendBatch(later), 20);
+      // Appended once the history is delivered: the subscription must go on to them.
+      void store.appendBatch(later);
       const followed = await take(live, 2);
       expect(followed.map((e) => e.id)).toEqual(later.map((e) => e.id));
       stop.abort();
@@ -530,11 +538,12 @@ describe('EventStoreDB adapter', () => {
       await server!.stop();
       // While it is down, another producer writes straight into the log; then it comes back.
       const missed = server!.appendRaw({ stream: `agent-${a}`, type: 'AgentHeartbeat', data: `{"agentId":"${a}"}`, metadata: '{"at":"2026-11-20T10:00:00.000Z"}' });
-      const pending = take(live, 2, 8000);
-      await new Promise((r) => setTimeout(r, 150));
+      const pending = take(live, 2);
+      // The client tries again while it is down: a stand-in listener on its port sees the attempt.
+      await reconnectAttempt(Number(new URL(server!.url).port));
       await server!.start();
       const after = heartbeat(a);
-      await waitFor(() => server!.subscriptionCount() > 0);
+      await waitFor('the subscription to be back', () => server!.subscriptionCount() > 0);
       await store.appendBatch([after]);
       const got = await pending;
       expect(got.map((e) => e.id)).toEqual([missed.id, after.id]);
@@ -612,13 +621,8 @@ describe('EventStoreDB adapter', () => {
       expect((await rejection(collect(store.readAll()))).code).toBe('store-unavailable');
       expect((await rejection(store.head())).code).toBe('store-unavailable');
       await server!.start();
-      let result;
-      for (let i = 0; i < 50 && !result; i++) {
-        result = await store.appendBatch([registered(a)]).catch(async () => {
-          await new Promise((r) => setTimeout(r, 20));
-          return undefined;
-        });
-      }
+      // The first calls after the restart may still fail while the client reconnects.
+      const result = await waitFor('an append to succeed again', () => store.appendBatch([registered(a)]).catch(() => undefined), { intervalMs: 20 });
       expect(result).toMatchObject({ appended: 1 });
     });
   });

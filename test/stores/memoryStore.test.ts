@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { heartbeats } from '../support/events.js';
+import { waitFor } from '../support/waitFor.js';
 import { describeEventStoreConformance } from './conformance.js';
 
 describeEventStoreConformance(
@@ -57,7 +58,7 @@ describe('memory store subscriptions', () => {
     await new Promise((r) => setImmediate(r));
     expect(pages).toEqual([[2n, 3n]]);
     for (const e of heartbeats(100)) await store.appendBatch([e]);
-    await new Promise((r) => setTimeout(r, 5));
+    await waitFor('the burst read', () => pages.flat().length >= 102, { describe: () => pages });
     controller.abort();
     await reading;
     expect(pages).toHaveLength(2);

@@ -7,6 +7,7 @@ import { openStore } from '../../src/stores/openStore.js';
 import { heartbeats } from '../support/events.js';
 import { canStartPgCluster, startPgCluster, type PgCluster } from '../support/pgCluster.js';
 import { findPostgres } from '../support/postgres.js';
+import { waitFor } from '../support/waitFor.js';
 import { collect, describeEventStoreConformance } from './conformance.js';
 
 /*
@@ -227,11 +228,7 @@ describe('postgres with a streaming hot standby and TLS (private cluster)', () =
     const standbyUrl = cluster.standbyUrl.replace(/\/postgres$/, `/${db}`);
     const writer = await open(primaryUrl);
     // The standby replays the schema's creation before a follower can open there.
-    let follower: EventStore | undefined;
-    for (let i = 0; i < 100 && !follower; i++) {
-      follower = await open(standbyUrl).catch(() => undefined);
-      if (!follower) await new Promise((r) => setTimeout(r, 100));
-    }
+    const follower: EventStore | undefined = await waitFor('the follower to open on the standby', () => open(standbyUrl).catch(() => undefined), { intervalMs: 100 });
     expect(follower, 'the follower opened on the standby').toBeDefined();
     const total = 6_000;
     const controller = new AbortController();
@@ -261,11 +258,7 @@ describe('postgres with a streaming hot standby and TLS (private cluster)', () =
     expect(refused).toMatchObject({ code: 'usage' });
     // A snapshot the primary's processes save reaches the standby's followers.
     await writer.snapshots!.save({ name: 'lifecycle', version: 1, position: BigInt(total), payload: '{}' });
-    let loaded = null;
-    for (let i = 0; i < 100 && !loaded; i++) {
-      loaded = await follower!.snapshots!.load('lifecycle');
-      if (!loaded) await new Promise((r) => setTimeout(r, 50));
-    }
+    const loaded = await waitFor('the snapshot on the standby', () => follower!.snapshots!.load('lifecycle'), { intervalMs: 50 });
     expect(loaded).toMatchObject({ position: BigInt(total) });
     lags.sort((a, b) => a - b);
     console.log(`standby follower lag over ${lags.length} commits: p50 ${lags[Math.floor(lags.length / 2)]} ms, max ${lags.at(-1)} ms`);

@@ -6,6 +6,7 @@ import { openPostgresStore, postgresSchemaVersion, type PostgresStoreOptions } f
 import { heartbeats, makeEvent } from '../support/events.js';
 import { findPostgres } from '../support/postgres.js';
 import { startProxy } from '../support/tcpProxy.js';
+import { waitFor } from '../support/waitFor.js';
 import { collect, describeEventStoreConformance } from './conformance.js';
 
 const server = await findPostgres();
@@ -27,6 +28,7 @@ const open = async (url: string, options: Partial<PostgresStoreOptions> = {}): P
   return store;
 };
 
+/** Jitter inside a writer's transaction and a naive poller's interval: workload, not waiting. */
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Seen {
@@ -63,6 +65,8 @@ const followWhileWriting = async (opts: {
   appendsPerWriter: number;
   append: (writer: number, events: LifecycleEvent[]) => Promise<void>;
   follow: (signal: AbortSignal) => AsyncIterable<Seen>;
+  /** The highest position committed, once every writer is done: the follower has drained when it saw it. */
+  head: () => Promise<bigint>;
 }) => {
   const written = new Set<string>();
   const seen: Seen[] = [];
@@ -79,13 +83,11 @@ const followWhileWriting = async (opts: {
       }
     }),
   );
-  // Let the follower drain: stop once it has everything, or has been idle for a while.
-  let last = -1;
-  for (let idle = 0; seen.length < written.size && idle < 10; ) {
-    await sleep(100);
-    idle = seen.length === last ? idle + 1 : 0;
-    last = seen.length;
-  }
+  // Let the follower drain: it has read all it ever will once it saw the highest position.
+  const head = await opts.head();
+  await waitFor('the follower to reach the head', () => (seen[seen.length - 1]?.position ?? 0n) >= head, {
+    describe: () => ({ head, last: seen[seen.length - 1]?.position, seen: seen.length, written: written.size }),
+  });
   ctl.abort();
   await following;
   return { seen, written, problems: verifyFollow(seen, written) };
@@ -131,10 +133,9 @@ if (!server) {
       const reading = (async () => {
         for await (const page of store.subscribePages!({ after: 10n, signal: controller.signal })) pages.push(page.map((e) => e.position));
       })();
-      const deadline = Date.now() + 10_000;
-      while (pages.flat().length < 90 && Date.now() < deadline) await sleep(5);
+      await waitFor('the 90 stored events read', () => pages.flat().length >= 90, { describe: () => pages });
       await store.appendBatch(heartbeats(3));
-      while (pages.flat().length < 93 && Date.now() < deadline) await sleep(5);
+      await waitFor('the 3 appended read', () => pages.flat().length >= 93, { describe: () => pages });
       controller.abort();
       await reading;
       expect(pages.map((p) => p.length)).toEqual([40, 40, 10, 3]);
@@ -162,6 +163,7 @@ if (!server) {
         follow: async function* (signal) {
           for await (const e of reader.subscribe({ signal })) yield { position: e.position, id: e.id };
         },
+        head: async () => (await reader.head()) ?? 0n,
       });
       expect(problems).toEqual({ missing: [], duplicates: [], outOfOrder: [], jumps: [] });
       expect(seen.length).toBe(written.size);
@@ -210,6 +212,7 @@ if (!server) {
             await sleep(2);
           }
         },
+        head: async () => BigInt((await readerPool.query<{ max: string | null }>('SELECT max(position) AS max FROM naive_events')).rows[0]!.max ?? 0),
       });
       expect(problems.missing.length).toBeGreaterThan(0);
     }, 60_000);
@@ -279,10 +282,10 @@ if (!server) {
           if (seen.length === 6) ctl.abort();
         }
       })();
-      while (seen.length < 3) await sleep(10);
+      await waitFor('the first three events', () => seen.length >= 3);
       link.cut(); // every connection of the reader dies, and new ones are refused
       await writer.appendBatch(second);
-      await sleep(600);
+      await waitFor('the reader to try again', () => link.refused() > 0);
       expect(link.refused()).toBeGreaterThan(0); // the reader really kept trying meanwhile
       expect(seen).toHaveLength(3);
       link.restore();

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore, sqliteSchemaVersion } from '../../src/stores/sqliteStore.js';
 import { heartbeats } from '../support/events.js';
+import { waitFor } from '../support/waitFor.js';
 import { collect, describeEventStoreConformance } from './conformance.js';
 
 const dirs: string[] = [];
@@ -45,10 +46,9 @@ describe('sqlite store', () => {
     const reading = (async () => {
       for await (const page of store.subscribePages!({ after: 10n, signal: controller.signal })) pages.push(page.map((e) => e.position));
     })();
-    const deadline = Date.now() + 5_000;
-    while (pages.flat().length < 90 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await waitFor('the 90 stored events read', () => pages.flat().length >= 90, { describe: () => pages });
     await store.appendBatch(heartbeats(3));
-    while (pages.flat().length < 93 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await waitFor('the 3 appended read', () => pages.flat().length >= 93, { describe: () => pages });
     controller.abort();
     await reading;
     expect(pages.map((p) => p.length)).toEqual([40, 40, 10, 3]);
@@ -147,9 +147,12 @@ describe('sqlite store waiting for another process', () => {
     other.prepare('BEGIN IMMEDIATE').run(); // another process holds the write lock
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 5);
-    const append = store.appendBatch(heartbeats(2));
-    await new Promise((r) => setTimeout(r, 150));
-    expect(ticks).toBeGreaterThan(5); // timers kept running while the append waited
+    let settled = false;
+    const append = store.appendBatch(heartbeats(2)).finally(() => (settled = true));
+    // Timers keep running while the append waits (a frozen loop would tick only once it gave up).
+    await waitFor('timers to tick while the append waits', () => ticks > 5);
+    expect(ticks).toBeGreaterThan(5);
+    expect(settled).toBe(false);
     other.prepare('COMMIT').run();
     expect(await append).toMatchObject({ appended: 2, lastPosition: 2n });
     clearInterval(ticker);
