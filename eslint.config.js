@@ -1,7 +1,73 @@
 // A short, strict rule set: bugs and type hygiene only, no formatting (that would churn every file).
 // Type-aware, so that floating and misused promises are caught where they hurt most (stores, live).
 import js from '@eslint/js';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The layers of src/, bottom up: a module imports only from layers below its own, never from a
+ * layer above nor from a sibling of its own layer (README, Architecture). `ingest` sits just below
+ * the layer of live/reconcile/inspect because the reconciler appends through its group commit.
+ */
+const LAYERS = [
+  ['errors.ts'],
+  ['events'],
+  ['ndjson', 'generate'],
+  ['stores'],
+  ['projections'],
+  ['replay'],
+  ['ingest'],
+  ['inspect', 'live', 'reconcile'],
+  ['serve'],
+  ['cli', 'index.ts'],
+];
+const src = (name) => `./src/${name}`;
+const layerZones = LAYERS.flatMap((layer, i) =>
+  layer.map((name) => ({
+    target: src(name),
+    from: [...layer.filter((other) => other !== name), ...LAYERS.slice(i + 1).flat(), 'dashboard'].map(src),
+    message: `src/${name} sits below these in the layer order (eslint.config.js LAYERS): import down only.`,
+  })),
+);
+
+/**
+ * `import-x/no-restricted-paths` zones: the layer order, fleet generation used by the CLI alone,
+ * and the dashboard (a browser bundle) importing nothing of the library but the wire JSON's types.
+ */
+export const importBoundaries = {
+  plugins: { 'import-x': importX },
+  settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: import.meta.dirname + '/tsconfig.json' })] },
+  rules: {
+    'import-x/no-restricted-paths': [
+      'error',
+      {
+        basePath: import.meta.dirname,
+        zones: [
+          ...layerZones,
+          {
+            target: LAYERS.flat().filter((name) => name !== 'cli' && name !== 'generate').map(src),
+            from: src('generate'),
+            message: 'src/generate (fleet histories for tests, the bench and the demo) is for the CLI only.',
+          },
+          {
+            target: src('dashboard'),
+            from: LAYERS.flat().filter((name) => name !== 'projections').map(src),
+            message: 'the dashboard is a browser bundle: it imports only the wire JSON types (projections/viewJson.ts).',
+          },
+          {
+            target: src('dashboard'),
+            from: src('projections'),
+            except: ['./viewJson.ts'],
+            message: 'the dashboard is a browser bundle: it imports only the wire JSON types (projections/viewJson.ts).',
+          },
+        ],
+      },
+    ],
+    // A specifier the resolver cannot follow would escape the check above: it fails lint instead.
+    'import-x/no-unresolved': 'error',
+  },
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.rollcall-tmp/**', '.scratch-stores/**', '.stryker-tmp/**', 'reports/**'] },
@@ -37,6 +103,7 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
+  { files: ['src/**/*.ts', 'src/**/*.tsx'], ...importBoundaries },
   {
     files: ['**/*.js', '**/*.mjs'],
     extends: [js.configs.recommended],
