@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { generateHistory } from '../../src/generate/generateHistory.js';
 import { openPostgresStore } from '../../src/stores/postgresStore.js';
+import { waitFor } from './waitFor.js';
 
 /*
  * N `rollcall serve` processes (the built CLI, dist/) following one PostgreSQL store while a writer
@@ -114,8 +115,11 @@ const waitReady = async (url: string, timeoutMs: number) => {
   }
 };
 
-/** Follows a replica's /v1/changes: arrival time of every position (index = position). */
-const followChanges = (url: string, arrivals: Float64Array, signal: AbortSignal): Promise<void> =>
+/**
+ * Follows a replica's /v1/changes: arrival time of every position (index = position); `caughtUp`
+ * once the replica said `caught-up` (it is following live from then on).
+ */
+const followChanges = (url: string, arrivals: Float64Array, signal: AbortSignal, caughtUp: () => void): Promise<void> =>
   (async () => {
     const res = await fetch(`${url}/v1/changes?from=0`, { signal, headers: { accept: 'text/event-stream' } });
     if (res.status !== 200 || !res.body) throw new Error(`${url}/v1/changes answered ${res.status}`);
@@ -131,6 +135,7 @@ const followChanges = (url: string, arrivals: Float64Array, signal: AbortSignal)
           const p = Number(m[1]);
           if (p < arrivals.length && arrivals[p] === 0) arrivals[p] = now;
         }
+        if (/^event: caught-up$/m.test(text.slice(0, cut))) caughtUp();
       }
     } catch (e) {
       if (!signal.aborted) throw e;
@@ -182,14 +187,19 @@ export const runReplicas = async (options: ReplicaRunOptions): Promise<ReplicaRu
     // Positions are gapless from 1 on PostgreSQL: arrival times are indexed by position.
     const arrivals = replicas.map(() => new Float64Array(total + 1));
     const directArrivals = new Float64Array(total + 1);
-    const following = replicas.map((r, i) => followChanges(r.url, arrivals[i]!, stop.signal));
+    const live = replicas.map(() => {
+      let resolve!: () => void;
+      return { promise: new Promise<void>((r) => (resolve = r)), resolve: () => resolve() };
+    });
+    const following = replicas.map((r, i) => followChanges(r.url, arrivals[i]!, stop.signal, live[i]!.resolve));
     const directFollowing = (async () => {
       for await (const e of direct.subscribe({ signal: stop.signal })) {
         const p = Number(e.position);
         if (p < directArrivals.length) directArrivals[p] = performance.now();
       }
     })();
-    await new Promise((r) => setTimeout(r, 500)); // let every follower reach its live tail
+    // Every replica's stream is live (the in-process follower is on an empty store: live at once).
+    await Promise.race([Promise.all(live.map((l) => l.promise)), Promise.all(following).then(() => Promise.reject(new Error('a /v1/changes stream ended before caught-up')))]);
 
     let peak = 0;
     let peakByApp: Record<string, number> = {};
@@ -245,7 +255,11 @@ export const runReplicas = async (options: ReplicaRunOptions): Promise<ReplicaRu
     const pgSeconds = (performance.now() - pgStarted) / 1000;
     await writer.close();
     await direct.close();
-    await new Promise((r) => setTimeout(r, 1500));
+    // Each server backend flushes its counters as it exits: wait until none of ours is left.
+    await waitFor('every connection of the run to close', async () => {
+      const apps = Object.keys(await connections(options.url));
+      return !apps.some((a) => a.startsWith('rollcall-'));
+    }, { intervalMs: 50 });
     const after = await pgCounters(options.url);
 
     const lagsOf = (a: Float64Array) => acks.filter(([p]) => a[p]! > 0).map(([p, t]) => Math.max(0, a[p]! - t));
