@@ -1,5 +1,6 @@
 import type { Changed } from '../projections/lifecycleChanged.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
+import { agentStatus } from '../projections/agentStatus.js';
 import {
   agentJson,
   anomaliesJson,
@@ -9,14 +10,38 @@ import {
   occupiedPool,
   poolJson,
   sessionJson,
+  type AgentJson,
   type PoolJson,
   type ProjectionJson,
+  type SessionJson,
 } from '../projections/lifecycleView.js';
 
+/** The parts of the SPEC §3 view a reader can ask for alone, and the whole (`projection`). */
+export interface ViewSections {
+  pools: Record<string, PoolJson>;
+  agents: Record<string, AgentJson>;
+  sessions: Record<string, SessionJson>;
+  running: { running: string[]; busy: string[] };
+  anomalies: ProjectionJson['anomalies'];
+  projection: ProjectionJson;
+}
+
+export type ViewSectionName = keyof ViewSections;
+
+/** One section as of a position, with its JSON text (built on first ask, then the same string). */
+export interface ViewSection<T> {
+  /** The position this section reflects (the live position when it was asked for). */
+  position: string | null;
+  value: T;
+  json(): string;
+}
+
 export interface LiveView {
-  /** Notes what one applied event changed: those entities are rebuilt by the next `view()`. */
+  /** Notes what one applied event changed: those entities are rebuilt when a section holding them is next asked for. */
   note(changed: Changed): void;
-  /** `lifecycleView(state)` as of now, built from the previous view and what was noted since. */
+  /** One section as of now, built from its previous value and what was noted since; untouched sections cost nothing. */
+  section<K extends ViewSectionName>(name: K): ViewSection<ViewSections[K]>;
+  /** `lifecycleView(state)` as of now: `section('projection').value`. */
   view(): ProjectionJson;
 }
 
@@ -52,24 +77,62 @@ const withMember = (sorted: string[], id: string, member: boolean): string[] => 
 };
 
 /**
- * The SPEC §3 view of a state that the live follower mutates in place, rebuilt per position from
- * the previous one: only the pools, agents and sessions the events' `changed` named are built
- * again; the rest are the previous view's objects. At a fleet's size (1M events, 100k sessions in
- * view) a full `lifecycleView` takes seconds; this costs a shallow copy of the dictionaries that
- * changed plus the named entities. A view once handed out is never modified (serve serializes
- * it later, lazily): each rebuild copies a dictionary before changing it.
+ * `"id":{…}` per entity object, serialized once: an entity a rebuild did not touch is the same
+ * object, so a dictionary's text is a join of texts already made (a weak map: an entity dropped
+ * from every section takes its text with it).
+ */
+const pieces = new WeakMap<object, string>();
+const dictionaryText = (dictionary: Record<string, object>): string => {
+  const parts: string[] = [];
+  for (const id in dictionary) {
+    const entity = dictionary[id]!;
+    let piece = pieces.get(entity);
+    if (piece === undefined) pieces.set(entity, (piece = `${JSON.stringify(id)}:${JSON.stringify(entity)}`));
+    parts.push(piece);
+  }
+  return `{${parts.join(',')}}`;
+};
+
+/** A section kept between reads: its value, the position it was last brought to, its text once asked for. */
+interface Kept<T> {
+  value: T;
+  at: bigint | null;
+  text: string | undefined;
+}
+
+/**
+ * The SPEC §3 view of a state that the live follower mutates in place, kept per section (pools,
+ * agents, sessions, running, anomalies) and brought up to date only when that section is read:
+ * `GET /v1/pools` rebuilds the pools an event named and nothing else, however many sessions moved.
+ * A rebuild starts from the section's previous value and rebuilds only the entities `changed`
+ * named since; the rest are the previous objects (structural sharing), and their JSON text is
+ * reused. At a fleet's size (1M events, 100k sessions) a full `lifecycleView` takes seconds.
+ * A value once handed out is never modified (serve serializes it later, lazily): each rebuild
+ * copies a dictionary before changing it.
  *
  * `changed` never omits an entity whose JSON changed (lifecycleChanged, property-tested), which is
- * what makes this exact; a property test checks the result against `lifecycleView` byte for byte.
+ * what makes this exact; a property test checks every section against `lifecycleView` byte for byte.
  */
 export const createLiveView = (state: LifecycleState): LiveView => {
-  let current: ProjectionJson | null = null;
-  let builtAt: bigint | null = null;
-  const dirty = { pools: new Set<string>(), agents: new Set<string>(), sessions: new Set<string>() };
-  // Who occupies which pool, kept from the agents rebuilt: a pool's activeAgentIds without a scan.
-  // (A pool whose occupancy changed is named by `changed` itself, with the agents that moved.)
+  let started = false;
+  // What changed since each section was last brought up to date.
+  const dirty = {
+    pools: new Set<string>(),
+    occupancy: new Set<string>(),
+    agents: new Set<string>(),
+    running: new Set<string>(),
+    sessions: new Set<string>(),
+  };
+  // Who occupies which pool: a pool's activeAgentIds without a scan. (A pool whose occupancy
+  // changed is named by `changed` itself, with the agents that moved.)
   const occupying = new Map<string, string>();
   const occupants = new Map<string, Set<string>>();
+  let pools!: Kept<ViewSections['pools']>;
+  let agents!: Kept<ViewSections['agents']>;
+  let sessions!: Kept<ViewSections['sessions']>;
+  let running!: Kept<ViewSections['running']>;
+  let anomalies!: Kept<ViewSections['anomalies']> & { count: number };
+  let whole: Kept<ProjectionJson> | undefined;
 
   const occupy = (agentId: string, poolId: string | null) => {
     const before = occupying.get(agentId) ?? null;
@@ -86,78 +149,178 @@ export const createLiveView = (state: LifecycleState): LiveView => {
     }
   };
 
-  const first = (): ProjectionJson => {
-    for (const a of state.agents.values()) occupy(a.agentId, occupiedPool(a, agentJson(state.sessions, a).live));
-    return lifecycleView(state);
+  /** The first read: one full build, every section seeded from it. */
+  const start = () => {
+    started = true;
+    for (const a of state.agents.values()) occupy(a.agentId, occupiedPool(a, agentStatus(state.sessions, a).live));
+    const v = lifecycleView(state);
+    const at = state.position;
+    pools = { value: v.pools, at, text: undefined };
+    agents = { value: v.agents, at, text: undefined };
+    sessions = { value: v.sessions, at, text: undefined };
+    running = { value: { running: v.running, busy: v.busy }, at, text: undefined };
+    anomalies = { value: v.anomalies, at, text: undefined, count: state.anomalies.count };
   };
 
-  const rebuild = (prev: ProjectionJson): ProjectionJson => {
-    let sessions = prev.sessions;
-    if (dirty.sessions.size > 0) {
-      sessions = copyDictionary(prev.sessions);
+  /** Brings a kept section to the current position: `rebuild` only when something in it changed. */
+  const bring = <T>(kept: Kept<T>, changes: boolean, rebuild: (previous: T) => T): Kept<T> => {
+    if (kept.at === state.position) return kept;
+    kept.at = state.position;
+    if (!changes) return kept;
+    const value = rebuild(kept.value);
+    if (value !== kept.value) {
+      kept.value = value;
+      kept.text = undefined;
+    }
+    return kept;
+  };
+
+  const bringSessions = () =>
+    bring(sessions, dirty.sessions.size > 0, (previous) => {
+      const next = copyDictionary(previous);
       for (const id of dirty.sessions) {
         const s = state.sessions.get(id);
-        if (s === undefined) delete sessions[id];
-        else sessions[id] = sessionJson(s);
+        if (s === undefined) delete next[id];
+        else next[id] = sessionJson(s);
       }
-    }
-    let agents = prev.agents;
-    let running = prev.running;
-    let busy = prev.busy;
-    if (dirty.agents.size > 0) {
-      agents = copyDictionary(prev.agents);
+      dirty.sessions.clear();
+      return next;
+    });
+
+  const bringAgents = () =>
+    bring(agents, dirty.agents.size > 0, (previous) => {
+      const next = copyDictionary(previous);
       for (const id of dirty.agents) {
         const a = state.agents.get(id);
-        if (a === undefined) {
-          delete agents[id];
-          running = withMember(running, id, false);
-          busy = withMember(busy, id, false);
-          occupy(id, null);
-          continue;
-        }
-        const { json, live } = agentJson(state.sessions, a);
-        agents[id] = json;
-        running = withMember(running, id, live !== undefined);
-        busy = withMember(busy, id, json.busy);
-        occupy(id, occupiedPool(a, live));
+        if (a === undefined) delete next[id];
+        else next[id] = agentJson(state.sessions, a).json;
       }
+      dirty.agents.clear();
+      return next;
+    });
+
+  const bringRunning = () =>
+    bring(running, dirty.running.size > 0, (previous) => {
+      let { running: r, busy: b } = previous;
+      for (const id of dirty.running) {
+        const a = state.agents.get(id);
+        const derived = a === undefined ? undefined : agentStatus(state.sessions, a);
+        r = withMember(r, id, derived?.live !== undefined);
+        b = withMember(b, id, derived?.busy === true);
+      }
+      dirty.running.clear();
+      return r === previous.running && b === previous.busy ? previous : { running: r, busy: b };
+    });
+
+  const bringPools = () => {
+    for (const id of dirty.occupancy) {
+      const a = state.agents.get(id);
+      occupy(id, a === undefined ? null : occupiedPool(a, agentStatus(state.sessions, a).live));
     }
-    let pools = prev.pools;
-    if (dirty.pools.size > 0) {
+    dirty.occupancy.clear();
+    return bring(pools, dirty.pools.size > 0, (previous) => {
       // Rebuilt in the state's order (pools are few): a pool deleted and created again moves to the end there.
-      pools = idRecord<PoolJson>();
+      const next = idRecord<PoolJson>();
       for (const p of state.pools.values()) {
-        const kept = dirty.pools.has(p.poolId) ? undefined : prev.pools[p.poolId];
-        pools[p.poolId] = kept ?? poolJson(state, p, [...(occupants.get(p.poolId) ?? [])].sort(byCodeUnit));
+        const kept = dirty.pools.has(p.poolId) ? undefined : previous[p.poolId];
+        next[p.poolId] = kept ?? poolJson(state, p, [...(occupants.get(p.poolId) ?? [])].sort(byCodeUnit));
+      }
+      dirty.pools.clear();
+      return next;
+    });
+  };
+
+  const bringAnomalies = () => {
+    const count = state.anomalies.count;
+    const kept = bring(anomalies, count !== anomalies.count, () => anomaliesJson(state));
+    anomalies.count = count;
+    return kept;
+  };
+
+  const inner = (text: string) => text.slice(1, -1);
+
+  const textOf = {
+    pools: () => (pools.text ??= dictionaryText(pools.value)),
+    agents: () => (agents.text ??= dictionaryText(agents.value)),
+    sessions: () => (sessions.text ??= dictionaryText(sessions.value)),
+    running: () => (running.text ??= JSON.stringify(running.value)),
+    anomalies: () => (anomalies.text ??= JSON.stringify(anomalies.value)),
+  };
+
+  const bringWhole = (): Kept<ProjectionJson> => {
+    if (whole !== undefined && whole.at === state.position) return whole;
+    const [p, a, s, r, x] = [bringPools(), bringAgents(), bringSessions(), bringRunning(), bringAnomalies()];
+    const value: ProjectionJson = {
+      position: state.position === null ? null : state.position.toString(),
+      pools: p.value,
+      agents: a.value,
+      sessions: s.value,
+      running: r.value.running,
+      busy: r.value.busy,
+      anomalies: x.value,
+    };
+    return (whole = { value, at: state.position, text: undefined });
+  };
+
+  const section = <K extends ViewSectionName>(name: K): ViewSection<ViewSections[K]> => {
+    if (!started) start();
+    const position = state.position === null ? null : state.position.toString();
+    let kept: Kept<unknown>;
+    let json: () => string;
+    switch (name) {
+      case 'pools':
+        kept = bringPools();
+        json = textOf.pools;
+        break;
+      case 'agents':
+        kept = bringAgents();
+        json = textOf.agents;
+        break;
+      case 'sessions':
+        kept = bringSessions();
+        json = textOf.sessions;
+        break;
+      case 'running':
+        kept = bringRunning();
+        json = textOf.running;
+        break;
+      case 'anomalies':
+        kept = bringAnomalies();
+        json = textOf.anomalies;
+        break;
+      default: {
+        const w = bringWhole();
+        kept = w;
+        // The whole view's text is its sections' texts, each made once per change of that section.
+        json = () =>
+          (w.text ??= `{"position":${JSON.stringify(w.value.position)},"pools":${textOf.pools()},"agents":${textOf.agents()},"sessions":${textOf.sessions()},${inner(textOf.running())},"anomalies":${textOf.anomalies()}}`);
       }
     }
+    // A later read may have moved the section on before this text is asked for: then it is made from the value itself.
+    const value = kept.value as ViewSections[K];
+    const sections = name === 'projection' ? [pools.value, agents.value, sessions.value, running.value, anomalies.value] : null;
+    const unmoved = () =>
+      sections === null ? kept.value === value : pools.value === sections[0] && agents.value === sections[1] && sessions.value === sections[2] && running.value === sections[3] && anomalies.value === sections[4];
+    let text: string | undefined;
     return {
-      position: state.position === null ? null : state.position.toString(),
-      pools,
-      agents,
-      sessions,
-      running,
-      busy,
-      anomalies: anomaliesJson(state),
+      position,
+      value,
+      json: () => (text ??= unmoved() ? json() : JSON.stringify(value)),
     };
   };
 
   return {
     note(changed) {
-      if (current === null) return;
+      if (!started) return;
       for (const id of changed.pools) dirty.pools.add(id);
-      for (const id of changed.agents) dirty.agents.add(id);
+      for (const id of changed.agents) {
+        dirty.agents.add(id);
+        dirty.running.add(id);
+        dirty.occupancy.add(id);
+      }
       for (const id of changed.sessions) dirty.sessions.add(id);
     },
-    view() {
-      if (current === null) current = first();
-      else if (builtAt !== state.position) current = rebuild(current);
-      else return current;
-      builtAt = state.position;
-      dirty.pools.clear();
-      dirty.agents.clear();
-      dirty.sessions.clear();
-      return current;
-    },
+    section,
+    view: () => section('projection').value,
   };
 };

@@ -103,6 +103,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
   return {
     projection,
     view: () => liveView.view(),
+    viewSection: (name) => liveView.section(name),
     state: () => state,
     position: () => status.position,
     status: () => status.view(),

@@ -6,10 +6,11 @@ import type { RollcallError } from '../errors.js';
 import type { EventStore } from '../stores/eventStore.js';
 
 import type { Changed } from '../projections/lifecycleChanged.js';
+import type { ViewSection, ViewSectionName, ViewSections } from './liveView.js';
 import type { SnapshotStats } from './snapshotter.js';
 
 /** Which entities of the SPEC §3 view one event changed (ids sorted); defined next to the lifecycle projection. */
-export type { Changed, SnapshotStats };
+export type { Changed, SnapshotStats, ViewSection, ViewSectionName, ViewSections };
 
 /** One event processed by the live projection (applied or recorded as an anomaly). */
 export interface Change {
@@ -56,6 +57,12 @@ export interface Rollcall {
   readonly projection: LifecycleProjection;
   /** SPEC §3 JSON at the current position; never reflects a half-applied batch. */
   view(): ProjectionJson;
+  /**
+   * One section of the view (pools, agents, sessions, running, anomalies, or the whole projection)
+   * at the current position, with its JSON text: brought up to date from what changed only when
+   * read, so a read of the pools never pays for the sessions that moved. What serve's routes read.
+   */
+  viewSection<K extends ViewSectionName>(name: K): ViewSection<ViewSections[K]>;
   /** The current state (read-only: do not mutate); for cheap accessors without building the view. */
   state(): Readonly<LifecycleState>;
   position(): bigint | null;

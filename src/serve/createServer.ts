@@ -14,7 +14,6 @@ import { redactSecrets, sendError } from './httpErrors.js';
 import { createServeMetrics, metricsRoute } from './metricsRoute.js';
 import { openapiRoutes } from './openapiRoutes.js';
 import { projectionRoutes } from './projectionRoutes.js';
-import { createViewCache } from './viewCache.js';
 
 export interface ServerOptions {
   rollcall: Rollcall;
@@ -59,8 +58,7 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   const { rollcall, store } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const streams = new Set<SseStream>();
-  const current = createViewCache(rollcall);
-  const metrics = createServeMetrics(rollcall, current);
+  const metrics = createServeMetrics(rollcall);
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -130,7 +128,7 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
 
   registerAuth(app, { token: options.token ?? null, readToken: options.readToken ?? null });
   await app.register(healthRoutes, { rollcall });
-  await app.register(projectionRoutes, { rollcall, store, current, skipInvalid: options.skipInvalid ?? false });
+  await app.register(projectionRoutes, { rollcall, store, skipInvalid: options.skipInvalid ?? false });
   await app.register(eventsRoute, {
     store,
     maxBodyBytes,

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { z } from 'zod';
 import type { Rollcall } from '../live/types.js';
 import { reconcileRules, type ReconcileRule } from '../reconcile/reconcileConfig.js';
-import type { CurrentView } from './viewCache.js';
+import type { PoolJson } from '../projections/lifecycleView.js';
 
 export interface ServeMetrics {
   registry: Registry;
@@ -23,7 +23,7 @@ const agentStatuses = ['running', 'idle', 'removed'] as const;
  * servers in one process do not share counters). Projection gauges are read from the view when
  * scraped, so they always equal what `/v1/projection` answers at that moment.
  */
-export const createServeMetrics = (rollcall: Rollcall, current: () => CurrentView): ServeMetrics => {
+export const createServeMetrics = (rollcall: Rollcall): ServeMetrics => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Gauges named like counters (promtool rejects them); `nodejs_active_handles{type}` and friends carry the same numbers.
@@ -69,10 +69,10 @@ export const createServeMetrics = (rollcall: Rollcall, current: () => CurrentVie
     registers: [registry],
     collect() {
       this.reset();
-      for (const [reason, n] of Object.entries(current().view.anomalies.byReason)) this.inc({ reason }, n ?? 0);
+      for (const [reason, n] of Object.entries(rollcall.viewSection('anomalies').value.byReason)) this.inc({ reason }, n ?? 0);
     },
   });
-  const poolGauge = (name: string, help: string, pick: (p: CurrentView['view']['pools'][string]) => number) =>
+  const poolGauge = (name: string, help: string, pick: (p: PoolJson) => number) =>
     new Gauge({
       name,
       help,
@@ -81,7 +81,7 @@ export const createServeMetrics = (rollcall: Rollcall, current: () => CurrentVie
       collect() {
         // Reset first: a deleted pool must leave the metrics, as it leaves the projection.
         this.reset();
-        for (const p of Object.values(current().view.pools)) this.set({ pool: p.poolId }, pick(p));
+        for (const p of Object.values(rollcall.viewSection('pools').value)) this.set({ pool: p.poolId }, pick(p));
       },
     });
   poolGauge('rollcall_pool_active', 'Live sessions counted by the pool (derived from session states).', (p) => p.status.activeCount);
@@ -94,7 +94,7 @@ export const createServeMetrics = (rollcall: Rollcall, current: () => CurrentVie
     registers: [registry],
     collect() {
       const counts: Record<string, number> = Object.fromEntries(agentStatuses.map((s) => [s, 0]));
-      for (const a of Object.values(current().view.agents)) counts[a.status] = (counts[a.status] ?? 0) + 1;
+      for (const a of Object.values(rollcall.viewSection('agents').value)) counts[a.status] = (counts[a.status] ?? 0) + 1;
       for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
     },
   });
@@ -105,7 +105,7 @@ export const createServeMetrics = (rollcall: Rollcall, current: () => CurrentVie
     registers: [registry],
     collect() {
       const counts: Record<string, number> = Object.fromEntries(sessionStates.map((s) => [s, 0]));
-      for (const s of Object.values(current().view.sessions)) counts[s.state] = (counts[s.state] ?? 0) + 1;
+      for (const s of Object.values(rollcall.viewSection('sessions').value)) counts[s.state] = (counts[s.state] ?? 0) + 1;
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });

@@ -8,7 +8,6 @@ import { replayStore } from '../replay/replayLog.js';
 import type { EventStore, StoredEvent } from '../stores/eventStore.js';
 import { sendError, sendJsonText } from './httpErrors.js';
 import { positionHeader, POSITION_HEADER } from './positionHeader.js';
-import type { CurrentView } from './viewCache.js';
 import {
   AgentAuditSchema,
   AgentWithSessionsSchema,
@@ -24,7 +23,6 @@ export interface ProjectionRoutesOptions {
   rollcall: Rollcall;
   /** Only handed to `src/replay` for time travel and audits; never queried here. */
   store: EventStore;
-  current: () => CurrentView;
   skipInvalid: boolean;
 }
 
@@ -61,7 +59,7 @@ async function* upTo(source: AsyncIterable<StoredEvent>, until: bigint | null): 
 }
 
 /** `GET /v1/projection`, pools, agents, audit, sessions, running, anomalies: reads of the live view. */
-export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = async (app, { rollcall, store, current, skipInvalid }) => {
+export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = async (app, { rollcall, store, skipInvalid }) => {
   // Time travel and audits fold with the live runtime's own projection (its retention window included).
   const { projection } = rollcall;
   const withPosition = (reply: FastifyReply, position: string | null) => reply.header(POSITION_HEADER, positionHeader(position));
@@ -106,9 +104,9 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
           }
         }
       }
-      const c = current();
-      withPosition(reply, c.view.position);
-      // Serialized once per state and sent as is: the same bytes for every reader of that state.
+      const c = rollcall.viewSection('projection');
+      withPosition(reply, c.position);
+      // Made of the sections' texts, each serialized once per change and sent as is.
       return sendJsonText(reply, c.json());
     },
   );
@@ -117,9 +115,10 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
     '/v1/pools',
     { schema: { summary: 'every pool with its derived status', response: { 200: ok(z.record(z.string(), PoolJsonSchema), 'pools by id') } } },
     async (_request, reply) => {
-      const { view } = current();
-      withPosition(reply, view.position);
-      return view.pools;
+      // Only the pools are brought up to date, and their text is made once per change of a pool.
+      const pools = rollcall.viewSection('pools');
+      withPosition(reply, pools.position);
+      return sendJsonText(reply, pools.json());
     },
   );
 
@@ -133,9 +132,9 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
       },
     },
     async (request, reply) => {
-      const { view } = current();
-      withPosition(reply, view.position);
-      const pool = view.pools[request.params.poolId];
+      const pools = rollcall.viewSection('pools');
+      withPosition(reply, pools.position);
+      const pool = pools.value[request.params.poolId];
       if (pool === undefined) return sendError(reply, 404, 'not-found', `no pool "${request.params.poolId}" in the projection`);
       return pool;
     },
@@ -151,12 +150,12 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
       },
     },
     async (request, reply) => {
-      const { view } = current();
-      withPosition(reply, view.position);
+      const agents = rollcall.viewSection('agents');
+      withPosition(reply, agents.position);
       const { agentId } = request.params;
-      const agent = view.agents[agentId];
+      const agent = agents.value[agentId];
       if (agent === undefined) return sendError(reply, 404, 'not-found', `no agent "${agentId}" in the projection`);
-      const sessions = Object.values(view.sessions)
+      const sessions = Object.values(rollcall.viewSection('sessions').value)
         .filter((s) => s.agentId === agentId)
         .sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0));
       return { ...agent, sessions };
@@ -193,13 +192,13 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
       },
     },
     async (request, reply) => {
-      const { view } = current();
-      withPosition(reply, view.position);
+      const all = rollcall.viewSection('sessions');
+      withPosition(reply, all.position);
       const { state } = request.query;
-      const sessions = Object.values(view.sessions)
+      const sessions = Object.values(all.value)
         .filter((s) => state === undefined || s.state === state)
         .sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0));
-      return { position: view.position, sessions };
+      return { position: all.position, sessions };
     },
   );
 
@@ -212,9 +211,10 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
       },
     },
     async (_request, reply) => {
-      const { view } = current();
-      withPosition(reply, view.position);
-      return { position: view.position, running: view.running, busy: view.busy };
+      const running = rollcall.viewSection('running');
+      withPosition(reply, running.position);
+      // {"running":[…],"busy":[…]} made once per change, with the position put in front.
+      return sendJsonText(reply, `{"position":${JSON.stringify(running.position)},${running.json().slice(1)}`);
     },
   );
 
@@ -222,9 +222,9 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
     '/v1/anomalies',
     { schema: { summary: 'events the rules ignored: counts by reason and the newest 100', response: { 200: ok(AnomaliesJsonSchema, 'anomalies') } } },
     async (_request, reply) => {
-      const { view } = current();
-      withPosition(reply, view.position);
-      return view.anomalies;
+      const anomalies = rollcall.viewSection('anomalies');
+      withPosition(reply, anomalies.position);
+      return sendJsonText(reply, anomalies.json());
     },
   );
 };
