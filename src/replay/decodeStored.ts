@@ -56,7 +56,7 @@ export async function* decodeStoredChunks(source: AsyncIterable<StoredEvent>, si
   if (chunk.length) yield chunk;
 }
 
-/** Decodes pages of stored events (`pagesOf`) into chunks for `foldEvents`: one async step per page. */
+/** Decodes pages of stored events (a store's `readPages`) into chunks for `foldEvents`: one async step per page. */
 export async function* decodeStoredPages(pages: AsyncIterable<readonly StoredEvent[]>): AsyncGenerator<DecodedItem[]> {
   for await (const page of pages) {
     const chunk = new Array<DecodedItem>(page.length);

@@ -3,7 +3,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RollcallError } from '../errors.js';
 import { openStore } from '../stores/openStore.js';
-import { pagesOf } from '../stores/pages.js';
 import { createTextBatcher, transferablesOf } from './textBatch.js';
 import { CompactIdSet } from '../events/compactIdSet.js';
 import type { StoredEvent } from '../stores/eventStore.js';
@@ -71,7 +70,7 @@ try {
   else {
     const store = await openStore(spec.url);
     try {
-      await run(storeItems(pagesOf(store, { after: spec.after })));
+      await run(storeItems(store.readPages({ after: spec.after })));
     } finally {
       await store.close();
     }

@@ -3,7 +3,6 @@ import type { RecordedEvent } from '../events/lifecycleEvents.js';
 import type { Projection } from '../projections/defineProjection.js';
 import { statSync } from 'node:fs';
 import type { EventStore } from '../stores/eventStore.js';
-import { pagesOf } from '../stores/pages.js';
 import { decodeStoredPages } from './decodeStored.js';
 import { dedupeIds } from './dedupeIds.js';
 import { foldEvents, type FoldOptions, type FoldResult, type ReplaySource } from './foldEvents.js';
@@ -52,7 +51,7 @@ async function* storeItems(store: EventStore, after: bigint | null, options: Sou
   // and raised peak RSS by 40–90 MB. Its hand-over (one JSON.parse per event here) costs about
   // what it saves.
   const source =
-    url !== undefined && store.uniqueIds && offThread === true ? readOffThread({ kind: 'store', url, after }) : decodeStoredPages(pagesOf(store, { after }));
+    url !== undefined && store.uniqueIds && offThread === true ? readOffThread({ kind: 'store', url, after }) : decodeStoredPages(store.readPages({ after }));
   yield* options.onProgress ? counting(source, tail, options.onProgress) : source;
 }
 

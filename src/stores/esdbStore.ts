@@ -1,3 +1,4 @@
+import { assembleStore } from './assembleStore.js';
 import type { EventStore } from './eventStore.js';
 import { createEsdbAppender } from './esdb/append.js';
 import { checkReachable, connectEsdb } from './esdb/connection.js';
@@ -57,24 +58,27 @@ export const openEsdbStore = async (options: EsdbStoreOptions): Promise<EventSto
     maxAppendSize: options.maxAppendSize ?? conn.params.maxAppendSize ?? 1_048_576,
     ...(options.maxCachedStreams === undefined ? {} : { maxCachedStreams: options.maxCachedStreams }),
   });
-  const subscribe = createEsdbSubscribe(conn, {
+  const subscribePages = createEsdbSubscribe(conn, {
     ...(options.retry ? { retry: options.retry } : {}),
     ...(options.onSubscriptionRetry ? { onSubscriptionRetry: options.onSubscriptionRetry } : {}),
   });
 
-  const store: EventStore = {
-    url: conn.url,
-    // Its id idempotency is per stream and bounded: replays deduplicate (rule 4).
-    uniqueIds: false,
-    appendToStream: appender.appendToStream,
-    appendBatch: appender.appendBatch,
-    readAll: reader.readAll,
-    readStream: reader.readStream,
-    subscribe,
-    head: reader.head,
-    snapshots: createEsdbSnapshots(conn),
-    close: conn.close,
-  };
+  const store = assembleStore(
+    {
+      url: conn.url,
+      // Its id idempotency is per stream and bounded: replays deduplicate (rule 4).
+      uniqueIds: false,
+      appendToStream: appender.appendToStream,
+      appendBatch: appender.appendBatch,
+      readPages: reader.readPages,
+      readStream: reader.readStream,
+      subscribePages,
+      head: reader.head,
+      snapshots: createEsdbSnapshots(conn),
+      close: conn.close,
+    },
+    () => conn.lifetime.aborted,
+  );
   await checkReachable(conn, options.connectTimeoutMs ?? 3000, reader.head);
   return store;
 };

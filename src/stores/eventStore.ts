@@ -130,10 +130,10 @@ export interface EventStore {
    * (src/ingest/groupCommit.ts) calls; absent where the store cannot do it in one transaction.
    */
   appendGroup?(requests: readonly GroupRequest[]): Promise<GroupOutcome[]>;
-  /** All events in position order. */
+  /** All events in position order, a page at a time (one async step per page): what replays read. */
+  readPages(options?: ReadAllOptions): AsyncIterable<StoredEvent[]>;
+  /** The same events one at a time (derived from `readPages` by `assembleStore`). */
   readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent>;
-  /** The same as `readAll`, a page of events at a time (one async step per page): what replays read. */
-  readPages?(options?: ReadAllOptions): AsyncIterable<StoredEvent[]>;
   /**
    * A URL (credentials included, so never print it) by which another thread of this process can
    * open the same store to read it; absent for stores that live in this thread only (memory:).
@@ -141,14 +141,15 @@ export interface EventStore {
   readonly readerUrl?: () => string;
   /** One stream in revision order; an absent stream yields nothing. */
   readStream(stream: string, options?: { fromRevision?: bigint }): AsyncIterable<StoredEvent>;
-  /** Catches up from `after`, then follows new events live until the signal aborts. */
-  subscribe(options?: SubscribeOptions): AsyncIterable<StoredEvent>;
   /**
-   * The same as `subscribe`, a page at a time: each page holds what had been committed since the
-   * previous one (up to a page size), so a follower that falls behind, or a burst of appends,
-   * costs one async step per page rather than one per event. What the live runtime follows.
+   * Catches up from `after`, then follows new events live until the signal aborts, a page at a
+   * time: each page holds what had been committed since the previous one (up to a page size), so a
+   * follower that falls behind, or a burst of appends, costs one async step per page rather than
+   * one per event. What the live runtime follows.
    */
-  subscribePages?(options?: SubscribeOptions): AsyncIterable<readonly StoredEvent[]>;
+  subscribePages(options?: SubscribeOptions): AsyncIterable<readonly StoredEvent[]>;
+  /** The same events one at a time (derived from `subscribePages` by `assembleStore`). */
+  subscribe(options?: SubscribeOptions): AsyncIterable<StoredEvent>;
   /** Position of the newest event, or null when empty. */
   head(): Promise<bigint | null>;
   /** Present when the store can keep projection snapshots. */

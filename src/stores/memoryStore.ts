@@ -12,11 +12,12 @@ import type {
   StoredEvent,
   SubscribeOptions,
 } from './eventStore.js';
+import { assembleStore, type StoreParts } from './assembleStore.js';
 import { copyJson } from './copyJson.js';
 import { checkExpectedRevision } from './expectedRevision.js';
 import { pause, wakeAll } from './pause.js';
 
-/** Most events handed to a follower at once. */
+/** Most events handed to a reader or a follower at once. */
 const PAGE = 2048;
 
 /** An in-process store (`memory:`): the reference semantics the durable stores are tested against. */
@@ -87,7 +88,7 @@ export const openMemoryStore = (): EventStore => {
     }
   }
 
-  const store: EventStore = {
+  const parts: StoreParts = {
     url: 'memory:',
     uniqueIds: true,
     async appendToStream(stream, events, options = {}): Promise<AppendToStreamResult> {
@@ -115,22 +116,15 @@ export const openMemoryStore = (): EventStore => {
       if (log.length > before) wake();
       return outcomes;
     },
-    async *readAll(options: ReadAllOptions = {}) {
+    async *readPages(options: ReadAllOptions = {}) {
       const start = options.after == null ? 0 : Number(options.after);
       const end = options.limit === undefined ? Infinity : start + options.limit;
-      for (let i = start; i < log.length && i < end; i++) yield log[i]!;
+      // Sliced a page at a time, so that appends made while a reader is paused are seen as before.
+      for (let i = start; i < log.length && i < end; i += PAGE) yield log.slice(i, Math.min(i + PAGE, end));
     },
     async *readStream(stream, options = {}) {
       const s = streams.get(stream) ?? [];
       for (let i = Number(options.fromRevision ?? 0n); i < s.length; i++) yield s[i]!;
-    },
-    async *subscribe(options: SubscribeOptions = {}) {
-      for await (const page of subscribePages(options)) {
-        for (const e of page) {
-          yield e;
-          if (options.signal?.aborted || closed) return;
-        }
-      }
     },
     subscribePages,
     async head() {
@@ -149,5 +143,5 @@ export const openMemoryStore = (): EventStore => {
       wake();
     },
   };
-  return store;
+  return assembleStore(parts, () => closed);
 };

@@ -6,6 +6,7 @@ import { streamOf, type LifecycleEvent } from '../../src/events/lifecycleEvents.
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import type { ProjectionJson } from '../../src/projections/lifecycleView.js';
 import { replayFile, replayStore } from '../../src/replay/replayLog.js';
+import { assembleStore } from '../../src/stores/assembleStore.js';
 import type { EventStore, StoredEvent } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { withRedeliveries } from '../support/arbitraryHistory.js';
@@ -53,18 +54,15 @@ const nonUniqueStore = (events: readonly LifecycleEvent[]): EventStore => {
     revisions.set(stream, revision + 1n);
     return { position: BigInt(i + 1), stream, revision, id: e.id, type: e.type, data: e.data, metadata: e.metadata };
   });
-  return {
+  return assembleStore({
     ...memory,
     uniqueIds: false,
-    async *readAll(options = {}) {
-      let n = 0;
-      for (const row of rows) {
-        if (options.after != null && row.position <= options.after) continue;
-        if (options.limit !== undefined && n++ >= options.limit) return;
-        yield row;
-      }
+    async *readPages(options = {}) {
+      const after = rows.filter((row) => options.after == null || row.position > options.after);
+      const page = after.slice(0, options.limit ?? Infinity);
+      if (page.length) yield page;
     },
-  };
+  });
 };
 
 const ignoringPositions = (v: ProjectionJson) => ({ ...v, position: null, anomalies: null });

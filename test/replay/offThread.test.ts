@@ -15,10 +15,9 @@ import { replayFile, replayStore } from '../../src/replay/replayLog.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { tempDir } from '../support/cli.js';
 import { decodeStoredPages } from '../../src/replay/decodeStored.js';
-import { pagesOf } from '../../src/stores/pages.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 
-const decodeStoredPagesOf = (store: EventStore) => decodeStoredPages(pagesOf(store));
+const decodeStoredPagesOf = (store: EventStore) => decodeStoredPages(store.readPages());
 
 const historyFile = (lines: string[]): string => {
   const path = join(tempDir(), 'history.ndjson');

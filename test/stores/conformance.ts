@@ -167,6 +167,16 @@ export const describeEventStoreConformance = (
       expect(await collect(store.readAll({ after: all[29]!.position }))).toEqual([]);
     }, timeout);
 
+    it('readPages hands over what readAll does, in non-empty pages, after a position and up to a limit', async () => {
+      await store.appendBatch(heartbeats(30, { agents: 4 }));
+      const all = await collect(store.readAll());
+      for (const options of [{}, { after: all[9]!.position }, { after: all[9]!.position, limit: 5 }, { limit: 0 }, { after: all[29]!.position }]) {
+        const pages = await collect(store.readPages(options));
+        expect(pages.every((p) => p.length > 0)).toBe(true);
+        expect(pages.flat()).toEqual(await collect(store.readAll(options)));
+      }
+    }, timeout);
+
     it('readStream yields one stream in revision order, from a revision; an absent stream yields nothing', async () => {
       const events = heartbeats(12, { agents: 3 });
       await store.appendBatch(events);

@@ -53,7 +53,7 @@ describe('memory store subscriptions', () => {
     await store.appendBatch(heartbeats(3));
     const pages: bigint[][] = [];
     const reading = (async () => {
-      for await (const page of store.subscribePages!({ after: 1n, signal: controller.signal })) pages.push(page.map((e) => e.position));
+      for await (const page of store.subscribePages({ after: 1n, signal: controller.signal })) pages.push(page.map((e) => e.position));
     })();
     await new Promise((r) => setImmediate(r));
     expect(pages).toEqual([[2n, 3n]]);

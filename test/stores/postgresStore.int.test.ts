@@ -131,7 +131,7 @@ if (!server) {
       const controller = new AbortController();
       const pages: bigint[][] = [];
       const reading = (async () => {
-        for await (const page of store.subscribePages!({ after: 10n, signal: controller.signal })) pages.push(page.map((e) => e.position));
+        for await (const page of store.subscribePages({ after: 10n, signal: controller.signal })) pages.push(page.map((e) => e.position));
       })();
       await waitFor('the 90 stored events read', () => pages.flat().length >= 90, { describe: () => pages });
       await store.appendBatch(heartbeats(3));
@@ -140,6 +140,17 @@ if (!server) {
       await reading;
       expect(pages.map((p) => p.length)).toEqual([40, 40, 10, 3]);
       expect(pages.flat()).toEqual(Array.from({ length: 93 }, (_, i) => BigInt(i + 11)));
+    });
+
+    it('readPages hands over pages of at most pageSize after a position, stopping exactly at a limit (reading ahead)', async () => {
+      const store = await open(await freshDatabase(), { pageSize: 40 });
+      await store.appendBatch(heartbeats(100));
+      const lengths = async (options: { after?: bigint; limit?: number }) => (await collect(store.readPages(options))).map((p) => p.length);
+      expect(await lengths({ after: 10n })).toEqual([40, 40, 10]);
+      expect(await lengths({ after: 10n, limit: 80 })).toEqual([40, 40]);
+      expect(await lengths({ after: 10n, limit: 85 })).toEqual([40, 40, 5]);
+      expect(await lengths({ after: 100n })).toEqual([]);
+      expect((await collect(store.readPages({ after: 10n, limit: 85 }))).flat().map((e) => e.position)).toEqual(Array.from({ length: 85 }, (_, i) => BigInt(i + 11)));
     });
 
     it('concurrent writers and a live follower: every event seen exactly once, positions 1, 2, 3… never skipped', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitPostgresUrl } from '../../src/stores/postgresUrl.js';
+import { splitPostgresUrl } from '../../src/stores/postgres/url.js';
 
 describe('PostgreSQL URL parameters', () => {
   it('takes max, schema, statement_timeout and options out; passes TLS and the rest to node-postgres', () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
+import { assembleStore } from '../../src/stores/assembleStore.js';
 import type { EventStore, StoredEvent } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 
@@ -23,15 +24,14 @@ export const openNonUniqueStore = (): EventStore => {
   async function* mappedPages(source: AsyncIterable<readonly StoredEvent[]>): AsyncGenerator<StoredEvent[]> {
     for await (const page of source) yield page.map(asAppended);
   }
-  return {
+  return assembleStore({
     ...memory,
     url: 'memory:non-unique',
     uniqueIds: false,
     appendToStream: (stream, events, options) => memory.appendToStream(stream, events.map(own), options),
     appendBatch: (events) => memory.appendBatch(events.map(own)),
-    readAll: (options) => mapped(memory.readAll(options)),
+    readPages: (options) => mappedPages(memory.readPages(options)),
     readStream: (stream, options) => mapped(memory.readStream(stream, options)),
-    subscribe: (options) => mapped(memory.subscribe(options)),
-    subscribePages: (options) => mappedPages(memory.subscribePages!(options)),
-  };
+    subscribePages: (options) => mappedPages(memory.subscribePages(options)),
+  });
 };

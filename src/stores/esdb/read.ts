@@ -3,8 +3,11 @@ import type { ReadAllOptions, StoredEvent } from '../eventStore.js';
 import type { EsdbConnection } from './connection.js';
 import { toEsdbPosition, toPublicPosition, toStoredEvent } from './records.js';
 
+/** Events per page of `readPages`. */
+const PAGE = 2048;
+
 export interface EsdbReader {
-  readAll(options?: ReadAllOptions): AsyncGenerator<StoredEvent>;
+  readPages(options?: ReadAllOptions): AsyncGenerator<StoredEvent[]>;
   readStream(stream: string, options?: { fromRevision?: bigint }): AsyncGenerator<StoredEvent>;
   head(): Promise<bigint | null>;
 }
@@ -13,7 +16,7 @@ export interface EsdbReader {
 export const createEsdbReader = (conn: EsdbConnection): EsdbReader => {
   const { client, physical, ours, fail, namespace: ns } = conn;
 
-  async function* readAll(opts: ReadAllOptions = {}): AsyncGenerator<StoredEvent> {
+  async function* events(opts: ReadAllOptions = {}): AsyncGenerator<StoredEvent> {
     const after = opts.after ?? null;
     const limit = opts.limit ?? Infinity;
     if (limit <= 0) return;
@@ -35,6 +38,19 @@ export const createEsdbReader = (conn: EsdbConnection): EsdbReader => {
     } finally {
       void read.cancel().catch(() => undefined);
     }
+  }
+
+  /** $all gathered into pages: the client hands events over one at a time. */
+  async function* readPages(opts: ReadAllOptions = {}): AsyncGenerator<StoredEvent[]> {
+    let page: StoredEvent[] = [];
+    for await (const e of events(opts)) {
+      page.push(e);
+      if (page.length >= PAGE) {
+        yield page;
+        page = [];
+      }
+    }
+    if (page.length) yield page;
   }
 
   async function* readStream(stream: string, opts: { fromRevision?: bigint } = {}): AsyncGenerator<StoredEvent> {
@@ -70,5 +86,5 @@ export const createEsdbReader = (conn: EsdbConnection): EsdbReader => {
     }
   };
 
-  return { readAll, readStream, head };
+  return { readPages, readStream, head };
 };

@@ -18,13 +18,16 @@ export interface EsdbSubscribeOptions {
  * event (KurrentDB #2606, #3989, #4970), so no checkpoint handler is registered at all.
  */
 
-/** A catch-up subscription to $all (our streams only) that resubscribes with backoff when dropped. */
+/**
+ * A catch-up subscription to $all (our streams only) that resubscribes with backoff when dropped.
+ * The client hands events over one at a time, and so does it: each page holds one event.
+ */
 export const createEsdbSubscribe = (conn: EsdbConnection, options: EsdbSubscribeOptions = {}) => {
   const { client, physical, ours, fail, namespace: ns, lifetime } = conn;
   const initialDelay = options.retry?.initialDelayMs ?? 100;
   const maxDelay = options.retry?.maxDelayMs ?? 5000;
 
-  return async function* subscribe(opts: SubscribeOptions = {}): AsyncGenerator<StoredEvent> {
+  return async function* subscribePages(opts: SubscribeOptions = {}): AsyncGenerator<StoredEvent[]> {
     // One signal for "stop": the caller's, or the store closing.
     const stop = new AbortController();
     const onStop = () => stop.abort();
@@ -68,7 +71,7 @@ export const createEsdbSubscribe = (conn: EsdbConnection, options: EsdbSubscribe
               opts.onStatus?.({ available: true });
             }
             if (!ours(e)) continue;
-            yield toStoredEvent(e, toPublicPosition(position), ns);
+            yield [toStoredEvent(e, toPublicPosition(position), ns)];
             if (stop.signal.aborted) return;
           }
         } catch (e) {

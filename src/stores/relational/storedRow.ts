@@ -1,4 +1,4 @@
-import type { StoredEvent } from './eventStore.js';
+import type { StoredEvent } from '../eventStore.js';
 
 const parse = (text: unknown, field: string, problems: string[]): unknown => {
   if (typeof text !== 'string') {

@@ -1,5 +1,5 @@
-import { RollcallError } from '../errors.js';
-import { maskUrl } from './maskUrl.js';
+import { RollcallError } from '../../errors.js';
+import { maskUrl } from '../maskUrl.js';
 
 /** rollcall's own parameters of a `postgres://` URL; everything else goes to node-postgres. */
 export interface PostgresUrlParams {

@@ -1,0 +1,96 @@
+import pg from 'pg';
+import { RollcallError } from '../../errors.js';
+import type { SqlDb } from '../relational/sqlDb.js';
+import { postgresFailure } from './errors.js';
+
+// json is kept as the text we wrote (jsonb would reorder keys and reject \u0000); every column is
+// read as text and parsed here, so a damaged value flags its row instead of failing the query.
+export const asText = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
+
+export interface PostgresPoolOptions {
+  /** The store's URL with its password masked, for messages. */
+  url: string;
+  connectionString: string;
+  connectTimeoutMs: number;
+  poolSize: number;
+  statementTimeoutMs: number;
+  /** Server settings (`-c search_path=…`), or '' for none. */
+  serverOptions: string;
+}
+
+/** The store's pool, its transactions, and the shared relational code's view of it. */
+export interface PostgresConnection {
+  readonly url: string;
+  readonly pool: pg.Pool;
+  readonly sql: SqlDb;
+  /** Runs `work` in one transaction on one pooled client; any failure rolls back and is a RollcallError. */
+  transaction<T>(doing: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T>;
+  isClosed(): boolean;
+  close(): Promise<void>;
+}
+
+export const createPostgresConnection = (options: PostgresPoolOptions): PostgresConnection => {
+  const { url } = options;
+  let closed = false;
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    max: options.poolSize,
+    idleTimeoutMillis: 10_000,
+    statement_timeout: options.statementTimeoutMs,
+    ...(options.serverOptions ? { options: options.serverOptions } : {}),
+  });
+  // An idle client losing its server must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+
+  const transaction = async <T>(doing: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      throw postgresFailure(url, doing, e);
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw postgresFailure(url, doing, e);
+    } finally {
+      client.release(broken);
+    }
+  };
+
+  const sql: SqlDb = {
+    async rows(doing, name, text, params) {
+      if (closed) throw new RollcallError('store-unavailable', `${url}: ${doing}: the store is closed`);
+      const values = params.map((v) => (typeof v === 'bigint' ? v.toString() : v));
+      try {
+        const result = await pool.query<unknown[]>({ text, values, rowMode: 'array', types: asText, name });
+        return result.rows;
+      } catch (e) {
+        throw postgresFailure(url, doing, e);
+      }
+    },
+    param: (n) => `$${n}`,
+    now: 'now()',
+    tables: { events: 'rollcall_events', snapshots: 'rollcall_snapshots' },
+    readAhead: true,
+  };
+
+  return {
+    url,
+    pool,
+    sql,
+    transaction,
+    isClosed: () => closed,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+};
