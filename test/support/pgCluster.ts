@@ -61,9 +61,12 @@ const waitForReplication = async (url: string, timeoutMs: number): Promise<void>
 export const startPgCluster = async (): Promise<PgCluster> => {
   const bin = binDir();
   if (!bin) throw new Error('PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) are not installed');
-  const root = mkdtempSync(join(tmpdir(), 'rollcall-pgcluster-'));
-  // The server refuses to run as root: run its tools as the postgres user when we are root.
+  // The server refuses to run as root: run its tools as the postgres user when we are root. That
+  // user must reach the cluster's folder: the temporary folder unless it is private (a TMPDIR in a
+  // 0700 folder), then the system's /tmp.
   const asRoot = process.getuid?.() === 0;
+  const reachable = (dir: string) => !asRoot || spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-w', dir, '-a', '-x', dir]).status === 0;
+  const root = mkdtempSync(join(reachable(tmpdir()) ? tmpdir() : '/tmp', 'rollcall-pgcluster-'));
   const owner = asRoot ? Number(execFileSync('id', ['-u', 'postgres']).toString().trim()) : -1;
   const group = asRoot ? Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) : -1;
   const run = (tool: string, args: string[]) => {
