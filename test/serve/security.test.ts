@@ -120,9 +120,12 @@ describe('logging', () => {
 
   it('redacts a password in an error message that reaches a response', async () => {
     const store = openMemoryStore();
-    store.appendBatch = async () => {
+    // Every write path fails (POST appends through the group-commit queue, appendGroup, when the store has one).
+    const refuse = async (): Promise<never> => {
       throw new Error('connect ECONNREFUSED postgres://rollcall:hunter2@db.internal:5432/rollcall');
     };
+    store.appendBatch = refuse;
+    store.appendGroup = refuse;
     const s = await up(store);
     const res = await postEvents(s.url, event());
     expect(res.status).toBe(500);
