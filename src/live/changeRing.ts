@@ -9,6 +9,8 @@ export interface ChangeRing {
   push(change: Change): void;
   /** Calls `f` for each change with a position strictly greater than `after`, in order. */
   forEachAfter(after: bigint, f: (change: Change) => void): void;
+  /** At most `max` changes with a position strictly greater than `after`, in order. */
+  after(after: bigint, max: number): Change[];
   /** Drops everything and says that changes are complete after `floor` from now on. */
   reset(floor: bigint | null): void;
 }
@@ -21,6 +23,17 @@ export const createChangeRing = (capacity: number): ChangeRing => {
   let floor: bigint | null = null;
 
   const at = (i: number): Change => items[(start + i) % size]!;
+  // Binary search for the index of the first position > after.
+  const firstAfter = (after: bigint): number => {
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at(mid).position <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
 
   return {
     get floor() {
@@ -37,15 +50,12 @@ export const createChangeRing = (capacity: number): ChangeRing => {
       }
     },
     forEachAfter(after, f) {
-      // Binary search for the first position > after.
-      let lo = 0;
-      let hi = count;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (at(mid).position <= after) lo = mid + 1;
-        else hi = mid;
-      }
-      for (let i = lo; i < count; i++) f(at(i));
+      for (let i = firstAfter(after); i < count; i++) f(at(i));
+    },
+    after(after, max) {
+      const out: Change[] = [];
+      for (let i = firstAfter(after); i < count && out.length < max; i++) out.push(at(i));
+      return out;
     },
     reset(next) {
       items.fill(undefined);

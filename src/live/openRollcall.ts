@@ -5,11 +5,12 @@ import { createLifecycleProjection } from '../projections/lifecycleProjection.js
 import type { LifecycleState } from '../projections/lifecycleState.js';
 import type { StoredEvent } from '../stores/eventStore.js';
 import { applyStored } from './applyStored.js';
+import { createChangeFeed, createPulse } from './changeFeed.js';
 import { START, createChangeRing } from './changeRing.js';
 import { catchUp, follow, type FollowerContext } from './follower.js';
 import { createLiveView } from './liveView.js';
 import { createPositionWaiters } from './positionWaiters.js';
-import { createResumption } from './resumption.js';
+import { createResumption, openResumption } from './resumption.js';
 import { asRollcallError } from './retry.js';
 import { createSnapshotter } from './snapshotter.js';
 import { createStatusKeeper } from './status.js';
@@ -44,10 +45,13 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
   // across catch-up and following, so that a redelivery is a duplicate anomaly (rule 4), as in a replay.
   let seen: CompactIdSet | null = null;
 
+  // Wakes change feeds waiting at the head: on each change applied, at catch-up, when following stops.
+  const pulse = createPulse();
   /** Ends every wait and subscription with `error` (following failed for good, or close). */
   const rejectEveryone = (error: RollcallError) => {
     waiters.rejectAll(error);
     subscribers.endAll(error);
+    pulse.fire();
   };
   const status = createStatusKeeper({ giveUpAfterMs: options.giveUpAfterMs, onFail: rejectEveryone });
   const waiters = createPositionWaiters(status, closedError);
@@ -71,6 +75,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     subscribers.publish(change);
     waiters.settle();
     snapshotter?.applied(stored);
+    pulse.fire();
   };
 
   const follower: FollowerContext = {
@@ -94,6 +99,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
       snapshotter?.start(status.position);
       waiters.caughtUp();
       subscribers.startPending();
+      pulse.fire();
       await follow(follower, processOne);
     } catch (e) {
       status.fail(asRollcallError(e, `${store.url}: follow`));
@@ -109,6 +115,19 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     status: () => status.view(),
     snapshotStats: () => (snapshotter === null ? null : { ...snapshotter.stats }),
     subscribe: subscribers.subscribe,
+    changes: (from) =>
+      createChangeFeed(
+        {
+          ring,
+          position: () => status.position,
+          head: () => status.head,
+          caughtUp: () => status.caughtUp,
+          stopped: () => status.failed ?? (status.closed ? closedError() : null),
+          pulse: pulse.wait,
+          resume: (after, signal) => openResumption({ store, projection, useSnapshots, skipInvalid, signal: AbortSignal.any([signal, lifetime.signal]) }, after),
+        },
+        from,
+      ),
     whenCaughtUp: waiters.whenCaughtUp,
     whenProcessed: waiters.whenProcessed,
     async close() {

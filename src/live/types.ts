@@ -8,9 +8,10 @@ import type { EventStore } from '../stores/eventStore.js';
 import type { Changed } from '../projections/lifecycleChanged.js';
 import type { ViewSection, ViewSectionName, ViewSections } from './liveView.js';
 import type { SnapshotStats } from './snapshotter.js';
+import type { ChangeFeed, FeedBatch } from './changeFeed.js';
 
 /** Which entities of the SPEC §3 view one event changed (ids sorted); defined next to the lifecycle projection. */
-export type { Changed, SnapshotStats, ViewSection, ViewSectionName, ViewSections };
+export type { Changed, SnapshotStats, ViewSection, ViewSectionName, ViewSections, ChangeFeed, FeedBatch };
 
 /** One event processed by the live projection (applied or recorded as an anomaly). */
 export interface Change {
@@ -69,6 +70,13 @@ export interface Rollcall {
   status(): LiveStatus;
   /** Calls `listener` for each change, in position order; returns the unsubscribe function. */
   subscribe(listener: (change: Change) => void, options?: LiveSubscribeOptions): () => void;
+  /**
+   * The changes after `from` (exclusive; null = from the position when first pulled), pulled at the
+   * consumer's pace: each exactly once and in order, from memory while the ring of recent changes
+   * reaches back that far, else from a private fold that starts at the nearest snapshot at or below.
+   * What `serve` streams to SSE clients with backpressure.
+   */
+  changes(from: bigint | null): ChangeFeed;
   /** Resolves once the initial catch-up is done. */
   whenCaughtUp(): Promise<void>;
   /** Resolves once an event at or after `position` is applied; rejects on timeout or close. */

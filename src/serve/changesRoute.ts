@@ -10,8 +10,11 @@ export interface ChangesRouteOptions {
   rollcall: Rollcall;
   /** A comment line this often keeps proxies and clients from timing the stream out (SPEC: 15 s). */
   keepAliveMs: number;
-  /** A client this many bytes behind (unsent) is dropped; it resumes with Last-Event-ID. */
-  maxBufferedBytes: number;
+  /**
+   * A client that takes no bytes for this long while the server waits to send it more is dropped
+   * (it resumes with Last-Event-ID). A backlog, however long, never counts against a client that reads.
+   */
+  stallMs: number;
   /** Every open stream, so that shutdown can end them. */
   streams: Set<SseStream>;
   onDrop?: () => void;
@@ -19,20 +22,26 @@ export interface ChangesRouteOptions {
 
 export interface SseStream {
   end(): void;
+  /** Bytes written to the socket that it has not taken yet (bounded by one batch past the high-water mark). */
+  buffered(): number;
 }
 
 const Position = /^\d+$/;
+
+/** Changes pulled per write: the first ids reach a resuming client at once, and a backlog streams in bounded chunks. */
+const BATCH = 256;
 
 const frame = (c: Change): string =>
   `id: ${c.position}\nevent: change\ndata: ${JSON.stringify({ position: c.position.toString(), type: c.type, changed: c.changed })}\n\n`;
 
 /**
- * `GET /v1/changes`: every change after the start position, each exactly once and in order (the
- * live runtime's subscription guarantees it; this only frames and writes). Writes of one tick go
- * out together; what the socket has not taken after a write is bounded, and a client past the
- * bound is dropped rather than queued for.
+ * `GET /v1/changes`: every change after the start position, each exactly once and in order. The
+ * stream pulls the runtime's change feed a batch at a time and writes it with backpressure: the
+ * next batch is pulled only once the socket has taken the last (`drain`), so a backlog of any
+ * length streams at the client's pace and nothing is queued for a client that does not read. One
+ * that takes nothing for `stallMs` while there is more to send is dropped.
  */
-export const changesRoute: FastifyPluginAsyncZod<ChangesRouteOptions> = async (app, { rollcall, keepAliveMs, maxBufferedBytes, streams, onDrop }) => {
+export const changesRoute: FastifyPluginAsyncZod<ChangesRouteOptions> = async (app, { rollcall, keepAliveMs, stallMs, streams, onDrop }) => {
   app.get(
     '/v1/changes',
     {
@@ -75,65 +84,77 @@ export const changesRoute: FastifyPluginAsyncZod<ChangesRouteOptions> = async (a
       });
       res.flushHeaders();
 
-      let pending = '';
-      let scheduled = false;
+      const feed = rollcall.changes(from);
       let closed = false;
-      let unsubscribe = () => {};
-      const flush = () => {
-        scheduled = false;
-        if (closed || pending === '') return;
-        const chunk = pending;
-        pending = '';
-        res.write(chunk);
-        if (res.writableLength > maxBufferedBytes) drop();
-      };
-      const send = (text: string) => {
-        if (closed) return;
-        pending += text;
-        // Judged at flush time, by what the socket did not take: a burst the runtime delivers in one
-        // tick is not a slow client.
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
-      };
-      const keepAlive = setInterval(() => send(': keep-alive\n\n'), keepAliveMs);
+      let waitingForDrain = false;
       const cleanup = () => {
         if (closed) return;
         closed = true;
-        pending = '';
         clearInterval(keepAlive);
-        unsubscribe();
+        feed.close();
         streams.delete(stream);
       };
       const drop = () => {
+        if (closed) return;
         cleanup();
         onDrop?.();
-        request.log.warn({ from: from?.toString() ?? null }, 'SSE client too slow: dropped (it resumes with Last-Event-ID)');
+        request.log.warn({ from: from?.toString() ?? null, at: feed.cursor.toString() }, 'SSE client stopped reading: dropped (it resumes with Last-Event-ID)');
         res.destroy();
       };
+      /** Resolves once the socket has taken what was written; drops the client if it takes nothing for `stallMs`. */
+      const drained = () =>
+        new Promise<void>((resolve) => {
+          waitingForDrain = true;
+          const done = () => {
+            waitingForDrain = false;
+            clearTimeout(timer);
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          const timer = setTimeout(() => {
+            done();
+            drop();
+          }, stallMs);
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      const write = async (text: string) => {
+        if (!res.write(text)) await drained();
+      };
+      // Comments only while idle: a stream that is waiting for the socket says nothing more.
+      const keepAlive = setInterval(() => {
+        if (!closed && !waitingForDrain) res.write(': keep-alive\n\n');
+      }, keepAliveMs);
       const stream: SseStream = {
         end: () => {
-          flush();
+          if (closed) return;
           cleanup();
           res.end();
         },
+        buffered: () => res.writableLength,
       };
       streams.add(stream);
-
-      // Tells the EventSource how soon to reconnect after a drop.
-      send('retry: 1000\n\n');
-      const stop = rollcall.subscribe((change) => send(frame(change)), {
-        from,
-        onCaughtUp: (position) => send(`event: caught-up\ndata: ${JSON.stringify({ position: position === null ? null : position.toString() })}\n\n`),
-        // Following stopped (runtime closed or failed): end the stream; the client resumes elsewhere or later.
-        onError: () => setImmediate(() => stream.end()),
-      });
-      // The subscription may deliver (and so overflow) before it returns.
-      if (closed) stop();
-      else unsubscribe = stop;
       res.on('close', cleanup);
       res.on('error', cleanup);
+
+      const pump = async () => {
+        // Tells the EventSource how soon to reconnect after a drop.
+        await write('retry: 1000\n\n');
+        while (!closed) {
+          const batch = await feed.next(BATCH);
+          if (closed) return;
+          let text = '';
+          for (const change of batch.changes) text += frame(change);
+          if (batch.caughtUp !== undefined) {
+            const position = batch.caughtUp.position;
+            text += `event: caught-up\ndata: ${JSON.stringify({ position: position === null ? null : position.toString() })}\n\n`;
+          }
+          if (text !== '') await write(text);
+        }
+      };
+      // Following stopped (runtime closed or failed) or the feed was closed: end the stream; the client resumes elsewhere or later.
+      pump().catch(() => stream.end());
     },
   );
 };

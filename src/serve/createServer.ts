@@ -1,5 +1,6 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Gauge } from 'prom-client';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isRollcallError } from '../errors.js';
 import type { Rollcall } from '../live/types.js';
@@ -35,8 +36,8 @@ export interface ServerOptions {
   maxClockSkewMs?: number;
   /** SSE keep-alive comment interval (default 15 s). */
   keepAliveMs?: number;
-  /** Unsent bytes per SSE client before it is dropped (default 4 MiB). */
-  sseMaxBufferedBytes?: number;
+  /** An SSE client that takes no bytes for this long while more waits for it is dropped (default 30 s). */
+  sseStallMs?: number;
   /** Directory of the dashboard's built assets (default dist/dashboard). */
   dashboardDir?: string;
   /** Record undecodable stored events as anomalies in time travel and audits (as the live runtime does). */
@@ -138,9 +139,27 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   await app.register(changesRoute, {
     rollcall,
     keepAliveMs: options.keepAliveMs ?? 15_000,
-    maxBufferedBytes: options.sseMaxBufferedBytes ?? 4 * 1024 * 1024,
+    stallMs: options.sseStallMs ?? 30_000,
     streams,
     onDrop: () => metrics.sseDropped.inc(),
+  });
+  new Gauge({
+    name: 'rollcall_sse_clients',
+    help: 'Open SSE streams.',
+    registers: [metrics.registry],
+    collect() {
+      this.set(streams.size);
+    },
+  });
+  new Gauge({
+    name: 'rollcall_sse_buffered_bytes',
+    help: 'Bytes written to SSE clients that their sockets have not taken yet (a backlog streams with backpressure: this stays bounded).',
+    registers: [metrics.registry],
+    collect() {
+      let bytes = 0;
+      for (const s of streams) bytes += s.buffered();
+      this.set(bytes);
+    },
   });
   await app.register(metricsRoute, { metrics });
   await app.register(openapiRoutes);

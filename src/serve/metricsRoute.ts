@@ -131,7 +131,7 @@ export const createServeMetrics = (rollcall: Rollcall): ServeMetrics => {
   });
   const sseDropped = new Counter({
     name: 'rollcall_sse_clients_dropped_total',
-    help: 'SSE clients dropped for falling too far behind (they resume with Last-Event-ID).',
+    help: 'SSE clients dropped for taking no bytes while more waited for them (they resume with Last-Event-ID).',
     registers: [registry],
   });
   const lastCorrections: Record<string, number> = {};

@@ -3,9 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Rollcall } from '../live/types.js';
 import { auditAgent } from '../inspect/auditAgent.js';
-import { decodeStoredChunks } from '../replay/decodeStored.js';
-import { replayStore } from '../replay/replayLog.js';
-import type { EventStore, StoredEvent } from '../stores/eventStore.js';
+import { decodeStoredPages } from '../replay/decodeStored.js';
+import { paced } from '../replay/foldLane.js';
+import { foldTo, pagesUpTo } from '../replay/timeTravel.js';
+import type { EventStore } from '../stores/eventStore.js';
 import { sendError, sendJsonText } from './httpErrors.js';
 import { positionHeader, POSITION_HEADER } from './positionHeader.js';
 import {
@@ -50,14 +51,6 @@ const ProjectionQuery = z
     message: 'minPosition waits for the live projection; it cannot be combined with until/asOf',
   });
 
-/** Limits a stored log to positions ≤ `until` (the live position an audit is taken at). */
-async function* upTo(source: AsyncIterable<StoredEvent>, until: bigint | null): AsyncGenerator<StoredEvent> {
-  for await (const e of source) {
-    if (until === null || e.position > until) return;
-    yield e;
-  }
-}
-
 /** `GET /v1/projection`, pools, agents, audit, sessions, running, anomalies: reads of the live view. */
 export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = async (app, { rollcall, store, skipInvalid }) => {
   // Time travel and audits fold with the live runtime's own projection (its retention window included).
@@ -80,11 +73,8 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
     async (request, reply) => {
       const { minPosition, waitMs, until, asOf } = request.query;
       if (until !== undefined || asOf !== undefined) {
-        const { state } = await replayStore(store, projection, {
-          until: until === undefined ? null : BigInt(until),
-          asOf: asOf ?? null,
-          skipInvalid,
-        });
+        // From the nearest snapshot at or below, folding the gap in slices that share the loop.
+        const { state } = await foldTo(store, projection, { until: until === undefined ? null : BigInt(until), asOf: asOf ?? null }, { skipInvalid });
         const view = projection.view(state);
         withPosition(reply, view.position);
         return sendJsonText(reply, JSON.stringify(view));
@@ -175,7 +165,8 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
       const { agentId } = request.params;
       // Taken at the live position, so the audit and the projection a client just read agree.
       const position = rollcall.position();
-      const audit = await auditAgent(projection, decodeStoredChunks(upTo(store.readAll(), position)), agentId);
+      // The timeline needs the whole log up to there: folded in slices that share the loop.
+      const audit = await auditAgent(projection, position === null ? [] : decodeStoredPages(paced(pagesUpTo(store, null, position))), agentId);
       withPosition(reply, position?.toString() ?? null);
       if (audit.agent === null && audit.entries.length === 0) return sendError(reply, 404, 'not-found', `no event in the log names agent "${agentId}"`);
       return audit;

@@ -88,12 +88,31 @@ export interface Snapshot {
   position: bigint;
   /** Serialized state; the store keeps it opaque. */
   payload: string;
+  /**
+   * The newest event time folded into it (ISO), where the saver knows it: time travel by time
+   * (`asOf`) picks a rung by it without loading the rung.
+   */
+  at?: string | null;
 }
 
-/** Optional capability of a store: keeps one snapshot per projection name. */
+/** Where a store keeps a snapshot of one projection: its position and newest event time. */
+export interface Rung {
+  position: bigint;
+  at: string | null;
+}
+
+/**
+ * Optional capability of a store: keeps snapshots per projection name. `load` gives the newest.
+ * A store that keeps a ladder (several snapshots along the log, denser near the head: see
+ * `snapshotLadder.ts`) also lists them (`rungs`) and loads one (`loadAt`), so that time travel and
+ * resumes start from the nearest one at or below where they go.
+ */
 export interface SnapshotStore {
   load(name: string): Promise<Snapshot | null>;
   save(snapshot: Snapshot): Promise<void>;
+  /** The rungs kept for `name`, oldest first. */
+  rungs?(name: string): Promise<Rung[]>;
+  loadAt?(name: string, position: bigint): Promise<Snapshot | null>;
 }
 
 /**

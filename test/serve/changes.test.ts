@@ -81,9 +81,9 @@ describe('GET /v1/changes', () => {
     expect((text.match(/: keep-alive\n\n/g) ?? []).length).toBeGreaterThanOrEqual(2);
   });
 
-  it('drops a client that stops reading once its bounded buffer is full; an EventSource then resumes without a gap', async () => {
+  it('drops a client that stops reading (no drain within sseStallMs); an EventSource then resumes without a gap', async () => {
     const store = openMemoryStore();
-    const s = await up(store, { sseMaxBufferedBytes: 256 * 1024 });
+    const s = await up(store, { sseStallMs: 1_000 });
     // A raw client that sends the request and never reads a byte.
     const socket = connect(Number(new URL(s.url).port), '127.0.0.1');
     socket.pause();
