@@ -18,7 +18,7 @@ export type ToWorker =
   | { kind: 'snapshot' };
 
 export type FromWorker =
-  | { kind: 'snapshot'; position: bigint; eventId: string; payload: string; name: string; version: number; encodeMs: number }
+  | { kind: 'snapshot'; position: bigint; eventId: string; payload: string; name: string; version: number; at: string | null; encodeMs: number }
   | { kind: 'skipped'; reason: string }
   /** After `init`: where the mirror stands (null: the snapshot was unusable, it starts empty). */
   | { kind: 'loaded'; position: bigint | null; eventId: string | null };
@@ -89,6 +89,7 @@ port.on('message', (message: ToWorker) => {
         eventId: lastId,
         payload: snapshot.payload,
         name: snapshot.name,
+        at: snapshot.at ?? null,
         version: snapshot.version,
         encodeMs: performance.now() - started,
       } satisfies FromWorker);

@@ -99,7 +99,7 @@ export const createSnapshotter = (options: {
     const started = performance.now();
     stats.lastEncodeMs = m.encodeMs;
     // A store's save may do its work synchronously (SQLite): that part is the follower's stall.
-    const pending = store.snapshots!.save({ name: m.name, version: m.version, position: m.position, payload: m.payload });
+    const pending = store.snapshots!.save({ name: m.name, version: m.version, position: m.position, payload: m.payload, at: m.at });
     stats.lastStallMs = performance.now() - started;
     stats.maxStallMs = Math.max(stats.maxStallMs, stats.lastStallMs);
     saving = pending.then(

@@ -34,6 +34,8 @@ export interface Projection<State, Event> {
   readonly toJSON?: (state: State) => unknown;
   /** Back from `toJSON`'s value. */
   readonly fromJSON?: (json: unknown) => State;
+  /** The newest event time (ISO) folded into a state: lets time travel by time pick a snapshot without loading it. */
+  readonly newestAt?: (state: State) => string | null;
 }
 
 /** Declares a projection; returns its argument, typed (Emmett's `projection()`). */

@@ -583,6 +583,7 @@ export const createLifecycleProjection = (options: LifecycleOptions = {}): Lifec
       clone: cloneLifecycleState,
       toJSON,
       fromJSON,
+      newestAt: (state) => state.newestAt,
     }),
     retentionMs,
     applyReporting,

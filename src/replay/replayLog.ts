@@ -116,7 +116,8 @@ export const readFileSource = (path: string, options: ReadLinesOptions & SourceO
 
 /**
  * Rebuilds a projection from a store: from the newest valid snapshot plus the tail, or in full.
- * Snapshots are kept fresh here, and never used for a cut-short replay (`until`, `asOf`).
+ * A cut-short replay (`until`, `asOf`) starts from the newest snapshot at or below where it stops
+ * (a rung of the store's ladder). Snapshots are kept fresh here, never saved by a cut-short replay.
  */
 export const replayStore = async <S>(
   store: EventStore,
@@ -124,14 +125,15 @@ export const replayStore = async <S>(
   options: ReplayStoreOptions<S> = {},
 ): Promise<ReplayResult<S>> => {
   const cutShort = options.until != null || options.asOf != null;
-  const useSnapshots = store.snapshots !== undefined && !options.noSnapshot && !cutShort;
+  const loadSnapshot = store.snapshots !== undefined && !options.noSnapshot;
+  const useSnapshots = loadSnapshot && !cutShort;
   let initialState: S | undefined;
   let after: bigint | null = null;
   let snapshotSkipped: string | null = null;
   // Without unique ids in the store, the ids seen so far are part of what a snapshot must carry.
   let seen = store.uniqueIds ? undefined : new CompactIdSet();
-  if (useSnapshots) {
-    const verdict = await findSnapshot(projection, store);
+  if (loadSnapshot) {
+    const verdict = await findSnapshot(projection, store, { atMost: options.until ?? null, asOf: options.asOf ?? null });
     if (!verdict.usable) snapshotSkipped = verdict.reason;
     else {
       initialState = verdict.state;

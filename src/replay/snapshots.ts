@@ -13,6 +13,7 @@ export interface SnapshotProjection<S> {
   version: number;
   toJSON?: (state: S) => unknown;
   fromJSON?: (json: unknown) => S;
+  newestAt?: (state: S) => string | null;
 }
 
 interface SnapshotBody {
@@ -48,7 +49,8 @@ export const encodeSnapshot = <S>(
     ...(seenIds !== undefined ? { seenIds: seenIds.encode() } : {}),
   };
   const json = JSON.stringify(body);
-  return { name: projection.name, version: projection.version, position, payload: `${digest(json)}\n${json}` };
+  const at = projection.newestAt?.(state) ?? null;
+  return { name: projection.name, version: projection.version, position, payload: `${digest(json)}\n${json}`, at };
 };
 
 /** A snapshot decoded and checked in itself (not yet against the log): what it holds, or why it is not usable. */
@@ -136,22 +138,47 @@ export const verifySnapshot = async <S>(
   return { usable: true, state: restored.state, position, seenIds: restored.seenIds };
 };
 
+/** Where a snapshot may be taken to start a fold that must stop at a position (`atMost`) or a time (`asOf`). */
+export interface SnapshotBound {
+  /** Taken at or before this position. */
+  atMost?: bigint | null;
+  /** Every event it folded no later than this ISO time (a rung's `at`, the newest time in it). */
+  asOf?: string | null;
+}
+
 /**
- * The store's newest snapshot of `projection`, if it may be used: verified, carrying the ids seen
- * when the store does not guarantee unique ones, and (`atMost`) taken at or before that position.
+ * The newest snapshot of `projection` the store keeps within `bound`, if it may be used: verified,
+ * carrying the ids seen when the store does not guarantee unique ones. Where the store keeps a
+ * ladder, the newest rung within the bound, else the next one down (a damaged or foreign rung is
+ * skipped, never trusted); otherwise its one snapshot.
  */
-export const findSnapshot = async <S>(
-  projection: SnapshotProjection<S>,
-  store: EventStore,
-  options: { atMost?: bigint } = {},
-): Promise<SnapshotVerdict<S>> => {
-  if (store.snapshots === undefined) return { usable: false, reason: 'the store keeps no snapshots' };
-  const snapshot = await store.snapshots.load(projection.name);
-  // Checked before decoding: a newer snapshot than wanted is not worth parsing.
-  if (snapshot !== null && options.atMost !== undefined && snapshot.position > options.atMost) {
-    return { usable: false, reason: `snapshot is after position ${options.atMost}` };
+export const findSnapshot = async <S>(projection: SnapshotProjection<S>, store: EventStore, bound: SnapshotBound = {}): Promise<SnapshotVerdict<S>> => {
+  const snapshots = store.snapshots;
+  if (snapshots === undefined) return { usable: false, reason: 'the store keeps no snapshots' };
+  const atMost = bound.atMost ?? null;
+  const asOfMs = bound.asOf == null ? null : Date.parse(bound.asOf);
+  const outside = (position: bigint, at: string | null | undefined): string | null =>
+    atMost !== null && position > atMost
+      ? `snapshot is after position ${atMost}`
+      : asOfMs !== null && (at == null || Date.parse(at) > asOfMs)
+        ? `snapshot is not known to be before ${bound.asOf}`
+        : null;
+  const needsIds = !store.uniqueIds;
+  if (snapshots.rungs !== undefined && snapshots.loadAt !== undefined) {
+    let reason = 'no snapshot within the bound';
+    const rungs = (await snapshots.rungs(projection.name)).filter((r) => outside(r.position, r.at) === null);
+    for (let i = rungs.length - 1; i >= 0; i--) {
+      const verdict = await verifySnapshot(projection, await snapshots.loadAt(projection.name, rungs[i]!.position), store, { needsIds });
+      if (verdict.usable) return verdict;
+      reason = verdict.reason;
+    }
+    return { usable: false, reason };
   }
-  return verifySnapshot(projection, snapshot, store, { needsIds: !store.uniqueIds });
+  const snapshot = await snapshots.load(projection.name);
+  // Checked before decoding: a newer snapshot than wanted is not worth parsing.
+  const why = snapshot === null ? null : outside(snapshot.position, snapshot.at);
+  if (why !== null) return { usable: false, reason: why };
+  return verifySnapshot(projection, snapshot, store, { needsIds });
 };
 
 /** Saves a snapshot of `state` taken after the event at `position` (its id ties the snapshot to this log); false when the store has no event there. */

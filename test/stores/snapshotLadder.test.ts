@@ -1,0 +1,63 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LADDER, rungsToKeep, type RungSize } from '../../src/stores/snapshotLadder.js';
+
+const MB = 1024 * 1024;
+/** The ladder after saving a snapshot every `every` events up to `head`, pruning after each save as a store does. */
+const grow = (head: number, every: number, bytes = MB, policy = DEFAULT_LADDER): bigint[] => {
+  let rungs: RungSize[] = [];
+  for (let p = every; p <= head; p += every) {
+    rungs.push({ position: BigInt(p), bytes });
+    const keep = rungsToKeep(rungs, policy);
+    rungs = rungs.filter((r) => keep.has(r.position));
+  }
+  return rungs.map((r) => r.position).sort((a, b) => (a < b ? -1 : 1));
+};
+
+describe('snapshot ladder', () => {
+  it('keeps the newest always, and one rung per minGap cell near the head (its oldest)', () => {
+    expect([...rungsToKeep([{ position: 5n, bytes: 1 }])]).toEqual([5n]);
+    const keep = rungsToKeep([100_000n, 95_000n, 91_000n, 89_000n].map((position) => ({ position, bytes: 1 })));
+    expect([...keep].sort((a, b) => (a < b ? -1 : 1))).toEqual([89_000n, 91_000n, 100_000n]);
+  });
+
+  it('grown over 1M events, one save per 10k: bounded in number, dense near the head, every gap at most a quarter of its distance', () => {
+    const ladder = grow(1_000_000, 10_000);
+    expect(ladder.length).toBeGreaterThan(15);
+    expect(ladder.length).toBeLessThanOrEqual(DEFAULT_LADDER.maxRungs);
+    expect(ladder[ladder.length - 1]).toBe(1_000_000n);
+    // Near the head, a rung every 10k.
+    expect(ladder.slice(-3)).toEqual([980_000n, 990_000n, 1_000_000n]);
+    // The gap a fold to any position pays: at most a quarter of its distance from the head (past the first rung).
+    for (let target = 10_000; target <= 1_000_000; target += 997) {
+      const below = ladder.filter((p) => p <= BigInt(target)).pop()!;
+      expect(target - Number(below)).toBeLessThanOrEqual(Math.max(20_000, (1_000_000 - Number(below)) / 4));
+    }
+  });
+
+  it('grown over 10M events at an odd interval: still within maxRungs, thinned rather than cut (the oldest rung stays)', () => {
+    const ladder = grow(10_000_000, 7_919);
+    expect(ladder.length).toBeLessThanOrEqual(DEFAULT_LADDER.maxRungs);
+    expect(ladder[0]).toBe(7_919n);
+  });
+
+  it('keeps within the byte bound, however large the snapshots', () => {
+    const ladder = grow(500_000, 10_000, 40 * MB);
+    expect(ladder.length * 40).toBeLessThanOrEqual(256);
+    expect(ladder[ladder.length - 1]).toBe(500_000n);
+  });
+
+  it('property: the newest is kept, the count and bytes are bounded, and only given positions are kept', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: 5_000_000 }), { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 64 * MB }), (positions, bytes) => {
+        const rungs = positions.map((p) => ({ position: BigInt(p), bytes }));
+        const keep = rungsToKeep(rungs);
+        const newest = BigInt(Math.max(...positions));
+        expect(keep.has(newest)).toBe(true);
+        expect(keep.size).toBeLessThanOrEqual(DEFAULT_LADDER.maxRungs);
+        expect(keep.size === 1 || keep.size * bytes <= DEFAULT_LADDER.maxBytes).toBe(true);
+        for (const p of keep) expect(positions).toContain(Number(p));
+      }),
+    );
+  });
+});
