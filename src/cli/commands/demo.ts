@@ -1,7 +1,4 @@
 import { parseArgs } from 'node:util';
-import { decodeEvent } from '../../events/decodeEvent.js';
-import type { LifecycleEvent } from '../../events/lifecycleEvents.js';
-import { generateHistory } from '../../generate/generateHistory.js';
 import { lifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { lifecycleView } from '../../projections/lifecycleView.js';
 import { replayStore } from '../../replay/replayLog.js';
@@ -9,6 +6,7 @@ import { maskUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT } from '../cliIo.js';
 import { formatSummary } from '../formatSummary.js';
+import { NPM_START_FLEET, seededLine, seedFleet, seedingLine } from '../seedFleet.js';
 import { withStore } from '../options.js';
 import type { Command } from './command.js';
 
@@ -24,20 +22,9 @@ export const demoCommand: Command = {
     const shown = maskUrl(url);
     return withStore(url, async (store) => {
       if ((await store.head()) === null) {
-        const agents = Number(values.agents ?? 300);
-        const events = Number(values.events ?? 50_000);
-        io.stderr.write(`${shown} is empty: appending a generated fleet history (${agents} agents, ${events} events, seed 1)…\n`);
-        let batch: LifecycleEvent[] = [];
-        for (const raw of generateHistory({ agents, events, seed: 1 })) {
-          const decoded = decodeEvent(raw);
-          if (!decoded.success) throw decoded.error;
-          batch.push(decoded.data);
-          if (batch.length === 10_000) {
-            await store.appendBatch(batch);
-            batch = [];
-          }
-        }
-        if (batch.length) await store.appendBatch(batch);
+        const fleet = { agents: Number(values.agents ?? NPM_START_FLEET.agents), events: Number(values.events ?? NPM_START_FLEET.events), seed: 1 };
+        io.stderr.write(seedingLine(shown, fleet));
+        io.stderr.write(seededLine(await seedFleet(store, fleet)));
       }
       const started = performance.now();
       const result = await replayStore(store, lifecycleProjection);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startServer } from '../../serve/startServer.js';
-import { seedFleet } from '../seedFleet.js';
+import { NPM_START_FLEET, seededLine, seedFleet, seedingLine } from '../seedFleet.js';
 import { maskUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT, usageError } from '../cliIo.js';
@@ -25,7 +25,7 @@ export const serveCommand: Command = {
   usage:
     'rollcall serve [--store URL] [--host 127.0.0.1] [--port 7070] [--token-file F] [--read-token TOKEN | --read-token-file F] [--reconcile] [--reconcile-every SECONDS] [--log-level info|warn|silent] [--retention-hours H] [--skip-invalid] [--seed]\n' +
     '  the write token is ROLLCALL_TOKEN or --token-file; a non-loopback --host needs one\n' +
-    '  --seed: an empty store first gets a generated fleet history (300 agents, 50,000 events, seed 1), as `npm start` does',
+    '  --seed: an empty store first gets a generated fleet history (300 agents, 50,000 generated events, seed 1) ending now, as `npm start` does',
   async run(args, io) {
     const { values } = parseArgs({
       args,
@@ -63,8 +63,8 @@ export const serveCommand: Command = {
 
     return withStore(url, async (store) => {
       if (values.seed && (await store.head()) === null) {
-        io.stderr.write(`${maskUrl(url)} is empty: appending a generated fleet history (300 agents, 50,000 events, seed 1)…\n`);
-        await seedFleet(store, { agents: 300, events: 50_000, seed: 1 });
+        io.stderr.write(seedingLine(maskUrl(url), NPM_START_FLEET));
+        io.stderr.write(seededLine(await seedFleet(store, NPM_START_FLEET)));
       }
       const started = await startServer({
         store,
