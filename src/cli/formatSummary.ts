@@ -1,4 +1,5 @@
-import type { ProjectionJson } from '../projections/lifecycleView.js';
+import { byCodeUnit } from '../projections/lifecycleView.js';
+import type { ProjectionJson, SessionJson } from '../projections/viewJson.js';
 
 const table = (headers: string[], rows: string[][]): string => {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -6,15 +7,20 @@ const table = (headers: string[], rows: string[][]): string => {
   return [line(headers), ...rows.map(line)].map((l) => `  ${l}`).join('\n');
 };
 
-/** The readable summary of `rollcall replay`: pools with used/max slots, running agents, anomalies by reason. */
+const counted = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/**
+ * The readable summary of `rollcall replay`: pools with used/max slots, running agents, sessions
+ * starting and terminating (oldest first), anomalies by reason.
+ */
 export const formatSummary = (view: ProjectionJson, options: { maxRows?: number } = {}): string => {
   const maxRows = options.maxRows ?? 50;
   const agents = Object.values(view.agents);
   const sessions = Object.values(view.sessions);
   const out: string[] = [];
   out.push(
-    `rollcall · position ${view.position ?? '(empty log)'} · ${Object.keys(view.pools).length} pools · ` +
-      `${agents.length} agents (${view.running.length} running, ${view.busy.length} busy) · ${sessions.length} sessions in view`,
+    `rollcall · position ${view.position ?? '(empty log)'} · ${counted(Object.keys(view.pools).length, 'pool')} · ` +
+      `${counted(agents.length, 'agent')} (${view.running.length} running, ${view.busy.length} busy) · ${counted(sessions.length, 'session')} in view`,
   );
 
   const pools = Object.values(view.pools).sort((a, b) => (a.poolId < b.poolId ? -1 : 1));
@@ -48,11 +54,19 @@ export const formatSummary = (view: ProjectionJson, options: { maxRows?: number 
     if (view.running.length > maxRows) out.push(`  … and ${view.running.length - maxRows} more (--json for all)`);
   }
 
-  const stuck = sessions.filter((s) => s.state === 'terminating');
-  if (stuck.length) {
-    out.push('', `TERMINATING (${stuck.length})`);
-    out.push(table(['session', 'agent', 'since'], stuck.slice(0, maxRows).map((s) => [s.sessionId, s.agentId, s.terminatingSince ?? '-'])));
-  }
+  // Sessions not (yet, or no longer) doing work, oldest first: those are the ones to look at.
+  const waiting = (state: 'starting' | 'terminating', title: string, since: (s: SessionJson) => string | null) => {
+    const listed = sessions
+      .filter((s) => s.state === state)
+      .map((s) => ({ s, since: since(s) ?? '-' }))
+      .sort((a, b) => byCodeUnit(a.since, b.since) || byCodeUnit(a.s.sessionId, b.s.sessionId));
+    if (listed.length === 0) return;
+    out.push('', `${title} (${listed.length})`);
+    out.push(table(['session', 'agent', 'pool', 'since'], listed.slice(0, maxRows).map(({ s, since }) => [s.sessionId, s.agentId, s.poolId ?? '-', since])));
+    if (listed.length > maxRows) out.push(`  … and ${listed.length - maxRows} more (--json for all)`);
+  };
+  waiting('starting', 'STARTING', (s) => s.startedAt);
+  waiting('terminating', 'TERMINATING', (s) => s.terminatingSince);
 
   const reasons = Object.entries(view.anomalies.byReason).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0));
   out.push('', `ANOMALIES (${view.anomalies.count}) — events ignored by the rules, state unchanged`);

@@ -1,3 +1,4 @@
+import fastifyCompress from '@fastify/compress';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Gauge } from 'prom-client';
@@ -127,6 +128,9 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
     transformObject: jsonSchemaTransformObject,
   });
 
+  // Bodies over 1 KiB are compressed when the client asks (Accept-Encoding: br, gzip or deflate):
+  // the 50,000-event fleet's /v1/projection is 1.2 MB of JSON. SSE streams are written raw, untouched.
+  await app.register(fastifyCompress, { threshold: 1024 });
   registerAuth(app, { token: options.token ?? null, readToken: options.readToken ?? null });
   await app.register(healthRoutes, { rollcall });
   await app.register(projectionRoutes, { rollcall, store, skipInvalid: options.skipInvalid ?? false });

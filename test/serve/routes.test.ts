@@ -1,4 +1,6 @@
+import { get } from 'node:http';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ProjectionJsonSchema } from '../../src/serve/viewSchemas.js';
 import type { StartedServer } from '../../src/serve/startServer.js';
@@ -53,6 +55,27 @@ describe('GET /v1/projection', () => {
     expect(printed.code).toBe(0);
     expect(JSON.parse(printed.stdout).position).toBe(res.body.position);
     expect(canonical(res.text)).toBe(canonical(printed.stdout));
+  });
+
+  it('is compressed when the client asks (gzip, br), the same bytes once decompressed; plain otherwise', async () => {
+    const raw = (encoding: string) =>
+      new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
+        get(`${base}/v1/projection`, { headers: { 'accept-encoding': encoding } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        }).on('error', reject);
+      });
+    const plain = await raw('identity');
+    expect(plain.encoding).toBeUndefined();
+    const gzipped = await raw('gzip');
+    expect(gzipped.encoding).toBe('gzip');
+    expect(gunzipSync(gzipped.body).equals(plain.body)).toBe(true);
+    expect(gzipped.body.length).toBeLessThan(plain.body.length / 4);
+    const brotli = await raw('br');
+    expect(brotli.encoding).toBe('br');
+    expect(brotliDecompressSync(brotli.body).equals(plain.body)).toBe(true);
   });
 
   it('?until=P and ?asOf=T travel in time exactly as replay --until / --as-of', async () => {

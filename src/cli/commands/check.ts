@@ -27,7 +27,7 @@ export const checkCommand: Command = {
     ).finally(progress.stop);
     const anomalies = result.state.anomalies.count;
     if (result.violations.length === 0) {
-      io.stdout.write(`ok: ${result.processed} events, every invariant holds on every prefix (${anomalies} anomalies recorded, all ignored by the rules)\n`);
+      io.stdout.write(`ok: ${result.processed} events, every invariant holds on every prefix (${anomalies} ${anomalies === 1 ? 'anomaly' : 'anomalies'} recorded, all ignored by the rules)\n`);
       return EXIT.ok;
     }
     io.stdout.write(`FAILED: ${result.violations.length} invariant violation(s) in ${result.processed} events\n`);
