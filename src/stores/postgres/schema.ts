@@ -3,7 +3,7 @@ import { reasonOf } from './errors.js';
 import type { PostgresConnection } from './pool.js';
 
 /*
- * The position-gap problem (NOTES.md): with a sequence, position 101 can commit, and be read and
+ * The position-gap problem: with a sequence, position 101 can commit, and be read and
  * checkpointed, before 100 commits; the reader then skips 100 for ever. We serialize appenders
  * instead: every append transaction first takes one transaction-level advisory lock, then takes
  * its positions from a counter row in the same transaction. The lock is released only after the
