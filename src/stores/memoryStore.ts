@@ -15,10 +15,9 @@ import type {
 import { assembleStore, type StoreParts } from './assembleStore.js';
 import { copyJson } from './copyJson.js';
 import { checkExpectedRevision } from './expectedRevision.js';
+import { DEFAULT_PAGE_SIZE } from './pageSize.js';
 import { pause, wakeAll } from './pause.js';
 
-/** Most events handed to a reader or a follower at once. */
-const PAGE = 2048;
 
 /** An in-process store (`memory:`): the reference semantics the durable stores are tested against. */
 export const openMemoryStore = (): EventStore => {
@@ -76,7 +75,7 @@ export const openMemoryStore = (): EventStore => {
     const signal = options.signal;
     while (!signal?.aborted && !closed) {
       if (next < log.length) {
-        const page = log.slice(next, next + PAGE);
+        const page = log.slice(next, next + DEFAULT_PAGE_SIZE);
         next += page.length;
         yield page;
         continue;
@@ -120,7 +119,7 @@ export const openMemoryStore = (): EventStore => {
       const start = options.after == null ? 0 : Number(options.after);
       const end = options.limit === undefined ? Infinity : start + options.limit;
       // Sliced a page at a time, so that appends made while a reader is paused are seen as before.
-      for (let i = start; i < log.length && i < end; i += PAGE) yield log.slice(i, Math.min(i + PAGE, end));
+      for (let i = start; i < log.length && i < end; i += DEFAULT_PAGE_SIZE) yield log.slice(i, Math.min(i + DEFAULT_PAGE_SIZE, end));
     },
     async *readStream(stream, options = {}) {
       const s = streams.get(stream) ?? [];

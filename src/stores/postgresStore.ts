@@ -1,6 +1,7 @@
 import { assembleStore } from './assembleStore.js';
 import type { EventStore } from './eventStore.js';
 import { maskUrl } from './maskUrl.js';
+import { DEFAULT_PAGE_SIZE } from './pageSize.js';
 import { createPostgresAppender } from './postgres/append.js';
 import { createPostgresFeed } from './postgres/follow.js';
 import { createPostgresConnection } from './postgres/pool.js';
@@ -42,7 +43,7 @@ export interface PostgresStoreOptions {
   pollIntervalMs?: number;
   /** The poll while the LISTEN connection is up, in case a notification is lost. Default 5000 ms. */
   notifyFallbackMs?: number;
-  /** Rows per read query. Default 2,048. */
+  /** Rows per read query (and per page a follower is handed). Default 2,048. */
   pageSize?: number;
   /** How long a live subscription keeps retrying while the server is unreachable before it throws. Default 60 s. */
   reconnectWindowMs?: number;
@@ -62,10 +63,7 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
   const { connectionString, params } = splitPostgresUrl(options.url);
   const schema = options.schema ?? params.schema;
   const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
-  // Rows per page read. A page and what is decoded from it should die young: 10,000 rows (with
-  // their parsed data) outgrew V8's young generation, got promoted, and doubled a 1M-event
-  // replay's peak RSS (381 MB vs 174 MB in-thread, measured by hand; see docs/performance.md).
-  const pageSize = options.pageSize ?? 2_048;
+  const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const conn = createPostgresConnection({
     url,
     connectionString,

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { assembleStore } from './assembleStore.js';
 import type { EventStore } from './eventStore.js';
+import { DEFAULT_PAGE_SIZE } from './pageSize.js';
 import { createRelationalReads } from './relational/reads.js';
 import { createRelationalSnapshots } from './relational/snapshots.js';
 import { createSqliteAppender } from './sqlite/append.js';
@@ -32,7 +33,7 @@ export interface SqliteStoreOptions {
    * watch misses writes (network mounts). Default 1000 ms.
    */
   pollIntervalMs?: number;
-  /** Rows per read query. Default 2,048. */
+  /** Rows per read query (and per page a follower is handed). Default 2,048. */
   pageSize?: number;
 }
 
@@ -42,10 +43,7 @@ export interface SqliteStoreOptions {
  */
 export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
   const url = `sqlite:${options.path}`;
-  // Rows per page read. A page and what is decoded from it should die young: 10,000 rows (with
-  // their parsed data) outgrew V8's young generation, got promoted, and doubled a 1M-event
-  // replay's peak RSS (381 MB vs 174 MB in-thread, measured by hand; see docs/performance.md).
-  const pageSize = options.pageSize ?? 2_048;
+  const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
   const db: Database.Database = openDatabase(options.path, url, { busyTimeoutMs, create: options.create ?? true, verify: options.verify ?? false });
   let closed = false;

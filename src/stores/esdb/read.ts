@@ -1,10 +1,8 @@
 import { BACKWARDS, END, START, StreamNotFoundError } from '@eventstore/db-client';
 import type { ReadAllOptions, StoredEvent } from '../eventStore.js';
+import { DEFAULT_PAGE_SIZE } from '../pageSize.js';
 import type { EsdbConnection } from './connection.js';
 import { toEsdbPosition, toPublicPosition, toStoredEvent } from './records.js';
-
-/** Events per page of `readPages`. */
-const PAGE = 2048;
 
 export interface EsdbReader {
   readPages(options?: ReadAllOptions): AsyncGenerator<StoredEvent[]>;
@@ -45,7 +43,7 @@ export const createEsdbReader = (conn: EsdbConnection): EsdbReader => {
     let page: StoredEvent[] = [];
     for await (const e of events(opts)) {
       page.push(e);
-      if (page.length >= PAGE) {
+      if (page.length >= DEFAULT_PAGE_SIZE) {
         yield page;
         page = [];
       }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { RollcallError } from '../../errors.js';
+import { storeClosed } from '../storeClosed.js';
 import { streamOf, type LifecycleEvent } from '../../events/lifecycleEvents.js';
 import type { AppendResult, AppendToStreamResult, EventStore, ExpectedRevision } from '../eventStore.js';
 import { checkExpectedRevision } from '../expectedRevision.js';
@@ -121,7 +122,7 @@ export const createPostgresAppender = (conn: PostgresConnection, options: Postgr
   const lock = (c: pg.PoolClient) => c.query('SELECT pg_advisory_xact_lock($1)', [appendLock]);
 
   const writable = () => {
-    if (conn.isClosed()) throw new RollcallError('store-unavailable', `${url}: append: the store is closed`);
+    if (conn.isClosed()) throw storeClosed(url, 'append');
     if (options.readOnly) {
       throw new RollcallError('usage', `${url}: append: the server is read-only (a hot standby?); followers may read here, appends go to the primary`);
     }

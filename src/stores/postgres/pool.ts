@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { RollcallError } from '../../errors.js';
+import { storeClosed } from '../storeClosed.js';
 import type { SqlDb } from '../relational/sqlDb.js';
 import { postgresFailure } from './errors.js';
 
@@ -66,7 +66,7 @@ export const createPostgresConnection = (options: PostgresPoolOptions): Postgres
 
   const sql: SqlDb = {
     async rows(doing, name, text, params) {
-      if (closed) throw new RollcallError('store-unavailable', `${url}: ${doing}: the store is closed`);
+      if (closed) throw storeClosed(url, doing);
       const values = params.map((v) => (typeof v === 'bigint' ? v.toString() : v));
       try {
         const result = await pool.query<unknown[]>({ text, values, rowMode: 'array', types: asText, name });

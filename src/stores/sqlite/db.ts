@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { RollcallError } from '../../errors.js';
+import { storeClosed } from '../storeClosed.js';
 import type { SqlDb } from '../relational/sqlDb.js';
 import { sqliteFailure } from './errors.js';
 
@@ -15,7 +15,7 @@ export interface SqliteDb extends SqlDb {
 export const createSqliteDb = (db: Database.Database, url: string, isClosed: () => boolean): SqliteDb => {
   const statements = new Map<string, Database.Statement>();
   const guard = <T>(doing: string, f: () => T): T => {
-    if (isClosed()) throw new RollcallError('store-unavailable', `${url}: ${doing}: the store is closed`);
+    if (isClosed()) throw storeClosed(url, doing);
     try {
       return f();
     } catch (e) {
