@@ -30,6 +30,7 @@ export const openNonUniqueStore = (): EventStore => {
     uniqueIds: false,
     appendToStream: (stream, events, options) => memory.appendToStream(stream, events.map(own), options),
     appendBatch: (events) => memory.appendBatch(events.map(own)),
+    appendGroup: (requests) => memory.appendGroup!(requests.map((r) => ({ ...r, events: r.events.map(own) }))),
     readPages: (options) => mappedPages(memory.readPages(options)),
     readStream: (stream, options) => mapped(memory.readStream(stream, options)),
     subscribePages: (options) => mappedPages(memory.subscribePages(options)),

@@ -1,0 +1,263 @@
+// The whole service path under a fleet's load (issue 19): `rollcall serve` on a store seeded with
+// --events events, 32 writers each POSTing one event at a time (as an orchestrator reports a
+// transition), readers on GET /v1/pools, and an SSE client on /v1/changes timing how late each
+// POSTed position arrives. Each figure is printed beside what the same run measured without the
+// load (/v1/pools idle) or without rollcall (a bare one-row-per-transaction loop on the same disk /
+// server: better-sqlite3 with WAL and synchronous=FULL; node-postgres autocommit INSERTs).
+// SQLite, then PostgreSQL when a server is reachable (ROLLCALL_BENCH_PG_URL / ROLLCALL_TEST_PG_URL).
+// Needs dist/ (npm run build).
+//
+//   node --import tsx bench/fleet.ts [--events 1000000] [--agents 10000] [--seconds 10]
+//                                    [--writers 32] [--readers 8] [--stores sqlite,postgres]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+import { EventSource } from 'eventsource';
+import pg from 'pg';
+import type { LifecycleEvent } from '../src/events/lifecycleEvents.js';
+import { generateHistory } from '../src/generate/generateHistory.js';
+import type { EventStore } from '../src/stores/eventStore.js';
+import { openPostgresStore } from '../src/stores/postgresStore.js';
+import { openSqliteStore } from '../src/stores/sqliteStore.js';
+import { throwawayDatabase } from './throwawayDatabase.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    events: { type: 'string', default: process.env['BENCH_FLEET_EVENTS'] ?? '1000000' },
+    agents: { type: 'string', default: process.env['BENCH_AGENTS'] ?? '10000' },
+    seconds: { type: 'string', default: process.env['BENCH_FLEET_SECONDS'] ?? '10' },
+    writers: { type: 'string', default: '32' },
+    readers: { type: 'string', default: '8' },
+    stores: { type: 'string', default: process.env['BENCH_FLEET_STORES'] ?? 'sqlite,postgres' },
+  },
+});
+const EVENTS = Number(flags.events);
+const AGENTS = Number(flags.agents);
+const SECONDS = Number(flags.seconds);
+const WRITERS = Number(flags.writers);
+const READERS = Number(flags.readers);
+const PG_ADMIN = process.env['ROLLCALL_BENCH_PG_URL'] ?? process.env['ROLLCALL_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+const percentile = (sorted: readonly number[], p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!);
+const ms = (v: number) => `${v.toFixed(1).padStart(6)} ms`;
+
+/** Seeds a store through the library (10,000 events per append), as `rollcall append` would. */
+const seed = async (store: EventStore) => {
+  let batch: LifecycleEvent[] = [];
+  for (const e of generateHistory({ agents: AGENTS, events: EVENTS, seed: 'bench-fleet' })) {
+    batch.push(e as LifecycleEvent);
+    if (batch.length === 10_000) {
+      await store.appendBatch(batch);
+      batch = [];
+    }
+  }
+  if (batch.length) await store.appendBatch(batch);
+};
+
+const startServe = async (storeUrl: string): Promise<{ url: string; child: ChildProcess }> => {
+  const main = join(import.meta.dirname, '../dist/cli/main.js');
+  const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--log-level', 'warn', '--store', storeUrl], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = / on (http:\/\/[^\s,]+)/.exec(err);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  // Ready once caught up with the seeded log (a 1M-event catch-up takes seconds).
+  for (;;) {
+    const res = await fetch(`${url}/readyz`);
+    if (res.status === 200) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, child };
+};
+
+const stopServe = async (child: ChildProcess) => {
+  child.kill('SIGTERM');
+  await new Promise((r) => child.on('exit', r));
+};
+
+/** `SECONDS` of a bare loop committing one row per transaction (WAL, synchronous=FULL) on the same disk. */
+const bareSqlite = (dir: string): number => {
+  const db = new Database(join(dir, 'bare.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+  const body = JSON.stringify({ type: 'AgentHeartbeat', data: { agentId: 'bench-1' }, metadata: { at: new Date().toISOString() } });
+  const end = performance.now() + SECONDS * 1000;
+  let rows = 0;
+  while (performance.now() < end) {
+    insert.run(body);
+    rows++;
+  }
+  db.close();
+  return rows / SECONDS;
+};
+
+/** The same against PostgreSQL: one connection, one autocommit INSERT per row. */
+const barePostgres = async (url: string): Promise<number> => {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query('CREATE TABLE bare (id bigserial PRIMARY KEY, body json NOT NULL)');
+  const body = JSON.stringify({ type: 'AgentHeartbeat', data: { agentId: 'bench-1' }, metadata: { at: new Date().toISOString() } });
+  const end = performance.now() + SECONDS * 1000;
+  let rows = 0;
+  while (performance.now() < end) {
+    await c.query('INSERT INTO bare (body) VALUES ($1)', [body]);
+    rows++;
+  }
+  await c.query('DROP TABLE bare');
+  await c.end();
+  return rows / SECONDS;
+};
+
+const readers = (url: string) =>
+  autocannon({ url: `${url}/v1/pools`, connections: READERS, duration: SECONDS }) as Promise<autocannon.Result>;
+
+interface WriteLoad {
+  events: number;
+  latencies: number[];
+  errors: number;
+  /** SSE lag per POSTed position (answer → change frame), ms; a frame that came first counts 0. */
+  lags: number[];
+  seconds: number;
+}
+
+/** WRITERS loops, each POSTing one heartbeat and waiting for the answer; an SSE client timing each position. */
+const writeLoad = async (url: string, durationMs: number): Promise<WriteLoad> => {
+  const agent = new Agent({ keepAlive: true, maxSockets: WRITERS });
+  const { hostname, port } = new URL(url);
+  const answered = new Map<string, number>();
+  const framed = new Map<string, number>();
+  const lags: number[] = [];
+  const es = new EventSource(`${url}/v1/changes`);
+  await new Promise<void>((resolve) => es.addEventListener('caught-up', () => resolve(), { once: true }));
+  es.addEventListener('change', (e) => {
+    const now = performance.now();
+    const at = answered.get(e.lastEventId);
+    if (at === undefined) framed.set(e.lastEventId, now);
+    else {
+      answered.delete(e.lastEventId);
+      lags.push(now - at);
+    }
+  });
+  const post = (body: string) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request({ host: hostname, port, path: '/v1/events', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  // Heartbeats of the fleet's running agents (else of agents it does not know: anomalies).
+  const running = ((await (await fetch(`${url}/v1/running`)).json()) as { running: string[] }).running;
+  const agentIds = running.length > 0 ? running : Array.from({ length: 100 }, (_, i) => `bench-${i}`);
+  const result: WriteLoad = { events: 0, latencies: [], errors: 0, lags, seconds: 0 };
+  const started = performance.now();
+  const end = started + durationMs;
+  await Promise.all(
+    Array.from({ length: WRITERS }, async (_, w) => {
+      for (let i = 0; performance.now() < end; i++) {
+        const body = JSON.stringify({ type: 'AgentHeartbeat', data: { agentId: agentIds[(w * 7919 + i) % agentIds.length] }, metadata: { at: new Date().toISOString() } });
+        const t0 = performance.now();
+        const res = await post(body);
+        const t1 = performance.now();
+        if (res.status !== 201) {
+          result.errors++;
+          continue;
+        }
+        result.events++;
+        result.latencies.push(t1 - t0);
+        const last = (JSON.parse(res.text) as { last: string }).last;
+        const frame = framed.get(last);
+        if (frame === undefined) answered.set(last, t1);
+        else {
+          framed.delete(last);
+          lags.push(0);
+        }
+      }
+    }),
+  );
+  result.seconds = (performance.now() - started) / 1000;
+  // Let the last frames arrive (the SSE stream follows the log), then stop timing.
+  const deadline = performance.now() + 5_000;
+  while (answered.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  es.close();
+  agent.destroy();
+  result.latencies.sort((a, b) => a - b);
+  lags.sort((a, b) => a - b);
+  return result;
+};
+
+const report = (name: string, bare: number, idle: autocannon.Result, busy: autocannon.Result, w: WriteLoad, startLoad: string) => {
+  const rate = w.events / w.seconds;
+  console.log(`\n${name}: rollcall serve, ${fmt(EVENTS)}-event store, ${WRITERS} writers × one event per POST, ${READERS} readers on /v1/pools, ${SECONDS} s per phase (${cpus().length} cores, load ${startLoad} at start, ${load()} at end)`);
+  console.log(`  baseline: bare one-row-per-transaction loop     ${fmt(bare).padStart(8)} rows/s`);
+  console.log(`  single-event POSTs                              ${fmt(rate).padStart(8)} events/s  p50 ${ms(percentile(w.latencies, 0.5))}  p99 ${ms(percentile(w.latencies, 0.99))}  errors ${w.errors}  (${(rate / bare).toFixed(1)}× the bare loop)`);
+  console.log(`  baseline: GET /v1/pools, no writes              ${fmt(idle.requests.average).padStart(8)} req/s     p50 ${ms(idle.latency.p50)}  p99 ${ms(idle.latency.p99)}`);
+  console.log(
+    `  GET /v1/pools under the writes                  ${fmt(busy.requests.average).padStart(8)} req/s     p50 ${ms(busy.latency.p50)}  p99 ${ms(busy.latency.p99)}  (${((100 * busy.requests.average) / idle.requests.average).toFixed(0)} % of idle req/s, p99 ${(busy.latency.p99 / Math.max(idle.latency.p99, 1)).toFixed(1)}× idle)`,
+  );
+  console.log(`  SSE lag, POST answer → change frame             ${fmt(w.lags.length).padStart(8)} frames    p50 ${ms(percentile(w.lags, 0.5))}  p99 ${ms(percentile(w.lags, 0.99))}`);
+  console.log(`  → targets: ≥ ${name === 'sqlite' ? '5,000' : '3,000'} events/s${name === 'sqlite' ? ', p99 ≤ 50 ms' : ''}; /v1/pools p99 ≤ 2× idle and ≥ 70 % of idle req/s; SSE lag p99 ≤ 50 ms`);
+};
+
+/** One store: seed, bare baseline, serve, idle readers, then writers + readers + SSE at once. */
+const run = async (name: string, open: () => Promise<EventStore>, storeUrl: string, bare: () => Promise<number>) => {
+  const startLoad = load();
+  const store = await open();
+  const t0 = performance.now();
+  await seed(store);
+  await store.close();
+  console.log(`\n${name}: seeded ${fmt(EVENTS)} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const bareRate = await bare();
+  const { url, child } = await startServe(storeUrl);
+  try {
+    const idle = await readers(url);
+    const [busy, w] = await Promise.all([readers(url), writeLoad(url, SECONDS * 1000)]);
+    report(name, bareRate, idle, busy, w, startLoad);
+  } finally {
+    await stopServe(child);
+  }
+};
+
+const stores = flags.stores.split(',');
+if (stores.includes('sqlite')) {
+  const dir = mkdtempSync(join(tmpdir(), 'rollcall-bench-fleet-'));
+  try {
+    const path = join(dir, 'fleet.db');
+    await run('sqlite', async () => openSqliteStore({ path }), `sqlite:${path}`, async () => bareSqlite(dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+if (stores.includes('postgres')) {
+  let database: Awaited<ReturnType<typeof throwawayDatabase>> | null = null;
+  try {
+    database = await throwawayDatabase(PG_ADMIN, 'rollcall_bench_fleet');
+  } catch (e) {
+    console.log(`\npostgres: skipped (no server at ${PG_ADMIN.replace(/:[^:@/]*@/, ':***@')}: ${(e as Error).message})`);
+  }
+  if (database !== null) {
+    const { url: dbUrl } = database;
+    try {
+      await run('postgres', () => openPostgresStore({ url: dbUrl }), dbUrl, () => barePostgres(dbUrl));
+    } finally {
+      await database.drop();
+    }
+  }
+}
