@@ -208,6 +208,11 @@ if (on('BENCH_PEER')) {
 if (process.env['BENCH_LIVE'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'live.ts')], { stdio: 'inherit', env: { ...process.env, BENCH_LIVE_EVENTS: String(EVENTS), BENCH_AGENTS: String(AGENTS) } });
 if (process.env['BENCH_REPLICAS'] !== '0') await (await import('./replicas.js')).benchReplicas().catch((e: Error) => console.log(`\nreplicas: skipped (${e.message})`));
 
+// The whole service path under a fleet's load (bench/fleet.ts, issue 19): 32 writers POSTing one
+// event at a time, readers on /v1/pools, an SSE client; each beside a bare one-row-commit loop.
+if (process.env['BENCH_FLEET'] !== '0') {
+  execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fleet.ts'), '--events', String(EVENTS), '--agents', String(AGENTS), ...(on('BENCH_PG') ? [] : ['--stores', 'sqlite'])], { stdio: 'inherit' });
+}
 // `rollcall serve` (bench/serve.ts): autocannon on GET /v1/pools while appending through POST, beside GET /healthz.
 if (process.env['BENCH_SERVE'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'serve.ts')], { stdio: 'inherit' });
 

@@ -98,6 +98,7 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
       uniqueIds: true,
       appendToStream: appender.appendToStream,
       appendBatch: appender.appendBatch,
+      appendGroup: appender.appendGroup,
       readPages: reads.readPages,
       readerUrl: () => options.url,
       readStream: reads.readStream,

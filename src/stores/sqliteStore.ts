@@ -61,6 +61,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
       uniqueIds: true,
       appendToStream: appender.appendToStream,
       appendBatch: appender.appendBatch,
+      appendGroup: appender.appendGroup,
       readPages: reads.readPages,
       // Another connection to the same file; an in-memory database exists only on this connection.
       ...(options.path === ':memory:' ? {} : { readerUrl: () => url }),

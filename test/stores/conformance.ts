@@ -4,6 +4,7 @@ import { RollcallError } from '../../src/errors.js';
 import { streamOf, type LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import type { AppendToStreamResult, EventStore, StoredEvent } from '../../src/stores/eventStore.js';
 import { heartbeats, makeEvent } from '../support/events.js';
+import { appendEvents } from '../../src/ingest/appendEvents.js';
 
 export interface ConformanceOptions {
   /** Events in the large-batch test. Default 100,000. */
@@ -117,6 +118,47 @@ export const describeEventStoreConformance = (
       expect(read.map((e) => e.id)).toEqual([...events.slice(0, 4), ...events.slice(4), repeatInBatch].map((e) => e.id));
       expectGaplessRevisions(read);
       expect(single.nextExpectedRevision).toBe(BigInt(read.filter((e) => e.stream === 'agent-a0').length - 1));
+    }, timeout);
+
+    it('appendGroup: several requests in one transaction, each as if alone after the earlier ones; a wrong revision refuses that one alone', async () => {
+      if (store.appendGroup === undefined) return;
+      const [a1, a2, b1, c1, d1] = [0, 1, 2, 3, 4].map(() => makeEvent('AgentHeartbeat', { agentId: 'grp' }));
+      const outcomes = await store.appendGroup([
+        { events: [a1!, a2!] },
+        { stream: 'agent-grp', events: [b1!], expectedRevision: 'no-stream' },
+        { stream: 'agent-grp', events: [c1!], expectedRevision: 1n },
+        { events: [a1!, d1!] },
+      ]);
+      const read = await collect(store.readAll());
+      expect(read.map((e) => e.id)).toEqual([a1!, a2!, c1!, d1!].map((e) => e.id));
+      expectGaplessRevisions(read);
+      expect(outcomes.map((o) => o.success)).toEqual([true, false, true, true]);
+      expect(outcomes[1]).toMatchObject({ success: false, error: { code: 'wrong-expected-revision' } });
+      const [p1, p2, p3, p4] = read.map((e) => e.position);
+      expect(outcomes[0]).toMatchObject({ success: true, data: { appended: 2, duplicates: 0, firstPosition: p1, lastPosition: p2 } });
+      expect(outcomes[2]).toMatchObject({ success: true, data: { appended: 1, duplicates: 0, lastPosition: p3, nextExpectedRevision: 2n } });
+      expect(outcomes[3]).toMatchObject({ success: true, data: { appended: 1, duplicates: 1, lastPosition: p4 } });
+      // A group that writes nothing (every id stored, or refused) is no error.
+      const none = await store.appendGroup([{ events: [a1!] }, { stream: 'agent-grp', events: [], expectedRevision: 'no-stream' }]);
+      expect(none.map((o) => o.success)).toEqual([true, false]);
+      expect(none[0]).toMatchObject({ data: { appended: 0, duplicates: 1, lastPosition: null } });
+    }, timeout);
+
+    it('group commit: concurrent appendEvents calls each land whole, at contiguous positions, answered once stored', async () => {
+      const requests = Array.from({ length: 32 }, (_, i) => heartbeats(1 + (i % 3), { agents: 4, prefix: `g${i}-` }));
+      const results = await Promise.all(requests.map((events) => appendEvents(store, events)));
+      const read = await collect(store.readAll());
+      expect(read).toHaveLength(requests.flat().length);
+      const at = new Map(read.map((e) => [e.id, e.position]));
+      results.forEach((r, i) => {
+        if (!r.success) throw r.error;
+        const positions = requests[i]!.map((e) => at.get(e.id)!);
+        expect(positions[positions.length - 1]).toBe(r.data.last);
+        for (let k = 1; k < positions.length; k++) expect(positions[k]).toBe(positions[k - 1]! + (options.gaplessPositions ? 1n : positions[k]! - positions[k - 1]!));
+        if (r.data.first !== null) expect(r.data.first).toBe(positions[0]);
+      });
+      expectIncreasing(read);
+      expectGaplessRevisions(read);
     }, timeout);
 
     it('enforces expected revisions: no-stream, stream-exists, exact and any', async () => {

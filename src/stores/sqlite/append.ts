@@ -1,11 +1,11 @@
 import type Database from 'better-sqlite3';
 import { streamOf, type LifecycleEvent } from '../../events/lifecycleEvents.js';
-import type { AppendResult, AppendToStreamResult, EventStore, ExpectedRevision } from '../eventStore.js';
+import type { AppendResult, AppendToStreamResult, EventStore, ExpectedRevision, GroupOutcome, GroupRequest } from '../eventStore.js';
 import { checkExpectedRevision } from '../expectedRevision.js';
 import { pause } from '../pause.js';
 import type { SqliteDb } from './db.js';
 import { sqliteCode } from './errors.js';
-import type { RollcallError } from '../../errors.js';
+import { RollcallError } from '../../errors.js';
 
 /** Page cache (negative: KiB) during a bulk append, and the events from which an append is bulk. */
 const BULK_CACHE = -131072;
@@ -19,14 +19,14 @@ export interface SqliteAppendOptions {
 }
 
 /**
- * Appends, each call one write transaction. SQLite serializes writers, so positions (rowids) are
+ * Appends, each call one write transaction (a group commit's `appendGroup` too: several requests, one commit). SQLite serializes writers, so positions (rowids) are
  * 1, 2, 3… in commit order and a poller never skips one.
  */
 export const createSqliteAppender = (
   db: Database.Database,
   sql: SqliteDb,
   options: SqliteAppendOptions,
-): Pick<EventStore, 'appendToStream' | 'appendBatch'> => {
+): Required<Pick<EventStore, 'appendToStream' | 'appendBatch' | 'appendGroup'>> => {
   const insert = db.prepare(
     `INSERT INTO events (stream, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (id) DO NOTHING`,
@@ -56,14 +56,29 @@ export const createSqliteAppender = (
     return { appended, duplicates: events.length - appended, lastPosition, firstPosition };
   };
 
-  const appendToStreamTx = db.transaction(
-    (stream: string, events: readonly LifecycleEvent[], expected: ExpectedRevision): AppendToStreamResult => {
-      const before = currentRevision(stream);
-      checkExpectedRevision(stream, expected, before === null ? null : BigInt(before));
-      const result = write(events, stream);
-      const after = before === null ? (result.appended ? result.appended - 1 : null) : before + result.appended;
-      return { ...result, nextExpectedRevision: after === null ? -1n : BigInt(after) };
-    },
+  /** One stream request inside the caller's transaction: checked (throws before writing anything), then written. */
+  const toStream = (stream: string, events: readonly LifecycleEvent[], expected: ExpectedRevision): AppendToStreamResult => {
+    const before = currentRevision(stream);
+    checkExpectedRevision(stream, expected, before === null ? null : BigInt(before));
+    const result = write(events, stream);
+    const after = before === null ? (result.appended ? result.appended - 1 : null) : before + result.appended;
+    return { ...result, nextExpectedRevision: after === null ? -1n : BigInt(after) };
+  };
+  const appendToStreamTx = db.transaction(toStream);
+  /**
+   * A group: every request in order in one transaction, each seeing what the earlier ones wrote;
+   * a wrong expected revision refuses that request alone (it is checked before it writes).
+   */
+  const appendGroupTx = db.transaction((requests: readonly GroupRequest[]): GroupOutcome[] =>
+    requests.map((r): GroupOutcome => {
+      if (r.stream === undefined) return { success: true, data: write(r.events, null) };
+      try {
+        return { success: true, data: toStream(r.stream, r.events, r.expectedRevision ?? 'any') };
+      } catch (e) {
+        if (e instanceof RollcallError && e.code === 'wrong-expected-revision') return { success: false, error: e };
+        throw e;
+      }
+    }),
   );
   const appendBatchTx = db.transaction((events: readonly LifecycleEvent[]): AppendResult => write(events, null));
 
@@ -89,12 +104,12 @@ export const createSqliteAppender = (
    * the event loop (better-sqlite3 is synchronous: SQLite's own busy wait would freeze timers,
    * subscriptions and sockets of this process for as long as the other one writes).
    */
-  const writeLocked = async <T extends AppendResult>(tx: () => T): Promise<T> => {
+  const writeLocked = async <T>(tx: () => T, wrote: (result: T) => boolean = (r) => (r as AppendResult).appended > 0): Promise<T> => {
     const deadline = Date.now() + options.busyTimeoutMs;
     for (;;) {
       try {
         const result = sql.guard('append', tx);
-        if (result.appended) options.onCommit();
+        if (wrote(result)) options.onCommit();
         return result;
       } catch (e) {
         if (!sqliteCode((e as RollcallError).cause).startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw e;
@@ -107,5 +122,13 @@ export const createSqliteAppender = (
     appendToStream: (stream, events, opts = {}) =>
       writeLocked(() => appendToStreamTx.immediate(stream, events, opts.expectedRevision ?? 'any')),
     appendBatch: (events) => writeLocked(() => bulkCache(events.length, () => appendBatchTx.immediate(events))),
+    appendGroup: (requests) => {
+      let events = 0;
+      for (const r of requests) events += r.events.length;
+      return writeLocked(
+        () => bulkCache(events, () => appendGroupTx.immediate(requests)),
+        (outcomes) => outcomes.some((o) => o.success && o.data.appended > 0),
+      );
+    },
   };
 };
