@@ -14,7 +14,7 @@ const bearer = (header: string | undefined): string | null => {
 };
 
 // Probes must answer without credentials, or an orchestrator could not check a locked-down replica.
-const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
 export interface AuthOptions {
   /** Needed for writes (`POST`). */

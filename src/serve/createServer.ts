@@ -59,6 +59,7 @@ export interface RollcallServer {
 export const createServer = async (options: ServerOptions): Promise<RollcallServer> => {
   const { rollcall, store } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const maxEvents = options.maxEvents ?? 10_000;
   const streams = new Set<SseStream>();
   const metrics = createServeMetrics(rollcall);
 
@@ -137,7 +138,7 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   await app.register(eventsRoute, {
     store,
     maxBodyBytes,
-    maxEvents: options.maxEvents ?? 10_000,
+    maxEvents,
     maxClockSkewMs: options.maxClockSkewMs ?? 5 * 60 * 1000,
   });
   await app.register(changesRoute, {
@@ -166,7 +167,11 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
     },
   });
   await app.register(metricsRoute, { metrics });
-  await app.register(openapiRoutes);
+  await app.register(openapiRoutes, {
+    writesNeedToken: options.token != null,
+    readsNeedToken: options.readToken != null,
+    maxEvents,
+  });
   await app.register(dashboardRoute, { dir: options.dashboardDir ?? defaultDashboardDir });
 
   // Open SSE streams would keep the server from closing: end them first (clients may reconnect elsewhere).
