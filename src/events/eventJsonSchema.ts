@@ -25,6 +25,11 @@ const descriptions: Record<LifecycleEventType, string> = {
   RunFinished: 'That run is over.',
   AgentStopped: "The agent's process stopped; with resumable its sessions are suspended, else they end.",
   AgentCrashed: "The agent's process died unexpectedly (only the session with that pid, when a pid is given).",
+  OrchestratorStarted:
+    'The orchestrator on host started anew with a higher epoch: its live sessions not listed in adopted end with reason orchestrator_restarted.',
+  SessionLeaseRenewed: "The session's lease runs again for leaseMs (its own length when absent) from this event's at.",
+  AgentSuspected: 'A reconciler saw no sign of life for a while: a warning, the agent keeps its slot.',
+  AgentReleased: "An operator lifts the agent's crash-loop quarantine; the count of abnormal ends restarts.",
 };
 
 /** The JSON Schema (draft 2020-12) of one event envelope: a plain JSON value, safe to serialize or mutate. */

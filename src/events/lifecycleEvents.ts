@@ -8,6 +8,10 @@ const Pid = z.number().int().positive().max(MAX_PID);
 /** A machine's name, as its reconciler knows it (`--host`, default the hostname). */
 const Host = z.string().min(1);
 const Generation = z.number().int().nonnegative();
+/** An orchestrator's restart count on its host (SPEC §7.1): events naming a lower one than the host's are fenced. */
+const Epoch = z.number().int().min(1);
+/** How long a session holds its slot without a sign of life (SPEC §7.2). */
+const LeaseMs = z.number().int().positive();
 const TypeKeys = z.array(z.string().min(1));
 
 const event = <T extends string, S extends z.ZodRawShape>(type: T, data: S) =>
@@ -58,6 +62,7 @@ export const SessionStarting = event('SessionStarting', {
   agentId: Id,
   sessionId: Id,
   poolId: Id.optional(),
+  leaseMs: LeaseMs.optional(),
 });
 export type SessionStarting = z.infer<typeof SessionStarting>;
 
@@ -68,6 +73,8 @@ export const AgentSpawned = event('AgentSpawned', {
   pid: Pid.optional(),
   generation: Generation.optional(),
   host: Host.optional(),
+  epoch: Epoch.optional(),
+  leaseMs: LeaseMs.optional(),
 });
 export type AgentSpawned = z.infer<typeof AgentSpawned>;
 
@@ -86,6 +93,8 @@ export const SessionResumed = event('SessionResumed', {
   sessionId: Id,
   pid: Pid.optional(),
   host: Host.optional(),
+  epoch: Epoch.optional(),
+  leaseMs: LeaseMs.optional(),
 });
 export type SessionResumed = z.infer<typeof SessionResumed>;
 
@@ -95,7 +104,7 @@ export const SessionTerminationRequested = event('SessionTerminationRequested', 
 });
 export type SessionTerminationRequested = z.infer<typeof SessionTerminationRequested>;
 
-export const SessionEnded = event('SessionEnded', { agentId: Id, sessionId: Id, reason: z.string() });
+export const SessionEnded = event('SessionEnded', { agentId: Id, sessionId: Id, reason: z.string(), epoch: Epoch.optional() });
 export type SessionEnded = z.infer<typeof SessionEnded>;
 
 export const SessionNotFound = event('SessionNotFound', { agentId: Id, sessionId: Id });
@@ -108,7 +117,7 @@ export const SessionReset = event('SessionReset', {
 });
 export type SessionReset = z.infer<typeof SessionReset>;
 
-export const RunStarted = event('RunStarted', { agentId: Id, sessionId: Id, generation: Generation });
+export const RunStarted = event('RunStarted', { agentId: Id, sessionId: Id, generation: Generation, epoch: Epoch.optional() });
 export type RunStarted = z.infer<typeof RunStarted>;
 
 export const RunFinished = event('RunFinished', {
@@ -116,6 +125,7 @@ export const RunFinished = event('RunFinished', {
   sessionId: Id,
   generation: Generation,
   outcome: z.string().optional(),
+  epoch: Epoch.optional(),
 });
 export type RunFinished = z.infer<typeof RunFinished>;
 
@@ -128,6 +138,25 @@ export type AgentStopped = z.infer<typeof AgentStopped>;
 
 export const AgentCrashed = event('AgentCrashed', { agentId: Id, reason: z.string(), pid: Pid.optional() });
 export type AgentCrashed = z.infer<typeof AgentCrashed>;
+
+export const OrchestratorStarted = event('OrchestratorStarted', {
+  host: Host,
+  epoch: Epoch,
+  adopted: z.array(z.strictObject({ agentId: Id, sessionId: Id, pid: Pid.optional() })).optional(),
+});
+export type OrchestratorStarted = z.infer<typeof OrchestratorStarted>;
+
+export const SessionLeaseRenewed = event('SessionLeaseRenewed', { agentId: Id, sessionId: Id, leaseMs: LeaseMs.optional() });
+export type SessionLeaseRenewed = z.infer<typeof SessionLeaseRenewed>;
+
+/** What a reconciler saw when it suspected an agent (any JSON per key), for the record. */
+const Observed = z.record(z.string(), z.unknown());
+
+export const AgentSuspected = event('AgentSuspected', { agentId: Id, reason: z.string().min(1), observed: Observed.optional() });
+export type AgentSuspected = z.infer<typeof AgentSuspected>;
+
+export const AgentReleased = event('AgentReleased', { agentId: Id, reason: z.string().optional() });
+export type AgentReleased = z.infer<typeof AgentReleased>;
 
 /** The body of every lifecycle event: `type` plus its strictly validated `data`. */
 export const LifecycleEventBody = z.discriminatedUnion('type', [
@@ -152,6 +181,10 @@ export const LifecycleEventBody = z.discriminatedUnion('type', [
   RunFinished,
   AgentStopped,
   AgentCrashed,
+  OrchestratorStarted,
+  SessionLeaseRenewed,
+  AgentSuspected,
+  AgentReleased,
 ]);
 export type LifecycleEventBody = z.infer<typeof LifecycleEventBody>;
 export type LifecycleEventType = LifecycleEventBody['type'];
@@ -196,8 +229,10 @@ export const recorded = (e: LifecycleEvent, stream: string, revision: bigint, po
 
 const poolTypes = new Set<string>(['PoolCreated', 'PoolUpdated', 'PoolDeleted']);
 
-/** The stream an event belongs to: `pool-<poolId>` for pool events, else `agent-<agentId>`. */
+/** The stream an event belongs to: `pool-<poolId>` for pool events, `host-<host>` for a host's, else `agent-<agentId>`. */
 export const streamOf = (event: LifecycleEventBody): string =>
   poolTypes.has(event.type)
     ? `pool-${(event.data as { poolId: string }).poolId}`
-    : `agent-${(event.data as { agentId: string }).agentId}`;
+    : event.type === 'OrchestratorStarted'
+      ? `host-${event.data.host}`
+      : `agent-${(event.data as { agentId: string }).agentId}`;

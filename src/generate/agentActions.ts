@@ -1,12 +1,30 @@
 import type { FleetContext } from './fleetContext.js';
+import type { FleetHosts } from './fleetHosts.js';
 import type { FleetPools } from './fleetPools.js';
 import type { FleetRoster } from './fleetRoster.js';
-import { DIRECTOR_END_FACTOR, PID_CHECK, moves, reasons, type Action, type SimAgent, type SimSession } from './fleetModel.js';
+import {
+  DIRECTOR_END_FACTOR,
+  PID_CHECK,
+  QUARANTINE_AFTER,
+  QUARANTINE_WINDOW_MS,
+  moves,
+  reasons,
+  type Action,
+  type SimAgent,
+  type SimSession,
+} from './fleetModel.js';
 import type { DataOf, GeneratedEvent } from './generatedEvent.js';
 
 export interface AgentActions {
   /** What each action emits (null: nothing this step, e.g. an end held back to arrive late). */
   readonly act: Readonly<Record<Action, (a: SimAgent) => GeneratedEvent | null>>;
+  /**
+   * Ends, in the simulation, a live session whose lease the log's clock has passed: the projection
+   * ends it (lease_expired) as soon as an event later than its expiry arrives, with no event of its own.
+   */
+  lapse(a: SimAgent): void;
+  /** Counts an abnormal end at `at` (ms) as the projection does (SPEC §7.4). */
+  endedAbnormally(a: SimAgent, at?: number): void;
   /** The agent's next action, by weight among those its state allows now; undefined when none does. */
   choose(a: SimAgent): Action | undefined;
 }
@@ -20,10 +38,27 @@ export const registration = (a: SimAgent): DataOf<'AgentRegistered'> => {
 };
 
 /** The agents' state machine: every way a session starts, runs and ends in the seed reports. */
-export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleetPools: FleetPools): AgentActions => {
+export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleetPools: FleetPools, hosts: FleetHosts): AgentActions => {
   const { rng, rates, clock, ids, deliveries } = ctx;
   const { make, onSession } = ctx.events;
   const { setLive, rememberPid, closeSession, sessionOf } = roster;
+
+  /** Runs a session's lease from now (never backwards), as the projection does on a renewal. */
+  const renew = (s: SimSession) => {
+    if (s.leaseMs !== undefined) s.leaseExpiresAt = Math.max(s.leaseExpiresAt, clock.now + s.leaseMs);
+  };
+  /** Where the process runs: the agent's host, and its orchestrator's epoch (most orchestrators say it). */
+  const placeOn = (a: SimAgent, s: SimSession, data: DataOf<'AgentSpawned'> | DataOf<'SessionResumed'>) => {
+    const host = hosts.hostOf(a);
+    s.host = host;
+    data.host = host;
+    const epoch = hosts.epochOf(host);
+    if (epoch > 0 && rng.chance(0.8)) data.epoch = epoch;
+    if (s.leaseMs !== undefined) {
+      data.leaseMs = s.leaseMs;
+      s.leaseExpiresAt = clock.now + s.leaseMs;
+    }
+  };
 
   const spawnInto = (a: SimAgent, s: SimSession): GeneratedEvent => {
     const pid = rng.chance(0.95) ? ids.nextPid() : undefined;
@@ -33,6 +68,7 @@ export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleet
     if (s.pool !== undefined) data.poolId = s.pool.id;
     if (pid !== undefined) data.pid = pid;
     if (rng.chance(0.9)) data.generation = a.generation;
+    placeOn(a, s, data);
     const event = onSession(s, 'AgentSpawned', data, 'dispatch-daemon');
     deliveries.release(a);
     return event;
@@ -48,7 +84,26 @@ export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleet
     a.disconnectedAt = clock.now;
     return make('AgentDisconnected', { agentId: a.id, connectionId }, 'control-socket');
   };
-  const heartbeat = (a: SimAgent): GeneratedEvent => make('AgentHeartbeat', { agentId: a.id }, 'agent');
+  const heartbeat = (a: SimAgent): GeneratedEvent => {
+    if (a.session?.live === true) renew(a.session);
+    return make('AgentHeartbeat', { agentId: a.id }, 'agent');
+  };
+
+  // The dispatcher keeps the projection's crash-loop count (SPEC §7.4) so it honours a quarantine.
+  const endedAbnormally = (a: SimAgent, now = clock.now) => {
+    if (a.quarantined) return;
+    const ends = a.abnormalEnds.filter((t) => t > now - QUARANTINE_WINDOW_MS && t <= now);
+    ends.push(now);
+    while (ends.length > QUARANTINE_AFTER) ends.shift();
+    a.abnormalEnds = ends;
+    a.quarantined = ends.length >= QUARANTINE_AFTER;
+  };
+  /** An operator lifts a quarantine before the agent starts again. */
+  const release = (a: SimAgent): GeneratedEvent => {
+    a.quarantined = false;
+    a.abnormalEnds = [];
+    return make('AgentReleased', { agentId: a.id, reason: 'released after a crash loop' }, 'operator');
+  };
 
   const act: Readonly<Record<Action, (a: SimAgent) => GeneratedEvent | null>> = {
     register: (a) => {
@@ -78,6 +133,7 @@ export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleet
       return event;
     },
     startSession: (a) => {
+      if (a.quarantined) return release(a);
       const pool = fleetPools.choosePool(a);
       if (pool === null) return heartbeat(a);
       const s: SimSession = {
@@ -87,6 +143,9 @@ export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleet
         correlationId: rng.uuid(),
         lastEventId: undefined,
         live: false,
+        host: undefined,
+        leaseMs: rng.chance(0.3) ? rng.int(30, 180) * 1000 : undefined,
+        leaseExpiresAt: 0,
       };
       a.session = s;
       setLive(a, s, true);
@@ -95,6 +154,10 @@ export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleet
       a.state = 'starting';
       const data: DataOf<'SessionStarting'> = { agentId: a.id, sessionId: s.id };
       if (pool !== undefined) data.poolId = pool.id;
+      if (s.leaseMs !== undefined) {
+        data.leaseMs = s.leaseMs;
+        s.leaseExpiresAt = clock.now + s.leaseMs;
+      }
       return onSession(s, 'SessionStarting', data, 'dispatch-daemon');
     },
     spawn: (a) => spawnInto(a, sessionOf(a)),
@@ -106,6 +169,7 @@ export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleet
     },
     startFailed: (a) => {
       const s = closeSession(a);
+      endedAbnormally(a);
       a.state = 'idle';
       const reason = rng.pick(reasons.startFailed);
       const source = reason === 'start_timeout' ? 'reconciler' : 'dispatch-daemon';
@@ -130,6 +194,7 @@ export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleet
       return deliveries.maybeLate(a, onSession(s, 'SessionEnded', { agentId: a.id, sessionId: s.id, reason }, 'dispatch-daemon'));
     },
     crash: (a) => {
+      if (a.session?.live === true) endedAbnormally(a);
       const s = closeSession(a);
       a.state = 'idle';
       const pidCheck = rng.chance(0.7);
@@ -148,6 +213,7 @@ export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleet
       return event;
     },
     disconnectCrash: (a) => {
+      if (a.session?.live === true) endedAbnormally(a);
       const s = closeSession(a);
       a.state = 'idle';
       return make('AgentCrashed', { agentId: a.id, reason: 'agent_disconnected' }, 'reconciler', s.correlationId);
@@ -179,17 +245,20 @@ export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleet
       return onSession(s, 'SessionSuspended', { agentId: a.id, sessionId: s.id }, 'session-manager');
     },
     resume: (a) => {
+      if (a.quarantined) return release(a);
       const s = sessionOf(a);
       setLive(a, s, true);
       s.pid = rng.chance(0.9) ? ids.nextPid() : undefined;
       a.state = 'running';
       const data: DataOf<'SessionResumed'> = { agentId: a.id, sessionId: s.id };
       if (s.pid !== undefined) data.pid = s.pid;
+      placeOn(a, s, data);
       return onSession(s, 'SessionResumed', data, 'session-manager');
     },
     // "No conversation found" on resume (seed 002).
     notFound: (a) => {
       const s = closeSession(a);
+      endedAbnormally(a);
       a.state = 'idle';
       return deliveries.maybeLate(a, onSession(s, 'SessionNotFound', { agentId: a.id, sessionId: s.id }, 'session-manager'));
     },
@@ -235,6 +304,22 @@ export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleet
       a.state = 'idle';
       return connect(a);
     },
+    renewLease: (a) => {
+      const s = sessionOf(a);
+      renew(s);
+      return onSession(s, 'SessionLeaseRenewed', { agentId: a.id, sessionId: s.id }, 'agent-runtime');
+    },
+    // A reconciler's warning while the agent is within its disconnect grace (SPEC §7.3).
+    suspect: (a) =>
+      make('AgentSuspected', { agentId: a.id, reason: 'disconnected', observed: { disconnectedAt: ctx.events.iso(a.disconnectedAt) } }, 'reconciler'),
+  };
+
+  const lapse = (a: SimAgent) => {
+    const s = a.session;
+    if (s === null || !s.live || s.leaseMs === undefined || !(clock.now > s.leaseExpiresAt)) return;
+    closeSession(a);
+    endedAbnormally(a, s.leaseExpiresAt);
+    if (a.state !== 'dark') a.state = 'idle';
   };
 
   const weights = new Float64Array(Math.max(...Object.values(moves).map((m) => m.length)));
@@ -258,5 +343,5 @@ export const createAgentActions = (ctx: FleetContext, roster: FleetRoster, fleet
     return undefined;
   };
 
-  return { act, choose };
+  return { act, choose, lapse, endedAbnormally };
 };

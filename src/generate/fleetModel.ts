@@ -35,6 +35,12 @@ export interface SimSession {
   readonly correlationId: string;
   lastEventId: string | undefined;
   live: boolean;
+  /** The host its process runs on, once spawned. */
+  host: string | undefined;
+  /** Its lease length (SPEC §7.2), when it holds its slot on one. */
+  readonly leaseMs: number | undefined;
+  /** When the projection will end it unless renewed (ms; meaningful while live and leased). */
+  leaseExpiresAt: number;
 }
 
 export interface SimAgent {
@@ -58,6 +64,10 @@ export interface SimAgent {
   terminatingSince: number;
   darkUntil: number;
   reconcilerIgnores: boolean;
+  /** Times of its recent abnormal ends, as the projection counts them (SPEC §7.4). */
+  abnormalEnds: number[];
+  /** Quarantined by a crash loop: the dispatcher releases it before starting it again. */
+  quarantined: boolean;
 }
 
 export type Action =
@@ -84,7 +94,9 @@ export type Action =
   | 'reset'
   | 'vanish'
   | 'reconcilerEnd'
-  | 'wake';
+  | 'wake'
+  | 'renewLease'
+  | 'suspect';
 
 export interface Move {
   readonly action: Action;
@@ -98,6 +110,9 @@ export interface Move {
 export const DISCONNECT_GRACE_MS = 30_000;
 export const STUCK_TERMINATING_MS = 600_000;
 export const DIRECTOR_END_FACTOR = 0.15;
+/** The projection's crash-loop defaults (SPEC §7.4). */
+export const QUARANTINE_AFTER = 3;
+export const QUARANTINE_WINDOW_MS = 600_000;
 
 const connected = (a: SimAgent): boolean => a.connection !== null;
 const offline = (a: SimAgent): boolean => a.connection === null;
@@ -105,12 +120,18 @@ const graceOver = (a: SimAgent, now: number): boolean =>
   a.connection === null && now - a.disconnectedAt > DISCONNECT_GRACE_MS;
 
 // Connection churn is possible whenever a process is up.
+const leased = (a: SimAgent): boolean => a.connection !== null && a.session?.leaseMs !== undefined;
+/** Disconnected but within its grace: what a reconciler suspects before it is sure (SPEC §7.3). */
+const inGrace = (a: SimAgent, now: number): boolean => a.connection === null && now - a.disconnectedAt <= DISCONNECT_GRACE_MS;
+
 const connectionMoves: readonly Move[] = [
   { action: 'heartbeat', weight: 3, when: connected },
   { action: 'disconnect', weight: 0.12, when: connected },
   { action: 'flap', weight: 0.06, when: connected },
   { action: 'connect', weight: 3, when: offline },
   { action: 'disconnectCrash', weight: 2, when: graceOver },
+  { action: 'renewLease', weight: 1, when: leased },
+  { action: 'suspect', weight: 0.5, when: inGrace },
 ];
 
 /** Next plausible actions per state, chosen by weight among those whose `when` holds. */

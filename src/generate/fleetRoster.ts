@@ -40,6 +40,8 @@ export const createFleetRoster = (ctx: FleetContext, agentCount: number): FleetR
       terminatingSince: 0,
       darkUntil: 0,
       reconcilerIgnores: false,
+      abnormalEnds: [],
+      quarantined: false,
     };
   };
   const agents: SimAgent[] = Array.from({ length: agentCount }, (_, slot) => {

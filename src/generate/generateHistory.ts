@@ -2,6 +2,7 @@ import { createAgentActions } from './agentActions.js';
 import { createDeliveries } from './deliveries.js';
 import { createEventFactory } from './eventFactory.js';
 import { createFleetClock } from './fleetClock.js';
+import { createFleetHosts } from './fleetHosts.js';
 import type { FleetContext } from './fleetContext.js';
 import { createFleetIds } from './fleetIds.js';
 import { createFleetPools } from './fleetPools.js';
@@ -17,6 +18,8 @@ export { DEFAULT_START, defaultMessRates, type GenerateOptions, type MessRates }
 
 /** Share of events that change a pool's configuration. */
 const POOL_RATE = 0.002;
+/** Share of events that are an orchestrator restarting on its host. */
+const RESTART_RATE = 0.0003;
 /** After this many fruitless picks a dark agent is woken, so every step emits an event. */
 const PATIENCE = 8;
 
@@ -32,20 +35,31 @@ const createFleet = (options: GenerateOptions): { next: () => GeneratedEvent } =
   const ctx: FleetContext = { rng, rates: o.rates, clock, events, ids, deliveries };
   const fleetPools = createFleetPools(ctx, o.agents);
   const roster = createFleetRoster(ctx, o.agents);
-  const { act, choose } = createAgentActions(ctx, roster, fleetPools);
+  const hosts = createFleetHosts(ctx, roster, o.agents);
+  const actions = createAgentActions(ctx, roster, fleetPools, hosts);
+  const { act, choose, lapse } = actions;
   const stray = createStrays(ctx, roster, fleetPools);
 
   let poolsToCreate = 0;
+  let hostsToStart = 0;
   const fresh = (tries: number): GeneratedEvent | null => {
     const initial = fleetPools.pools[poolsToCreate];
     if (initial !== undefined) {
       poolsToCreate++;
       return fleetPools.createPool(initial);
     }
+    // Each host's orchestrator announces its first epoch before any agent runs there.
+    const host = hosts.names[hostsToStart];
+    if (host !== undefined) {
+      hostsToStart++;
+      return hosts.restart(host, actions);
+    }
     const r = rng.float();
     if (r < o.rates.stray) return stray();
     if (r < o.rates.stray + POOL_RATE) return fleetPools.poolStep();
+    if (r < o.rates.stray + POOL_RATE + RESTART_RATE) return hosts.restart(rng.pick(hosts.names), actions);
     const a = rng.pick(roster.agents);
+    lapse(a);
     const action = choose(a);
     if (action !== undefined) return act[action](a);
     return a.state === 'dark' && tries > PATIENCE ? act.wake(a) : null;

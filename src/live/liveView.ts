@@ -5,6 +5,7 @@ import {
   agentJson,
   anomaliesJson,
   byCodeUnit,
+  hostsJson,
   idRecord,
   lifecycleView,
   occupiedPool,
@@ -22,6 +23,8 @@ export interface ViewSections {
   agents: Record<string, AgentJson>;
   sessions: Record<string, SessionJson>;
   running: { running: string[]; busy: string[] };
+  /** SPEC §7: orchestrator hosts and quarantined agents. */
+  liveness: { hosts: ProjectionJson['hosts']; quarantined: string[] };
   anomalies: ProjectionJson['anomalies'];
   projection: ProjectionJson;
 }
@@ -122,6 +125,22 @@ export const createLiveView = (state: LifecycleState): LiveView => {
     agents: new Set<string>(),
     running: new Set<string>(),
     sessions: new Set<string>(),
+    liveness: new Set<string>(),
+  };
+  // The host each running agent's live session runs on, and how many per host.
+  const hostOfAgent = new Map<string, string>();
+  const liveOnHost = new Map<string, number>();
+  const runOn = (agentId: string, host: string | null) => {
+    const before = hostOfAgent.get(agentId) ?? null;
+    if (before === host) return;
+    if (before !== null) {
+      liveOnHost.set(before, liveOnHost.get(before)! - 1);
+      hostOfAgent.delete(agentId);
+    }
+    if (host !== null) {
+      liveOnHost.set(host, (liveOnHost.get(host) ?? 0) + 1);
+      hostOfAgent.set(agentId, host);
+    }
   };
   // Who occupies which pool: a pool's activeAgentIds without a scan. (A pool whose occupancy
   // changed is named by `changed` itself, with the agents that moved.)
@@ -131,6 +150,7 @@ export const createLiveView = (state: LifecycleState): LiveView => {
   let agents!: Kept<ViewSections['agents']>;
   let sessions!: Kept<ViewSections['sessions']>;
   let running!: Kept<ViewSections['running']>;
+  let liveness!: Kept<ViewSections['liveness']>;
   let anomalies!: Kept<ViewSections['anomalies']> & { count: number };
   let whole: Kept<ProjectionJson> | undefined;
 
@@ -152,13 +172,18 @@ export const createLiveView = (state: LifecycleState): LiveView => {
   /** The first read: one full build, every section seeded from it. */
   const start = () => {
     started = true;
-    for (const a of state.agents.values()) occupy(a.agentId, occupiedPool(a, agentStatus(state.sessions, a).live));
+    for (const a of state.agents.values()) {
+      const live = agentStatus(state.sessions, a).live;
+      occupy(a.agentId, occupiedPool(a, live));
+      runOn(a.agentId, live?.host ?? null);
+    }
     const v = lifecycleView(state);
     const at = state.position;
     pools = { value: v.pools, at, text: undefined };
     agents = { value: v.agents, at, text: undefined };
     sessions = { value: v.sessions, at, text: undefined };
     running = { value: { running: v.running, busy: v.busy }, at, text: undefined };
+    liveness = { value: { hosts: v.hosts, quarantined: v.quarantined }, at, text: undefined };
     anomalies = { value: v.anomalies, at, text: undefined, count: state.anomalies.count };
   };
 
@@ -212,6 +237,19 @@ export const createLiveView = (state: LifecycleState): LiveView => {
       return r === previous.running && b === previous.busy ? previous : { running: r, busy: b };
     });
 
+  // Hosts are few and a restart may name no entity (a host with nothing live): rebuilt whenever the position moved.
+  const bringLiveness = () =>
+    bring(liveness, true, (previous) => {
+      let q = previous.quarantined;
+      for (const id of dirty.liveness) {
+        const a = state.agents.get(id);
+        q = withMember(q, id, a !== undefined && a.quarantine !== null);
+        runOn(id, a === undefined ? null : (agentStatus(state.sessions, a).live?.host ?? null));
+      }
+      dirty.liveness.clear();
+      return { hosts: hostsJson(state, liveOnHost), quarantined: q };
+    });
+
   const bringPools = () => {
     for (const id of dirty.occupancy) {
       const a = state.agents.get(id);
@@ -244,12 +282,13 @@ export const createLiveView = (state: LifecycleState): LiveView => {
     agents: () => (agents.text ??= dictionaryText(agents.value)),
     sessions: () => (sessions.text ??= dictionaryText(sessions.value)),
     running: () => (running.text ??= JSON.stringify(running.value)),
+    liveness: () => (liveness.text ??= JSON.stringify(liveness.value)),
     anomalies: () => (anomalies.text ??= JSON.stringify(anomalies.value)),
   };
 
   const bringWhole = (): Kept<ProjectionJson> => {
     if (whole !== undefined && whole.at === state.position) return whole;
-    const [p, a, s, r, x] = [bringPools(), bringAgents(), bringSessions(), bringRunning(), bringAnomalies()];
+    const [p, a, s, r, l, x] = [bringPools(), bringAgents(), bringSessions(), bringRunning(), bringLiveness(), bringAnomalies()];
     const value: ProjectionJson = {
       position: state.position === null ? null : state.position.toString(),
       pools: p.value,
@@ -257,6 +296,8 @@ export const createLiveView = (state: LifecycleState): LiveView => {
       sessions: s.value,
       running: r.value.running,
       busy: r.value.busy,
+      hosts: l.value.hosts,
+      quarantined: l.value.quarantined,
       anomalies: x.value,
     };
     return (whole = { value, at: state.position, text: undefined });
@@ -284,6 +325,10 @@ export const createLiveView = (state: LifecycleState): LiveView => {
         kept = bringRunning();
         json = textOf.running;
         break;
+      case 'liveness':
+        kept = bringLiveness();
+        json = textOf.liveness;
+        break;
       case 'anomalies':
         kept = bringAnomalies();
         json = textOf.anomalies;
@@ -293,14 +338,21 @@ export const createLiveView = (state: LifecycleState): LiveView => {
         kept = w;
         // The whole view's text is its sections' texts, each made once per change of that section.
         json = () =>
-          (w.text ??= `{"position":${JSON.stringify(w.value.position)},"pools":${textOf.pools()},"agents":${textOf.agents()},"sessions":${textOf.sessions()},${inner(textOf.running())},"anomalies":${textOf.anomalies()}}`);
+          (w.text ??= `{"position":${JSON.stringify(w.value.position)},"pools":${textOf.pools()},"agents":${textOf.agents()},"sessions":${textOf.sessions()},${inner(textOf.running())},${inner(textOf.liveness())},"anomalies":${textOf.anomalies()}}`);
       }
     }
     // A later read may have moved the section on before this text is asked for: then it is made from the value itself.
     const value = kept.value as ViewSections[K];
-    const sections = name === 'projection' ? [pools.value, agents.value, sessions.value, running.value, anomalies.value] : null;
+    const sections = name === 'projection' ? [pools.value, agents.value, sessions.value, running.value, liveness.value, anomalies.value] : null;
     const unmoved = () =>
-      sections === null ? kept.value === value : pools.value === sections[0] && agents.value === sections[1] && sessions.value === sections[2] && running.value === sections[3] && anomalies.value === sections[4];
+      sections === null
+        ? kept.value === value
+        : pools.value === sections[0] &&
+          agents.value === sections[1] &&
+          sessions.value === sections[2] &&
+          running.value === sections[3] &&
+          liveness.value === sections[4] &&
+          anomalies.value === sections[5];
     let text: string | undefined;
     return {
       position,
@@ -317,6 +369,7 @@ export const createLiveView = (state: LifecycleState): LiveView => {
         dirty.agents.add(id);
         dirty.running.add(id);
         dirty.occupancy.add(id);
+        dirty.liveness.add(id);
       }
       for (const id of changed.sessions) dirty.sessions.add(id);
     },

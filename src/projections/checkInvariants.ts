@@ -1,5 +1,5 @@
 import { lifecycleView, type ProjectionJson } from './lifecycleView.js';
-import { DEFAULT_RETENTION_MS, isLive, isTerminal, type LifecycleState } from './lifecycleState.js';
+import { DEFAULT_QUARANTINE_AFTER, DEFAULT_RETENTION_MS, isLive, isTerminal, type LifecycleState } from './lifecycleState.js';
 
 export interface Violation {
   invariant: string;
@@ -18,10 +18,12 @@ const push = (m: Map<string, string[]>, k: string, v: string) => {
  * Checks the projection's invariants by recomputing every derived fact the slow way (a scan of all
  * sessions, not the per-agent index the reducers keep) and comparing, and that every index the
  * state keeps (open sessions, the retirement queue, the evicted ids) is the thing it stands for.
- * Returns every violation. `retentionMs` must be the projection's (`LifecycleProjection.check` passes it).
+ * Returns every violation. `retentionMs` and `quarantineAfter` must be the projection's
+ * (`LifecycleProjection.check` passes them).
  */
-export const checkInvariants = (state: LifecycleState, options: { retentionMs?: number } = {}): Violation[] => {
+export const checkInvariants = (state: LifecycleState, options: { retentionMs?: number; quarantineAfter?: number } = {}): Violation[] => {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const quarantineAfter = options.quarantineAfter ?? DEFAULT_QUARANTINE_AFTER;
   const out: Violation[] = [];
   const fail = (invariant: string, detail: string) => out.push({ invariant, detail });
   const view: ProjectionJson = lifecycleView(state);
@@ -47,6 +49,16 @@ export const checkInvariants = (state: LifecycleState, options: { retentionMs?: 
       fail('retention', `session ${s.sessionId} ended at ${s.endedAt}, past the window, and is still kept`);
     }
     if (state.evictedSessions.has(s.sessionId)) fail('evicted-once', `session ${s.sessionId} is both kept and evicted`);
+    // SPEC §7.1: a restart ended every live session of its host it did not adopt (adopted ones took its epoch).
+    const host = s.host === null ? undefined : state.hosts.get(s.host);
+    if (isLive(s.state) && host !== undefined && s.epoch !== null && s.epoch < host.epoch) {
+      fail('epoch-fenced', `session ${s.sessionId} is live on ${host.host} at epoch ${s.epoch}, older than the host's ${host.epoch}`);
+    }
+    // SPEC §7.2: the clock never passes a live session's lease.
+    if (isLive(s.state) && s.leaseExpiresAt !== null && state.newestAtMs !== null && Date.parse(s.leaseExpiresAt) < state.newestAtMs) {
+      fail('lease-honoured', `session ${s.sessionId} is live with its lease lapsed at ${s.leaseExpiresAt}`);
+    }
+    if (s.leaseExpiresAt !== null && s.leaseMs === null) fail('lease-length', `session ${s.sessionId} has a lease expiry without a lease length`);
   }
 
   for (const [id, a] of state.agents) {
@@ -65,7 +77,25 @@ export const checkInvariants = (state: LifecycleState, options: { retentionMs?: 
     const livePid = live.length === 1 ? (state.sessions.get(live[0]!)?.pid ?? null) : null;
     if (agentView.pid !== livePid) fail('agent-pid', `agent ${a.agentId} reports pid ${agentView.pid}, its live session has ${livePid}`);
     if ((agentView.status === 'running') !== (live.length > 0 && a.removedAt === null)) fail('agent-status', `agent ${a.agentId} is ${agentView.status} with ${live.length} live sessions`);
+    // SPEC §7.4: quarantined exactly when its window holds quarantineAfter abnormal ends (frozen while quarantined).
+    if ((a.quarantine !== null) !== (a.abnormalEnds.length >= quarantineAfter)) {
+      fail('quarantine-count', `agent ${a.agentId} is ${a.quarantine === null ? 'not ' : ''}quarantined with ${a.abnormalEnds.length} abnormal ends in its window`);
+    }
+    if (a.quarantine !== null && !same(a.quarantine.ends, a.abnormalEnds.map((x) => x.position))) {
+      fail('quarantine-ends', `agent ${a.agentId}'s quarantine names [${a.quarantine.ends}], its window holds [${a.abnormalEnds.map((x) => x.position)}]`);
+    }
+    if (a.suspect !== null && live.length === 0) fail('suspect-live', `agent ${a.agentId} is suspect without a live session`);
     if (a.run !== null && !isLive(state.sessions.get(a.run.sessionId)?.state ?? 'terminated')) fail('run-outlives-session', `agent ${a.agentId} has a run in ${a.run.sessionId}, which is not live`);
+  }
+
+  const quarantined = sorted([...state.agents.values()].filter((a) => a.quarantine !== null).map((a) => a.agentId));
+  if (!same(view.quarantined, quarantined)) fail('quarantined-set', `quarantined is [${view.quarantined}], agents in quarantine are [${quarantined}]`);
+  for (const h of Object.values(view.hosts)) {
+    const n = [...state.sessions.values()].filter((s) => isLive(s.state) && s.host === h.host).length;
+    if (h.liveSessions !== n) fail('host-live-sessions', `host ${h.host} counts ${h.liveSessions} live sessions, expected ${n}`);
+  }
+  for (let i = 1; i < state.leases.length; i++) {
+    if (state.leases[(i - 1) >> 1]!.dueMs > state.leases[i]!.dueMs) fail('lease-heap', `lease queue out of heap order at ${i}`);
   }
 
   const running = sorted(liveByAgent.keys());

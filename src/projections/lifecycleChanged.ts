@@ -87,6 +87,8 @@ const AGENT_WIDE: Partial<Record<RecordedEvent['type'], 'open' | 'live'>> = {
   SessionStarting: 'live',
   AgentSpawned: 'live',
   SessionResumed: 'live',
+  // A heartbeat renews its agent's live lease (SPEC §7.2).
+  AgentHeartbeat: 'live',
 };
 
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -111,22 +113,31 @@ const sortedUnique = (ids: string[]): string[] => {
 export const trackLifecycleChanges = (projection: LifecycleProjection, state: LifecycleState): LifecycleChangeTracker => {
   // The tracker owns the state it is given and mutates it in place (no immer draft around it).
   const draft = state as Draft<LifecycleState>;
-  // What the reducer evicted while applying the current event (it keeps the one expiry heap).
-  let evictedAgents: string[] = [];
-  let evictedSessions: string[] = [];
+  // What the reducer did beyond the ids the event names, while applying the current event: it
+  // keeps the one expiry heap (retention) and the lease heap, and says what they ended or evicted.
+  let out: { pools: string[]; agents: string[]; sessions: string[] } = { pools: [], agents: [], sessions: [] };
   const report: FoldReport = {
     evictedSession(sessionId, agentId) {
-      evictedSessions.push(sessionId);
+      out.sessions.push(sessionId);
       // Its agent's representation lists the agent's sessions in view (serve's /v1/agents/{id}).
-      evictedAgents.push(agentId);
+      out.agents.push(agentId);
     },
     evictedAgent(agentId) {
-      evictedAgents.push(agentId);
+      out.agents.push(agentId);
+    },
+    sessionEnded(sessionId, agentId, poolId) {
+      out.sessions.push(sessionId);
+      out.agents.push(agentId);
+      // A live session ended: its pool's occupancy changed.
+      if (poolId !== null && state.pools.has(poolId)) out.pools.push(poolId);
+    },
+    sessionAdopted(sessionId, agentId) {
+      out.sessions.push(sessionId);
+      out.agents.push(agentId);
     },
   };
-  const applyReported = (e: RecordedEvent, agents: string[], sessions: string[]) => {
-    evictedAgents = agents;
-    evictedSessions = sessions;
+  const applyReported = (e: RecordedEvent, pools: string[], agents: string[], sessions: string[]) => {
+    out = { pools, agents, sessions };
     projection.applyReporting(draft, e, report);
   };
 
@@ -141,7 +152,6 @@ export const trackLifecycleChanges = (projection: LifecycleProjection, state: Li
 
   const apply = (e: RecordedEvent): TrackedChange => {
     const d = e.data as { agentId?: string; sessionId?: string; poolId?: string };
-    const anomaliesBefore = state.anomalies.count;
     const pools: string[] = [];
     const agents: string[] = [];
     const sessions: string[] = [];
@@ -150,12 +160,18 @@ export const trackLifecycleChanges = (projection: LifecycleProjection, state: Li
       const poolId = d.poolId!;
       const before = state.pools.get(poolId);
       const copy = before === undefined ? undefined : copyRecord(before);
-      applyReported(e, agents, sessions);
-      if (state.anomalies.count === anomaliesBefore && !sameRecord(copy, state.pools.get(poolId))) pools.push(poolId);
+      applyReported(e, pools, agents, sessions);
+      if (!sameRecord(copy, state.pools.get(poolId))) pools.push(poolId);
       return result(e, pools, agents, sessions);
     }
 
-    const agentId = d.agentId!;
+    if (d.agentId === undefined) {
+      // A host's event (OrchestratorStarted): what it ended or adopted, the reducer reports.
+      applyReported(e, pools, agents, sessions);
+      return result(e, pools, agents, sessions);
+    }
+
+    const agentId = d.agentId;
     const agentBefore = state.agents.get(agentId);
     const agentCopy = agentBefore === undefined ? undefined : copyRecord(agentBefore);
     // The sessions this event can touch: the one it names, plus, for an agent-wide event, every open
@@ -178,12 +194,11 @@ export const trackLifecycleChanges = (projection: LifecycleProjection, state: Li
       return s === undefined ? undefined : copyRecord(s);
     });
 
-    // Evictions first: a session evicted by this event's clock is named whatever else happened.
-    const evicted: string[] = [];
-    applyReported(e, agents, evicted);
-    sessions.push(...evicted);
+    // What the clock ended or evicted is named whatever else happened. An event the reducer ignored
+    // (an anomaly) may still have moved the clock; a quarantined start is applied and noted.
+    applyReported(e, pools, agents, sessions);
 
-    if (state.anomalies.count === anomaliesBefore) {
+    {
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i]!;
         const before = copies[i] as unknown as SessionRecord | undefined;

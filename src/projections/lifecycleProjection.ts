@@ -5,6 +5,8 @@ import { CompactIdSet } from '../events/compactIdSet.js';
 import { checkInvariants, type Violation } from './checkInvariants.js';
 import { defineProjection, type InvalidEventInfo, type Projection, type SkippedEventInfo } from './defineProjection.js';
 import {
+  DEFAULT_QUARANTINE_AFTER,
+  DEFAULT_QUARANTINE_WINDOW_MS,
   DEFAULT_RETENTION_MS,
   cloneLifecycleState,
   initialLifecycleState,
@@ -12,6 +14,7 @@ import {
   isTerminal,
   type AgentRecord,
   type AnomalyReason,
+  type HostRecord,
   type LifecycleState,
   type PoolRecord,
   type SessionRecord,
@@ -26,12 +29,21 @@ type Session = Draft<SessionRecord>;
 type E = RecordedEvent;
 /** One recorded event type of the catalog. */
 export type EventOf<T extends LifecycleEventType> = Extract<E, { type: T }>;
-type AgentEventType = Exclude<LifecycleEventType, 'PoolCreated' | 'PoolUpdated' | 'PoolDeleted' | 'AgentRegistered'>;
+type AgentEventType = Exclude<LifecycleEventType, 'PoolCreated' | 'PoolUpdated' | 'PoolDeleted' | 'AgentRegistered' | 'OrchestratorStarted'>;
 
-/** The time of the event being applied: its `metadata.at`, and that instant in ms. */
+/** The time of the event being applied: its `metadata.at`, and that instant in ms, with the projection's liveness limits. */
 export interface EventTime {
   readonly at: string;
   readonly atMs: number;
+  readonly limits: LivenessLimits;
+  /** Told what the event did beyond the entities it names (lease expiries, restarts, evictions). */
+  readonly report: FoldReport | undefined;
+}
+
+/** SPEC §7.4's thresholds, fixed per projection. */
+export interface LivenessLimits {
+  readonly quarantineAfter: number;
+  readonly quarantineWindowMs: number;
 }
 
 /** Applies one event of type T to a draft, at the event's time. */
@@ -42,11 +54,16 @@ export type LifecycleHandlers = { readonly [T in LifecycleEventType]: Handler<T>
 export interface LifecycleOptions {
   /** How long a terminal session (or removed agent) stays in the view after it ended. Default 24 h. */
   retentionMs?: number;
+  /** Abnormal ends within `quarantineWindowMs` that quarantine an agent (SPEC §7.4). Default 3. */
+  quarantineAfter?: number;
+  /** Default 10 min. */
+  quarantineWindowMs?: number;
 }
 
 /** The lifecycle projection: its retention window is fixed here, once, and its view and checks use it. */
 export interface LifecycleProjection extends Projection<LifecycleState, RecordedEvent> {
   readonly retentionMs: number;
+  readonly limits: LivenessLimits;
   /** `apply`, telling `report` what it did beyond the entities the event names (evictions). */
   applyReporting(draft: Draft<LifecycleState>, event: RecordedEvent, report: FoldReport | undefined): void;
   /** SPEC §3 JSON of a state of this projection. */
@@ -136,6 +153,70 @@ const finish = (draft: S, agent: Agent, session: Session, state: 'terminated' | 
 const suspend = (agent: Agent, session: Session) => {
   leftLive(agent, session);
   session.state = 'suspended';
+  // A suspended session holds no slot, so no lease runs; a resume starts it again.
+  session.leaseExpiresAt = null;
+};
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Runs the session's lease for `leaseMs` (its own length when absent) from now, never backwards. False when it has none. */
+const renewLease = (draft: S, session: Session, leaseMs: number | undefined, t: EventTime): boolean => {
+  if (leaseMs !== undefined) session.leaseMs = leaseMs;
+  if (session.leaseMs === null) return false;
+  const dueMs = t.atMs + session.leaseMs;
+  if (session.leaseExpiresAt !== null && parseIsoMs(session.leaseExpiresAt) >= dueMs) return true;
+  session.leaseExpiresAt = iso(dueMs);
+  pushRetire(draft.leases, { dueMs, id: session.sessionId });
+  return true;
+};
+
+/** Fencing (SPEC §7.1): false, and an anomaly, when the event names an epoch older than its host's. */
+const fenceEpoch = (draft: S, e: E, host: string | null, epoch: number | undefined): boolean => {
+  if (epoch === undefined || host === null) return true;
+  const h = draft.hosts.get(host);
+  if (h === undefined || epoch >= h.epoch) return true;
+  anomaly(draft, e, 'stale-epoch');
+  return false;
+};
+
+/**
+ * Counts an abnormal end (SPEC §7.4) and quarantines the agent when the window holds
+ * `quarantineAfter` of them. While quarantined the count is frozen; AgentReleased restarts it.
+ */
+const abnormalEnd = (agent: Agent, position: bigint, t: EventTime) => {
+  if (agent.quarantine !== null) return;
+  const { quarantineAfter, quarantineWindowMs } = t.limits;
+  const ends = agent.abnormalEnds.filter((x) => x.atMs > t.atMs - quarantineWindowMs && x.atMs <= t.atMs);
+  ends.push({ position: position.toString(), atMs: t.atMs });
+  while (ends.length > quarantineAfter) ends.shift();
+  agent.abnormalEnds = ends;
+  if (ends.length >= quarantineAfter) {
+    agent.quarantine = {
+      since: t.at,
+      reason: `${ends.length} abnormal ends within ${quarantineWindowMs / 1000} s`,
+      ends: ends.map((x) => x.position),
+    };
+  }
+};
+
+/** A start applied to a quarantined agent: the log records facts, so it stands, and is noted (SPEC §7.4). */
+const noteQuarantinedStart = (draft: S, e: E, agent: Agent) => {
+  if (agent.quarantine !== null) anomaly(draft, e, 'quarantined-start');
+};
+
+/**
+ * Ends a live session for a reason no event of its agent gave (a lapsed lease, an orchestrator
+ * restart): the agent-level bookkeeping `forAgent` does for its own events, done here.
+ */
+const endFromOutside = (draft: S, agent: Agent, session: Session, reason: string, position: bigint, t: EventTime) => {
+  finish(draft, agent, session, 'terminated', reason, t);
+  abnormalEnd(agent, position, t);
+  if (!hasLiveSession(draft, agent)) {
+    agent.stoppedAt = t.at;
+    agent.lastExitReason = reason;
+    agent.suspect = null;
+  }
+  t.report?.sessionEnded(session.sessionId, agent.agentId, session.poolId);
 };
 
 /** Rule 11: the session becomes the agent's one live session; any other live one is superseded. */
@@ -162,13 +243,18 @@ const newSession = (draft: S, agentId: string, sessionId: string, poolId: string
     endedAt: null,
     terminatingSince: null,
     terminationReason: null,
+    epoch: null,
+    leaseMs: null,
+    leaseExpiresAt: null,
   };
   draft.sessions.set(sessionId, session);
   return draft.sessions.get(sessionId)!;
 };
 
+/** A sign of life (SPEC §3's lastSeenAt); it also clears a suspicion (§7.3). */
 const seen = (agent: Agent, at: string) => {
   agent.lastSeenAt = laterOf(agent.lastSeenAt, at);
+  agent.suspect = null;
 };
 
 /** Raises the agent's generation; false (and an anomaly) when the event's generation is stale (rule 7). */
@@ -202,6 +288,8 @@ const forAgent =
       agent.stoppedAt = t.at;
       agent.lastExitReason = exitReason;
     }
+    // Suspicion is about a live session: it goes with it.
+    if (!running && agent.suspect !== null) agent.suspect = null;
   };
 
 /** The reducer: one handler per event type (SPEC §2's table and rules). */
@@ -244,6 +332,9 @@ const handlers: LifecycleHandlers = {
       stoppedAt: null,
       lastSeenAt: null,
       lastExitReason: null,
+      suspect: null,
+      quarantine: null,
+      abnormalEnds: [],
       openSessionIds: [],
     });
   },
@@ -268,7 +359,14 @@ const handlers: LifecycleHandlers = {
     if (c.state === 'connected') agent.connection = { connectionId: c.connectionId, state: 'disconnected', since: t.at };
   }),
 
-  AgentHeartbeat: forAgent((_draft, _e, agent, t) => seen(agent, t.at)),
+  AgentHeartbeat: forAgent((draft, _e, agent, t) => {
+    seen(agent, t.at);
+    // Every heartbeat of the agent renews its live session's lease (SPEC §7.2).
+    for (const id of agent.openSessionIds) {
+      const s = draft.sessions.get(id)!;
+      if (isLive(s.state) && s.leaseMs !== null) renewLease(draft, s, undefined, t);
+    }
+  }),
 
   SessionStarting: forAgent((draft, e, agent, t) => {
     const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
@@ -276,6 +374,8 @@ const handlers: LifecycleHandlers = {
     if (found.kind !== 'none') return anomaly(draft, e, 'invalid-transition');
     const session = newSession(draft, agent.agentId, e.data.sessionId, e.data.poolId, t.at);
     becomeLive(draft, agent, session, 'starting', t);
+    if (e.data.leaseMs !== undefined) renewLease(draft, session, e.data.leaseMs, t);
+    noteQuarantinedStart(draft, e, agent);
   }),
 
   AgentSpawned: forAgent((draft, e, agent, t) => {
@@ -287,19 +387,25 @@ const handlers: LifecycleHandlers = {
     if (existing && !(existing.state === 'starting' || existing.state === 'suspended' || existing.state === 'running')) {
       return anomaly(draft, e, 'invalid-transition');
     }
+    if (!fenceEpoch(draft, e, d.host ?? existing?.host ?? null, d.epoch)) return;
     if (!fenceGeneration(draft, e, agent, d.generation)) return;
     seen(agent, t.at);
     if (existing?.state === 'running') {
       // The one legal repeat: it only updates what the process is (pid, and the host it runs on).
       if (d.pid !== undefined) existing.pid = d.pid;
       if (d.host !== undefined) existing.host = d.host;
+      if (d.leaseMs !== undefined) renewLease(draft, existing, d.leaseMs, t);
       return;
     }
     const session = existing ?? newSession(draft, agent.agentId, d.sessionId, d.poolId, t.at);
     if (session.poolId === null && d.poolId !== undefined) session.poolId = d.poolId;
     session.pid = d.pid ?? null;
     session.host = d.host ?? null;
+    session.epoch = d.epoch ?? null;
     becomeLive(draft, agent, session, 'running', t);
+    renewLease(draft, session, d.leaseMs, t);
+    // A starting session already held the slot: only a session that was not live is a new start.
+    if (existing?.state !== 'starting') noteQuarantinedStart(draft, e, agent);
   }),
 
   SessionStartFailed: forAgent((draft, e, agent, t) => {
@@ -307,6 +413,7 @@ const handlers: LifecycleHandlers = {
     if (s === undefined) return;
     if (s.state !== 'starting') return anomaly(draft, e, 'invalid-transition');
     finish(draft, agent, s, 'failed', e.data.reason, t);
+    abnormalEnd(agent, e.position, t);
     return e.data.reason;
   }),
 
@@ -322,10 +429,14 @@ const handlers: LifecycleHandlers = {
     const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
     if (s === undefined) return;
     if (s.state !== 'suspended') return anomaly(draft, e, 'invalid-transition');
+    if (!fenceEpoch(draft, e, e.data.host ?? s.host, e.data.epoch)) return;
     s.pid = e.data.pid ?? null;
     s.host = e.data.host ?? null;
+    s.epoch = e.data.epoch ?? null;
     becomeLive(draft, agent, s, 'running', t);
+    renewLease(draft, s, e.data.leaseMs, t);
     seen(agent, t.at);
+    noteQuarantinedStart(draft, e, agent);
   }),
 
   SessionTerminationRequested: forAgent((draft, e, agent, t) => {
@@ -344,6 +455,47 @@ const handlers: LifecycleHandlers = {
 
   SessionEnded: forAgent((draft, e, agent, t) => endSession(draft, e, agent, e.data.reason, t)),
   SessionNotFound: forAgent((draft, e, agent, t) => endSession(draft, e, agent, 'not_found', t)),
+
+  SessionLeaseRenewed: forAgent((draft, e, agent, t) => {
+    const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
+    if (s === undefined) return;
+    // A lapsed lease is final: its session has ended, so a late renewal is a transition from a terminal state.
+    if (!isLive(s.state) || (s.leaseMs === null && e.data.leaseMs === undefined)) return anomaly(draft, e, 'invalid-transition');
+    renewLease(draft, s, e.data.leaseMs, t);
+    seen(agent, t.at);
+  }),
+
+  AgentSuspected: forAgent((draft, e, agent, t) => {
+    if (!hasLiveSession(draft, agent)) return anomaly(draft, e, 'invalid-transition');
+    // Repeated suspicion keeps the time it began.
+    if (agent.suspect === null) agent.suspect = { since: t.at, reason: e.data.reason };
+  }),
+
+  AgentReleased: forAgent((_draft, _e, agent) => {
+    agent.quarantine = null;
+    agent.abnormalEnds = [];
+  }),
+
+  OrchestratorStarted(draft, e, t) {
+    const d = e.data;
+    const current = draft.hosts.get(d.host);
+    if (current !== undefined && d.epoch <= current.epoch) return anomaly(draft, e, 'stale-epoch');
+    draft.hosts.set(d.host, { host: d.host, epoch: d.epoch, startedAt: t.at });
+    const adopted = new Map((d.adopted ?? []).map((a) => [a.sessionId, a]));
+    // Live sessions are each some agent's open session: a scan of agents, not of the retention window.
+    for (const agent of draft.agents.values()) {
+      for (const id of [...agent.openSessionIds]) {
+        const s = draft.sessions.get(id)!;
+        if (!isLive(s.state) || s.host !== d.host) continue;
+        const a = adopted.get(id);
+        if (a !== undefined && a.agentId === s.agentId) {
+          s.epoch = d.epoch;
+          if (a.pid !== undefined) s.pid = a.pid;
+          t.report?.sessionAdopted(id, agent.agentId);
+        } else endFromOutside(draft, agent, s, 'orchestrator_restarted', e.position, t);
+      }
+    }
+  },
 
   SessionReset: forAgent((draft, e, agent, t) => {
     const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
@@ -365,6 +517,7 @@ const handlers: LifecycleHandlers = {
     if (s === undefined) return;
     if (e.data.generation < agent.generation) return anomaly(draft, e, 'stale-generation');
     if (s.state !== 'running') return anomaly(draft, e, 'invalid-transition');
+    if (!fenceEpoch(draft, e, s.host, e.data.epoch)) return;
     agent.generation = e.data.generation;
     agent.run = { sessionId: s.sessionId, generation: e.data.generation };
     seen(agent, t.at);
@@ -376,6 +529,7 @@ const handlers: LifecycleHandlers = {
     if (found.kind === 'none') return anomaly(draft, e, 'unknown-session');
     if (found.kind === 'evicted') return anomaly(draft, e, 'invalid-transition');
     if (e.data.generation < agent.generation) return anomaly(draft, e, 'stale-generation');
+    if (!fenceEpoch(draft, e, found.session.host, e.data.epoch)) return;
     const run = agent.run;
     if (run === null || run.sessionId !== e.data.sessionId || run.generation !== e.data.generation) {
       return anomaly(draft, e, 'invalid-transition');
@@ -403,7 +557,10 @@ const handlers: LifecycleHandlers = {
       if (isLive(s.state) && (pid === undefined || s.pid === pid)) targets.push(s);
     }
     if (pid !== undefined && targets.length === 0) return anomaly(draft, e, 'stale-pid');
-    for (const s of targets) finish(draft, agent, s, 'terminated', e.data.reason, t);
+    for (const s of targets) {
+      finish(draft, agent, s, 'terminated', e.data.reason, t);
+      abnormalEnd(agent, e.position, t);
+    }
     return e.data.reason;
   }),
 };
@@ -412,10 +569,16 @@ const handlers: LifecycleHandlers = {
 const endSession = (draft: S, e: EventOf<'SessionEnded' | 'SessionNotFound'>, agent: Agent, reason: string, t: EventTime): string | void => {
   const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
   if (s === undefined) return;
+  // Fenced first: an end from before a restart is stale, whatever the restart did to its session.
+  if (e.type === 'SessionEnded' && !fenceEpoch(draft, e, s.host, e.data.epoch)) return;
   if (isTerminal(s.state)) return anomaly(draft, e, 'invalid-transition');
   finish(draft, agent, s, 'terminated', reason, t);
+  if (ABNORMAL_END_REASONS.has(reason) || e.type === 'SessionNotFound') abnormalEnd(agent, e.position, t);
   return reason;
 };
+
+/** Ends a reconciler or an orchestrator may append in the reducer's place, abnormal like the reducer's own (SPEC §7.4). */
+const ABNORMAL_END_REASONS = new Set(['lease_expired', 'orchestrator_restarted']);
 
 // A null-prototype copy: the type of an event only ever selects one of these own handlers.
 const handlerByType: LifecycleHandlers = Object.freeze(Object.assign(Object.create(null) as object, handlers) as LifecycleHandlers);
@@ -448,7 +611,27 @@ export interface FoldReport {
   evictedSession(sessionId: string, agentId: string): void;
   /** A removed agent left the state. */
   evictedAgent(agentId: string): void;
+  /** A live session ended for a reason its own events did not give: a lapsed lease, a restart of its host. */
+  sessionEnded(sessionId: string, agentId: string, poolId: string | null): void;
+  /** A restart adopted a live session (its epoch, maybe its pid, changed). */
+  sessionAdopted(sessionId: string, agentId: string): void;
 }
+
+/**
+ * Ends every live session whose lease the clock has passed (SPEC §7.2), at its expiry time:
+ * O(what lapses), popping a heap like retention. A renewal leaves its older entry behind; an
+ * entry that no longer matches its session's lease is skipped.
+ */
+const expireLeases = (draft: S, position: bigint, t: EventTime) => {
+  const now = draft.newestAtMs;
+  if (now === null) return;
+  for (let entry = popRetireBefore(draft.leases, now); entry !== undefined; entry = popRetireBefore(draft.leases, now)) {
+    const s = draft.sessions.get(entry.id);
+    if (s === undefined || !isLive(s.state) || s.leaseExpiresAt === null || parseIsoMs(s.leaseExpiresAt) !== entry.dueMs) continue;
+    const agent = draft.agents.get(s.agentId)!;
+    endFromOutside(draft, agent, s, 'lease_expired', position, { ...t, at: s.leaseExpiresAt, atMs: entry.dueMs });
+  }
+};
 
 /** Drops from the state what the retention window has passed: O(what expires), never a scan. */
 const evictExpired = (draft: S, retentionMs: number, report: FoldReport | undefined) => {
@@ -471,12 +654,16 @@ const evictExpired = (draft: S, retentionMs: number, report: FoldReport | undefi
   }
 };
 
-const reducers = (retentionMs: number) => {
+const reducers = (retentionMs: number, limits: LivenessLimits) => {
   const applyReporting = (draft: S, e: E, report: FoldReport | undefined): void => {
     draft.position = e.position;
-    const t: EventTime = { at: e.metadata.at, atMs: parseIsoMs(e.metadata.at) };
+    const t: EventTime = { at: e.metadata.at, atMs: parseIsoMs(e.metadata.at), limits, report };
     advanceClock(draft, t);
+    // Leases the clock passed lapse before the event applies: a renewal after expiry comes too late.
+    if (draft.leases.length > 0) expireLeases(draft, e.position, t);
     (handlerByType[e.type] as Handler<LifecycleEventType>)(draft, e, t);
+    // A late event (older than the clock) may have set a lease the clock has already passed.
+    if (draft.leases.length > 0) expireLeases(draft, e.position, t);
     evictExpired(draft, retentionMs, report);
   };
   const apply = (draft: S, e: E): void => applyReporting(draft, e, undefined);
@@ -509,8 +696,12 @@ type SessionTuple = [
   endedAt: string | null,
   terminatingSince: string | null,
   terminationReason: string | null,
+  epoch: number | null,
+  leaseMs: number | null,
+  leaseExpiresAt: string | null,
 ];
 type RetireTuple = [dueMs: number, id: string, agent: 0 | 1];
+type LeaseTuple = [dueMs: number, id: string];
 
 interface LifecycleJson {
   position: string | null;
@@ -522,6 +713,8 @@ interface LifecycleJson {
   evictedSessions: string;
   evictedAgents: string;
   retiring: RetireTuple[];
+  hosts: HostRecord[];
+  leases: LeaseTuple[];
   anomalies: LifecycleState['anomalies'];
 }
 
@@ -529,7 +722,21 @@ const toJSON = (state: LifecycleState): LifecycleJson => {
   const sessions = new Array<SessionTuple>(state.sessions.size);
   let i = 0;
   for (const s of state.sessions.values()) {
-    sessions[i++] = [s.sessionId, s.agentId, s.poolId, s.state, s.pid, s.host, s.startedAt, s.endedAt, s.terminatingSince, s.terminationReason];
+    sessions[i++] = [
+      s.sessionId,
+      s.agentId,
+      s.poolId,
+      s.state,
+      s.pid,
+      s.host,
+      s.startedAt,
+      s.endedAt,
+      s.terminatingSince,
+      s.terminationReason,
+      s.epoch,
+      s.leaseMs,
+      s.leaseExpiresAt,
+    ];
   }
   return {
     position: state.position === null ? null : state.position.toString(),
@@ -541,6 +748,8 @@ const toJSON = (state: LifecycleState): LifecycleJson => {
     evictedSessions: state.evictedSessions.encode(),
     evictedAgents: state.evictedAgents.encode(),
     retiring: state.retiring.map((r): RetireTuple => [r.dueMs, r.id, r.agent ? 1 : 0]),
+    hosts: [...state.hosts.values()],
+    leases: state.leases.map((l): LeaseTuple => [l.dueMs, l.id]),
     anomalies: state.anomalies,
   };
 };
@@ -548,8 +757,22 @@ const toJSON = (state: LifecycleState): LifecycleJson => {
 const fromJSON = (json: unknown): LifecycleState => {
   const s = json as LifecycleJson;
   const sessions = new Map<string, SessionRecord>();
-  for (const [sessionId, agentId, poolId, state, pid, host, startedAt, endedAt, terminatingSince, terminationReason] of s.sessions) {
-    sessions.set(sessionId, { sessionId, agentId, poolId, state, pid, host, startedAt, endedAt, terminatingSince, terminationReason });
+  for (const [sessionId, agentId, poolId, state, pid, host, startedAt, endedAt, terminatingSince, terminationReason, epoch, leaseMs, leaseExpiresAt] of s.sessions) {
+    sessions.set(sessionId, {
+      sessionId,
+      agentId,
+      poolId,
+      state,
+      pid,
+      host,
+      startedAt,
+      endedAt,
+      terminatingSince,
+      terminationReason,
+      epoch,
+      leaseMs,
+      leaseExpiresAt,
+    });
   }
   return {
     position: s.position === null ? null : BigInt(s.position),
@@ -561,6 +784,8 @@ const fromJSON = (json: unknown): LifecycleState => {
     evictedSessions: CompactIdSet.decode(s.evictedSessions),
     evictedAgents: CompactIdSet.decode(s.evictedAgents),
     retiring: s.retiring.map(([dueMs, id, agent]) => ({ dueMs, id, agent: agent === 1 })),
+    hosts: new Map(s.hosts.map((h) => [h.host, h])),
+    leases: s.leases.map(([dueMs, id]) => ({ dueMs, id })),
     anomalies: s.anomalies,
   };
 };
@@ -568,14 +793,24 @@ const fromJSON = (json: unknown): LifecycleState => {
 /** Builds the lifecycle projection with its options (retention window). */
 export const createLifecycleProjection = (options: LifecycleOptions = {}): LifecycleProjection => {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
-  const { apply, applyReporting, applyInvalid, applyDuplicate } = reducers(retentionMs);
+  const limits: LivenessLimits = {
+    quarantineAfter: options.quarantineAfter ?? DEFAULT_QUARANTINE_AFTER,
+    quarantineWindowMs: options.quarantineWindowMs ?? DEFAULT_QUARANTINE_WINDOW_MS,
+  };
+  const { apply, applyReporting, applyInvalid, applyDuplicate } = reducers(retentionMs, limits);
+  const nonDefault = [
+    retentionMs === DEFAULT_RETENTION_MS ? '' : `-retention-${retentionMs}`,
+    limits.quarantineAfter === DEFAULT_QUARANTINE_AFTER ? '' : `-quarantine-after-${limits.quarantineAfter}`,
+    limits.quarantineWindowMs === DEFAULT_QUARANTINE_WINDOW_MS ? '' : `-quarantine-window-${limits.quarantineWindowMs}`,
+  ].join('');
   return {
     ...defineProjection<LifecycleState, RecordedEvent>({
-      // A different retention window is a different projection: snapshots must not cross over.
-      name: retentionMs === DEFAULT_RETENTION_MS ? 'lifecycle' : `lifecycle-retention-${retentionMs}`,
+      // Other thresholds make another projection: snapshots must not cross over.
+      name: `lifecycle${nonDefault}`,
       // v2: maps, exact retention, compact evicted ids, no id window (rule 4 is the reader's).
       // v3: records as tuples in snapshots.
-      version: 3,
+      // v4: liveness (SPEC §7): hosts and epochs, leases, suspects, quarantine.
+      version: 4,
       initialState: initialLifecycleState,
       apply,
       applyInvalid,
@@ -586,9 +821,10 @@ export const createLifecycleProjection = (options: LifecycleOptions = {}): Lifec
       newestAt: (state) => state.newestAt,
     }),
     retentionMs,
+    limits,
     applyReporting,
     view: (state) => lifecycleView(state),
-    check: (state) => checkInvariants(state, { retentionMs }),
+    check: (state) => checkInvariants(state, { retentionMs, quarantineAfter: limits.quarantineAfter }),
   };
 };
 

@@ -1,5 +1,5 @@
 import { CompactIdSet } from '../events/compactIdSet.js';
-import type { AnomaliesJson, AnomalyJson, ConnectionJson, SessionJson, SessionStateName } from './viewJson.js';
+import type { AnomaliesJson, AnomalyJson, ConnectionJson, QuarantineJson, SessionJson, SessionStateName, SuspectJson } from './viewJson.js';
 
 // What the view shows exactly as the state keeps it is written once, in viewJson.ts.
 export type { AnomalyReason, SessionStateName } from './viewJson.js';
@@ -8,6 +8,22 @@ export type { AnomalyReason, SessionStateName } from './viewJson.js';
 export type SessionRecord = SessionJson;
 
 export type ConnectionRecord = ConnectionJson;
+export type SuspectRecord = SuspectJson;
+export type QuarantineRecord = QuarantineJson;
+
+/** An orchestrator's host and its current epoch (SPEC §7.1). */
+export interface HostRecord {
+  host: string;
+  epoch: number;
+  /** `at` of the OrchestratorStarted that set this epoch. */
+  startedAt: string;
+}
+
+/** A live session's lease, due to lapse at `dueMs` unless renewed (a renewal leaves a stale entry behind, skipped on pop). */
+export interface LeaseEntry {
+  dueMs: number;
+  id: string;
+}
 
 export interface AgentRecord {
   agentId: string;
@@ -23,6 +39,15 @@ export interface AgentRecord {
   stoppedAt: string | null;
   lastSeenAt: string | null;
   lastExitReason: string | null;
+  /** A reconciler's warning (AgentSuspected) until the next sign of life or the end of its live session. */
+  suspect: SuspectRecord | null;
+  /** Crash-loop quarantine (SPEC §7.4) until an AgentReleased. */
+  quarantine: QuarantineRecord | null;
+  /**
+   * Its recent abnormal ends (position and time), at most `quarantineAfter`, all within the window
+   * of the newest; frozen while quarantined, cleared by AgentReleased.
+   */
+  abnormalEnds: Array<{ position: string; atMs: number }>;
   /**
    * Index: ids of this agent's non-terminal sessions, the most recently live last. It is the
    * same thing as filtering `sessions` by agent and state; `checkInvariants` proves it every replay.
@@ -75,10 +100,18 @@ export interface LifecycleState {
   evictedAgents: CompactIdSet;
   /** Min-heap on `dueMs` of what is due to leave the state; the clock pops only what expires. */
   retiring: RetireEntry[];
+  /** Orchestrator hosts by name: their current epoch. */
+  hosts: Map<string, HostRecord>;
+  /** Min-heap on `dueMs` of live sessions' leases; the clock pops only what lapses. */
+  leases: LeaseEntry[];
   anomalies: Anomalies;
 }
 
 export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** SPEC §7.4: this many abnormal ends … */
+export const DEFAULT_QUARANTINE_AFTER = 3;
+/** … within this much event time quarantine an agent. */
+export const DEFAULT_QUARANTINE_WINDOW_MS = 10 * 60 * 1000;
 export const isLive = (s: SessionStateName): boolean => s === 'starting' || s === 'running' || s === 'terminating';
 export const isTerminal = (s: SessionStateName): boolean => s === 'terminated' || s === 'failed';
 
@@ -92,6 +125,8 @@ export const initialLifecycleState = (): LifecycleState => ({
   evictedSessions: new CompactIdSet(),
   evictedAgents: new CompactIdSet(),
   retiring: [],
+  hosts: new Map(),
+  leases: [],
   anomalies: { count: 0, byReason: {}, recent: [] },
 });
 

@@ -1,10 +1,10 @@
 import { agentStatus } from './agentStatus.js';
 import type { AgentRecord, LifecycleState, PoolRecord, SessionRecord } from './lifecycleState.js';
-import type { AgentJson, PoolJson, ProjectionJson, SessionJson } from './viewJson.js';
+import type { AgentJson, HostJson, PoolJson, ProjectionJson, SessionJson } from './viewJson.js';
 
 // The view's JSON types are written once, in viewJson.ts (imported type-only by the server's
 // schemas and the dashboard); re-exported here for the modules that always took them from the view.
-export type { AgentJson, PoolJson, PoolStatusJson, ProjectionJson, SessionJson } from './viewJson.js';
+export type { AgentJson, HostJson, PoolJson, PoolStatusJson, ProjectionJson, SessionJson } from './viewJson.js';
 
 export const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -39,8 +39,17 @@ export const agentJson = (sessions: ReadonlyMap<string, SessionRecord>, a: Agent
       stoppedAt: a.stoppedAt,
       lastSeenAt: a.lastSeenAt,
       lastExitReason: a.lastExitReason,
+      suspect: a.suspect === null ? null : { ...a.suspect },
+      quarantine: a.quarantine === null ? null : { ...a.quarantine, ends: [...a.quarantine.ends] },
     },
   };
+};
+
+/** The hosts section, given how many live sessions run on each host. */
+export const hostsJson = (state: LifecycleState, liveOnHost: ReadonlyMap<string, number>): Record<string, HostJson> => {
+  const hosts = idRecord<HostJson>();
+  for (const h of state.hosts.values()) hosts[h.host] = { host: h.host, epoch: h.epoch, startedAt: h.startedAt, liveSessions: liveOnHost.get(h.host) ?? 0 };
+  return hosts;
 };
 
 /** The pool an agent takes a slot of: its live session's, unless it is a director (directors take none). */
@@ -90,10 +99,14 @@ export const lifecycleView = (state: LifecycleState): ProjectionJson => {
   const agents = idRecord<AgentJson>();
   const running: string[] = [];
   const busy: string[] = [];
+  const quarantined: string[] = [];
   const liveByPool = new Map<string, string[]>();
+  const liveOnHost = new Map<string, number>();
   for (const a of state.agents.values()) {
     const { json, live } = agentJson(state.sessions, a);
     if (live !== undefined) running.push(a.agentId);
+    if (live?.host != null) liveOnHost.set(live.host, (liveOnHost.get(live.host) ?? 0) + 1);
+    if (a.quarantine !== null) quarantined.push(a.agentId);
     const poolId = occupiedPool(a, live);
     if (poolId !== null) {
       const list = liveByPool.get(poolId);
@@ -114,6 +127,8 @@ export const lifecycleView = (state: LifecycleState): ProjectionJson => {
     sessions,
     running: running.sort(byCodeUnit),
     busy: busy.sort(byCodeUnit),
+    hosts: hostsJson(state, liveOnHost),
+    quarantined: quarantined.sort(byCodeUnit),
     anomalies: anomaliesJson(state),
   };
 };

@@ -1,10 +1,10 @@
-import type { RetireEntry } from './lifecycleState.js';
 
-// A binary min-heap on `dueMs` kept in a plain array (so immer can draft it). Events mostly come in
+// A binary min-heap on `dueMs` kept in a plain array (so immer can draft it), for what retention
+// evicts and for leases that lapse alike. Events mostly come in
 // time order, so a push usually stops at its first comparison; the clock pops only what expires.
 
 /** Adds an entry. */
-export const pushRetire = (heap: RetireEntry[], entry: RetireEntry): void => {
+export const pushRetire = <T extends { dueMs: number }>(heap: T[], entry: T): void => {
   let i = heap.length;
   heap.push(entry);
   while (i > 0) {
@@ -18,7 +18,7 @@ export const pushRetire = (heap: RetireEntry[], entry: RetireEntry): void => {
 };
 
 /** Removes and returns the entry due first, if it is due before `beforeMs`. */
-export const popRetireBefore = (heap: RetireEntry[], beforeMs: number): RetireEntry | undefined => {
+export const popRetireBefore = <T extends { dueMs: number }>(heap: T[], beforeMs: number): T | undefined => {
   const top = heap[0];
   if (top === undefined || !(top.dueMs < beforeMs)) return undefined;
   const last = heap.pop()!;

@@ -20,7 +20,11 @@ export type AnomalyReason =
   | 'unknown-pool'
   | 'pool-exists'
   | 'agent-exists'
-  | 'invalid-event';
+  | 'invalid-event'
+  /** An event naming an orchestrator epoch older than its host's current one (SPEC §7.1). */
+  | 'stale-epoch'
+  /** A quarantined agent was started anyway: applied, and recorded (SPEC §7.4). */
+  | 'quarantined-start';
 
 export type AgentStatusName = 'running' | 'idle' | 'removed';
 
@@ -64,6 +68,30 @@ export interface AgentJson {
   stoppedAt: string | null;
   lastSeenAt: string | null;
   lastExitReason: string | null;
+  /** A reconciler's warning until its next sign of life (SPEC §7.3), else null. */
+  suspect: SuspectJson | null;
+  /** Crash-loop quarantine (SPEC §7.4), else null. */
+  quarantine: QuarantineJson | null;
+}
+
+export interface SuspectJson {
+  since: string;
+  reason: string;
+}
+
+export interface QuarantineJson {
+  since: string;
+  reason: string;
+  /** Positions of the abnormal ends that made it so. */
+  ends: string[];
+}
+
+/** An orchestrator host (SPEC §7.1): its epoch, since when, and how many live sessions run on it. */
+export interface HostJson {
+  host: string;
+  epoch: number;
+  startedAt: string;
+  liveSessions: number;
 }
 
 /** A session in the view: exactly the fields the state keeps for it. */
@@ -79,6 +107,12 @@ export interface SessionJson {
   endedAt: string | null;
   terminatingSince: string | null;
   terminationReason: string | null;
+  /** The orchestrator epoch of the event that last made it live (SPEC §7.1), or null. */
+  epoch: number | null;
+  /** The length of its lease (SPEC §7.2), or null when it holds its slot without one. */
+  leaseMs: number | null;
+  /** When its lease lapses unless renewed (event time); null without a lease or while suspended. */
+  leaseExpiresAt: string | null;
 }
 
 /** One ignored event. */
@@ -103,6 +137,10 @@ export interface ProjectionJson {
   sessions: Record<string, SessionJson>;
   running: string[];
   busy: string[];
+  /** Hosts that announced an epoch (OrchestratorStarted). */
+  hosts: Record<string, HostJson>;
+  /** Quarantined agents (sorted ids). */
+  quarantined: string[];
   anomalies: AnomaliesJson;
 }
 

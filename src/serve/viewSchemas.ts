@@ -23,6 +23,9 @@ export const SessionJsonSchema = z
     terminatingSince: Time,
     terminationReason: z.string().nullable(),
     host: z.string().nullable().meta({ description: 'the host its process last ran on' }),
+    epoch: z.number().int().nullable().meta({ description: 'orchestrator epoch of the event that last made it live (SPEC §7.1)' }),
+    leaseMs: z.number().int().nullable().meta({ description: 'its lease length, null without a lease (SPEC §7.2)' }),
+    leaseExpiresAt: Time.meta({ description: 'when its lease lapses unless renewed (event time)' }),
   })
   .meta({ id: 'Session' });
 
@@ -49,6 +52,11 @@ export const AgentJsonSchema = z
     stoppedAt: Time,
     lastSeenAt: Time,
     lastExitReason: z.string().nullable(),
+    suspect: z.strictObject({ since: z.string(), reason: z.string() }).nullable().meta({ description: 'a reconciler warning until its next sign of life (SPEC §7.3)' }),
+    quarantine: z
+      .strictObject({ since: z.string(), reason: z.string(), ends: z.array(z.string()) })
+      .nullable()
+      .meta({ description: 'crash-loop quarantine: ends are the positions of the abnormal ends that made it so (SPEC §7.4)' }),
   })
   .meta({ id: 'Agent' });
 
@@ -110,6 +118,8 @@ export const ProjectionJsonSchema = z
     sessions: z.record(z.string(), SessionJsonSchema),
     running: z.array(z.string()),
     busy: z.array(z.string()),
+    hosts: z.record(z.string(), z.strictObject({ host: z.string(), epoch: z.number().int(), startedAt: z.string(), liveSessions: z.number().int() })),
+    quarantined: z.array(z.string()),
     anomalies: AnomaliesJsonSchema,
   })
   .meta({ id: 'Projection', description: "SPEC §3: exactly what `rollcall replay --json` prints at the same position" });

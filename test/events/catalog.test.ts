@@ -9,7 +9,7 @@ import { upcast, upcasters, type RawEvent } from '../../src/events/upcasters.js'
 // checked both ways: the values a field takes are accepted, the ones it refuses are refused naming
 // `data.<field>`, a required field cannot be left out, an optional one can.
 
-type Kind = 'id' | 'text' | 'pid' | 'generation' | 'size' | 'flag' | 'typeKeys';
+type Kind = 'id' | 'text' | 'pid' | 'generation' | 'size' | 'flag' | 'typeKeys' | 'epoch' | 'lease' | 'adopted' | 'observed';
 type Fields = Record<string, { kind: Kind; required: boolean }>;
 const req = (kind: Kind) => ({ kind, required: true });
 const opt = (kind: Kind) => ({ kind, required: false });
@@ -23,19 +23,32 @@ const catalog: Record<string, Fields> = {
   AgentConnected: { agentId: req('id'), connectionId: req('id') },
   AgentDisconnected: { agentId: req('id'), connectionId: req('id') },
   AgentHeartbeat: { agentId: req('id') },
-  SessionStarting: { agentId: req('id'), sessionId: req('id'), poolId: opt('id') },
-  AgentSpawned: { agentId: req('id'), sessionId: req('id'), poolId: opt('id'), pid: opt('pid'), generation: opt('generation'), host: opt('id') },
+  SessionStarting: { agentId: req('id'), sessionId: req('id'), poolId: opt('id'), leaseMs: opt('lease') },
+  AgentSpawned: {
+    agentId: req('id'),
+    sessionId: req('id'),
+    poolId: opt('id'),
+    pid: opt('pid'),
+    generation: opt('generation'),
+    host: opt('id'),
+    epoch: opt('epoch'),
+    leaseMs: opt('lease'),
+  },
   SessionStartFailed: { agentId: req('id'), sessionId: req('id'), reason: req('text') },
   SessionSuspended: { agentId: req('id'), sessionId: req('id') },
-  SessionResumed: { agentId: req('id'), sessionId: req('id'), pid: opt('pid'), host: opt('id') },
+  SessionResumed: { agentId: req('id'), sessionId: req('id'), pid: opt('pid'), host: opt('id'), epoch: opt('epoch'), leaseMs: opt('lease') },
   SessionTerminationRequested: { agentId: req('id'), sessionId: req('id') },
-  SessionEnded: { agentId: req('id'), sessionId: req('id'), reason: req('text') },
+  SessionEnded: { agentId: req('id'), sessionId: req('id'), reason: req('text'), epoch: opt('epoch') },
   SessionNotFound: { agentId: req('id'), sessionId: req('id') },
   SessionReset: { agentId: req('id'), sessionId: req('id'), generation: req('generation') },
-  RunStarted: { agentId: req('id'), sessionId: req('id'), generation: req('generation') },
-  RunFinished: { agentId: req('id'), sessionId: req('id'), generation: req('generation'), outcome: opt('text') },
+  RunStarted: { agentId: req('id'), sessionId: req('id'), generation: req('generation'), epoch: opt('epoch') },
+  RunFinished: { agentId: req('id'), sessionId: req('id'), generation: req('generation'), outcome: opt('text'), epoch: opt('epoch') },
   AgentStopped: { agentId: req('id'), reason: opt('text'), resumable: opt('flag') },
   AgentCrashed: { agentId: req('id'), reason: req('text'), pid: opt('pid') },
+  OrchestratorStarted: { host: req('id'), epoch: req('epoch'), adopted: opt('adopted') },
+  SessionLeaseRenewed: { agentId: req('id'), sessionId: req('id'), leaseMs: opt('lease') },
+  AgentSuspected: { agentId: req('id'), reason: req('id'), observed: opt('observed') },
+  AgentReleased: { agentId: req('id'), reason: opt('text') },
 };
 
 const accepts: Record<Kind, unknown[]> = {
@@ -46,6 +59,10 @@ const accepts: Record<Kind, unknown[]> = {
   size: [0, 3],
   flag: [true, false],
   typeKeys: [[], ['worker'], ['worker:ephemeral', 'director']],
+  epoch: [1, 2, 40],
+  lease: [1, 30_000],
+  adopted: [[], [{ agentId: 'a', sessionId: 's' }], [{ agentId: 'a', sessionId: 's', pid: 42 }]],
+  observed: [{}, { lastSeenAt: '2026-11-20T09:59:00.000Z', silentMs: 75_000, connection: null }],
 };
 const refuses: Record<Kind, Array<[unknown, string]>> = {
   id: [['', 'Too small: expected string to have >=1 characters'], [1, 'Invalid input: expected string, received number'], [null, 'Invalid input: expected string, received null']],
@@ -61,6 +78,13 @@ const refuses: Record<Kind, Array<[unknown, string]>> = {
   size: [[-1, 'Too small: expected number to be >=0'], [2.5, 'Invalid input: expected int, received number']],
   flag: [['true', 'Invalid input: expected boolean, received string'], [1, 'Invalid input: expected boolean, received number']],
   typeKeys: [[['worker', ''], 'Too small: expected string to have >=1 characters'], ['worker', 'Invalid input: expected array, received string']],
+  epoch: [[0, 'Too small: expected number to be >=1'], [1.5, 'Invalid input: expected int, received number']],
+  lease: [[0, 'Too small: expected number to be >0'], [-5, 'Too small: expected number to be >0'], [0.5, 'Invalid input: expected int, received number']],
+  adopted: [
+    [[{ agentId: 'a' }], 'sessionId: Invalid input: expected string, received undefined'],
+    [[{ agentId: 'a', sessionId: 's', pid: 0 }], 'pid: Too small: expected number to be >0'],
+  ],
+  observed: [['x', 'Invalid input: expected record, received string']],
 };
 
 const at = '2026-11-20T10:00:00.000Z';
@@ -87,10 +111,10 @@ describe('the event catalog', () => {
       for (const value of accepts[kind]) expect(messageOf(decode(type, { ...base, [field]: value }))).toBe('accepted');
       for (const [value, why] of refuses[kind]) {
         const message = messageOf(decode(type, { ...base, [field]: value }));
-        expect(message.replace(/\[\d+\]/, '')).toBe(`event: data.${field}: ${why}`);
+        expect(message.replace(/\[\d+\]/, '').replace(`data.${field}.`, `data.${field}: `)).toBe(`event: data.${field}: ${why}`);
       }
       const { [field]: _, ...without } = base;
-      expect(messageOf(decode(type, without))).toBe(required ? `event: data.${field}: Invalid input: expected ${kind === 'flag' ? 'boolean' : kind === 'typeKeys' ? 'array' : ['pid', 'generation', 'size'].includes(kind) ? 'number' : 'string'}, received undefined` : 'accepted');
+      expect(messageOf(decode(type, without))).toBe(required ? `event: data.${field}: Invalid input: expected ${kind === 'flag' ? 'boolean' : kind === 'typeKeys' ? 'array' : ['pid', 'generation', 'size', 'epoch', 'lease'].includes(kind) ? 'number' : 'string'}, received undefined` : 'accepted');
     });
 
     it('refuses a field it does not know, naming it', () => {
@@ -125,11 +149,11 @@ describe('the envelope', () => {
 });
 
 describe('streams', () => {
-  it('pool events go to pool-<poolId>, every other event to agent-<agentId>', () => {
+  it("pool events go to pool-<poolId>, a host's to host-<host>, every other event to agent-<agentId>", () => {
     for (const [type, fields] of Object.entries(catalog)) {
-      const data = dataOf(fields, 'required') as { poolId?: string; agentId?: string };
+      const data = dataOf(fields, 'required') as { poolId?: string; agentId?: string; host?: string };
       const stream = streamOf({ type, data } as LifecycleEvent);
-      expect(stream).toBe(type.startsWith('Pool') ? `pool-${data.poolId}` : `agent-${data.agentId}`);
+      expect(stream).toBe(type.startsWith('Pool') ? `pool-${data.poolId}` : type === 'OrchestratorStarted' ? `host-${data.host}` : `agent-${data.agentId}`);
     }
   });
 

@@ -121,6 +121,8 @@ describe('auditAgent: the timeline', () => {
       stoppedAt: null,
       lastSeenAt: iso(9),
       lastExitReason: null,
+      suspect: null,
+      quarantine: null,
     });
     // Only its own sessions (b1's sb is in view too).
     expect(a.sessions).toEqual([
@@ -135,6 +137,9 @@ describe('auditAgent: the timeline', () => {
         endedAt: null,
         terminatingSince: iso(7),
         terminationReason: null,
+        epoch: null,
+        leaseMs: null,
+        leaseExpiresAt: null,
       },
     ]);
   });

@@ -71,6 +71,9 @@ const ghostSession = (sessionId: string, agentId: string, poolId: string | null)
   endedAt: null,
   terminatingSince: null,
   terminationReason: null,
+  epoch: null,
+  leaseMs: null,
+  leaseExpiresAt: null,
 });
 
 describe('checkInvariants: valid states', () => {

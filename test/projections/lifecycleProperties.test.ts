@@ -9,7 +9,7 @@ import { applyItems, foldEvents } from '../../src/replay/foldEvents.js';
 import { encodeSnapshot, verifySnapshot } from '../../src/replay/snapshots.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
-import { record } from '../support/lifecycle.js';
+import { record, withoutAnomalies as withoutViewAnomalies } from '../support/lifecycle.js';
 import { runs } from '../support/runs.js';
 
 const RUNS = runs(300);
@@ -25,10 +25,7 @@ const prefixes = (events: ReturnType<typeof record>, projection = lifecycleProje
   return states;
 };
 
-const withoutAnomalies = (s: LifecycleState) => {
-  const v = lifecycleView(s);
-  return { ...v, position: null, anomalies: null };
-};
+const withoutAnomalies = (s: LifecycleState) => withoutViewAnomalies(lifecycleView(s));
 
 // Hundreds of random histories each: generous timeouts, the machine is shared.
 describe('properties of the lifecycle projection over random histories', { timeout: 120_000 }, () => {

@@ -126,16 +126,21 @@ describe('the lifecycle snapshot encoding', () => {
           stoppedAt: null,
           lastSeenAt: iso(10 + 25 * H),
           lastExitReason: 'done',
+          suspect: null,
+          quarantine: null,
+          abnormalEnds: [],
           openSessionIds: ['s2'],
         },
       ],
       sessions: [
-        ['s1', 'a1', 'p1', 'terminated', null, 'h', iso(8 + 25 * H), iso(9 + 25 * H), null, 'superseded'],
-        ['s2', 'a1', null, 'running', null, null, iso(9 + 25 * H), null, null, null],
+        ['s1', 'a1', 'p1', 'terminated', null, 'h', iso(8 + 25 * H), iso(9 + 25 * H), null, 'superseded', null, null, null],
+        ['s2', 'a1', null, 'running', null, null, iso(9 + 25 * H), null, null, null, null, null, null],
       ],
       evictedSessions: s.evictedSessions.encode(),
       evictedAgents: s.evictedAgents.encode(),
       retiring: [[Date.parse(iso(9 + 25 * H)), 's1', 0]],
+      hosts: [],
+      leases: [],
       anomalies: { count: 1, byReason: { 'unknown-agent': 1 }, recent: [{ position: '11', eventId: history[10]!.id, type: 'AgentHeartbeat', reason: 'unknown-agent' }] },
     });
   });
@@ -161,7 +166,7 @@ describe('the lifecycle snapshot encoding', () => {
   });
 
   it('the projection is versioned and its clone is the deep clone', async () => {
-    expect(lifecycleProjection.version).toBe(3);
+    expect(lifecycleProjection.version).toBe(4);
     expect(createLifecycleProjection().retentionMs).toBe(DEFAULT_RETENTION_MS);
     expect(createLifecycleProjection({ retentionMs: 5 }).retentionMs).toBe(5);
     const s = await foldState(history);

@@ -52,6 +52,9 @@ const session = (sessionId: string, agentId: string, poolId: string | null, star
   endedAt: null,
   terminatingSince: null,
   terminationReason: null,
+  epoch: null,
+  leaseMs: null,
+  leaseExpiresAt: null,
   ...extra,
 });
 
@@ -71,6 +74,8 @@ const agentView = (agentId: string, extra: Record<string, unknown>) => ({
   stoppedAt: null,
   lastSeenAt: null,
   lastExitReason: null,
+  suspect: null,
+  quarantine: null,
   ...extra,
 });
 
@@ -132,6 +137,8 @@ const expected = {
   // Code-unit order: upper case, then '_', then lower case.
   running: ['B', '_', '__proto__', 'a', 'constructor', 'd'],
   busy: ['B', '_', 'a'],
+  hosts: {},
+  quarantined: [],
   anomalies: { count: 1, byReason: { 'unknown-agent': 1 }, recent: [{ position: '25', eventId: stray.id, type: 'AgentHeartbeat', reason: 'unknown-agent' }] },
 };
 
@@ -147,6 +154,8 @@ describe('lifecycleView', () => {
       sessions: {},
       running: [],
       busy: [],
+      hosts: {},
+      quarantined: [],
       anomalies: { count: 0, byReason: {}, recent: [] },
     });
   });
@@ -290,6 +299,9 @@ describe('agentStatus', () => {
     stoppedAt: null,
     lastSeenAt: null,
     lastExitReason: null,
+    suspect: null,
+    quarantine: null,
+    abnormalEnds: [],
     openSessionIds: [],
     ...extra,
   });

@@ -77,10 +77,15 @@ const rename: Record<string, Readonly<Record<string, string>>> = {
   poolId: { p0: '__proto__', p1: 'constructor' },
   connectionId: { c0: '__proto__', c1: 'toString', c2: 'valueOf' },
 };
-const renameEvent = (e: LifecycleEvent): LifecycleEvent => {
-  const data = Object.fromEntries(Object.entries(e.data).map(([k, v]) => [k, typeof v === 'string' && Object.hasOwn(rename, k) ? (rename[k]![v] ?? v) : v]));
-  return { ...e, data } as LifecycleEvent;
-};
+const renameData = (d: object): object =>
+  Object.fromEntries(
+    Object.entries(d).map(([k, v]) => [
+      k,
+      typeof v === 'string' && Object.hasOwn(rename, k) ? (rename[k]![v] ?? v) : Array.isArray(v) ? v.map((x: object) => renameData(x)) : v,
+    ]),
+  );
+// An OrchestratorStarted's adopted list names ids one level down.
+const renameEvent = (e: LifecycleEvent): LifecycleEvent => ({ ...e, data: renameData(e.data) }) as LifecycleEvent;
 const allNames = new Map(Object.values(rename).flatMap((m) => Object.entries(m)));
 /** The plain view with every id value and key renamed the same way (keys through fromEntries: own properties). */
 const renameView = (value: unknown, key?: string): unknown => {
@@ -91,7 +96,7 @@ const renameView = (value: unknown, key?: string): unknown => {
       return [idKey === null ? k : renameOne(k, key!), renameView(v, k)];
     }));
   }
-  if (typeof value === 'string' && key !== undefined && /Id$|^Ids$|^activeAgentIds$|^running$|^busy$/.test(key)) return renameOne(value, key);
+  if (typeof value === 'string' && key !== undefined && /Id$|^Ids$|^activeAgentIds$|^running$|^busy$|^quarantined$/.test(key)) return renameOne(value, key);
   return value;
 };
 const renameOne = (id: string, key: string): string => {

@@ -126,13 +126,13 @@ describe('checkPid: what /proc/<pid>/stat says', () => {
 });
 
 const viewOf = (sessions: SessionJson[]): ProjectionJson => ({
-  position: '1', pools: {}, agents: {}, running: [], busy: [],
+  position: '1', pools: {}, agents: {}, running: [], busy: [], hosts: {}, quarantined: [],
   sessions: Object.fromEntries(sessions.map((s) => [s.sessionId, s])),
   anomalies: { count: 0, byReason: {}, recent: [] },
 });
 const session = (sessionId: string, over: Partial<SessionJson>): SessionJson => ({
   sessionId, agentId: `agent-of-${sessionId}`, poolId: null, state: 'running', pid: null, host: null,
-  startedAt: null, endedAt: null, terminatingSince: null, terminationReason: null, ...over,
+  startedAt: null, endedAt: null, terminatingSince: null, terminationReason: null, epoch: null, leaseMs: null, leaseExpiresAt: null, ...over,
 });
 
 describe('observeProcesses', () => {

@@ -19,12 +19,12 @@ const MIN = 60 * SEC;
 
 const session = (sessionId: string, agentId: string, over: Partial<SessionJson> = {}): SessionJson => ({
   sessionId, agentId, poolId: null, state: 'running', pid: null, host: null,
-  startedAt: t(0), endedAt: null, terminatingSince: null, terminationReason: null, ...over,
+  startedAt: t(0), endedAt: null, terminatingSince: null, terminationReason: null, epoch: null, leaseMs: null, leaseExpiresAt: null, ...over,
 });
 
 const agentJson = (agentId: string, over: Partial<AgentJson> = {}): AgentJson => ({
   agentId, name: null, role: 'worker', type: 'worker', status: 'running', currentSessionId: null, pid: null, host: null,
-  generation: 0, busy: false, connection: null, startedAt: t(0), stoppedAt: null, lastSeenAt: null, lastExitReason: null, ...over,
+  generation: 0, busy: false, connection: null, startedAt: t(0), stoppedAt: null, lastSeenAt: null, lastExitReason: null, suspect: null, quarantine: null, ...over,
 });
 
 /** A view holding these agents and sessions, in the order given (insertion order is the keys' order). */
@@ -35,6 +35,8 @@ const viewOf = (agents: AgentJson[], sessions: SessionJson[]): ProjectionJson =>
   sessions: Object.fromEntries(sessions.map((s) => [s.sessionId, s])),
   running: [],
   busy: [],
+  hosts: {},
+  quarantined: [],
   anomalies: { count: 0, byReason: {}, recent: [] },
 });
 

@@ -12,6 +12,11 @@ const generation = fc.integer({ min: 0, max: 3 });
 const connectionId = fc.constantFrom('c0', 'c1', 'c2');
 const reason = fc.constantFrom('done', 'Process no longer alive (PID check)', 'oom');
 const opt = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+// Liveness (SPEC §7): two hosts, low epochs (so stale ones happen), leases short enough to lapse.
+const host = fc.constantFrom('h0', 'h1');
+const epoch = fc.integer({ min: 1, max: 3 });
+const leaseMs = fc.constantFrom(2_000, 5_000, 20_000);
+const adopted = fc.array(fc.record({ agentId, sessionId, pid: opt(pid) }), { maxLength: 3 });
 
 const strip = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
@@ -24,19 +29,29 @@ const body = fc.oneof(
   { weight: 2, arbitrary: fc.record({ type: fc.constant('AgentConnected'), data: fc.record({ agentId, connectionId }) }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('AgentDisconnected'), data: fc.record({ agentId, connectionId }) }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('AgentHeartbeat'), data: fc.record({ agentId }) }) },
-  { weight: 4, arbitrary: fc.record({ type: fc.constant('SessionStarting'), data: fc.record({ agentId, sessionId, poolId: opt(poolId) }) }) },
-  { weight: 6, arbitrary: fc.record({ type: fc.constant('AgentSpawned'), data: fc.record({ agentId, sessionId, poolId: opt(poolId), pid: opt(pid), generation: opt(generation) }) }) },
+  { weight: 4, arbitrary: fc.record({ type: fc.constant('SessionStarting'), data: fc.record({ agentId, sessionId, poolId: opt(poolId), leaseMs: opt(leaseMs) }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      type: fc.constant('AgentSpawned'),
+      data: fc.record({ agentId, sessionId, poolId: opt(poolId), pid: opt(pid), generation: opt(generation), host: opt(host), epoch: opt(epoch), leaseMs: opt(leaseMs) }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('SessionStartFailed'), data: fc.record({ agentId, sessionId, reason }) }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('SessionSuspended'), data: fc.record({ agentId, sessionId }) }) },
-  { weight: 2, arbitrary: fc.record({ type: fc.constant('SessionResumed'), data: fc.record({ agentId, sessionId, pid: opt(pid) }) }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('SessionResumed'), data: fc.record({ agentId, sessionId, pid: opt(pid), host: opt(host), epoch: opt(epoch), leaseMs: opt(leaseMs) }) }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('SessionTerminationRequested'), data: fc.record({ agentId, sessionId }) }) },
-  { weight: 3, arbitrary: fc.record({ type: fc.constant('SessionEnded'), data: fc.record({ agentId, sessionId, reason }) }) },
+  { weight: 3, arbitrary: fc.record({ type: fc.constant('SessionEnded'), data: fc.record({ agentId, sessionId, reason, epoch: opt(epoch) }) }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('SessionNotFound'), data: fc.record({ agentId, sessionId }) }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('SessionReset'), data: fc.record({ agentId, sessionId, generation }) }) },
-  { weight: 2, arbitrary: fc.record({ type: fc.constant('RunStarted'), data: fc.record({ agentId, sessionId, generation }) }) },
-  { weight: 2, arbitrary: fc.record({ type: fc.constant('RunFinished'), data: fc.record({ agentId, sessionId, generation }) }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('RunStarted'), data: fc.record({ agentId, sessionId, generation, epoch: opt(epoch) }) }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('RunFinished'), data: fc.record({ agentId, sessionId, generation, epoch: opt(epoch) }) }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('AgentStopped'), data: fc.record({ agentId, resumable: opt(fc.boolean()), reason: opt(reason) }) }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('AgentCrashed'), data: fc.record({ agentId, reason, pid: opt(pid) }) }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('OrchestratorStarted'), data: fc.record({ host, epoch, adopted: opt(adopted) }) }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('SessionLeaseRenewed'), data: fc.record({ agentId, sessionId, leaseMs: opt(leaseMs) }) }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('AgentSuspected'), data: fc.record({ agentId, reason: fc.constantFrom('silent', 'disconnected') }) }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('AgentReleased'), data: fc.record({ agentId }) }) },
 );
 
 /**

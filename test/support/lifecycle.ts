@@ -54,7 +54,13 @@ export const foldState = async (
 export const foldView = async (events: readonly LifecycleEvent[], options: LifecycleOptions = {}): Promise<ProjectionJson> =>
   lifecycleView(await foldState(events, options));
 
-const withoutAnomalies = (v: ProjectionJson) => ({ ...v, position: null, anomalies: null });
+/** A view without what differs when every event is delivered twice: positions, a quarantine's included (those of its ends), and the anomalies. */
+export const withoutAnomalies = (v: ProjectionJson) => ({
+  ...v,
+  position: null,
+  anomalies: null,
+  agents: Object.fromEntries(Object.entries(v.agents).map(([id, a]) => [id, a.quarantine === null ? a : { ...a, quarantine: { ...a.quarantine, ends: [] } }])),
+});
 
 /**
  * Given events, then state: runs the check on the fold of the events, and again with every event

@@ -42,7 +42,7 @@ export const comparePositions = (a: Position, b: Position): number =>
   a.commit !== b.commit ? (a.commit < b.commit ? -1 : 1) : a.prepare === b.prepare ? 0 : a.prepare < b.prepare ? -1 : 1;
 
 /** Streams rollcall owns (`streamOf`): everything else in $all is someone else's or the system's. */
-export const ROLLCALL_STREAM_PREFIXES = ['agent-', 'pool-'] as const;
+export const ROLLCALL_STREAM_PREFIXES = ['agent-', 'pool-', 'host-'] as const;
 
 /** Whether a record of $all is one of ours: in a rollcall stream (under `namespace`), not a system event. */
 export const isRollcallRecord = (e: { streamId: string; type: string }, namespace = ''): boolean =>
