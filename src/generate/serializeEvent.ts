@@ -1,6 +1,6 @@
 import type { GeneratedEvent } from './generatedEvent.js';
 
-type Field = string | number | boolean | string[];
+type Field = string | number | boolean | string[] | object[];
 
 // `,"key":` per key, and `,"key":"` for strings, built once: fewer, longer pieces make a line
 // that is cheaper to build and to flatten when it is written out.
@@ -27,7 +27,8 @@ export const serializeEvent = (event: GeneratedEvent): string => {
     const v = fields[key] as Field;
     const o = opener(key);
     if (typeof v === 'string') data += (first ? o[2] : o[3]) + v + '"';
-    else if (typeof v === 'object') data += (first ? o[0] : o[1]) + (v.length === 0 ? '[]' : '["' + v.join('","') + '"]');
+    // Arrays of strings (agentTypes) are joined; anything else nested (adopted, observed) is rare: stringified.
+    else if (typeof v === 'object') data += (first ? o[0] : o[1]) + (v.length === 0 ? '[]' : typeof v[0] === 'string' ? '["' + v.join('","') + '"]' : JSON.stringify(v));
     else data += (first ? o[0] : o[1]) + v;
     first = false;
   }

@@ -15,6 +15,7 @@ import { healthRoutes } from './healthRoutes.js';
 import { redactSecrets, sendError } from './httpErrors.js';
 import { createServeMetrics, metricsRoute } from './metricsRoute.js';
 import { openapiRoutes } from './openapiRoutes.js';
+import { explainRoutes } from './explainRoutes.js';
 import { projectionRoutes } from './projectionRoutes.js';
 
 export interface ServerOptions {
@@ -135,6 +136,7 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   registerAuth(app, { token: options.token ?? null, readToken: options.readToken ?? null });
   await app.register(healthRoutes, { rollcall });
   await app.register(projectionRoutes, { rollcall, store, skipInvalid: options.skipInvalid ?? false });
+  await app.register(explainRoutes, { rollcall, store });
   await app.register(eventsRoute, {
     store,
     maxBodyBytes,

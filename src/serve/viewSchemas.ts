@@ -93,6 +93,8 @@ const AnomalyReasonSchema = z.enum([
   'pool-exists',
   'agent-exists',
   'invalid-event',
+  'stale-epoch',
+  'quarantined-start',
 ]);
 
 export const AnomalyRecordSchema = z.strictObject({

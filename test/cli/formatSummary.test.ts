@@ -14,6 +14,9 @@ const session = (sessionId: string, state: SessionJson['state'], startedAt: stri
   endedAt: null,
   terminatingSince,
   terminationReason: null,
+  epoch: null,
+  leaseMs: null,
+  leaseExpiresAt: null,
 });
 
 const view = (sessions: SessionJson[]): ProjectionJson => ({
@@ -23,6 +26,8 @@ const view = (sessions: SessionJson[]): ProjectionJson => ({
   sessions: Object.fromEntries(sessions.map((s) => [s.sessionId, s])),
   running: [],
   busy: [],
+  hosts: {},
+  quarantined: [],
   anomalies: { count: 0, byReason: {}, recent: [] },
 });
 

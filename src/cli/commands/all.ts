@@ -25,6 +25,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./audit.js')).auditCommand,
   },
   {
+    name: 'explain',
+    summary: 'why a pool is full or an agent counted: who holds each slot, since when, and what would free it',
+    load: async () => (await import('./explain.js')).explainCommand,
+  },
+  {
     name: 'check',
     summary: 'replay the log and check the invariants on every prefix; exit 1 on any violation',
     load: async () => (await import('./check.js')).checkCommand,

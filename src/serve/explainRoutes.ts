@@ -1,0 +1,129 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { explainAgent, explainPool, type ExplainOptions } from '../inspect/explain.js';
+import type { Rollcall } from '../live/types.js';
+import { defaultReconcileConfig } from '../reconcile/reconcileConfig.js';
+import { decodeStoredPages } from '../replay/decodeStored.js';
+import { paced } from '../replay/foldLane.js';
+import { pagesUpTo } from '../replay/timeTravel.js';
+import type { EventStore } from '../stores/eventStore.js';
+import { sendError } from './httpErrors.js';
+import { positionHeader, POSITION_HEADER } from './positionHeader.js';
+import { ErrorJsonSchema, PositionJson } from './viewSchemas.js';
+
+export interface ExplainRoutesOptions {
+  rollcall: Rollcall;
+  store: EventStore;
+}
+
+const ReleasedBySchema = z.object({
+  rule: z.enum(['lease', 'start-timeout', 'terminating-timeout', 'disconnect-grace', 'pid-check', 'orchestrator-restart', 'own-end']),
+  at: z.string().optional(),
+  requires: z.string().optional(),
+  detail: z.string().optional(),
+});
+
+const HolderSchema = z
+  .object({
+    agentId: z.string(),
+    sessionId: z.string(),
+    state: z.enum(['starting', 'running', 'suspended', 'terminating', 'terminated', 'failed']),
+    since: z.object({ position: z.string(), type: z.string(), at: z.string() }).nullable().meta({ description: 'the event that made the session live' }),
+    lastSeenAt: z.string().nullable(),
+    host: z.string().nullable(),
+    epoch: z.number().int().nullable(),
+    pid: z.number().int().nullable(),
+    leaseExpiresAt: z.string().nullable(),
+    suspect: z.object({ since: z.string(), reason: z.string() }).nullable(),
+    quarantine: z.object({ since: z.string(), reason: z.string(), ends: z.array(z.string()) }).nullable(),
+    releasedBy: z.array(ReleasedBySchema).meta({ description: 'the rules that would free the slot and when, earliest first' }),
+  })
+  .meta({ id: 'SlotHolder' });
+
+const PoolExplainSchema = z
+  .object({
+    poolId: z.string(),
+    position: PositionJson,
+    asOf: z.string().nullable(),
+    exists: z.boolean(),
+    used: z.number().int(),
+    max: z.number().int().nullable(),
+    enabled: z.boolean().nullable(),
+    holders: z.array(HolderSchema),
+  })
+  .meta({ id: 'PoolExplain' });
+
+const AgentExplainSchema = z
+  .object({
+    agentId: z.string(),
+    position: PositionJson,
+    asOf: z.string().nullable(),
+    exists: z.boolean(),
+    status: z.enum(['running', 'idle', 'removed']).nullable(),
+    counted: z.boolean(),
+    poolId: z.string().nullable(),
+    holder: HolderSchema.nullable(),
+    explanation: z.array(z.string()),
+  })
+  .meta({ id: 'AgentExplain' });
+
+const Position = z.string().regex(/^\d+$/, 'expected a non-negative integer position');
+const ExplainQuery = z.object({
+  until: Position.optional().meta({ description: 'the answer after the event at this position, as `explain --until`' }),
+  asOf: z.iso.datetime({ offset: true }).optional().meta({ description: 'the answer as of this event time, as `explain --as-of`' }),
+});
+const headers = { [POSITION_HEADER]: z.string().meta({ description: 'position of the log the answer reflects' }) };
+const errors = {
+  400: { description: 'bad query', content: { 'application/json': { schema: ErrorJsonSchema } } },
+  404: { description: 'unknown id', content: { 'application/json': { schema: ErrorJsonSchema } } },
+};
+
+/** `GET /v1/pools/{poolId}/explain`, `GET /v1/agents/{agentId}/explain` (SPEC §7.5): a log inspection, live or as of a past moment. */
+export const explainRoutes: FastifyPluginAsyncZod<ExplainRoutesOptions> = async (app, { rollcall, store }) => {
+  const { projection } = rollcall;
+  // Answers fold the log up to the live position (or the one asked for), in slices that share the loop.
+  const inputs = (query: { until?: string | undefined; asOf?: string | undefined }) => {
+    const live = rollcall.position();
+    const until = query.until === undefined ? live : BigInt(query.until) < (live ?? 0n) ? BigInt(query.until) : live;
+    const options: ExplainOptions = { rules: defaultReconcileConfig, until, asOf: query.asOf ?? null };
+    return { source: until === null ? [] : decodeStoredPages(paced(pagesUpTo(store, null, until))), options };
+  };
+
+  app.get(
+    '/v1/pools/:poolId/explain',
+    {
+      schema: {
+        summary: 'why this pool is as full as it is: every session holding a slot and what would free it (rollcall explain pool)',
+        params: z.object({ poolId: z.string() }),
+        querystring: ExplainQuery,
+        response: { 200: { description: 'the explanation', content: { 'application/json': { schema: PoolExplainSchema } }, headers }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { source, options } = inputs(request.query);
+      const answer = await explainPool(projection, source, request.params.poolId, options);
+      reply.header(POSITION_HEADER, positionHeader(answer.position));
+      if (!answer.exists && answer.holders.length === 0) return sendError(reply, 404, 'not-found', `no pool "${request.params.poolId}" at this position`);
+      return answer;
+    },
+  );
+
+  app.get(
+    '/v1/agents/:agentId/explain',
+    {
+      schema: {
+        summary: 'why this agent is (not) counted, and what would free its slot (rollcall explain agent)',
+        params: z.object({ agentId: z.string() }),
+        querystring: ExplainQuery,
+        response: { 200: { description: 'the explanation', content: { 'application/json': { schema: AgentExplainSchema } }, headers }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { source, options } = inputs(request.query);
+      const answer = await explainAgent(projection, source, request.params.agentId, options);
+      reply.header(POSITION_HEADER, positionHeader(answer.position));
+      if (!answer.exists) return sendError(reply, 404, 'not-found', `no agent "${request.params.agentId}" at this position`);
+      return answer;
+    },
+  );
+};
