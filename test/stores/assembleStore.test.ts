@@ -63,8 +63,8 @@ describe('assembleStore: readAll and subscribe are the pages flattened', () => {
     const store = openNonUniqueStore();
     const events = heartbeats(3);
     await store.appendBatch(events);
-    await store.appendBatch(events.slice(0, 1));
-    expect(store.appendGroup).toBeUndefined();
+    await store.appendGroup!([{ events: events.slice(0, 1) }]);
     expect((await collect(store.readAll())).map((e) => e.id)).toEqual([...events, events[0]!].map((e) => e.id));
+    expect((await collect(store.subscribe({ signal: AbortSignal.abort() }))).length).toBe(0);
   });
 });

@@ -102,14 +102,24 @@ export const runShell = (script: string, env: NodeJS.ProcessEnv = {}) =>
  */
 export const dumpSqlite = (path: string): string => {
   if (!existsSync(path)) return 'absent';
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const dump = (readonly: boolean): string => {
+    const db = new Database(path, { readonly, fileMustExist: true });
+    try {
+      const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
+      if (!tables.includes('events')) return `no rollcall tables (${tables.join(', ') || 'none'})`;
+      const events = db.prepare('SELECT position, stream, revision, id, type, data, metadata FROM events ORDER BY position').raw(true).all();
+      const snapshots = db.prepare('SELECT name, version, position, payload FROM snapshots ORDER BY name').raw(true).all();
+      return JSON.stringify({ events, snapshots });
+    } finally {
+      db.close();
+    }
+  };
   try {
-    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
-    if (!tables.includes('events')) return `no rollcall tables (${tables.join(', ') || 'none'})`;
-    const events = db.prepare('SELECT position, stream, revision, id, type, data, metadata FROM events ORDER BY position').raw(true).all();
-    const snapshots = db.prepare('SELECT name, version, position, payload FROM snapshots ORDER BY name').raw(true).all();
-    return JSON.stringify({ events, snapshots });
-  } finally {
-    db.close();
+    return dump(true);
+  } catch (e) {
+    // A writer killed mid-write can leave a WAL index that a read-only connection may not rebuild
+    // (SQLITE_READONLY_RECOVERY): recover it as the next opener of the store would.
+    if (!String((e as { code?: unknown }).code).startsWith('SQLITE_READONLY')) throw e;
+    return dump(false);
   }
 };

@@ -24,10 +24,8 @@ export const openNonUniqueStore = (): EventStore => {
   async function* mappedPages(source: AsyncIterable<readonly StoredEvent[]>): AsyncGenerator<StoredEvent[]> {
     for await (const page of source) yield page.map(asAppended);
   }
-  // Without appendGroup (group commit falls back to appendBatch): memory's would keep the ids as given.
-  const { appendGroup: _, ...rest } = memory;
   return assembleStore({
-    ...rest,
+    ...memory,
     url: 'memory:non-unique',
     uniqueIds: false,
     appendToStream: (stream, events, options) => memory.appendToStream(stream, events.map(own), options),
