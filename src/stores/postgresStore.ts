@@ -109,7 +109,7 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
         return h === 0n ? null : h;
       },
       // A standby cannot write: its followers load the snapshots the primary's processes save.
-      snapshots: readOnly ? { load: snapshots.load, save: async () => undefined } : snapshots,
+      snapshots: readOnly ? { ...snapshots, save: async () => undefined } : snapshots,
       async close() {
         if (conn.isClosed()) return;
         const ending = conn.close();
