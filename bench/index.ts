@@ -218,3 +218,5 @@ if (process.env['BENCH_SERVE'] !== '0') execFileSync(process.execPath, ['--impor
 
 console.log(`\nload average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
 rmSync(dir, { recursive: true, force: true });
+// Resumes, audits and time travel after a restart (bench/storm.ts): /healthz latency meanwhile.
+if (process.env['BENCH_STORM'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'storm.ts')], { stdio: 'inherit' });

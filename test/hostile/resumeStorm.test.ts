@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
+import { replayStore } from '../../src/replay/replayLog.js';
 import { openStore } from '../../src/stores/openStore.js';
 import { tempDir } from '../support/cli.js';
 import { fleet } from '../serve/harness.js';
@@ -31,7 +33,12 @@ describe('a storm of resumes, audits and time travel', () => {
     const path = join(tempDir(), 'storm.db');
     const store = await openStore(`sqlite:${path}`);
     const events = fleet(2_000, EVENTS, 11);
-    for (let i = 0; i < events.length; i += 10_000) await store.appendBatch(events.slice(i, i + 10_000));
+    // A snapshot every 10k events, as a live server following the store saves them: the ladder.
+    for (let i = 0; i < events.length; i += 10_000) {
+      await store.appendBatch(events.slice(i, i + 10_000));
+      await replayStore(store, createLifecycleProjection());
+    }
+    expect((await store.snapshots!.rungs!('lifecycle')).length).toBeGreaterThan(3);
     const head = Number(await store.head());
     await store.close();
     const agents = [...new Set(events.map((e) => (e.data as { agentId?: string }).agentId).filter((a) => a !== undefined))].slice(0, AUDITS) as string[];
