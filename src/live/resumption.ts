@@ -48,6 +48,8 @@ export const openResumption = (ctx: ResumptionContext, from: bigint): Resumption
   let ready: Promise<{ tracker: LifecycleChangeTracker; seen: CompactIdSet | null }> | null = null;
 
   const prepare = async () => {
+    // Decoding a rung is the one step that is not sliced: one per turn, like a slice.
+    await lane.pace();
     const start: StartingPoint<ReturnType<LifecycleProjection['initialState']>> = ctx.useSnapshots
       ? await nearestSnapshot(store, projection, { until: from })
       : { state: undefined, after: null, seen: store.uniqueIds ? null : new CompactIdSet() };
