@@ -34,6 +34,8 @@ export interface FeedHost {
   caughtUp(): boolean;
   /** Why following stopped for good (failed or closed), else null. */
   stopped(): RollcallError | null;
+  /** Bumped when the runtime starts over on another log (its store reopened a replaced file). */
+  generation(): number;
   /** Resolves on the next change applied, on catch-up and when following stops. */
   pulse(): Promise<void>;
   /** A private fold serving the changes after `from`; `signal` stops it once the feed no longer needs it. */
@@ -57,6 +59,7 @@ export const createPulse = () => {
 /** `from` null: after the position the runtime has when the first batch is asked for. */
 export const createChangeFeed = (host: FeedHost, from: bigint | null): ChangeFeed => {
   let cursor: bigint | null = from;
+  const generation = host.generation();
   let caughtUpSent = false;
   let closed = false;
   let resumption: Resumption | null = null;
@@ -69,8 +72,12 @@ export const createChangeFeed = (host: FeedHost, from: bigint | null): ChangeFee
   let wakeClosed: (() => void) | null = null;
   const closedSignal = new Promise<void>((resolve) => (wakeClosed = resolve));
 
-  const ended = (): RollcallError | null =>
-    closed ? new RollcallError('interrupted', 'the change feed was closed') : host.stopped();
+  const ended = (): RollcallError | null => {
+    if (closed) return new RollcallError('interrupted', 'the change feed was closed');
+    // A cursor names a position of the log the feed started on; on another log it means nothing.
+    if (host.generation() !== generation) return new RollcallError('store-unavailable', 'the store file was replaced under the process; reconnect');
+    return host.stopped();
+  };
 
   const finish = (changes: Change[]): FeedBatch => {
     if (changes.length > 0) cursor = changes[changes.length - 1]!.position;

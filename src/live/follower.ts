@@ -18,7 +18,12 @@ export interface FollowerContext {
   useSnapshots: boolean;
   skipInvalid: boolean;
   onCatchUpProgress?: ((done: number, total: number | null) => void) | undefined;
+  /** The store's incarnation the state was folded from (see `EventStore.incarnation`). */
+  incarnation?: number | undefined;
 }
+
+/** Whether the store reopened another file at its path since the state was folded: its log is another history. */
+const replacedSince = (ctx: FollowerContext): boolean => (ctx.store.incarnation?.() ?? 0) !== (ctx.incarnation ?? 0);
 
 /**
  * The initial catch-up: a replay of the store from its newest valid snapshot, retried while the
@@ -31,6 +36,7 @@ export const catchUp = async (ctx: FollowerContext): Promise<{ state: LifecycleS
     async () => {
       const seenHead = await store.head();
       if (status.closed) return true;
+      ctx.incarnation = store.incarnation?.();
       status.setAvailable();
       const result = await replayStore(store, ctx.projection, {
         noSnapshot: !ctx.useSnapshots,
@@ -61,17 +67,22 @@ async function* subscriptionPages(store: EventStore, options: SubscribeOptions):
 /**
  * Follows the store's subscription after the status's position, handing each stored event to
  * `processOne`. When the subscription ends or fails it resumes from the last position applied
- * (nothing is skipped or repeated), once the store answers again. Returns on close or failure.
+ * (nothing is skipped or repeated), once the store answers again. Returns on close or failure
+ * (false), or true when the store reopened another file at its path: what was folded is then not
+ * that log's history, and the caller starts over.
  */
-export const follow = async (ctx: FollowerContext, processOne: (stored: StoredEvent) => void): Promise<void> => {
+export const follow = async (ctx: FollowerContext, processOne: (stored: StoredEvent) => void): Promise<boolean> => {
   const { store, status } = ctx;
   const doing = `${store.url}: follow`;
+  let replaced = false;
   await retryWhileUnavailable(
     async (progressed) => {
+      if ((replaced = replacedSince(ctx))) return true;
       const pages = subscriptionPages(store, { after: status.position, signal: ctx.signal, onStatus: status.onStoreStatus });
       let slice = performance.now();
       for await (const page of pages) {
         if (status.closed) return true;
+        if ((replaced = replacedSince(ctx))) return true;
         status.setAvailable();
         progressed();
         for (const stored of page) {
@@ -102,4 +113,5 @@ export const follow = async (ctx: FollowerContext, processOne: (stored: StoredEv
       },
     },
   );
+  return replaced;
 };

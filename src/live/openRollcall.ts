@@ -57,15 +57,19 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
   const waiters = createPositionWaiters(status, closedError);
   const resume = createResumption({ store, projection, status, signal: lifetime.signal, useSnapshots, skipInvalid });
   const subscribers = createSubscribers({ ring, status, closedError, resume });
-  const snapshotter = useSnapshots
-    ? createSnapshotter({
-        store,
-        projection,
-        skipInvalid,
-        everyEvents: options.snapshotEveryEvents ?? 10_000,
-        everyMs: options.snapshotEveryMs ?? 60_000,
-      })
-    : null;
+  const newSnapshotter = () =>
+    useSnapshots
+      ? createSnapshotter({
+          store,
+          projection,
+          skipInvalid,
+          everyEvents: options.snapshotEveryEvents ?? 10_000,
+          everyMs: options.snapshotEveryMs ?? 60_000,
+        })
+      : null;
+  let snapshotter = newSnapshotter();
+  /** Counts the logs followed: bumped when the store reopened a replaced file and the runtime started over. */
+  let generation = 0;
 
   const processOne = (stored: StoredEvent) => {
     const change = applyStored(tracker!, seen, stored, skipInvalid);
@@ -89,18 +93,29 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
   };
   const run = (async () => {
     try {
-      const caught = await catchUp(follower);
-      if (caught === null || status.stopped) return;
-      ({ state, seen } = caught);
-      tracker = trackLifecycleChanges(projection, state);
-      liveView = createLiveView(state);
-      ring.reset(status.position ?? START);
-      status.caughtUp = true;
-      snapshotter?.start(status.position);
-      waiters.caughtUp();
-      subscribers.startPending();
-      pulse.fire();
-      await follow(follower, processOne);
+      for (;;) {
+        const caught = await catchUp(follower);
+        if (caught === null || status.stopped) return;
+        ({ state, seen } = caught);
+        tracker = trackLifecycleChanges(projection, state);
+        liveView = createLiveView(state);
+        ring.reset(status.position ?? START);
+        status.caughtUp = true;
+        snapshotter?.start(status.position);
+        waiters.caughtUp();
+        subscribers.startPending();
+        pulse.fire();
+        if (!(await follow(follower, processOne)) || status.stopped) return;
+        // The store reopened another file at its path (a backup restored under the process): what
+        // was folded is not its history. Subscribers are ended (their positions named the old log),
+        // the snapshotter's fold is dropped, and the runtime catches up again from the new file.
+        status.caughtUp = false;
+        generation++;
+        subscribers.endAll(new RollcallError('store-unavailable', `${store.url}: the store file was replaced under the process; reconnect`));
+        await snapshotter?.close();
+        snapshotter = newSnapshotter();
+        pulse.fire();
+      }
     } catch (e) {
       status.fail(asRollcallError(e, `${store.url}: follow`));
     }
@@ -123,6 +138,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
           head: () => status.head,
           caughtUp: () => status.caughtUp,
           stopped: () => status.failed ?? (status.closed ? closedError() : null),
+          generation: () => generation,
           pulse: pulse.wait,
           resume: (after, signal) => openResumption({ store, projection, useSnapshots, skipInvalid, signal: AbortSignal.any([signal, lifetime.signal]) }, after),
         },

@@ -173,5 +173,10 @@ export interface EventStore {
   head(): Promise<bigint | null>;
   /** Present when the store can keep projection snapshots. */
   readonly snapshots?: SnapshotStore;
+  /**
+   * How many times the store reopened another file at its path after the one it had was deleted
+   * or replaced (sqlite); a follower that sees it change folds the new log from scratch.
+   */
+  incarnation?(): number;
   close(): Promise<void>;
 }

@@ -1,11 +1,13 @@
 import type Database from 'better-sqlite3';
-import { assembleStore } from './assembleStore.js';
-import type { EventStore } from './eventStore.js';
+import { RollcallError } from '../errors.js';
+import { assembleStore, type StoreParts } from './assembleStore.js';
+import type { EventStore, ReadAllOptions, SnapshotStore, SubscribeOptions } from './eventStore.js';
 import { DEFAULT_PAGE_SIZE } from './pageSize.js';
 import { createRelationalReads } from './relational/reads.js';
 import { createRelationalSnapshots } from './relational/snapshots.js';
 import { createSqliteAppender } from './sqlite/append.js';
 import { createSqliteDb } from './sqlite/db.js';
+import { fileIdentity, type FileIdentity } from './sqlite/fileIdentity.js';
 import { createSqliteFeed } from './sqlite/follow.js';
 import { openDatabase } from './sqlite/open.js';
 
@@ -33,52 +35,164 @@ export interface SqliteStoreOptions {
    * watch misses writes (network mounts). Default 1000 ms.
    */
   pollIntervalMs?: number;
-  /** Rows per read query (and per page a follower is handed). Default 2,048. */
+  /** Rows per read query. Default 2,048. */
   pageSize?: number;
+}
+
+/** One open connection to the file at the path, with everything built on it. */
+interface Connection {
+  parts: Omit<StoreParts, 'url' | 'uniqueIds' | 'close'>;
+  identity: FileIdentity;
+  /** Stops its feed; closes the connection unless that could touch a file at the path it did not open. */
+  retire(): void;
 }
 
 /**
  * The embedded store (`sqlite:PATH`): one file, WAL, every append call one transaction. SQLite
  * serializes writers, so positions are 1, 2, 3… in commit order and a poller never skips one.
+ *
+ * The store is the file at the path, not an inode: when the file is deleted or replaced under the
+ * process (an operator restoring a backup with `mv`), every write is refused (`store-unavailable`)
+ * and the old connection is retired without writing anything beside the new file; once a valid
+ * store is at the path again, the next call reopens it. `incarnation()` counts those reopenings, so
+ * that a follower knows its log may no longer be the one it folded.
  */
-export const openSqliteStore = (options: SqliteStoreOptions): EventStore => {
+export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { incarnation(): number } => {
   const url = `sqlite:${options.path}`;
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
-  const db: Database.Database = openDatabase(options.path, url, { busyTimeoutMs, create: options.create ?? true, verify: options.verify ?? false });
   let closed = false;
   const isClosed = () => closed;
 
-  const sql = createSqliteDb(db, url, isClosed);
-  const reads = createRelationalReads(sql, pageSize);
-  const feed = createSqliteFeed(db, sql, { path: options.path, url, pageSize, pollIntervalMs: options.pollIntervalMs ?? 1000, page: reads.page, isClosed });
-  const appender = createSqliteAppender(db, sql, { busyTimeoutMs, onCommit: feed.committed });
-  const headQuery = db.prepare('SELECT max(position) FROM events').pluck();
-
-  return assembleStore(
-    {
-      url,
-      uniqueIds: true,
-      appendToStream: appender.appendToStream,
-      appendBatch: appender.appendBatch,
-      appendGroup: appender.appendGroup,
-      readPages: reads.readPages,
-      // Another connection to the same file; an in-memory database exists only on this connection.
-      ...(options.path === ':memory:' ? {} : { readerUrl: () => url }),
-      readStream: reads.readStream,
-      subscribePages: feed.subscribePages,
-      async head() {
-        const h = sql.guard('read', () => headQuery.get() as number | null);
-        return h === null ? null : BigInt(h);
+  const connect = (create: boolean): Connection => {
+    const db: Database.Database = openDatabase(options.path, url, { busyTimeoutMs, create, verify: options.verify ?? false });
+    const identity = fileIdentity(options.path, url);
+    identity.noteWal();
+    const sql = createSqliteDb(db, url, isClosed);
+    const reads = createRelationalReads(sql, pageSize);
+    const feed = createSqliteFeed(db, sql, { path: options.path, url, pageSize, pollIntervalMs: options.pollIntervalMs ?? 1000, page: reads.page, isClosed, identity });
+    const appender = createSqliteAppender(db, sql, { busyTimeoutMs, onCommit: feed.committed, identity });
+    const headQuery = db.prepare('SELECT max(position) FROM events').pluck();
+    return {
+      identity,
+      parts: {
+        appendToStream: appender.appendToStream,
+        appendBatch: appender.appendBatch,
+        appendGroup: appender.appendGroup,
+        readPages: reads.readPages,
+        readStream: reads.readStream,
+        subscribePages: feed.subscribePages,
+        async head() {
+          identity.check('head');
+          const h = sql.guard('read', () => headQuery.get() as number | null);
+          return h === null ? null : BigInt(h);
+        },
+        snapshots: createRelationalSnapshots(sql),
       },
-      snapshots: createRelationalSnapshots(sql),
-      async close() {
-        if (closed) return;
-        closed = true;
+      retire() {
         feed.close();
-        db.close();
+        if (!identity.lost) {
+          db.close();
+          return;
+        }
+        // The frames in this connection's WAL belong to the file it opened, not to the one now at
+        // the path: fold them into the old file and empty the WAL, so that a reader opening the new
+        // file never applies them to it. Closing then deletes `PATH-wal` by name, so it happens only
+        // when that is this connection's own WAL (or none); otherwise the handle is left open.
+        try {
+          db.pragma('wal_checkpoint(TRUNCATE)');
+        } catch {
+          // A deleted file's WAL is unreachable anyway.
+        }
+        if (identity.walIsOurs()) db.close();
       },
-    },
-    isClosed,
+    };
+  };
+
+  let connection: Connection | null = connect(options.create ?? true);
+  let incarnation = 0;
+
+  /** The open connection, reopening the file at the path after the previous one was lost. */
+  const current = (): Connection => {
+    if (closed) throw new RollcallError('store-unavailable', `${url}: the store is closed`);
+    if (connection !== null && !connection.identity.lost) return connection;
+    if (connection !== null) {
+      connection.retire();
+      connection = null;
+    }
+    // Never creates one: a store that vanished comes back only when someone puts a valid one there.
+    connection = connect(false);
+    incarnation++;
+    return connection;
+  };
+  /** Runs `f` on the current connection; a loss it discovers retires that connection at once. */
+  const on = <T>(f: (c: Connection) => T): T => {
+    const c = current();
+    try {
+      return f(c);
+    } finally {
+      if (c.identity.lost && connection === c) {
+        c.retire();
+        connection = null;
+      }
+    }
+  };
+  const onAsync = async <T>(f: (c: Connection) => Promise<T>): Promise<T> => {
+    const c = current();
+    try {
+      return await f(c);
+    } finally {
+      if (c.identity.lost && connection === c) {
+        c.retire();
+        connection = null;
+      }
+    }
+  };
+  async function* pagesOf<T>(open: (c: Connection) => AsyncIterable<T>): AsyncGenerator<T> {
+    const c = current();
+    try {
+      yield* open(c);
+    } finally {
+      if (c.identity.lost && connection === c) {
+        c.retire();
+        connection = null;
+      }
+    }
+  }
+
+  /** The snapshot store of whichever connection is current, method by method. */
+  function forwardSnapshots(): SnapshotStore {
+    const forwarded: Partial<Record<keyof SnapshotStore, unknown>> = {};
+    for (const key of Object.keys(connection!.parts.snapshots!) as (keyof SnapshotStore)[]) {
+      forwarded[key] = (...args: unknown[]) => onAsync((c) => (c.parts.snapshots![key] as (...a: unknown[]) => Promise<unknown>)(...args));
+    }
+    return forwarded as SnapshotStore;
+  }
+
+  return Object.assign(
+    assembleStore(
+      {
+        url,
+        uniqueIds: true,
+        appendToStream: (stream, events, o) => onAsync((c) => c.parts.appendToStream(stream, events, o)),
+        appendBatch: (events) => onAsync((c) => c.parts.appendBatch(events)),
+        appendGroup: (requests) => onAsync((c) => c.parts.appendGroup!(requests)),
+        readPages: (o?: ReadAllOptions) => pagesOf((c) => c.parts.readPages(o)),
+        // Another connection to the same file; an in-memory database exists only on this connection.
+        ...(options.path === ':memory:' ? {} : { readerUrl: () => url }),
+        readStream: (stream, o) => pagesOf((c) => c.parts.readStream(stream, o)),
+        subscribePages: (o?: SubscribeOptions) => pagesOf((c) => c.parts.subscribePages(o)),
+        head: () => onAsync((c) => c.parts.head()),
+        snapshots: forwardSnapshots(),
+        async close() {
+          if (closed) return;
+          closed = true;
+          connection?.retire();
+          connection = null;
+        },
+      },
+      isClosed,
+    ),
+    { incarnation: () => incarnation },
   );
 };

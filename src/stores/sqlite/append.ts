@@ -6,6 +6,7 @@ import { pause } from '../pause.js';
 import type { SqliteDb } from './db.js';
 import { sqliteCode } from './errors.js';
 import { RollcallError } from '../../errors.js';
+import type { FileIdentity } from './fileIdentity.js';
 
 /** Page cache (negative: KiB) during a bulk append, and the events from which an append is bulk. */
 const BULK_CACHE = -131072;
@@ -16,6 +17,8 @@ export interface SqliteAppendOptions {
   busyTimeoutMs: number;
   /** Called after every append that wrote something (the change feed wakes its followers). */
   onCommit: () => void;
+  /** The file this connection opened: checked under the write lock, before the first and after the last insert. */
+  identity: FileIdentity;
 }
 
 /**
@@ -36,6 +39,9 @@ export const createSqliteAppender = (
 
   /** Writes events in order inside the caller's transaction; `stream` fixed, or each event's own. */
   const write = (events: readonly LifecycleEvent[], stream: string | null) => {
+    // Under the write lock, before the first insert and again just before COMMIT: a file deleted or
+    // replaced at the path since this connection opened it gets no row, in it or in a WAL beside it.
+    options.identity.check('append');
     const revisions = new Map<string, number>();
     let appended = 0;
     let firstPosition: bigint | null = null;
@@ -53,6 +59,7 @@ export const createSqliteAppender = (
       }
       revisions.set(s, revision);
     }
+    options.identity.check('append');
     return { appended, duplicates: events.length - appended, lastPosition, firstPosition };
   };
 
@@ -109,7 +116,10 @@ export const createSqliteAppender = (
     for (;;) {
       try {
         const result = sql.guard('append', tx);
-        if (wrote(result)) options.onCommit();
+        if (wrote(result)) {
+          options.identity.noteWal();
+          options.onCommit();
+        }
         return result;
       } catch (e) {
         if (!sqliteCode((e as RollcallError).cause).startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw e;

@@ -1,9 +1,9 @@
-import { statSync, watch, type FSWatcher } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import type Database from 'better-sqlite3';
-import { RollcallError } from '../../errors.js';
 import type { StoredEvent, SubscribeOptions } from '../eventStore.js';
 import { pause, wakeAll } from '../pause.js';
 import type { SqliteDb } from './db.js';
+import type { FileIdentity } from './fileIdentity.js';
 
 /** After a file event, how long a follower keeps checking for the commit it announced. */
 const SETTLE_MS = 250;
@@ -18,6 +18,8 @@ export interface SqliteFeedOptions {
   /** Up to `limit` events after `after`. */
   page: (after: bigint, limit: number) => Promise<StoredEvent[]>;
   isClosed: () => boolean;
+  /** The file this connection opened: a follower must not go on reading one no longer at the path. */
+  identity: FileIdentity;
 }
 
 export interface SqliteFeed {
@@ -33,13 +35,12 @@ export interface SqliteFeed {
  * to the WAL; checkpoints and non-WAL writers touch the file itself.
  */
 export const createSqliteFeed = (db: Database.Database, sql: SqliteDb, options: SqliteFeedOptions): SqliteFeed => {
-  const { path, url, pageSize, pollIntervalMs, page, isClosed } = options;
+  const { path, pageSize, pollIntervalMs, page, isClosed, identity } = options;
   const wakers = new Set<() => void>();
   /** Commits through this connection. */
   let localCommits = 0;
   const onDisk = path !== ':memory:' && path !== '';
   const dataVersion = db.prepare('PRAGMA data_version').pluck();
-  const identity = onDisk ? statSync(path, { throwIfNoEntry: false }) : undefined;
   let watchers: FSWatcher[] = [];
   let lastFileEvent = 0;
   let watching = 0;
@@ -65,15 +66,6 @@ export const createSqliteFeed = (db: Database.Database, sql: SqliteDb, options: 
     watchers = [];
   };
 
-  /** A follower must not go on reading a file that is no longer the one at the path. */
-  const checkIdentity = () => {
-    if (identity === undefined) return;
-    const now = statSync(path, { throwIfNoEntry: false });
-    if (now === undefined || now.ino !== identity.ino || now.dev !== identity.dev) {
-      throw new RollcallError('store-unavailable', `${url}: the database file was ${now === undefined ? 'deleted' : 'replaced'} while following it`);
-    }
-  };
-
   async function* subscribePages(opts: SubscribeOptions = {}): AsyncGenerator<StoredEvent[]> {
     const signal = opts.signal;
     let last = opts.after ?? 0n;
@@ -82,7 +74,7 @@ export const createSqliteFeed = (db: Database.Database, sql: SqliteDb, options: 
     startWatching();
     try {
       while (!signal?.aborted && !isClosed()) {
-        checkIdentity();
+        identity.check('follow');
         const version = sql.guard('read', () => dataVersion.get());
         if (version === seenVersion && localCommits === seenLocal) {
           // Nothing committed since the last read: wait for the file watch, a local append, or the poll.
