@@ -126,17 +126,6 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
     return connection;
   };
   /** Runs `f` on the current connection; a loss it discovers retires that connection at once. */
-  const on = <T>(f: (c: Connection) => T): T => {
-    const c = current();
-    try {
-      return f(c);
-    } finally {
-      if (c.identity.lost && connection === c) {
-        c.retire();
-        connection = null;
-      }
-    }
-  };
   const onAsync = async <T>(f: (c: Connection) => Promise<T>): Promise<T> => {
     const c = current();
     try {

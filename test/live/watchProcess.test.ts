@@ -122,7 +122,7 @@ describe('rollcall watch on a SQLite file written by another process', () => {
     rmSync(path);
     const { code, stderr } = await w.exited;
     expect(code).toBe(3);
-    expect(stderr).toMatch(/deleted while following it/);
+    expect(stderr).toMatch(/follow: the database file was deleted under this process/);
   });
 
   it('--from POSITION prints every event after it, then follows', { timeout: 60_000 }, async () => {
