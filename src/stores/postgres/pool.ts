@@ -1,7 +1,8 @@
 import pg from 'pg';
+import { RollcallError } from '../../errors.js';
 import { storeClosed } from '../storeClosed.js';
 import type { SqlDb } from '../relational/sqlDb.js';
-import { postgresFailure } from './errors.js';
+import { postgresFailure, sqlState } from './errors.js';
 
 // json is kept as the text we wrote (jsonb would reorder keys and reject \u0000); every column is
 // read as text and parsed here, so a damaged value flags its row instead of failing the query.
@@ -50,6 +51,12 @@ export const createPostgresConnection = (options: PostgresPoolOptions): Postgres
     } catch (e) {
       throw postgresFailure(url, doing, e);
     }
+    // A checked-out client has no listener of the pool's: a connection lost mid-transaction
+    // (pg_terminate_backend, a failover, a reset link) would be an unhandled 'error' event that
+    // kills the process. Kept here, it makes the pending query fail, which is store-unavailable.
+    let lost: Error | undefined;
+    const onError = (e: Error) => (lost ??= e);
+    client.on('error', onError);
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -57,10 +64,14 @@ export const createPostgresConnection = (options: PostgresPoolOptions): Postgres
       await client.query('COMMIT');
       return result;
     } catch (e) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      // A lost or timed-out connection cannot roll back (and waiting on it would only stall):
+      // the client is destroyed, and the server rolls back when it notices the socket gone.
+      if (lost !== undefined || (sqlState(e) === null && !(e instanceof RollcallError))) broken = lost ?? (e as Error);
+      else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       throw postgresFailure(url, doing, e);
     } finally {
-      client.release(broken);
+      client.removeListener('error', onError);
+      client.release(broken ?? lost);
     }
   };
 
