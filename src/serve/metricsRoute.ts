@@ -109,6 +109,56 @@ export const createServeMetrics = (rollcall: Rollcall): ServeMetrics => {
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
+  // SPEC §7: suspects, quarantines, lapsed leases, orchestrator epochs.
+  new Gauge({
+    name: 'rollcall_agents_suspect',
+    help: 'Agents a reconciler suspects (no sign of life for a while; they keep their slots).',
+    registers: [registry],
+    collect() {
+      let n = 0;
+      for (const a of Object.values(rollcall.viewSection('agents').value)) if (a.suspect !== null) n++;
+      this.set(n);
+    },
+  });
+  new Gauge({
+    name: 'rollcall_agents_quarantined',
+    help: 'Agents in crash-loop quarantine.',
+    registers: [registry],
+    collect() {
+      this.set(rollcall.viewSection('liveness').value.quarantined.length);
+    },
+  });
+  new Gauge({
+    name: 'rollcall_host_epoch',
+    help: "Each orchestrator host's current epoch (its restart count).",
+    labelNames: ['host'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const h of Object.values(rollcall.viewSection('liveness').value.hosts)) this.set({ host: h.host }, h.epoch);
+    },
+  });
+  // Counted from the sessions in view as scraped: each lapsed session once (ids are final), those
+  // already in view when this process started included.
+  const lapsed = new Set<string>();
+  new Counter({
+    name: 'rollcall_leases_expired_total',
+    help: 'Sessions ended because their lease lapsed (lease_expired), seen since this process started.',
+    registers: [registry],
+    collect() {
+      const inView = new Set<string>();
+      for (const s of Object.values(rollcall.viewSection('sessions').value)) {
+        if (s.terminationReason !== 'lease_expired') continue;
+        inView.add(s.sessionId);
+        if (!lapsed.has(s.sessionId)) {
+          lapsed.add(s.sessionId);
+          this.inc();
+        }
+      }
+      // Evicted ones never come back: forget them.
+      for (const id of lapsed) if (!inView.has(id)) lapsed.delete(id);
+    },
+  });
   const corrections = new Counter({
     name: 'rollcall_reconciler_corrections_total',
     help: 'Corrections the in-process reconciler (--reconcile) appended, by rule.',
