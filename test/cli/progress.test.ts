@@ -290,7 +290,7 @@ describe('progress in append and watch', { timeout: 120_000 }, () => {
     const b = db();
     copyFileSync(source, a);
     copyFileSync(source, b);
-    const args = (path: string) => ['watch', '--store', `sqlite:${path}`, '--from', '29690'];
+    const args = (path: string) => ['watch', '--store', `sqlite:${path}`, '--from', '29695'];
     const plain = await run(args(a), false, { stopAfterLines: 8 });
     const tty = await run(args(b), true, { stopAfterLines: 8 });
     expect(plain.code).toBe(0);
@@ -299,7 +299,7 @@ describe('progress in append and watch', { timeout: 120_000 }, () => {
     expect(tty.stdout).toBe(plain.stdout);
     expect(plain.stderr).toBe('');
     expect(tty.stderr).toMatch(bar('watch: catching up'));
-    expect(tty.stderr).toMatch(/100% \| 29,698 events/); // the whole log: there was no snapshot
+    expect(tty.stderr).toMatch(/100% \| 29,703 events/); // the whole log: there was no snapshot
     expect(tty.stderr.endsWith('\u001b[2K')).toBe(true);
     expect(tty.order).toMatch(/^e+o+$/); // nothing on stderr once output began
     expect(tty.stdout).not.toMatch(/events\/s|\u001b\[/);
@@ -312,11 +312,11 @@ describe('progress in append and watch', { timeout: 120_000 }, () => {
     const appended = await run(['append', '--store', `sqlite:${path}`, more], false);
     const tail = Number(/appended (\d+) event/.exec(appended.stdout)![1]);
     expect(tail).toBeGreaterThan(4_000);
-    const tty = await run(['watch', '--store', `sqlite:${path}`, '--from', String(29_698 + tail - 3)], true, { stopAfterLines: 3 });
+    const tty = await run(['watch', '--store', `sqlite:${path}`, '--from', String(29_703 + tail - 3)], true, { stopAfterLines: 3 });
     expect(tty.code).toBe(0);
     expect(tty.stdout.split('\n')).toHaveLength(4);
     expect(tty.stderr).toMatch(new RegExp(`100% \\| ${tail.toLocaleString('en-US')} events`));
-    expect(tty.stderr).not.toMatch(/\| (29,698|3\d,\d{3}) events \|/); // the count, not the rate (events/s)
+    expect(tty.stderr).not.toMatch(/\| (29,703|3\d,\d{3}) events \|/); // the count, not the rate (events/s)
   });
 
   const main = join(import.meta.dirname, '../../src/cli/main.ts');
@@ -348,7 +348,7 @@ describe('progress in append and watch', { timeout: 120_000 }, () => {
     copyFileSync(source, b);
     // Follows until stdout has 8 lines (at most 60 s), then stops it as SIGTERM would: exit 0.
     const watch = (path: string, out: string, err: string) =>
-      `: > ${out}; node --import tsx ${main} watch --store sqlite:${path} --from 29690 >> ${out} ${err} & pid=$!; ` +
+      `: > ${out}; node --import tsx ${main} watch --store sqlite:${path} --from 29695 >> ${out} ${err} & pid=$!; ` +
       `i=0; while [ "$(wc -l < ${out})" -lt 8 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; kill -TERM $pid; wait $pid`;
     const ttyOut = join(dir, 'watch-pty.out');
     const screen = execFileSync('script', ['-q', '-e', '-c', watch(a, ttyOut, ''), '/dev/null'], { encoding: 'utf8', env, cwd });
