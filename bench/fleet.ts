@@ -125,6 +125,13 @@ const barePostgres = async (url: string): Promise<number> => {
 const readers = (url: string) =>
   autocannon({ url: `${url}/v1/pools`, connections: READERS, duration: SECONDS }) as Promise<autocannon.Result>;
 
+/** The server's group-commit counters (GET /metrics). */
+const groupCounts = async (url: string): Promise<{ groups: number; requests: number }> => {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { groups: read('rollcall_append_groups_total'), requests: read('rollcall_append_requests_total') };
+};
+
 interface WriteLoad {
   events: number;
   latencies: number[];
@@ -132,6 +139,8 @@ interface WriteLoad {
   /** SSE lag per POSTed position (answer → change frame), ms; a frame that came first counts 0. */
   lags: number[];
   seconds: number;
+  /** Requests per append transaction over the run (rollcall_append_requests_total / rollcall_append_groups_total). */
+  perGroup: number;
 }
 
 /** WRITERS loops, each POSTing one heartbeat and waiting for the answer; an SSE client timing each position. */
@@ -166,7 +175,8 @@ const writeLoad = async (url: string, durationMs: number): Promise<WriteLoad> =>
   // Heartbeats of the fleet's running agents (else of agents it does not know: anomalies).
   const running = ((await (await fetch(`${url}/v1/running`)).json()) as { running: string[] }).running;
   const agentIds = running.length > 0 ? running : Array.from({ length: 100 }, (_, i) => `bench-${i}`);
-  const result: WriteLoad = { events: 0, latencies: [], errors: 0, lags, seconds: 0 };
+  const result: WriteLoad = { events: 0, latencies: [], errors: 0, lags, seconds: 0, perGroup: NaN };
+  const before = await groupCounts(url);
   const started = performance.now();
   const end = started + durationMs;
   await Promise.all(
@@ -193,6 +203,8 @@ const writeLoad = async (url: string, durationMs: number): Promise<WriteLoad> =>
     }),
   );
   result.seconds = (performance.now() - started) / 1000;
+  const after = await groupCounts(url);
+  result.perGroup = (after.requests - before.requests) / Math.max(1, after.groups - before.groups);
   // Let the last frames arrive (the SSE stream follows the log), then stop timing.
   const deadline = performance.now() + 5_000;
   while (answered.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -207,7 +219,7 @@ const report = (name: string, bare: number, idle: autocannon.Result, busy: autoc
   const rate = w.events / w.seconds;
   console.log(`\n${name}: rollcall serve, ${fmt(EVENTS)}-event store, ${WRITERS} writers × one event per POST, ${READERS} readers on /v1/pools, ${SECONDS} s per phase (${cpus().length} cores, load ${startLoad} at start, ${load()} at end)`);
   console.log(`  baseline: bare one-row-per-transaction loop     ${fmt(bare).padStart(8)} rows/s`);
-  console.log(`  single-event POSTs                              ${fmt(rate).padStart(8)} events/s  p50 ${ms(percentile(w.latencies, 0.5))}  p99 ${ms(percentile(w.latencies, 0.99))}  errors ${w.errors}  (${(rate / bare).toFixed(1)}× the bare loop)`);
+  console.log(`  single-event POSTs                              ${fmt(rate).padStart(8)} events/s  p50 ${ms(percentile(w.latencies, 0.5))}  p99 ${ms(percentile(w.latencies, 0.99))}  errors ${w.errors}  (${(rate / bare).toFixed(1)}× the bare loop; ${w.perGroup.toFixed(1)} requests per transaction)`);
   console.log(`  baseline: GET /v1/pools, no writes              ${fmt(idle.requests.average).padStart(8)} req/s     p50 ${ms(idle.latency.p50)}  p99 ${ms(idle.latency.p99)}`);
   console.log(
     `  GET /v1/pools under the writes                  ${fmt(busy.requests.average).padStart(8)} req/s     p50 ${ms(busy.latency.p50)}  p99 ${ms(busy.latency.p99)}  (${((100 * busy.requests.average) / idle.requests.average).toFixed(0)} % of idle req/s, p99 ${(busy.latency.p99 / Math.max(idle.latency.p99, 1)).toFixed(1)}× idle)`,

@@ -14,6 +14,7 @@ import { eventsRoute } from './eventsRoute.js';
 import { healthRoutes } from './healthRoutes.js';
 import { redactSecrets, sendError } from './httpErrors.js';
 import { createServeMetrics, metricsRoute } from './metricsRoute.js';
+import { groupCommitFor } from '../ingest/groupCommit.js';
 import { openapiRoutes } from './openapiRoutes.js';
 import { explainRoutes } from './explainRoutes.js';
 import { projectionRoutes } from './projectionRoutes.js';
@@ -62,7 +63,7 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const maxEvents = options.maxEvents ?? 10_000;
   const streams = new Set<SseStream>();
-  const metrics = createServeMetrics(rollcall);
+  const metrics = createServeMetrics(rollcall, groupCommitFor(store));
 
   const app = Fastify({
     logger: options.logger ?? false,

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
+import type { GroupCommit } from '../ingest/groupCommit.js';
 import type { Rollcall } from '../live/types.js';
 import { reconcileRules, type ReconcileRule } from '../reconcile/reconcileConfig.js';
 import type { PoolJson } from '../projections/lifecycleView.js';
@@ -23,12 +24,32 @@ const agentStatuses = ['running', 'idle', 'removed'] as const;
  * servers in one process do not share counters). Projection gauges are read from the view when
  * scraped, so they always equal what `/v1/projection` answers at that moment.
  */
-export const createServeMetrics = (rollcall: Rollcall): ServeMetrics => {
+export const createServeMetrics = (rollcall: Rollcall, appends: GroupCommit): ServeMetrics => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Gauges named like counters (promtool rejects them); `nodejs_active_handles{type}` and friends carry the same numbers.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   const position = (p: bigint | null) => (p === null ? 0 : Number(p));
+
+  // Group commit: requests per transaction is requests_total / groups_total.
+  new Counter({
+    name: 'rollcall_append_groups_total',
+    help: 'Append transactions the group commit made (one per group of concurrent appends).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(appends.stats.groups);
+    },
+  });
+  new Counter({
+    name: 'rollcall_append_requests_total',
+    help: 'Append requests those transactions carried (POSTs, reconciler corrections).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(appends.stats.requests);
+    },
+  });
 
   new Gauge({
     name: 'rollcall_projection_position',
