@@ -34,6 +34,8 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Longest a statement may run before the server cancels it (store-unavailable). Default `?statement_timeout=`, else 60 000 ms; 0 = none. */
   statementTimeoutMs?: number;
+  /** How long the client waits for one read query (a page, the head) before reporting the store unavailable. Default `?read_timeout=`, else 10 000 ms. */
+  readTimeoutMs?: number;
   /**
    * A live subscription is woken by NOTIFY (sent inside every append transaction, received on one
    * LISTEN connection per process and server); it polls this often only while that connection is
@@ -70,6 +72,7 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     connectTimeoutMs,
     poolSize: options.poolSize ?? params.poolSize ?? 4,
     statementTimeoutMs: options.statementTimeoutMs ?? params.statementTimeoutMs ?? 60_000,
+    readTimeoutMs: options.readTimeoutMs ?? params.readTimeoutMs ?? 10_000,
     serverOptions: [params.options, schema && `-c search_path=${schema}`].filter(Boolean).join(' '),
   });
   const { readOnly } = await prepareSchema(conn, schema);

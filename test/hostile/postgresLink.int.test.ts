@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finished, ndjsonFile, spawnBuilt } from '../support/cli.js';
 import { findPostgres, type TestPostgres } from '../support/postgres.js';
 import { startServe } from '../support/serveProcess.js';
+import { startProxy } from '../support/tcpProxy.js';
 import { waitFor } from '../support/waitFor.js';
 
 // The connection under an append dies (pg_terminate_backend, as a failover or a restart does):
@@ -111,4 +112,27 @@ describe('a PostgreSQL connection terminated under an append', () => {
       await c.end();
     }
   }, 60_000);
+});
+
+describe('a silent partition (packets held, no reset)', () => {
+  it('turns /readyz 503 within seconds (the read timeout), and 200 again once the link resumes', async () => {
+    if (!server) return;
+    const url = await freshDatabase();
+    const proxy = await startProxy(new URL(url));
+    const serve = await startServe(`${proxy.url(url)}?read_timeout=1000`);
+    try {
+      const ready = async () => (await fetch(`${serve.url}readyz`)).status;
+      await waitFor('ready before the partition', async () => (await ready()) === 200);
+      proxy.pause();
+      const started = Date.now();
+      await waitFor('readyz 503 during the partition', async () => (await ready()) === 503, { timeoutMs: 20_000, intervalMs: 100 });
+      expect(Date.now() - started).toBeLessThan(20_000);
+      proxy.resume();
+      await waitFor('ready after the partition', async () => (await ready()) === 200, { timeoutMs: 30_000, intervalMs: 100 });
+    } finally {
+      proxy.resume();
+      await serve.stop();
+      await proxy.close();
+    }
+  }, 90_000);
 });

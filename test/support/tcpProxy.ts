@@ -4,6 +4,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 export const startProxy = async (target: URL) => {
   const sockets = new Set<Socket>();
   let up = true;
+  let paused = false;
   let refused = 0;
   const proxy = createServer((client) => {
     if (!up) {
@@ -22,6 +23,7 @@ export const startProxy = async (target: URL) => {
       });
     }
     client.pipe(upstream).pipe(client);
+    if (paused) for (const s of [client, upstream]) s.pause();
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   const { port } = proxy.address() as AddressInfo;
@@ -38,6 +40,15 @@ export const startProxy = async (target: URL) => {
     },
     restore() {
       up = true;
+    },
+    /** A silent partition: every byte is held (no reset, no close) until `resume`. */
+    pause() {
+      paused = true;
+      for (const s of sockets) s.pause();
+    },
+    resume() {
+      paused = false;
+      for (const s of sockets) s.resume();
     },
     refused: () => refused,
     close: () =>

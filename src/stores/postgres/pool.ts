@@ -15,6 +15,8 @@ export interface PostgresPoolOptions {
   connectTimeoutMs: number;
   poolSize: number;
   statementTimeoutMs: number;
+  /** Client-side bound on one read query (a page, the head): a silent partition fails it instead of hanging. */
+  readTimeoutMs: number;
   /** Server settings (`-c search_path=…`), or '' for none. */
   serverOptions: string;
 }
@@ -39,6 +41,14 @@ export const createPostgresConnection = (options: PostgresPoolOptions): Postgres
     max: options.poolSize,
     idleTimeoutMillis: 10_000,
     statement_timeout: options.statementTimeoutMs,
+    // The client's own bounds, for when the server cannot say anything (a partition holds the
+    // packets): a statement gets the server's timeout plus a margin, a dead peer is found by TCP
+    // keep-alive, and a transaction left open by a lost client is ended by the server.
+    ...(options.statementTimeoutMs > 0
+      ? { query_timeout: options.statementTimeoutMs + 5_000, idle_in_transaction_session_timeout: options.statementTimeoutMs + 5_000 }
+      : {}),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 5_000,
     ...(options.serverOptions ? { options: options.serverOptions } : {}),
   });
   // An idle client losing its server must not crash the process; the next query reports it.
@@ -80,7 +90,9 @@ export const createPostgresConnection = (options: PostgresPoolOptions): Postgres
       if (closed) throw storeClosed(url, doing);
       const values = params.map((v) => (typeof v === 'bigint' ? v.toString() : v));
       try {
-        const result = await pool.query<unknown[]>({ text, values, rowMode: 'array', types: asText, name });
+        // query_timeout per query is honoured by node-postgres but missing from its types.
+        const query = { text, values, rowMode: 'array', types: asText, name, query_timeout: options.readTimeoutMs } as pg.QueryArrayConfig;
+        const result = await pool.query<unknown[]>(query);
         return result.rows;
       } catch (e) {
         throw postgresFailure(url, doing, e);

@@ -9,6 +9,8 @@ export interface PostgresUrlParams {
   schema?: string;
   /** `?statement_timeout=` in ms (PostgreSQL's own name and unit); 0 = none. */
   statementTimeoutMs?: number;
+  /** `?read_timeout=` in ms: the client gives up on one read query after this long. */
+  readTimeoutMs?: number;
   /** `?options=` server options as node-postgres sends them (`-c key=value …`), kept so `schema` can add to them. */
   options?: string;
 }
@@ -25,7 +27,7 @@ const count = (url: string, key: string, value: string, min: number): number => 
 };
 
 /**
- * Takes rollcall's parameters (`max`, `schema`, `statement_timeout`) out of a PostgreSQL URL and
+ * Takes rollcall's parameters (`max`, `schema`, `statement_timeout`, `read_timeout`) out of a PostgreSQL URL and
  * returns the rest for node-postgres, which understands the TLS settings (`sslmode`, `sslrootcert`,
  * `sslcert`, `sslkey`), `application_name`, `connect_timeout`, `options` and the like.
  */
@@ -41,6 +43,7 @@ export const splitPostgresUrl = (url: string): { connectionString: string; param
     if (key === 'max') params.poolSize = count(url, key, value, 1);
     else if (key === 'options') params.options = value;
     else if (key === 'statement_timeout') params.statementTimeoutMs = count(url, key, value, 0);
+    else if (key === 'read_timeout') params.readTimeoutMs = count(url, key, value, 1);
     else if (key === 'schema') {
       if (!IDENTIFIER.test(value)) {
         throw new RollcallError(
