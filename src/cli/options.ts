@@ -28,6 +28,17 @@ export const parsePositiveInt = (flag: string, value: string | undefined, fallba
   return Number(value);
 };
 
+/**
+ * A positive number of seconds as milliseconds (`--every`, `--reconcile-every`): plain decimal
+ * only (no hex, exponent or blanks), and finite. Any length is waited for faithfully (`pause`
+ * chains timers past Node's 2^31 ms limit).
+ */
+export const parseIntervalSeconds = (flag: string, value: string): number => {
+  const ms = Math.round(Number(value) * 1000);
+  if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(ms) || ms <= 0) throw usageError(`${flag} must be a positive number of seconds, got "${value}"`);
+  return ms;
+};
+
 /** `--retention` in hours (fractions allowed), for the terminal-session window of SPEC §3. */
 export const parseRetention = (value: string | undefined): number | undefined => {
   if (value === undefined) return undefined;

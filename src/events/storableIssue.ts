@@ -42,6 +42,10 @@ export const storableIssue = (value: unknown): StorableIssue | null => {
       return null;
     }
     for (const key of Object.keys(v)) {
+      // JSON.parse keeps "__proto__" as a plain key, but every object copy (a schema's, a
+      // client's) turns it into a prototype and drops it: refused, so it is never kept on one path
+      // and lost on another.
+      if (key === '__proto__') return { path: join(path, key), message: 'a key named "__proto__" is refused (JavaScript readers would lose it or take it for a prototype)' };
       const keyIssue = describeString(key);
       if (keyIssue) return { path: join(path, JSON.stringify(key)), message: `a key that ${keyIssue}` };
       const issue = visit((v as Record<string, unknown>)[key], join(path, key), depth + 1);

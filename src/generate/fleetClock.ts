@@ -20,6 +20,18 @@ const drawGap = (rng: Random, meanGap: number): number => {
   return rng.int(2 * meanGap, 6 * meanGap);
 };
 
+const denseGap = (agents: number): number => Math.min(300, Math.max(15, Math.round(20_000 / agents)));
+const sparseBusyPerDay = (idle: number): number => Math.max(1, Math.round(DAY_MS * (1 - idle)));
+const sparseGap = (o: ResolvedOptions, busyPerDay: number): number => Math.max(1, Math.round(((o.days ?? 0) * busyPerDay) / Math.max(1, o.events) / 1.15));
+
+/** The latest `at` the clock can reach in `o.events` ticks (every gap its longest), so a start can be refused up front. */
+export const latestMs = (o: ResolvedOptions): number => {
+  if (o.days === null) return o.startMs + o.events * 6 * denseGap(o.agents);
+  const busyPerDay = sparseBusyPerDay(o.idle);
+  const busy = o.events * 6 * sparseGap(o, busyPerDay);
+  return o.startMs + (Math.floor(busy / busyPerDay) + 1) * DAY_MS;
+};
+
 /**
  * Dense: each agent acts every ~20 s when the fleet is small; large fleets just make the log
  * denser (15–300 ms per event). Sparse (`days`): the fleet is busy for `(1 − idle)` of each day
@@ -30,7 +42,7 @@ const drawGap = (rng: Random, meanGap: number): number => {
 export const createFleetClock = (rng: Random, o: ResolvedOptions): FleetClock => {
   const startMs = o.startMs;
   if (o.days === null) {
-    const meanGap = Math.min(300, Math.max(15, Math.round(20_000 / o.agents)));
+    const meanGap = denseGap(o.agents);
     const clock = {
       startMs,
       now: startMs,
@@ -40,9 +52,9 @@ export const createFleetClock = (rng: Random, o: ResolvedOptions): FleetClock =>
     };
     return clock;
   }
-  const busyPerDay = Math.max(1, Math.round(DAY_MS * (1 - o.idle)));
+  const busyPerDay = sparseBusyPerDay(o.idle);
   const jitterMax = Math.min(WAKE_JITTER_MS, DAY_MS - busyPerDay);
-  const meanGap = Math.max(1, Math.round((o.days * busyPerDay) / Math.max(1, o.events) / 1.15));
+  const meanGap = sparseGap(o, busyPerDay);
   let busy = 0;
   let day = 0;
   // Day 0 starts busy at `start`; every later day wakes a little after its start.

@@ -1,4 +1,5 @@
 import { RollcallError } from '../errors.js';
+import { latestMs } from './fleetClock.js';
 
 /** How often reality misbehaves; each is a probability in [0, 1]. */
 export interface MessRates {
@@ -36,6 +37,8 @@ export interface GenerateOptions {
 export const DEFAULT_START = '2026-11-20T00:00:00.000Z';
 export const DEFAULT_IDLE = 0.5;
 export const MAX_DAYS = 36_500;
+const EARLIEST_MS = Date.parse('0000-01-01T00:00:00.000Z');
+const LATEST_MS = Date.parse('9999-12-31T23:59:59.999Z');
 
 /** The options checked, with every default filled in. */
 export interface ResolvedOptions {
@@ -67,5 +70,10 @@ export const resolveOptions = (options: GenerateOptions): ResolvedOptions => {
   if (options.idle !== undefined && days === null) throw usage('idle needs days (the quiet share of each day)');
   const idle = options.idle ?? DEFAULT_IDLE;
   if (!(idle >= 0 && idle <= 0.9)) throw usage('idle must be a share of the day in [0, 0.9]');
-  return { agents: options.agents, events: options.events, seed: options.seed ?? 0, startMs, days, idle, rates };
+  const resolved = { agents: options.agents, events: options.events, seed: options.seed ?? 0, startMs, days, idle, rates };
+  // Every `at` must be a four-digit-year ISO time, the only kind a reader accepts.
+  if (startMs < EARLIEST_MS || latestMs(resolved) > LATEST_MS) {
+    throw usage(`start ${options.start ?? DEFAULT_START}: the history would reach past year 9999 or before year 0000 (every event's time must be YYYY-MM-DDTHH:MM:SS.sssZ)`);
+  }
+  return resolved;
 };

@@ -22,7 +22,7 @@ export interface ReadLinesOptions {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Offset of the first byte that is not part of valid UTF-8 (RFC 3629: no overlongs, no surrogates), or -1. */
-const firstInvalidUtf8 = (b: Uint8Array): number => {
+export const firstInvalidUtf8 = (b: Uint8Array): number => {
   for (let i = 0; i < b.length; ) {
     const c = b[i]!;
     if (c < 0x80) {

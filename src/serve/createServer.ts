@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { Gauge } from 'prom-client';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isRollcallError } from '../errors.js';
+import { maskUrl } from '../stores/maskUrl.js';
 import type { Rollcall } from '../live/types.js';
 import type { ReconcileRule } from '../reconcile/reconcileConfig.js';
 import type { EventStore } from '../stores/eventStore.js';
@@ -12,7 +13,7 @@ import { changesRoute, type SseStream } from './changesRoute.js';
 import { dashboardRoute, defaultDashboardDir } from './dashboardRoute.js';
 import { eventsRoute } from './eventsRoute.js';
 import { healthRoutes } from './healthRoutes.js';
-import { redactSecrets, sendError } from './httpErrors.js';
+import { sendError, sendRollcallError, shuttingDown } from './httpErrors.js';
 import { createServeMetrics, metricsRoute } from './metricsRoute.js';
 import { groupCommitFor } from '../ingest/groupCommit.js';
 import { openapiRoutes } from './openapiRoutes.js';
@@ -57,6 +58,17 @@ export interface RollcallServer {
   close(): Promise<void>;
 }
 
+/** Every log line goes through the one masking function on its way out: no password in the log, whatever a message carries. */
+const maskedLogger = (logger: ServerOptions['logger']): NonNullable<ServerOptions['logger']> => {
+  if (logger === undefined || logger === false) return false;
+  const options = logger === true ? {} : logger;
+  const out = (options as { stream?: { write(line: string): unknown } }).stream ?? process.stdout;
+  return { ...options, stream: { write: (line: string) => out.write(maskUrl(line)) } } as NonNullable<ServerOptions['logger']>;
+};
+
+/** The longest path parameter (an id) the router accepts; longer is 414. */
+const MAX_PARAM_LENGTH = 500;
+
 /** Builds the SPEC §6 HTTP server (not yet listening). */
 export const createServer = async (options: ServerOptions): Promise<RollcallServer> => {
   const { rollcall, store } = options;
@@ -66,13 +78,14 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   const metrics = createServeMetrics(rollcall, groupCommitFor(store));
 
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: maskedLogger(options.logger),
     // One line per request, written in onResponse below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: maxBodyBytes,
-    routerOptions: { maxParamLength: 500 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     http: { maxHeaderSize: options.maxHeaderBytes ?? 16 * 1024 },
-    return503OnClosing: true,
+    // Answered by the onRequest hook below, in our shape, instead of Fastify's own body.
+    return503OnClosing: false,
     // Errors before a request exists (oversized headers, garbage): still one JSON line, no stack.
     clientErrorHandler: (error, socket) => {
       const code = (error as { code?: string }).code;
@@ -88,6 +101,18 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
       socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
     },
     forceCloseConnections: 'idle',
+    // The router's own refusals (a bad percent-encoding, an over-long path parameter) in our shape too.
+    frameworkErrors: (error, request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const path = request.url.split('?', 1)[0]!;
+      const shown = path.length > 80 ? `${path.slice(0, 80)}…` : path;
+      void sendError(
+        reply,
+        tooLong ? 414 : 400,
+        tooLong ? 'uri-too-long' : 'invalid-request',
+        tooLong ? `a path segment of ${shown} is over ${MAX_PARAM_LENGTH} characters` : `the path ${shown} is not valid percent-encoded UTF-8`,
+      );
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(options.validateResponses ? serializerCompiler : () => (data) => JSON.stringify(data));
@@ -107,13 +132,9 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
     if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return sendError(reply, 415, 'unsupported-media-type', `content type ${JSON.stringify(request.headers['content-type'] ?? '(none)')}: use application/json or application/x-ndjson`);
     }
-    if (isRollcallError(error)) {
-      if (error.code === 'store-unavailable') return sendError(reply, 503, 'store-unavailable', error.message);
-      if (error.code === 'usage') return sendError(reply, 400, 'invalid-request', error.message);
-      if (error.code === 'invalid-event' || error.code === 'unknown-event-type' || error.code === 'invalid-json') return sendError(reply, 400, error.code, error.message);
-    }
+    if (isRollcallError(error)) return sendRollcallError(reply, error);
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return sendError(reply, e.statusCode, 'bad-request', e.message);
-    request.log.error({ err: { message: redactSecrets(e.message), code: e.code } }, 'internal error');
+    request.log.error({ err: { message: maskUrl(e.message), code: e.code } }, 'internal error');
     return sendError(reply, 500, 'internal', 'internal error (see the server log)');
   });
 
@@ -134,9 +155,15 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   // Bodies over 1 KiB are compressed when the client asks (Accept-Encoding: br, gzip or deflate):
   // the 50,000-event fleet's /v1/projection is 1.2 MB of JSON. SSE streams are written raw, untouched.
   await app.register(fastifyCompress, { threshold: 1024 });
+  // At shutdown: a request that arrives is answered 503 at once, and a long-poll waiting for a
+  // position is answered 503 instead of holding the drain for its whole wait.
+  const shutdown = new AbortController();
+  app.addHook('onRequest', async (_request, reply) => {
+    if (shutdown.signal.aborted) return shuttingDown(reply.header('connection', 'close'));
+  });
   registerAuth(app, { token: options.token ?? null, readToken: options.readToken ?? null });
   await app.register(healthRoutes, { rollcall });
-  await app.register(projectionRoutes, { rollcall, store, skipInvalid: options.skipInvalid ?? false });
+  await app.register(projectionRoutes, { rollcall, store, skipInvalid: options.skipInvalid ?? false, shutdown: shutdown.signal });
   await app.register(explainRoutes, { rollcall, store });
   await app.register(eventsRoute, {
     store,
@@ -178,15 +205,14 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   await app.register(dashboardRoute, { dir: options.dashboardDir ?? defaultDashboardDir });
 
   // Open SSE streams would keep the server from closing: end them first (clients may reconnect elsewhere).
-  let closing = false;
   app.addHook('preClose', async () => {
-    closing = true;
+    shutdown.abort();
     for (const s of [...streams]) s.end();
   });
   // A request in flight at shutdown would otherwise leave its keep-alive connection open after
   // answering, and the close would wait for the client to let go of it.
   app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
+    if (shutdown.signal.aborted) reply.header('connection', 'close');
   });
   app.addHook('onClose', async () => metrics.close());
 

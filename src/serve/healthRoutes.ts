@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Rollcall } from '../live/types.js';
-import { redactSecrets } from './httpErrors.js';
+import { maskUrl } from '../stores/maskUrl.js';
 import { StatusJsonSchema } from './viewSchemas.js';
 
 /** `GET /healthz` (the process runs) and `GET /readyz` (caught up, and the store answers). */
@@ -25,7 +25,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ rollcall: Rollcall }> = async
       const position = s.position === null ? null : s.position.toString();
       const head = s.head === null ? null : s.head.toString();
       // A runtime that stopped following for good is as useless to a balancer as an unreachable store.
-      if (s.failed !== null) return reply.code(503).send({ status: 'store-unavailable' as const, position, head, message: redactSecrets(s.failed.message) });
+      if (s.failed !== null) return reply.code(503).send({ status: 'store-unavailable' as const, position, head, message: maskUrl(s.failed.message) });
       if (!s.storeAvailable) return reply.code(503).send({ status: 'store-unavailable' as const, position, head });
       if (!s.caughtUp) return reply.code(503).send({ status: 'catching-up' as const, position, head });
       return { status: 'ready' as const, position, head };

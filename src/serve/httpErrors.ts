@@ -1,8 +1,28 @@
 import type { FastifyReply } from 'fastify';
+import type { RollcallError, RollcallErrorCode } from '../errors.js';
+import { maskUrl } from '../stores/maskUrl.js';
 
-/** A store URL's password (`scheme://user:secret@host`) replaced by `***` anywhere in a text. */
-export const redactSecrets = (text: string): string =>
-  text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/?#\s]*@/gi, '$1***@');
+/**
+ * The HTTP answer to each RollcallError code: [status, the body's `error`]. A Record, so a new
+ * code does not compile until it is mapped here (the CLI's exit codes are mapped the same way).
+ */
+export const httpByCode: Readonly<Record<RollcallErrorCode, readonly [number, string]>> = {
+  'invalid-event': [400, 'invalid-event'],
+  'unknown-event-type': [400, 'unknown-event-type'],
+  'invalid-json': [400, 'invalid-json'],
+  'clock-skew': [400, 'clock-skew'],
+  usage: [400, 'invalid-request'],
+  io: [400, 'invalid-request'],
+  'wrong-expected-revision': [409, 'wrong-expected-revision'],
+  // The store's fault, not the client's: as `replay` exits 3 for both, and /readyz says 503.
+  'store-unavailable': [503, 'store-unavailable'],
+  'corrupt-store': [503, 'corrupt-store'],
+  'corrupt-snapshot': [503, 'corrupt-store'],
+  // Only at shutdown: the request was cut short by the drain, and another replica can answer it.
+  interrupted: [503, 'shutting-down'],
+  timeout: [504, 'timeout'],
+  'output-failed': [500, 'internal'],
+};
 
 /** Every error body is `{error, message}` (plus fields); never a stack trace, never a secret. */
 export const sendError = (
@@ -11,7 +31,22 @@ export const sendError = (
   error: string,
   message: string,
   fields: Record<string, unknown> = {},
-): FastifyReply => reply.code(status).type('application/json').send({ error, message: redactSecrets(message), ...fields });
+): FastifyReply => reply.code(status).type('application/json').send({ error, message: maskUrl(message), ...fields });
+
+/** A RollcallError as its mapped status and body, with where it happened (`index`, `path`, `line`, `position`). */
+export const sendRollcallError = (reply: FastifyReply, e: RollcallError): FastifyReply => {
+  const [status, error] = httpByCode[e.code];
+  return sendError(reply, status, error, e.message, {
+    ...(e.index !== undefined ? { index: e.index } : {}),
+    ...(e.path !== undefined ? { path: e.path } : {}),
+    ...(e.line !== undefined ? { line: e.line } : {}),
+    ...(e.position !== undefined ? { position: e.position.toString() } : {}),
+  });
+};
+
+/** The answer to a request the drain cut short or that came too late: another replica can serve it. */
+export const shuttingDown = (reply: FastifyReply): FastifyReply =>
+  sendError(reply, 503, 'shutting-down', 'the server is shutting down; retry (another replica can answer)');
 
 /** Sends text that already is JSON (serialized once, shared by every reader of the same state). */
 export const sendJsonText = (reply: FastifyReply, text: string, type = 'application/json'): FastifyReply => reply.type(type).send(text);

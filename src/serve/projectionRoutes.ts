@@ -7,7 +7,7 @@ import { decodeStoredPages } from '../replay/decodeStored.js';
 import { paced } from '../replay/foldLane.js';
 import { foldTo, pagesUpTo } from '../replay/timeTravel.js';
 import type { EventStore } from '../stores/eventStore.js';
-import { sendError, sendJsonText } from './httpErrors.js';
+import { sendError, sendJsonText, sendRollcallError, shuttingDown } from './httpErrors.js';
 import { positionHeader, POSITION_HEADER } from './positionHeader.js';
 import {
   AgentAuditSchema,
@@ -25,6 +25,8 @@ export interface ProjectionRoutesOptions {
   /** Only handed to `src/replay` for time travel and audits; never queried here. */
   store: EventStore;
   skipInvalid: boolean;
+  /** Aborted when the server starts to close: a long-poll then answers 503 at once. */
+  shutdown?: AbortSignal;
 }
 
 const Position = z.string().regex(/^\d+$/, 'expected a non-negative integer position');
@@ -52,7 +54,7 @@ const ProjectionQuery = z
   });
 
 /** `GET /v1/projection`, pools, agents, audit, sessions, running, anomalies: reads of the live view. */
-export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = async (app, { rollcall, store, skipInvalid }) => {
+export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = async (app, { rollcall, store, skipInvalid, shutdown }) => {
   // Time travel and audits fold with the live runtime's own projection (its retention window included).
   const { projection } = rollcall;
   const withPosition = (reply: FastifyReply, position: string | null) => reply.header(POSITION_HEADER, positionHeader(position));
@@ -66,6 +68,7 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
         response: {
           200: ok(ProjectionJsonSchema, 'the projection'),
           400: { description: 'bad query', content: { 'application/json': { schema: ErrorJsonSchema } } },
+          503: { description: 'the server began shutting down while waiting for minPosition (`shutting-down`), or the store is damaged (`corrupt-store`)', content: { 'application/json': { schema: ErrorJsonSchema } } },
           504: { description: 'minPosition not reached within waitMs', content: { 'application/json': { schema: ErrorJsonSchema } } },
         },
       },
@@ -84,10 +87,11 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
         const position = rollcall.position();
         if (position === null || position < target) {
           const timeoutMs = waitMs === undefined ? DEFAULT_WAIT_MS : Number(waitMs);
-          const reached = await rollcall.whenProcessed(target, { timeoutMs }).then(
+          const reached = await rollcall.whenProcessed(target, { timeoutMs, ...(shutdown ? { signal: shutdown } : {}) }).then(
             () => true,
             () => false,
           );
+          if (!reached && shutdown?.aborted) return shuttingDown(withPosition(reply, rollcall.position()?.toString() ?? null));
           if (!reached) {
             withPosition(reply, rollcall.position()?.toString() ?? null);
             return sendError(reply, 504, 'timeout', `position ${target} not reached within ${timeoutMs} ms (the projection is at ${rollcall.position() ?? 'no event'})`);
@@ -158,17 +162,27 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
       schema: {
         summary: "the agent's lifecycle timeline, as `rollcall audit AGENT_ID --json`, up to the live position",
         params: z.object({ agentId: z.string() }),
-        response: { 200: ok(AgentAuditSchema, 'the audit'), 404: notFound },
+        response: {
+          200: ok(AgentAuditSchema, 'the audit'),
+          404: notFound,
+          503: { description: 'the store is damaged at a named position (`corrupt-store`) or unreachable', content: { 'application/json': { schema: ErrorJsonSchema } } },
+        },
       },
     },
     async (request, reply) => {
       const { agentId } = request.params;
+      // A runtime that stopped on a damaged row cannot say what the log holds past it: name the
+      // position (as `audit` on the CLI does) instead of a 404 that says no event names the agent.
+      const failed = rollcall.status().failed;
+      if (failed !== null) return sendRollcallError(reply, failed);
       // Taken at the live position, so the audit and the projection a client just read agree.
       const position = rollcall.position();
       // The timeline needs the whole log up to there: folded in slices that share the loop.
       const audit = await auditAgent(projection, position === null ? [] : decodeStoredPages(paced(pagesUpTo(store, null, position))), agentId);
       withPosition(reply, position?.toString() ?? null);
-      if (audit.agent === null && audit.entries.length === 0) return sendError(reply, 404, 'not-found', `no event in the log names agent "${agentId}"`);
+      if (audit.agent === null && audit.entries.length === 0) {
+        return sendError(reply, 404, 'not-found', `no event up to position ${position ?? 0} names agent "${agentId}"`);
+      }
       return audit;
     },
   );

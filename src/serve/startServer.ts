@@ -4,7 +4,7 @@ import type { Rollcall } from '../live/types.js';
 import { runReconciler, type RunReconcilerOptions } from '../reconcile/reconciler.js';
 import { openRollcall } from '../live/openRollcall.js';
 import { createServer, type RollcallServer, type ServerOptions } from './createServer.js';
-import { redactSecrets } from './httpErrors.js';
+import { maskUrl } from '../stores/maskUrl.js';
 
 export interface StartServerOptions extends Omit<ServerOptions, 'rollcall'> {
   host?: string;
@@ -34,6 +34,21 @@ export const isLoopback = (host: string): boolean => {
   return h.startsWith('::ffff:127.');
 };
 
+const listenReasons: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the port is in use by another process (choose another --port, or stop that process)',
+  EADDRNOTAVAIL: 'no network interface of this machine has that address (check --host)',
+  ENOTFOUND: 'the host name does not resolve (check --host)',
+  EAI_AGAIN: 'the host name could not be resolved now (check --host and DNS)',
+  EACCES: 'permission denied (ports below 1024 need privileges; choose another --port)',
+  EAFNOSUPPORT: 'this machine does not support that address family (check --host)',
+};
+
+/** The environment's refusal to listen as a usage error (exit 2, one line), not an internal one. */
+const listenError = (e: unknown, host: string, port: number): unknown => {
+  const reason = listenReasons[(e as NodeJS.ErrnoException | null)?.code ?? ''];
+  return reason === undefined ? e : new RollcallError('usage', `cannot listen on ${host}:${port}: ${reason}`, { cause: e });
+};
+
 /**
  * Opens the live runtime on `store`, serves it over HTTP and (optionally) reconciles in process.
  * Refuses a non-loopback bind without a write token: an open POST /v1/events on a network would
@@ -55,7 +70,9 @@ export const startServer = async (options: StartServerOptions): Promise<StartedS
   let reconciler: Promise<unknown> = Promise.resolve();
   try {
     server = await createServer({ ...options, rollcall });
-    const address = await server.app.listen({ host, port });
+    const address = await server.app.listen({ host, port }).catch((e: unknown) => {
+      throw listenError(e, host, port);
+    });
     if (options.reconcile) {
       const s = server;
       reconciler = runReconciler(options.store, {
@@ -63,11 +80,11 @@ export const startServer = async (options: StartServerOptions): Promise<StartedS
         signal: stopReconciler.signal,
         onPass: (_pass, total) => s.setCorrections(total.corrections),
         onError: (error) => {
-          const message = redactSecrets(error instanceof Error ? error.message : String(error));
+          const message = maskUrl(error instanceof Error ? error.message : String(error));
           if (options.onReconcileError) options.onReconcileError(error);
           else s.app.log.warn({ err: { message } }, 'reconcile pass failed');
         },
-      }).catch((error: unknown) => s.app.log.error({ err: { message: redactSecrets(String(error)) } }, 'reconciler stopped'));
+      }).catch((error: unknown) => s.app.log.error({ err: { message: maskUrl(String(error)) } }, 'reconciler stopped'));
     }
     const s = server;
     return {

@@ -1,6 +1,6 @@
 import { RollcallError } from '../errors.js';
 import type { EventStore } from './eventStore.js';
-import { maskUrl } from './maskUrl.js';
+import { checkStoreUrl, maskStoreUrl } from './maskUrl.js';
 import { openMemoryStore } from './memoryStore.js';
 import { openSqliteStore } from './sqliteStore.js';
 
@@ -12,7 +12,7 @@ export const defaultStoreUrl = (env: NodeJS.ProcessEnv = process.env): string =>
 export const sqlitePath = (url: string): string => {
   const rest = url.slice('sqlite:'.length);
   const path = rest.startsWith('//') ? rest.slice(2) : rest;
-  if (!path) throw new RollcallError('usage', `store URL "${url}" names no file (use sqlite:PATH, e.g. sqlite:./rollcall.db)`);
+  if (!path) throw new RollcallError('usage', `store URL "${maskStoreUrl(url)}" names no file (use sqlite:PATH, e.g. sqlite:./rollcall.db)`);
   return path;
 };
 
@@ -21,7 +21,7 @@ const loadAdapter = async <T>(url: string, load: () => Promise<T>): Promise<T> =
   try {
     return await load();
   } catch (e) {
-    throw new RollcallError('store-unavailable', `cannot load the adapter for ${maskUrl(url)}: ${(e as Error).message}`, {
+    throw new RollcallError('store-unavailable', `cannot load the adapter for ${maskStoreUrl(url)}: ${(e as Error).message}`, {
       cause: e,
     });
   }
@@ -44,7 +44,7 @@ const checkPostgresUrl = (url: string): void => {
     }
   };
   if (!parses(text) && !parses(text.replace('@/', '@___DUMMY___/'))) {
-    throw new RollcallError('usage', `invalid PostgreSQL URL "${maskUrl(url)}" (expected postgres://HOST:PORT/DATABASE, with USER:PASSWORD@ before the host; percent-encode / # ? @ in a password)`);
+    throw new RollcallError('usage', `invalid PostgreSQL URL "${maskStoreUrl(url)}" (expected postgres://HOST:PORT/DATABASE, with USER:PASSWORD@ before the host; percent-encode / # ? @ in a password)`);
   }
 };
 
@@ -69,6 +69,7 @@ export const openStore = async (url: string, options: OpenStoreOptions = {}): Pr
       return openSqliteStore({ path: sqlitePath(url), create: options.create ?? true, verify: options.verify ?? false });
     case 'postgres':
     case 'postgresql': {
+      checkStoreUrl(url);
       checkPostgresUrl(url);
       const { openPostgresStore } = await loadAdapter(url, () => import('./postgresStore.js'));
       return openPostgresStore({ url });
@@ -79,6 +80,7 @@ export const openStore = async (url: string, options: OpenStoreOptions = {}): Pr
     case 'kurrentdb+discover':
     case 'kurrent':
     case 'kurrent+discover': {
+      checkStoreUrl(url);
       const { openEsdbStore } = await loadAdapter(url, () => import('./esdbStore.js'));
       // KurrentDB speaks the same protocol; @eventstore/db-client only parses the esdb scheme.
       return openEsdbStore({ url: url.replace(/^kurrent(?:db)?(\+discover)?:/i, 'esdb$1:') });
@@ -87,7 +89,7 @@ export const openStore = async (url: string, options: OpenStoreOptions = {}): Pr
       if (url === 'memory') return openMemoryStore();
       throw new RollcallError(
         'usage',
-        `unsupported store URL "${maskUrl(url)}" (use sqlite:PATH, postgres://…, esdb://…, or memory:)`,
+        `unsupported store URL "${maskStoreUrl(url)}" (use sqlite:PATH, postgres://…, esdb://…, or memory:)`,
       );
   }
 };

@@ -30,7 +30,8 @@ describe('rollcall serve as a process', () => {
       await inFlight.received;
       serve.child.kill('SIGTERM');
 
-      expect((await inFlight.response).status).toBe(504);
+      // Answered at once with 503 shutting-down: a long-poll never holds the drain for its wait.
+      expect((await inFlight.response).status).toBe(503);
       let done = false;
       for (let i = 0; i < 100 && !done; i++) done = (await reader.read()).done;
       expect(done).toBe(true);
@@ -39,7 +40,7 @@ describe('rollcall serve as a process', () => {
       expect(stderr).toContain('draining');
       // One structured line per request on stdout; the in-flight one was logged when it finished.
       const logged = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(logged.some((l) => l['msg'] === 'request' && l['route'] === '/v1/projection' && l['status'] === 504)).toBe(true);
+      expect(logged.some((l) => l['msg'] === 'request' && l['route'] === '/v1/projection' && l['status'] === 503)).toBe(true);
     } finally {
       await serve.stop();
     }

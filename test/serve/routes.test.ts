@@ -170,7 +170,7 @@ describe('pools, agents, sessions, running, anomalies', () => {
   it.each([
     ['/v1/pools/no-such-pool', 'no pool "no-such-pool"'],
     ['/v1/agents/no-such-agent', 'no agent "no-such-agent"'],
-    ['/v1/agents/no-such-agent/audit', 'no event in the log names agent "no-such-agent"'],
+    ['/v1/agents/no-such-agent/audit', 'names agent "no-such-agent"'],
     ['/v1/nothing-here', 'no route GET /v1/nothing-here'],
   ])('404 {error,message} for %s', async (path, message) => {
     const res = await getJson(`${base}${path}`);

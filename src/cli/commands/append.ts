@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { appendEvents, DEFAULT_MAX_CLOCK_SKEW_MS } from '../../ingest/appendEvents.js';
 import { openInput } from '../../ndjson/openInput.js';
 import type { EventStore } from '../../stores/eventStore.js';
-import { maskUrl } from '../../stores/maskUrl.js';
+import { maskStoreUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl, openStore } from '../../stores/openStore.js';
 import { EXIT, usageError } from '../cliIo.js';
 import { appendProgress, inputSize } from '../progress.js';
@@ -63,7 +63,7 @@ export const appendCommand: Command = {
       }
       const range = r.last === null ? '' : r.first === null ? `, up to position ${r.last}` : `, positions ${r.first}–${r.last}`;
       io.stdout.write(
-        `appended ${r.appended} event(s) to ${maskUrl(url)}${range}` +
+        `appended ${r.appended} event(s) to ${maskStoreUrl(url)}${range}` +
           (r.duplicates ? `; ${r.duplicates} already stored (same id), skipped` : '') +
           '\n',
       );

@@ -2,12 +2,12 @@ import { parseArgs } from 'node:util';
 import { lifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { lifecycleView } from '../../projections/lifecycleView.js';
 import { replayStore } from '../../replay/replayLog.js';
-import { maskUrl } from '../../stores/maskUrl.js';
+import { maskStoreUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT } from '../cliIo.js';
 import { formatSummary } from '../formatSummary.js';
 import { NPM_START_FLEET, seededLine, seedFleet, seedingLine } from '../seedFleet.js';
-import { withStore } from '../options.js';
+import { parsePositiveInt, withStore } from '../options.js';
 import type { Command } from './command.js';
 
 export const demoCommand: Command = {
@@ -19,10 +19,13 @@ export const demoCommand: Command = {
       strict: true,
     });
     const url = values.store ?? defaultStoreUrl(io.env);
-    const shown = maskUrl(url);
+    const shown = maskStoreUrl(url);
+    // Flags first: a refused flag creates no store file.
+    const agents = parsePositiveInt('--agents', values.agents, NPM_START_FLEET.agents);
+    const events = parsePositiveInt('--events', values.events, NPM_START_FLEET.events);
     return withStore(url, async (store) => {
       if ((await store.head()) === null) {
-        const fleet = { agents: Number(values.agents ?? NPM_START_FLEET.agents), events: Number(values.events ?? NPM_START_FLEET.events), seed: 1 };
+        const fleet = { agents, events, seed: 1 };
         io.stderr.write(seedingLine(shown, fleet));
         io.stderr.write(seededLine(await seedFleet(store, fleet)));
       }

@@ -39,10 +39,13 @@ export const generateCommand: Command = {
         buffer += line + '\n';
         done++;
         if (buffer.length >= FLUSH_BYTES) {
-          throwIfInterrupted(io);
           await write(io.stdout, buffer);
           buffer = '';
           progress.update(done);
+          // A write to a file or a fast pipe completes without returning to the event loop, where
+          // signals are delivered: yield to it once per flush, then stop if one came.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          throwIfInterrupted(io, `${done} of ${events} events written`);
         }
       }
       if (buffer) await write(io.stdout, buffer);

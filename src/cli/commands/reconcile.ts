@@ -5,7 +5,7 @@ import { reconcileOnce, runReconciler, type ReconcileMetrics, type ReconcilePass
 import { maskUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT, usageError, type CliIo } from '../cliIo.js';
-import { withStore } from '../options.js';
+import { parseIntervalSeconds, withStore } from '../options.js';
 import type { Command } from './command.js';
 
 /** A duration flag in seconds (fractions allowed), or `off` to turn its rule off. */
@@ -67,11 +67,7 @@ export const reconcileCommand: Command = {
     });
     if (values.once && values.every !== undefined) throw usageError('use either --once or --every SECONDS, not both');
     let everyMs: number | null = null;
-    if (values.every !== undefined) {
-      const n = Number(values.every);
-      if (values.every.trim() === '' || !Number.isFinite(n) || n <= 0) throw usageError(`--every must be a positive number of seconds, got "${values.every}"`);
-      everyMs = Math.round(n * 1000);
-    }
+    if (values.every !== undefined) everyMs = parseIntervalSeconds('--every', values.every);
     const config: ReconcileConfigInput = {};
     const terminating = seconds('--terminating-timeout-s', values['terminating-timeout-s']);
     const startingTimeout = seconds('--starting-timeout-s', values['starting-timeout-s']);

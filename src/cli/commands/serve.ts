@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startServer } from '../../serve/startServer.js';
 import { NPM_START_FLEET, seededLine, seedFleet, seedingLine } from '../seedFleet.js';
-import { maskUrl } from '../../stores/maskUrl.js';
+import { maskStoreUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT, usageError } from '../cliIo.js';
-import { parsePositiveInt, parseRetention, withStore } from '../options.js';
+import { parseIntervalSeconds, parsePositiveInt, parseRetention, withStore } from '../options.js';
 import type { Command } from './command.js';
 
 /** A token from a file (first line, trimmed); a file that is empty or unreadable is a usage error. */
@@ -56,14 +56,13 @@ export const serveCommand: Command = {
     if (readToken !== null && token === null) throw usageError('--read-token needs a write token too (ROLLCALL_TOKEN or --token-file): reads would be locked while writes stay open');
     const level = values['log-level'] ?? 'info';
     if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw usageError(`--log-level must be one of info, warn, error, silent, debug; got "${level}"`);
-    const everyMs = values['reconcile-every'] === undefined ? 10_000 : Math.round(Number(values['reconcile-every']) * 1000);
-    if (!Number.isFinite(everyMs) || everyMs <= 0) throw usageError(`--reconcile-every must be a positive number of seconds, got "${values['reconcile-every']}"`);
+    const everyMs = values['reconcile-every'] === undefined ? 10_000 : parseIntervalSeconds('--reconcile-every', values['reconcile-every']);
     const retentionMs = parseRetention(values['retention-hours']);
     const url = values.store ?? defaultStoreUrl(io.env);
 
     return withStore(url, async (store) => {
       if (values.seed && (await store.head()) === null) {
-        io.stderr.write(seedingLine(maskUrl(url), NPM_START_FLEET));
+        io.stderr.write(seedingLine(maskStoreUrl(url), NPM_START_FLEET));
         io.stderr.write(seededLine(await seedFleet(store, NPM_START_FLEET)));
       }
       const started = await startServer({
@@ -78,7 +77,7 @@ export const serveCommand: Command = {
         reconcile: values.reconcile ? { everyMs, skipInvalid: values['skip-invalid'] ?? false, ...(retentionMs !== undefined ? { retentionMs } : {}) } : null,
       });
       io.stderr.write(
-        `rollcall serve: ${maskUrl(url)} on ${started.url}` +
+        `rollcall serve: ${maskStoreUrl(url)} on ${started.url}` +
           `${token ? ' (writes need the bearer token)' : ''}${readToken ? ' (reads too)' : ''}${values.reconcile ? ', reconciling in process' : ''}\n` +
           `  try: curl ${started.url}/v1/pools · curl -N ${started.url}/v1/changes · ${started.url}/ in a browser\n`,
       );

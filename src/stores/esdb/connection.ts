@@ -1,6 +1,6 @@
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { RollcallError } from '../../errors.js';
-import { maskUrl } from '../maskUrl.js';
+import { maskStoreUrl } from '../maskUrl.js';
 import { isRollcallRecord } from './records.js';
 import { toRollcallError } from './errors.js';
 import { splitConnectionString, type EsdbUrlParams } from './url.js';
@@ -31,7 +31,7 @@ export interface EsdbConnection {
  * credentials, …). rollcall's own parameters are removed first.
  */
 export const connectEsdb = (rawUrl: string, namespace?: string): EsdbConnection => {
-  const url = maskUrl(rawUrl);
+  const url = maskStoreUrl(rawUrl);
   const { connectionString, params } = splitConnectionString(rawUrl);
   let client: EventStoreDBClient;
   try {

@@ -1,5 +1,5 @@
 import { RollcallError } from '../../errors.js';
-import { maskUrl } from '../maskUrl.js';
+import { maskStoreUrl } from '../maskUrl.js';
 
 /** rollcall's own parameters of a `postgres://` URL; everything else goes to node-postgres. */
 export interface PostgresUrlParams {
@@ -21,7 +21,7 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const count = (url: string, key: string, value: string, min: number): number => {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-    throw new RollcallError('usage', `store URL ${maskUrl(url)}: ${key} must be an integer ≥ ${min}, got "${value}"`);
+    throw new RollcallError('usage', `store URL ${maskStoreUrl(url)}: ${key} must be an integer ≥ ${min}, got "${value}"`);
   }
   return n;
 };
@@ -48,7 +48,7 @@ export const splitPostgresUrl = (url: string): { connectionString: string; param
       if (!IDENTIFIER.test(value)) {
         throw new RollcallError(
           'usage',
-          `store URL ${maskUrl(url)}: schema must be a lower-case SQL identifier (letters, digits, _; not starting with a digit), got "${value}"`,
+          `store URL ${maskStoreUrl(url)}: schema must be a lower-case SQL identifier (letters, digits, _; not starting with a digit), got "${value}"`,
         );
       }
       params.schema = value;
