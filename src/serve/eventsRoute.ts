@@ -77,6 +77,10 @@ export const eventsRoute: FastifyPluginAsyncZod<EventsRouteOptions> = async (app
           401: { description: 'missing or wrong bearer token', content: { 'application/json': { schema: ErrorJsonSchema } } },
           413: { description: `over ${maxBodyBytes} bytes or ${maxEvents} events`, content: { 'application/json': { schema: ErrorJsonSchema } } },
           415: { description: 'not application/json or application/x-ndjson, or a Content-Encoding other than identity', content: { 'application/json': { schema: ErrorJsonSchema } } },
+          503: {
+            description: 'store-unavailable: the store could not take the append (unreachable, its connection lost mid-append, a read-only server); nothing of it is stored, retrying is safe',
+            content: { 'application/json': { schema: ErrorJsonSchema } },
+          },
         },
       },
       // The body schema documents the request; the content-type parsers above already produced it.

@@ -145,7 +145,7 @@ describe('GET /openapi.json and /v1/schema/events.json', () => {
     const projection = doc.paths['/v1/projection'].get;
     expect(projection.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['asOf', 'minPosition', 'until', 'waitMs']);
     expect(Object.keys(projection.responses).sort()).toEqual(['200', '400', '503', '504']);
-    expect(Object.keys(doc.paths['/v1/events'].post.responses).sort()).toEqual(['201', '400', '401', '413', '415']);
+    expect(Object.keys(doc.paths['/v1/events'].post.responses).sort()).toEqual(['201', '400', '401', '413', '415', '503']);
   });
 
   it('the event JSON Schema accepts what append accepts and rejects what it rejects', async () => {

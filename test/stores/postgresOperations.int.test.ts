@@ -171,7 +171,7 @@ if (!server) {
       expect((await collect(follower.readAll())).map((e) => e.position)).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(i + 1)));
       expect(await follower.snapshots!.load('lifecycle')).toMatchObject({ position: 10n });
       const refused = await rejection(follower.appendBatch(heartbeats(1)));
-      expect(refused).toMatchObject({ code: 'usage' });
+      expect(refused).toMatchObject({ code: 'store-unavailable' });
       expect(refused.message).toMatch(/read-only.*appends go to the primary/);
       await follower.snapshots!.save({ name: 'lifecycle', version: 1, position: 99n, payload: '{"x":1}' });
       expect(await primary.snapshots!.load('lifecycle')).toMatchObject({ position: 10n });
@@ -255,7 +255,7 @@ describe('postgres with a streaming hot standby and TLS (private cluster)', () =
     expect(seen.map((e) => e.id)).toEqual(events.map((e) => e.id));
     expect(lags.length).toBeGreaterThan(0);
     const refused = await rejection(follower!.appendBatch(heartbeats(1)));
-    expect(refused).toMatchObject({ code: 'usage' });
+    expect(refused).toMatchObject({ code: 'store-unavailable' });
     // A snapshot the primary's processes save reaches the standby's followers.
     await writer.snapshots!.save({ name: 'lifecycle', version: 1, position: BigInt(total), payload: '{}' });
     const loaded = await waitFor('the snapshot on the standby', () => follower!.snapshots!.load('lifecycle'), { intervalMs: 50 });

@@ -164,7 +164,8 @@ export const createPostgresAppender = (conn: PostgresConnection, options: Postgr
   const writable = () => {
     if (conn.isClosed()) throw storeClosed(url, 'append');
     if (options.readOnly) {
-      throw new RollcallError('usage', `${url}: append: the server is read-only (a hot standby?); followers may read here, appends go to the primary`);
+      // store-unavailable (503, exit 3) like any server that cannot take the append: a standby may be promoted.
+      throw new RollcallError('store-unavailable', `${url}: append: the server is read-only (a hot standby?); followers may read here, appends go to the primary`);
     }
   };
 
