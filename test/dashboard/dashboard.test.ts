@@ -146,7 +146,8 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browse
     const pools = await getJson<Record<string, PoolJson> | { pools: Record<string, PoolJson> }>(server.url, 'v1/pools');
     const byId = 'pools' in pools && typeof pools.pools === 'object' ? (pools.pools as Record<string, PoolJson>) : (pools as Record<string, PoolJson>);
     const expected = expectedPools(byId);
-    expect(expected.length).toBeGreaterThanOrEqual(7);
+    // The generated fleet's pools (four with this seed since the generator learned liveness) and the two made here.
+    expect(expected.length).toBeGreaterThanOrEqual(5);
     expect(expected.find((p) => p.poolId === 'pl-off')).toMatchObject({ disabled: true, free: '0' });
     expect(expected.find((p) => p.poolId === 'pl-tight')).toMatchObject({ over: '1', used: '2 / 1' });
     await expect.poll(() => shownPools(page)).toEqual(expected);
