@@ -9,6 +9,8 @@ export interface ServeProcess {
   port: number;
   /** SIGTERM, then waits for the exit (serve drains and exits 0). */
   stop(): Promise<number | null>;
+  /** Sends `signal` (SIGKILL: no drain, no cleanup), then waits for the exit. */
+  kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
 /**
@@ -38,6 +40,10 @@ export const startServe = (storeUrl: string, options: { port?: number; args?: st
           port: Number(m[2]),
           stop: () => {
             child.kill('SIGTERM');
+            return exited;
+          },
+          kill: (signal) => {
+            child.kill(signal);
             return exited;
           },
         });
