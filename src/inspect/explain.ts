@@ -3,69 +3,12 @@ import { agentStatus } from '../projections/agentStatus.js';
 import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
 import { isLive, type LifecycleState, type SessionRecord } from '../projections/lifecycleState.js';
 import { occupiedPool } from '../projections/lifecycleView.js';
-import type { QuarantineJson, SuspectJson } from '../projections/viewJson.js';
+import type { AgentExplainJson, HolderJson, LiveSince, PoolExplainJson, ReleasedBy } from '../projections/viewJson.js';
+
+// The answers' JSON is part of the wire format, written once beside the view's (the dashboard reads it).
+export type { AgentExplainJson, HolderJson, LiveSince, PoolExplainJson, ReleasedBy } from '../projections/viewJson.js';
 import { applyItemsInPlace, type ReplaySource } from '../replay/foldEvents.js';
 import { isDuplicate, isInvalid } from '../replay/replayItem.js';
-
-/** A rule that would free a slot, and when (event time) when that is known (SPEC §7.5). */
-export interface ReleasedBy {
-  rule: 'lease' | 'start-timeout' | 'terminating-timeout' | 'disconnect-grace' | 'pid-check' | 'orchestrator-restart' | 'own-end';
-  /** When it frees the slot, if nothing happens first. */
-  at?: string;
-  /** What it needs to happen before it fires. */
-  requires?: string;
-  detail?: string;
-}
-
-/** The event that made a session live. */
-export interface LiveSince {
-  position: string;
-  type: string;
-  at: string;
-}
-
-/** One session holding a slot, and why it still does. */
-export interface HolderJson {
-  agentId: string;
-  sessionId: string;
-  state: SessionRecord['state'];
-  since: LiveSince | null;
-  lastSeenAt: string | null;
-  host: string | null;
-  epoch: number | null;
-  pid: number | null;
-  leaseExpiresAt: string | null;
-  suspect: SuspectJson | null;
-  quarantine: QuarantineJson | null;
-  releasedBy: ReleasedBy[];
-}
-
-/** `rollcall explain pool`, `GET /v1/pools/{poolId}/explain`. */
-export interface PoolExplainJson {
-  poolId: string;
-  /** The position and event time the answer is as of. */
-  position: string | null;
-  asOf: string | null;
-  exists: boolean;
-  used: number;
-  max: number | null;
-  enabled: boolean | null;
-  holders: HolderJson[];
-}
-
-/** `rollcall explain agent`, `GET /v1/agents/{agentId}/explain`. */
-export interface AgentExplainJson {
-  agentId: string;
-  position: string | null;
-  asOf: string | null;
-  exists: boolean;
-  status: 'running' | 'idle' | 'removed' | null;
-  /** Whether it takes a slot, and of which pool. */
-  counted: boolean;
-  poolId: string | null;
-  holder: HolderJson | null;
-  explanation: string[];
-}
 
 /** The reconciler's thresholds the answer assumes (the caller passes the reconciler's config). */
 export interface ExplainRules {

@@ -187,3 +187,98 @@ export interface ChangeJson {
   type: string;
   changed: { pools: string[]; agents: string[]; sessions: string[] };
 }
+
+/** A rule that would free a slot, and when (event time) when that is known (SPEC §7.5). */
+export interface ReleasedBy {
+  rule: 'lease' | 'start-timeout' | 'terminating-timeout' | 'disconnect-grace' | 'pid-check' | 'orchestrator-restart' | 'own-end';
+  /** When it frees the slot, if nothing happens first. */
+  at?: string;
+  /** What it needs to happen before it fires. */
+  requires?: string;
+  detail?: string;
+}
+
+/** The event that made a session live. */
+export interface LiveSince {
+  position: string;
+  type: string;
+  at: string;
+}
+
+/** One session holding a slot, and why it still does. */
+export interface HolderJson {
+  agentId: string;
+  sessionId: string;
+  state: SessionStateName;
+  since: LiveSince | null;
+  lastSeenAt: string | null;
+  host: string | null;
+  epoch: number | null;
+  pid: number | null;
+  leaseExpiresAt: string | null;
+  suspect: SuspectJson | null;
+  quarantine: QuarantineJson | null;
+  releasedBy: ReleasedBy[];
+}
+
+/** `rollcall explain pool`, `GET /v1/pools/{poolId}/explain`. */
+export interface PoolExplainJson {
+  poolId: string;
+  /** The position and event time the answer is as of. */
+  position: string | null;
+  asOf: string | null;
+  exists: boolean;
+  used: number;
+  max: number | null;
+  enabled: boolean | null;
+  holders: HolderJson[];
+}
+
+/** `rollcall explain agent`, `GET /v1/agents/{agentId}/explain`. */
+export interface AgentExplainJson {
+  agentId: string;
+  position: string | null;
+  asOf: string | null;
+  exists: boolean;
+  status: 'running' | 'idle' | 'removed' | null;
+  /** Whether it takes a slot, and of which pool. */
+  counted: boolean;
+  poolId: string | null;
+  holder: HolderJson | null;
+  explanation: string[];
+}
+
+/** One session's hold on one slot of a pool: from the event that made it take the slot to the one that freed it. */
+export interface SlotIntervalJson {
+  /** The slot (0-based): the lowest one free when it took its slot, assigned in log order from the log's start. */
+  slot: number;
+  agentId: string;
+  sessionId: string;
+  /** When (event time) and at which position it took the slot. */
+  from: string;
+  fromPosition: string;
+  /** When it freed it; null while it still holds it at the end of the range. */
+  to: string | null;
+  toPosition: string | null;
+  /** How it freed it: the session's termination reason, else its state then (e.g. `suspended`). */
+  endedAs: string | null;
+}
+
+/** `GET /v1/pools/{poolId}/slots`: who held which slot of a pool when, over a range of event time. */
+export interface PoolSlotHistoryJson {
+  poolId: string;
+  /** The position and event time the log was read to. */
+  position: string | null;
+  /** The range asked for (event time, inclusive). */
+  from: string;
+  to: string;
+  exists: boolean;
+  /** The pool's maximum at the end of the range (null when it does not exist then). */
+  max: number | null;
+  /** Slots drawn: one more than the highest slot any interval in the range took. */
+  slots: number;
+  /** Every hold that overlaps the range, by start. */
+  intervals: SlotIntervalJson[];
+  /** True when more holds overlapped the range than one answer carries (the oldest were left out). */
+  truncated: boolean;
+}

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { explainAgent, explainPool, type ExplainOptions } from '../inspect/explain.js';
+import { poolSlotHistory } from '../inspect/slotHistory.js';
 import type { Rollcall } from '../live/types.js';
 import { defaultReconcileConfig } from '../reconcile/reconcileConfig.js';
 import { decodeStoredPages } from '../replay/decodeStored.js';
@@ -67,6 +68,35 @@ const AgentExplainSchema = z
   })
   .meta({ id: 'AgentExplain' });
 
+const SlotIntervalSchema = z
+  .object({
+    slot: z.number().int().meta({ description: 'the lowest slot free when the hold began, assigned in log order from the start of the log' }),
+    agentId: z.string(),
+    sessionId: z.string(),
+    from: z.string(),
+    fromPosition: z.string(),
+    to: z.string().nullable().meta({ description: 'null while it still holds the slot at the end of the range' }),
+    toPosition: z.string().nullable(),
+    endedAs: z.string().nullable().meta({ description: "the session's termination reason, else its state when it freed the slot" }),
+  })
+  .meta({ id: 'SlotInterval' });
+
+const PoolSlotHistorySchema = z
+  .object({
+    poolId: z.string(),
+    position: PositionJson,
+    from: z.string(),
+    to: z.string(),
+    exists: z.boolean(),
+    max: z.number().int().nullable(),
+    slots: z.number().int(),
+    intervals: z.array(SlotIntervalSchema),
+    truncated: z.boolean(),
+  })
+  .meta({ id: 'PoolSlotHistory' });
+
+const HOUR_MS = 60 * 60 * 1000;
+
 const Position = z.string().regex(/^\d+$/, 'expected a non-negative integer position');
 const ExplainQuery = z.object({
   until: Position.optional().meta({ description: 'the answer after the event at this position, as `explain --until`' }),
@@ -78,7 +108,10 @@ const errors = {
   404: { description: 'unknown id', content: { 'application/json': { schema: ErrorJsonSchema } } },
 };
 
-/** `GET /v1/pools/{poolId}/explain`, `GET /v1/agents/{agentId}/explain` (SPEC §7.5): a log inspection, live or as of a past moment. */
+/**
+ * `GET /v1/pools/{poolId}/explain`, `GET /v1/agents/{agentId}/explain` (SPEC §7.5): a log inspection, live or as of a past moment;
+ * `GET /v1/pools/{poolId}/slots`: the pool's slot history over a range of event time.
+ */
 export const explainRoutes: FastifyPluginAsyncZod<ExplainRoutesOptions> = async (app, { rollcall, store }) => {
   const { projection } = rollcall;
   // Answers fold the log up to the live position (or the one asked for), in slices that share the loop.
@@ -104,6 +137,31 @@ export const explainRoutes: FastifyPluginAsyncZod<ExplainRoutesOptions> = async 
       const answer = await explainPool(projection, source, request.params.poolId, options);
       reply.header(POSITION_HEADER, positionHeader(answer.position));
       if (!answer.exists && answer.holders.length === 0) return sendError(reply, 404, 'not-found', `no pool "${request.params.poolId}" at this position`);
+      return answer;
+    },
+  );
+
+  app.get(
+    '/v1/pools/:poolId/slots',
+    {
+      schema: {
+        summary: 'who held which slot of this pool when, over a range of event time (a slot history, from the log)',
+        params: z.object({ poolId: z.string() }),
+        querystring: z.object({
+          from: z.iso.datetime({ offset: true }).optional().meta({ description: 'start of the range (event time); default an hour before `to`' }),
+          to: z.iso.datetime({ offset: true }).optional().meta({ description: "end of the range (event time); default the newest time in the log" }),
+        }),
+        response: { 200: { description: 'the slot history', content: { 'application/json': { schema: PoolSlotHistorySchema } }, headers }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const to = request.query.to ?? rollcall.state().newestAt ?? new Date(0).toISOString();
+      const from = request.query.from ?? new Date(Date.parse(to) - HOUR_MS).toISOString();
+      if (Date.parse(from) > Date.parse(to)) return sendError(reply, 400, 'invalid-request', `from (${from}) is after to (${to})`);
+      const { source, options } = inputs({});
+      const answer = await poolSlotHistory(projection, source, request.params.poolId, { from, to, until: options.until ?? null });
+      reply.header(POSITION_HEADER, positionHeader(answer.position));
+      if (!answer.exists && answer.intervals.length === 0) return sendError(reply, 404, 'not-found', `no pool "${request.params.poolId}" in the range`);
       return answer;
     },
   );

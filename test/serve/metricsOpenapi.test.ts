@@ -136,6 +136,7 @@ describe('GET /openapi.json and /v1/schema/events.json', () => {
         '/v1/pools',
         '/v1/pools/{poolId}',
         '/v1/pools/{poolId}/explain',
+        '/v1/pools/{poolId}/slots',
         '/v1/projection',
         '/v1/running',
         '/v1/schema/events.json',

@@ -1,0 +1,109 @@
+import type { RecordedEvent } from '../events/lifecycleEvents.js';
+import { trackLifecycleChanges } from '../projections/lifecycleChanged.js';
+import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
+import { isLive, type LifecycleState } from '../projections/lifecycleState.js';
+import type { PoolSlotHistoryJson, SlotIntervalJson } from '../projections/viewJson.js';
+import type { ReplaySource } from '../replay/foldEvents.js';
+import { isDuplicate, isInvalid } from '../replay/replayItem.js';
+
+export type { PoolSlotHistoryJson, SlotIntervalJson } from '../projections/viewJson.js';
+
+/** At most this many holds in one answer (the newest are kept). */
+export const SLOT_HISTORY_LIMIT = 5_000;
+
+export interface SlotHistoryOptions {
+  /** The range of event time (inclusive ISO times); the log is read up to `to`. */
+  from: string;
+  to: string;
+  /** Read no further than this position (the live one, for a server). */
+  until?: bigint | null;
+  limit?: number;
+}
+
+/** Whether a session takes a slot of `poolId` (the same rule as the view's occupancy: a live session, directors take none). */
+const holds = (state: LifecycleState, sessionId: string, poolId: string): boolean => {
+  const s = state.sessions.get(sessionId);
+  if (s === undefined || !isLive(s.state) || s.poolId !== poolId) return false;
+  return state.agents.get(s.agentId)?.role !== 'director';
+};
+
+/**
+ * Who held which slot of a pool when (SPEC §7.5's slot history): folds the log to `to`, following
+ * each event's `changed` sessions, and gives each hold the lowest slot free when it began. Slots
+ * are assigned from the log's start, so a hold keeps its slot whatever range is asked.
+ */
+export const poolSlotHistory = async (projection: LifecycleProjection, source: ReplaySource, poolId: string, options: SlotHistoryOptions): Promise<PoolSlotHistoryJson> => {
+  const state = projection.initialState();
+  const tracker = trackLifecycleChanges(projection, state);
+  const fromMs = Date.parse(options.from);
+  const toMs = Date.parse(options.to);
+  const until = options.until ?? null;
+  const limit = options.limit ?? SLOT_HISTORY_LIMIT;
+  const open = new Map<string, SlotIntervalJson>();
+  const taken: boolean[] = [];
+  const closed: SlotIntervalJson[] = [];
+  let truncated = false;
+
+  const take = (event: RecordedEvent, sessionId: string) => {
+    let slot = taken.indexOf(false);
+    if (slot === -1) slot = taken.length;
+    taken[slot] = true;
+    const s = state.sessions.get(sessionId)!;
+    open.set(sessionId, { slot, agentId: s.agentId, sessionId, from: event.metadata.at, fromPosition: event.position.toString(), to: null, toPosition: null, endedAs: null });
+  };
+  const free = (event: RecordedEvent, hold: SlotIntervalJson) => {
+    open.delete(hold.sessionId);
+    taken[hold.slot] = false;
+    const s = state.sessions.get(hold.sessionId);
+    // A lapsed lease ends its session at its expiry, which the event that moved the clock past it may follow.
+    const to = s !== undefined && s.endedAt !== null && !isLive(s.state) && s.state !== 'suspended' ? s.endedAt : event.metadata.at;
+    const ended: SlotIntervalJson = { ...hold, to, toPosition: event.position.toString(), endedAs: s === undefined ? null : (s.terminationReason ?? s.state) };
+    if (Date.parse(ended.to!) < fromMs) return;
+    closed.push(ended);
+    if (closed.length > limit) {
+      closed.shift();
+      truncated = true;
+    }
+  };
+
+  outer: for await (const chunk of source) {
+    for (const item of chunk) {
+      // A damaged row stops the answer, as it stops explain and audit.
+      if (isInvalid(item)) throw item.invalid;
+      const event = isDuplicate(item) ? item.event : item;
+      if (until !== null && event.position > until) break outer;
+      if (Date.parse(event.metadata.at) > toMs) break outer;
+      if (isDuplicate(item)) {
+        tracker.applyDuplicate(event);
+        continue;
+      }
+      const { changed } = tracker.apply(event);
+      // Frees first, so that a slot one event frees can go to a hold the same event begins.
+      for (const sessionId of changed.sessions) {
+        const hold = open.get(sessionId);
+        if (hold !== undefined && !holds(state, sessionId, poolId)) free(event, hold);
+      }
+      for (const sessionId of changed.sessions) {
+        if (!open.has(sessionId) && holds(state, sessionId, poolId)) take(event, sessionId);
+      }
+    }
+  }
+
+  const intervals = [...closed, ...open.values()].sort((a, b) => (BigInt(a.fromPosition) < BigInt(b.fromPosition) ? -1 : 1));
+  if (intervals.length > limit) {
+    intervals.splice(0, intervals.length - limit);
+    truncated = true;
+  }
+  const pool = state.pools.get(poolId);
+  return {
+    poolId,
+    position: state.position === null ? null : state.position.toString(),
+    from: options.from,
+    to: options.to,
+    exists: pool !== undefined,
+    max: pool?.maxSize ?? null,
+    slots: intervals.reduce((n, i) => Math.max(n, i.slot + 1), 0),
+    intervals,
+    truncated,
+  };
+};
