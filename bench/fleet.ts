@@ -62,8 +62,11 @@ const seed = async (store: EventStore) => {
 };
 
 const startServe = async (storeUrl: string): Promise<{ url: string; child: ChildProcess }> => {
-  const main = join(import.meta.dirname, '../dist/cli/main.js');
-  const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--log-level', 'warn', '--store', storeUrl], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_SERVE_CLI: another build's dist/cli/main.js, to compare two versions back to back.
+  const main = process.env['BENCH_SERVE_CLI'] ?? join(import.meta.dirname, '../dist/cli/main.js');
+  // BENCH_SERVE_NODE_OPTIONS: extra node flags for the served process (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it).
+  const nodeFlags = (process.env['BENCH_SERVE_NODE_OPTIONS'] ?? '').split(' ').filter((f) => f !== '');
+  const child = spawn(process.execPath, [...nodeFlags, main, 'serve', '--port', '0', '--log-level', 'warn', '--store', storeUrl], { stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await new Promise<string>((resolve, reject) => {
     let err = '';
     child.stderr!.on('data', (d: Buffer) => {

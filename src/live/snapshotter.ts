@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
 import { snapshotMatchesLog } from '../replay/snapshots.js';
-import { startWorker } from '../replay/startWorker.js';
+import { startWorker } from '../stores/startWorker.js';
 import type { EventStore, StoredEvent } from '../stores/eventStore.js';
 import type { FromWorker, ToWorker, WorkerOptions } from './snapshotWorker.js';
 

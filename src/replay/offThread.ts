@@ -1,7 +1,7 @@
 import { RollcallError, type RollcallErrorCode } from '../errors.js';
 import { readTextBatch, type TextBatch } from './textBatch.js';
 import type { ReplayItem } from './replayItem.js';
-import { startWorker } from './startWorker.js';
+import { startWorker } from '../stores/startWorker.js';
 
 /** What the worker reads: an NDJSON file, or a store (by a URL it can open itself) after a position. */
 export type OffThreadSpec = { kind: 'file'; path: string; window: number; batchSize: number } | {

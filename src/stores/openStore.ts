@@ -57,6 +57,8 @@ export interface OpenStoreOptions {
   create?: boolean;
   /** Check the embedded file's integrity before use and refuse a damaged one (writers). Default false. */
   verify?: boolean;
+  /** The embedded store commits its groups on a worker thread (`serve`: see SqliteStoreOptions.commitThread). Default false. */
+  commitThread?: boolean;
 }
 
 /** Opens a store from its URL (SPEC §5): `sqlite:PATH`, `postgres://…`, `esdb://…`, `memory:`. */
@@ -66,7 +68,7 @@ export const openStore = async (url: string, options: OpenStoreOptions = {}): Pr
     case 'memory':
       return openMemoryStore();
     case 'sqlite':
-      return openSqliteStore({ path: sqlitePath(url), create: options.create ?? true, verify: options.verify ?? false });
+      return openSqliteStore({ path: sqlitePath(url), create: options.create ?? true, verify: options.verify ?? false, commitThread: options.commitThread ?? false });
     case 'postgres':
     case 'postgresql': {
       checkStoreUrl(url);

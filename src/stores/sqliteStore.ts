@@ -6,6 +6,7 @@ import { DEFAULT_PAGE_SIZE } from './pageSize.js';
 import { createRelationalReads } from './relational/reads.js';
 import { createRelationalSnapshots } from './relational/snapshots.js';
 import { createSqliteAppender } from './sqlite/append.js';
+import { createCommitThread } from './sqlite/commitThread.js';
 import { createSqliteDb } from './sqlite/db.js';
 import { fileIdentity, type FileIdentity } from './sqlite/fileIdentity.js';
 import { createSqliteFeed } from './sqlite/follow.js';
@@ -37,14 +38,24 @@ export interface SqliteStoreOptions {
   pollIntervalMs?: number;
   /** Rows per read query. Default 2,048. */
   pageSize?: number;
+  /**
+   * Commit groups (`appendGroup`, what the group-commit queue calls) on a worker thread with a write
+   * connection of its own, so that the fsync of each commit does not stop this thread (`serve`).
+   * Default false: a one-shot writer (`rollcall append`) gains nothing from a thread. A group of
+   * BULK_EVENTS or more is committed here all the same (copying it to the thread would cost more).
+   */
+  commitThread?: boolean;
 }
+
+/** A group this large is committed on the calling thread even with `commitThread`. */
+const BULK_GROUP_EVENTS = 10_000;
 
 /** One open connection to the file at the path, with everything built on it. */
 interface Connection {
   parts: Omit<StoreParts, 'url' | 'uniqueIds' | 'close'>;
   identity: FileIdentity;
-  /** Stops its feed; closes the connection unless that could touch a file at the path it did not open. */
-  retire(): void;
+  /** Stops its feed and its commit thread; closes the connection unless that could touch a file at the path it did not open. */
+  retire(): Promise<void>;
 }
 
 /**
@@ -68,17 +79,35 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
     const db: Database.Database = openDatabase(options.path, url, { busyTimeoutMs, create, verify: options.verify ?? false });
     const identity = fileIdentity(options.path, url);
     identity.noteWal();
-    const sql = createSqliteDb(db, url, isClosed);
+    const sql = createSqliteDb(db, url, isClosed, busyTimeoutMs);
     const reads = createRelationalReads(sql, pageSize);
     const feed = createSqliteFeed(db, sql, { path: options.path, url, pageSize, pollIntervalMs: options.pollIntervalMs ?? 1000, page: reads.page, isClosed, identity });
     const appender = createSqliteAppender(db, sql, { busyTimeoutMs, onCommit: feed.committed, identity });
     const headQuery = db.prepare('SELECT max(position) FROM events').pluck();
+    const onDisk = options.path !== ':memory:' && options.path !== '';
+    const thread = options.commitThread && onDisk ? createCommitThread({ path: options.path, url, busyTimeoutMs, expected: identity.opened }) : null;
+    const appendGroup: NonNullable<EventStore['appendGroup']> =
+      thread === null
+        ? appender.appendGroup
+        : async (requests) => {
+            let events = 0;
+            for (const r of requests) events += r.events.length;
+            if (events >= BULK_GROUP_EVENTS) return appender.appendGroup(requests);
+            // Checked here too, so that a loss is noticed (and the connection retired) by this thread.
+            sql.guard('append', () => identity.check('append'));
+            const outcomes = await thread.appendGroup(requests);
+            if (outcomes.some((o) => o.success && o.data.appended > 0)) {
+              identity.noteWal();
+              feed.committed();
+            }
+            return outcomes;
+          };
     return {
       identity,
       parts: {
         appendToStream: appender.appendToStream,
         appendBatch: appender.appendBatch,
-        appendGroup: appender.appendGroup,
+        appendGroup,
         readPages: reads.readPages,
         readStream: reads.readStream,
         subscribePages: feed.subscribePages,
@@ -91,20 +120,28 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
       },
       retire() {
         feed.close();
-        if (!identity.lost) {
-          db.close();
-          return;
+        const closeDb = () => {
+          if (!identity.lost) {
+            db.close();
+            return;
+          }
+          // The frames in this connection's WAL belong to the file it opened, not to the one now at
+          // the path: fold them into the old file and empty the WAL, so that a reader opening the new
+          // file never applies them to it. Closing then deletes `PATH-wal` by name, so it happens only
+          // when that is this connection's own WAL (or none); otherwise the handle is left open.
+          try {
+            db.pragma('wal_checkpoint(TRUNCATE)');
+          } catch {
+            // A deleted file's WAL is unreachable anyway.
+          }
+          if (identity.walIsOurs()) db.close();
+        };
+        // The thread's connection first: then this one's close (or checkpoint) is the last word on the WAL.
+        if (thread === null) {
+          closeDb();
+          return Promise.resolve();
         }
-        // The frames in this connection's WAL belong to the file it opened, not to the one now at
-        // the path: fold them into the old file and empty the WAL, so that a reader opening the new
-        // file never applies them to it. Closing then deletes `PATH-wal` by name, so it happens only
-        // when that is this connection's own WAL (or none); otherwise the handle is left open.
-        try {
-          db.pragma('wal_checkpoint(TRUNCATE)');
-        } catch {
-          // A deleted file's WAL is unreachable anyway.
-        }
-        if (identity.walIsOurs()) db.close();
+        return thread.close().then(closeDb);
       },
     };
   };
@@ -117,7 +154,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
     if (closed) throw new RollcallError('store-unavailable', `${url}: the store is closed`);
     if (connection !== null && !connection.identity.lost) return connection;
     if (connection !== null) {
-      connection.retire();
+      void connection.retire();
       connection = null;
     }
     // Never creates one: a store that vanished comes back only when someone puts a valid one there.
@@ -132,7 +169,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
       return await f(c);
     } finally {
       if (c.identity.lost && connection === c) {
-        c.retire();
+        void c.retire();
         connection = null;
       }
     }
@@ -143,7 +180,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
       yield* open(c);
     } finally {
       if (c.identity.lost && connection === c) {
-        c.retire();
+        void c.retire();
         connection = null;
       }
     }
@@ -176,8 +213,9 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
         async close() {
           if (closed) return;
           closed = true;
-          connection?.retire();
+          const c = connection;
           connection = null;
+          await c?.retire();
         },
       },
       isClosed,

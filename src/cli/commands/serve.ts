@@ -88,7 +88,8 @@ export const serveCommand: Command = {
       io.stderr.write('rollcall serve: draining (in-flight requests finish, SSE streams close)…\n');
       await started.close();
       return EXIT.ok;
-      // serve writes (POST /v1/events, --seed, --reconcile): the embedded file is created if missing and checked first.
-    }, { create: true, verify: true });
+      // serve writes (POST /v1/events, --seed, --reconcile): the embedded file is created if missing and checked first,
+      // and commits on a thread of its own, so that no fsync stops the readers.
+    }, { create: true, verify: true, commitThread: true });
   },
 };

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { storeClosed } from '../storeClosed.js';
 import type { SqlDb } from '../relational/sqlDb.js';
-import { sqliteFailure } from './errors.js';
+import { pause } from '../pause.js';
+import { sqliteCode, sqliteFailure } from './errors.js';
 
 export interface SqliteDb extends SqlDb {
   /** Runs `f` unless the store is closed, mapping what SQLite throws to a RollcallError. */
@@ -10,9 +11,11 @@ export interface SqliteDb extends SqlDb {
 
 /**
  * The shared relational code's view of one better-sqlite3 connection: statements prepared once
- * and kept, every integer read exactly (as bigint), every failure a RollcallError.
+ * and kept, every integer read exactly (as bigint), every failure a RollcallError. A statement that
+ * finds the write lock taken (a snapshot save while the commit thread commits) is tried again
+ * every millisecond, without blocking the event loop, for up to `busyTimeoutMs`.
  */
-export const createSqliteDb = (db: Database.Database, url: string, isClosed: () => boolean): SqliteDb => {
+export const createSqliteDb = (db: Database.Database, url: string, isClosed: () => boolean, busyTimeoutMs = 0): SqliteDb => {
   const statements = new Map<string, Database.Statement>();
   const guard = <T>(doing: string, f: () => T): T => {
     if (isClosed()) throw storeClosed(url, doing);
@@ -22,20 +25,30 @@ export const createSqliteDb = (db: Database.Database, url: string, isClosed: () 
       throw sqliteFailure(url, doing, e);
     }
   };
+  const run = (doing: string, name: string, sql: string, params: readonly unknown[]): unknown[][] =>
+    guard(doing, () => {
+      let statement = statements.get(name);
+      if (statement === undefined) {
+        statement = db.prepare(sql);
+        if (statement.reader) statement.raw(true).safeIntegers(true);
+        statements.set(name, statement);
+      }
+      if (statement.reader) return statement.all(...params) as unknown[][];
+      statement.run(...params);
+      return [];
+    });
   return {
     guard,
     async rows(doing, name, sql, params) {
-      return guard(doing, () => {
-        let statement = statements.get(name);
-        if (statement === undefined) {
-          statement = db.prepare(sql);
-          if (statement.reader) statement.raw(true).safeIntegers(true);
-          statements.set(name, statement);
+      const deadline = Date.now() + busyTimeoutMs;
+      for (;;) {
+        try {
+          return run(doing, name, sql, params);
+        } catch (e) {
+          if (!sqliteCode((e as Error).cause).startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw e;
         }
-        if (statement.reader) return statement.all(...params) as unknown[][];
-        statement.run(...params);
-        return [];
-      });
+        await pause(1);
+      }
     },
     param: () => '?',
     // The same text as Date.prototype.toISOString.

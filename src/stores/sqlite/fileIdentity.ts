@@ -16,13 +16,16 @@ export interface FileIdentity {
   noteWal(): void;
   /** Whether the `-wal` at the path is this connection's own (or absent). */
   walIsOurs(): boolean;
+  /** The file opened (null in memory). */
+  readonly opened: { dev: number; ino: number } | null;
 }
 
-const NONE: FileIdentity = { check: () => undefined, lost: false, noteWal: () => undefined, walIsOurs: () => true };
+const NONE: FileIdentity = { check: () => undefined, lost: false, noteWal: () => undefined, walIsOurs: () => true, opened: null };
 
-export const fileIdentity = (path: string, url: string): FileIdentity => {
+/** `expected`: the file another connection of this process opened; a different one here is lost from the start. */
+export const fileIdentity = (path: string, url: string, expected?: { dev: number; ino: number } | null): FileIdentity => {
   if (path === ':memory:' || path === '') return NONE;
-  const opened = statSync(path);
+  const opened = expected ?? statSync(path);
   let walIno = 0;
   let lost = false;
   const identity: FileIdentity = {
@@ -42,6 +45,7 @@ export const fileIdentity = (path: string, url: string): FileIdentity => {
       if (walIno !== 0 || lost) return;
       walIno = statSync(`${path}-wal`, { throwIfNoEntry: false })?.ino ?? 0;
     },
+    opened: { dev: opened.dev, ino: opened.ino },
     walIsOurs() {
       const now = statSync(`${path}-wal`, { throwIfNoEntry: false });
       return now === undefined || (walIno !== 0 && now.ino === walIno);

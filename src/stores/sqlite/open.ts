@@ -74,7 +74,7 @@ export const openDatabase = (path: string, url: string, options: OpenOptions): D
 
 /** Page cache sizes (negative: KiB): small for a reader, large for a writer (a bulk append raises it further, see append.ts). */
 const READ_CACHE = -8192;
-const WRITE_CACHE = -65536;
+export const WRITE_CACHE = -65536;
 
 const openAttempt = (path: string, url: string, options: OpenOptions, exclusive: boolean): Database.Database => {
   const inMemory = path === ':memory:' || path === '';
