@@ -37,6 +37,25 @@ describeEventStoreConformance(
   { gaplessPositions: true },
 );
 
+// What serve opens: groups committed by a worker thread's connection, everything else on this one.
+describeEventStoreConformance(
+  'sqlite with a commit thread',
+  async () => {
+    const path = tempDb();
+    const store = openSqliteStore({ path, pollIntervalMs: 20, commitThread: true });
+    return {
+      store,
+      cleanup: () => store.close(),
+      async breakServer() {
+        const raw = new Database(path);
+        raw.exec('DROP TABLE events; DROP TABLE snapshots;');
+        raw.close();
+      },
+    };
+  },
+  { gaplessPositions: true },
+);
+
 describe('sqlite store', () => {
   it('subscribePages hands over what was committed since the last page as pages of at most pageSize, in order, each event once', async () => {
     const store = openSqliteStore({ path: tempDb(), pageSize: 40 });
