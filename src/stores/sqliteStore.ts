@@ -50,6 +50,12 @@ export interface SqliteStoreOptions {
 /** A group this large is committed on the calling thread even with `commitThread`. */
 const BULK_GROUP_EVENTS = 10_000;
 
+/** Snapshots of a store read as an image: loaded as usual, never saved (there is nowhere to save them). */
+const readOnlySnapshots = (snapshots: SnapshotStore, url: string): SnapshotStore => ({
+  ...snapshots,
+  save: () => Promise.reject(new RollcallError('store-unavailable', `${url}: save snapshot: its directory is read-only, so the store was read into memory`)),
+});
+
 /** One open connection to the file at the path, with everything built on it. */
 interface Connection {
   parts: Omit<StoreParts, 'url' | 'uniqueIds' | 'close'>;
@@ -102,6 +108,8 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
             }
             return outcomes;
           };
+    // The file read into memory, its directory being read-only (see sqlite/image.ts).
+    const image = db.memory && onDisk;
     return {
       identity,
       parts: {
@@ -116,7 +124,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
           const h = sql.guard('read', () => headQuery.get() as number | null);
           return h === null ? null : BigInt(h);
         },
-        snapshots: createRelationalSnapshots(sql),
+        snapshots: image ? readOnlySnapshots(createRelationalSnapshots(sql), url) : createRelationalSnapshots(sql),
       },
       retire() {
         feed.close();

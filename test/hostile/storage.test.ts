@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, dumpSqlite, finished, ndjsonFile, runBuilt, spawnBuilt, tempDir } from '../support/cli.js';
+import { outputMatching } from '../support/waitFor.js';
 
 // Stores that are missing, foreign, damaged, read-only or on a full disk.
 
@@ -204,6 +205,206 @@ describe('snapshots are best effort: a read never fails for want of one', () => 
       expect(a.stderr.split('\n')).toHaveLength(2);
       rmSync(join(mount, 'filler'));
       expect(dumpSqlite(path)).toBe(before);
+    }, 60_000);
+  });
+});
+
+describe('read-only stores are read, never written (nor anything beside them)', () => {
+  /** Runs the built CLI obeying file modes (an operator's process, not root's). */
+  const asOperator = (args: string[]) => finished(spawnBuilt(args, { stdio: ['ignore', 'pipe', 'pipe'], honourFileModes: true }));
+  const readers = [
+    ['replay', ['replay'], 'rollcall · position 1500'],
+    ['replay --json', ['replay', '--json'], '"position": "1500"'],
+    ['audit', ['audit', 'a1'], 'a1'],
+    ['check', ['check'], 'ok: 1500 events'],
+    ['explain', ['explain', 'agent', 'a1'], 'agent a1'],
+  ] as const;
+  const imageNote = (path: string) =>
+    `rollcall: note: no snapshot saved (sqlite:${path}: save snapshot: its directory is read-only, so the store was read into memory); the replay is complete\n`;
+  /** A store of 1500 events in a directory of its own, then the directory made read-only (0555). */
+  const inReadOnlyDir = async (fileMode = 0o644) => {
+    const dir = join(tempDir(), 'ro');
+    mkdirSync(dir);
+    const path = await storeWith(dir, 1500);
+    chmodSync(path, fileMode);
+    chmodSync(dir, 0o555);
+    return { dir, path, bytes: readFileSync(path) };
+  };
+
+  it.each(readers)('%s of a store in a read-only directory: exit 0, the file byte for byte as it was, nothing created beside it', async (name, args, expected) => {
+    const { dir, path, bytes } = await inReadOnlyDir();
+    const r = await asOperator([...args, '--store', `sqlite:${path}`]);
+    expect(r.stdout).toContain(expected);
+    expect(r.stderr).toBe(name === 'replay' || name === 'replay --json' ? imageNote(path) : '');
+    expect(r.code).toBe(0);
+    expect(filesIn(dir)).toEqual(['events.ndjson', 'store.db']);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  }, 60_000);
+
+  it('a read-only file in a read-only directory (0444 in 0555): replay and check work, the file unchanged', async () => {
+    const { dir, path, bytes } = await inReadOnlyDir(0o444);
+    const r = await asOperator(['replay', '--store', `sqlite:${path}`]);
+    expect(r.stdout).toContain('rollcall · position 1500');
+    expect(r.stderr).toBe(imageNote(path));
+    expect(r.code).toBe(0);
+    expect((await asOperator(['check', '--store', `sqlite:${path}`])).code).toBe(0);
+    expect(filesIn(dir)).toEqual(['events.ndjson', 'store.db']);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  }, 60_000);
+
+  it('an empty -wal and a -shm left by an earlier read-only reader, all 0444 in a 0555 directory: replay works, nothing changes', async () => {
+    const dir = join(tempDir(), 'ro');
+    mkdirSync(dir);
+    const path = await storeWith(dir, 1500);
+    // A read-only connection leaves its (empty) WAL and index behind when it closes.
+    const reader = new Database(path, { readonly: true });
+    reader.prepare('SELECT count(*) FROM events').get();
+    reader.close();
+    expect(filesIn(dir)).toEqual(['events.ndjson', 'store.db', 'store.db-shm', 'store.db-wal']);
+    for (const f of filesIn(dir)) chmodSync(join(dir, f), 0o444);
+    chmodSync(dir, 0o555);
+    const bytes = readFileSync(path);
+    const r = await asOperator(['replay', '--json', '--store', `sqlite:${path}`]);
+    expect(JSON.parse(r.stdout).position).toBe('1500');
+    expect(r.code).toBe(0);
+    expect(filesIn(dir)).toEqual(['events.ndjson', 'store.db', 'store.db-shm', 'store.db-wal']);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    expect(readFileSync(`${path}-wal`).length).toBe(0);
+  }, 60_000);
+
+  it('watch of a store in a read-only directory streams its log from --from 0 and stops on SIGTERM with exit 0', async () => {
+    const { dir, path } = await inReadOnlyDir();
+    const child = spawnBuilt(['watch', '--from', '0', '--store', `sqlite:${path}`], { stdio: ['ignore', 'pipe', 'pipe'], honourFileModes: true });
+    const done = finished(child);
+    await outputMatching(child.stdout!, /"position":"1500"/);
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.stdout.trim().split('\n')).toHaveLength(1500);
+    expect(r.code).toBe(0);
+    expect(filesIn(dir)).toEqual(['events.ndjson', 'store.db']);
+  }, 60_000);
+
+  it('a -wal with commits in it beside a store in a read-only directory: exit 3, one line saying what to do, nothing touched', async () => {
+    const dir = join(tempDir(), 'ro');
+    mkdirSync(dir);
+    const path = await storeWith(dir, 10);
+    // A writer killed before its last close: its last commit only in the WAL, no -shm left. (Held
+    // open by a second connection, the appender's close does not fold the WAL in; the files are
+    // taken as they are then.)
+    const db = new Database(path);
+    db.prepare('SELECT count(*) FROM events').get();
+    const appended = await cli(['append', '--store', `sqlite:${path}`, ndjsonFile(registered, tempDir())]);
+    expect(appended.code).toBe(0);
+    const wal = readFileSync(`${path}-wal`);
+    const bytes = readFileSync(path);
+    db.close();
+    writeFileSync(path, bytes);
+    writeFileSync(`${path}-wal`, wal);
+    rmSync(`${path}-shm`, { force: true });
+    expect(wal.length).toBeGreaterThan(0);
+    chmodSync(dir, 0o555);
+    for (const args of [['replay'], ['check'], ['audit', 'a1']]) {
+      const r = await asOperator([...args, '--store', `sqlite:${path}`]);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toBe(
+        `rollcall: cannot read store sqlite:${path}: its directory is read-only and ${path}-wal holds commits not yet in the database file, which SQLite reads only where it may write beside the file; open it once where the directory is writable (any rollcall command folds the log into the file), or copy ${path} and ${path}-wal together to a writable directory and read the copy\n`,
+      );
+      expect(r.stdout).toBe('');
+    }
+    expect(filesIn(dir)).toEqual(['events.ndjson', 'store.db', 'store.db-wal']);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    expect(readFileSync(`${path}-wal`).equals(wal)).toBe(true);
+    // Done as the message says: with the directory writable again, every event is there.
+    chmodSync(dir, 0o755);
+    const r = await asOperator(['replay', '--json', '--store', `sqlite:${path}`]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).position).toBe('11');
+  }, 60_000);
+
+  it.each([
+    ['append', (p: string) => ['append', '--store', `sqlite:${p}`, ndjsonFile(registered)]],
+    ['reconcile --once (which may write corrections)', (p: string) => ['reconcile', '--once', '--store', `sqlite:${p}`]],
+  ])('%s into a store in a read-only directory: exit 3 or a clean no-op, never a file beside it', async (name, args) => {
+    const { dir, path, bytes } = await inReadOnlyDir();
+    const r = await asOperator(args(path));
+    if (name === 'append') {
+      expect(r.stderr).toBe(
+        `rollcall: cannot open store sqlite:${path} for writing: its directory ${dir} is read-only (SQLite writes its -wal and -shm beside the file); replay, check, audit, explain and watch can still read it\n`,
+      );
+      expect(r.code).toBe(3);
+    } else {
+      // Heartbeats only: nothing to correct, so nothing to write.
+      expect(r.stdout).toBe('reconcile: at position 1500: 0 corrections appended, 0 already stored, 0 conflicts\n');
+      expect(r.code).toBe(0);
+    }
+    expect(filesIn(dir)).toEqual(['events.ndjson', 'store.db']);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  }, 60_000);
+
+  it('append of a new store into a read-only directory: exit 3, one line, nothing created', async () => {
+    const dir = join(tempDir(), 'ro');
+    mkdirSync(dir, 0o555);
+    chmodSync(dir, 0o555);
+    const path = join(dir, 'new.db');
+    const r = await asOperator(['append', '--store', `sqlite:${path}`, ndjsonFile(registered)]);
+    expect(r.stderr).toBe(`rollcall: cannot open store sqlite:${path} for writing: its directory ${dir} is read-only (SQLite writes its -wal and -shm beside the file)\n`);
+    expect(r.code).toBe(3);
+    expect(filesIn(dir)).toEqual([]);
+  });
+
+  it('an immutable store (chattr +i) in a read-only directory replays; in a writable one it replays too, and append is refused', async () => {
+    const { dir, path, bytes } = await inReadOnlyDir();
+    chmodSync(dir, 0o755);
+    execFileSync('chattr', ['+i', path]);
+    try {
+      chmodSync(dir, 0o555);
+      const inRo = await asOperator(['replay', '--store', `sqlite:${path}`]);
+      expect(inRo.stdout).toContain('rollcall · position 1500');
+      expect(inRo.code).toBe(0);
+      chmodSync(dir, 0o755);
+      // Root too cannot write an immutable file: run as this test's own user.
+      const inRw = await finished(spawnBuilt(['replay', '--store', `sqlite:${path}`]));
+      expect(inRw.stdout).toContain('rollcall · position 1500');
+      expect(inRw.code).toBe(0);
+      const a = await finished(spawnBuilt(['append', '--store', `sqlite:${path}`, ndjsonFile(registered)]));
+      expect(a.code).toBe(3);
+      expect(a.stderr.split('\n')[0]).toMatch(new RegExp(`^rollcall: .*sqlite:${path}.*readonly database`));
+    } finally {
+      execFileSync('chattr', ['-i', path]);
+    }
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  }, 60_000);
+
+  describe('on a read-only mount', () => {
+    const base = tempDir();
+    const source = join(base, 'source');
+    const mount = join(base, 'mnt');
+    mkdirSync(source);
+    mkdirSync(mount);
+    let mounted = false;
+    afterAll(() => {
+      if (mounted) execFileSync('umount', [mount]);
+    });
+
+    it('replay, check and audit read it (even as root, whom modes do not stop); append is exit 3 naming the directory', async () => {
+      const path = await storeWith(source, 1500);
+      // A read-only bind mount of the store's directory (we run as root here).
+      execFileSync('mount', ['--bind', '-o', 'ro', source, mount]);
+      mounted = true;
+      const there = join(mount, 'store.db');
+      const bytes = readFileSync(path);
+      const r = await finished(spawnBuilt(['replay', '--store', `sqlite:${there}`]));
+      expect(r.stdout).toContain('rollcall · position 1500');
+      expect(r.stderr).toBe(imageNote(there));
+      expect(r.code).toBe(0);
+      for (const args of [['check'], ['audit', 'a1']]) expect((await finished(spawnBuilt([...args, '--store', `sqlite:${there}`]))).code).toBe(0);
+      const a = await finished(spawnBuilt(['append', '--store', `sqlite:${there}`, ndjsonFile(registered)]));
+      expect(a.stderr).toBe(
+        `rollcall: cannot open store sqlite:${there} for writing: its directory ${mount} is read-only (SQLite writes its -wal and -shm beside the file); replay, check, audit, explain and watch can still read it\n`,
+      );
+      expect(a.code).toBe(3);
+      expect(filesIn(source)).toEqual(['events.ndjson', 'store.db']);
+      expect(readFileSync(path).equals(bytes)).toBe(true);
     }, 60_000);
   });
 });

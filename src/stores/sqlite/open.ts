@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { RollcallError } from '../../errors.js';
 import { isCorrupt, sqliteCode, sqliteFailure } from './errors.js';
+import { directoryWritable, openImage, refusedForReadOnlyPlace } from './image.js';
 import { migrate } from './schema.js';
 
 /** How long one attempt at the write lock blocks inside SQLite before we yield and retry. */
@@ -62,13 +63,25 @@ export const openDatabase = (path: string, url: string, options: OpenOptions): D
     throw new RollcallError('store-unavailable', `no store at ${url}: ${path} does not exist (only append and demo create a store)`);
   }
   try {
-    return openAttempt(path, url, options, false);
+    return openAttempt(path, url, options, 'shared');
   } catch (e) {
+    if (inMemory) throw e;
+    const readOnlyPlace = refusedForReadOnlyPlace(e) && !directoryWritable(path);
+    if (options.create && readOnlyPlace) {
+      throw new RollcallError(
+        'store-unavailable',
+        `cannot open store ${url} for writing: its directory ${dirname(path)} is read-only (SQLite writes its -wal and -shm beside the file)${existsSync(path) ? '; replay, check, audit, explain and watch can still read it' : ''}`,
+      );
+    }
+    if (options.create) throw e;
+    // A reader in a read-only directory or on a read-only mount: SQLite cannot put the WAL's
+    // companions beside the file, so the file is read as an image (see image.ts).
+    if (readOnlyPlace) return openAttempt(path, url, options, 'image');
     // A reader on a full disk: SQLite cannot create the shared WAL index (-shm). With exclusive
     // locking it keeps the index in memory instead, so the log can still be read (and nobody else
     // writes meanwhile, which on a full disk nobody could anyway).
-    if (options.create || inMemory || !noRoomForIndex(e)) throw e;
-    return openAttempt(path, url, options, true);
+    if (!noRoomForIndex(e)) throw e;
+    return openAttempt(path, url, options, 'exclusive');
   }
 };
 
@@ -76,18 +89,19 @@ export const openDatabase = (path: string, url: string, options: OpenOptions): D
 const READ_CACHE = -8192;
 export const WRITE_CACHE = -65536;
 
-const openAttempt = (path: string, url: string, options: OpenOptions, exclusive: boolean): Database.Database => {
+const openAttempt = (path: string, url: string, options: OpenOptions, mode: 'shared' | 'exclusive' | 'image'): Database.Database => {
   const inMemory = path === ':memory:' || path === '';
   let db: Database.Database;
   try {
-    db = new Database(path, { timeout: options.busyTimeoutMs, fileMustExist: !options.create && !inMemory });
+    db = mode === 'image' ? openImage(path, url) : new Database(path, { timeout: options.busyTimeoutMs, fileMustExist: !options.create && !inMemory });
   } catch (e) {
+    if (e instanceof RollcallError) throw e;
     // Decided by the file system, not by better-sqlite3's wording.
     const why = path !== ':memory:' && !existsSync(dirname(path)) ? `directory ${dirname(path)} does not exist` : (e as Error).message;
     throw new RollcallError('store-unavailable', `cannot open store ${url}: ${why}`, { cause: e });
   }
   try {
-    if (exclusive) db.pragma('locking_mode = EXCLUSIVE');
+    if (mode === 'exclusive') db.pragma('locking_mode = EXCLUSIVE');
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
     const found = inspect(db, url);
     if (found === 'empty' && !options.create) {
