@@ -2,6 +2,7 @@ import { decodeEvent } from '../events/decodeEvent.js';
 import type { LifecycleEvent } from '../events/lifecycleEvents.js';
 import { generateHistory } from '../generate/generateHistory.js';
 import type { EventStore } from '../stores/eventStore.js';
+import { parseIsoTime } from './options.js';
 
 /** The fleet `npm start` (`serve --seed`) appends to an empty store; docs/http.md is captured from it. */
 export const NPM_START_FLEET = { agents: 300, events: 50_000, seed: 1 } as const;
@@ -59,11 +60,17 @@ export const seedFleet = async (store: EventStore, options: SeedOptions): Promis
   return { generated, appended, endAt: new Date(endMs).toISOString() };
 };
 
+/** A fleet's options with `--seed-end ISO` (a usage error unless a time with a zone) as its end; now without it. */
+export const seedOptions = (seedEnd: string | undefined, fleet: Omit<SeedOptions, 'endMs'>): SeedOptions => {
+  const end = parseIsoTime('--seed-end', seedEnd);
+  return end === null ? { ...fleet } : { ...fleet, endMs: Date.parse(end) };
+};
+
 const count = (n: number): string => n.toLocaleString('en-US');
 
 /** What `serve --seed` and `demo` say before seeding `shown` (a store URL, masked)… */
 export const seedingLine = (shown: string, options: SeedOptions): string =>
-  `${shown} is empty: appending a generated fleet history (${count(options.agents)} agents, ${count(options.events)} generated events, seed ${options.seed ?? 1}, ending now)…\n`;
+  `${shown} is empty: appending a generated fleet history (${count(options.agents)} agents, ${count(options.events)} generated events, seed ${options.seed ?? 1}, ending ${options.endMs === undefined ? 'now' : `at ${new Date(options.endMs).toISOString()}`})…\n`;
 
 /** …and after: the events the store holds now, not the lines the generator wrote. */
 export const seededLine = (seeded: SeedResult): string =>

@@ -89,6 +89,26 @@ describe('rollcall append + replay + audit on the embedded store', () => {
     expect(c.stdout).not.toBe(a.stdout);
   });
 
+  it('--seed-end dates the seeded fleet: the same summary, times included, from run to run', async () => {
+    const run = () => cli(['demo', '--store', 'memory:', '--agents', '30', '--events', '2000', '--seed-end', '2031-05-06T07:08:09Z']);
+    const [a, b] = [await run(), await run()];
+    expect(a.code).toBe(0);
+    expect(a.stderr).toContain('seed 1, ending at 2031-05-06T07:08:09.000Z)…');
+    expect(a.stderr).toContain('the last at 2031-05-06T07:08:09.000Z');
+    expect(a.stdout).toContain('2031-05-06T');
+    expect(b.stdout).toBe(a.stdout);
+  });
+
+  it.each([
+    [['demo', '--seed-end', 'yesterday'], 'rollcall: --seed-end must be an ISO-8601 time with a zone (e.g. 2026-11-20T10:00:00Z), got "yesterday"'],
+    [['serve', '--seed-end', '2031-05-06T07:08:09Z'], 'rollcall: --seed-end goes with --seed'],
+    [['serve', '--seed', '--seed-end', '2031-05-06T07:08:09'], 'rollcall: --seed-end must be an ISO-8601 time with a zone (e.g. 2026-11-20T10:00:00Z), got "2031-05-06T07:08:09"'],
+  ])('%j is a usage error (exit 2)', async (args, line) => {
+    const r = await cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(line);
+  });
+
   it('demo seeds an empty store once, then replays it (npm start)', async () => {
     const store = `sqlite:${join(tempDir(), 'demo.db')}`;
     const first = await cli(['demo', '--store', store, '--agents', '30', '--events', '2000']);

@@ -6,16 +6,16 @@ import { maskStoreUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT } from '../cliIo.js';
 import { formatSummary } from '../formatSummary.js';
-import { NPM_START_FLEET, seededLine, seedFleet, seedingLine } from '../seedFleet.js';
+import { NPM_START_FLEET, seededLine, seedFleet, seedingLine, seedOptions } from '../seedFleet.js';
 import { parsePositiveInt, withStore } from '../options.js';
 import type { Command } from './command.js';
 
 export const demoCommand: Command = {
-  usage: 'rollcall demo [--store URL] [--agents N] [--events N]',
+  usage: 'rollcall demo [--store URL] [--agents N] [--events N] [--seed-end ISO]',
   async run(args, io) {
     const { values } = parseArgs({
       args,
-      options: { store: { type: 'string' }, agents: { type: 'string' }, events: { type: 'string' } },
+      options: { store: { type: 'string' }, agents: { type: 'string' }, events: { type: 'string' }, 'seed-end': { type: 'string' } },
       strict: true,
     });
     const url = values.store ?? defaultStoreUrl(io.env);
@@ -23,9 +23,9 @@ export const demoCommand: Command = {
     // Flags first: a refused flag creates no store file.
     const agents = parsePositiveInt('--agents', values.agents, NPM_START_FLEET.agents);
     const events = parsePositiveInt('--events', values.events, NPM_START_FLEET.events);
+    const fleet = seedOptions(values['seed-end'], { agents, events, seed: 1 });
     return withStore(url, async (store) => {
       if ((await store.head()) === null) {
-        const fleet = { agents, events, seed: 1 };
         io.stderr.write(seedingLine(shown, fleet));
         io.stderr.write(seededLine(await seedFleet(store, fleet)));
       }

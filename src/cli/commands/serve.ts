@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startServer } from '../../serve/startServer.js';
-import { NPM_START_FLEET, seededLine, seedFleet, seedingLine } from '../seedFleet.js';
+import { NPM_START_FLEET, seededLine, seedFleet, seedingLine, seedOptions } from '../seedFleet.js';
 import { maskStoreUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT, usageError } from '../cliIo.js';
@@ -23,9 +23,10 @@ const readTokenFile = (flag: string, path: string): string => {
 
 export const serveCommand: Command = {
   usage:
-    'rollcall serve [--store URL] [--host 127.0.0.1] [--port 7070] [--token-file F] [--read-token TOKEN | --read-token-file F] [--reconcile] [--reconcile-every SECONDS] [--log-level info|warn|silent] [--retention-hours H] [--skip-invalid] [--seed]\n' +
+    'rollcall serve [--store URL] [--host 127.0.0.1] [--port 7070] [--token-file F] [--read-token TOKEN | --read-token-file F] [--reconcile] [--reconcile-every SECONDS] [--log-level info|warn|silent] [--retention-hours H] [--skip-invalid] [--seed [--seed-end ISO]]\n' +
     '  the write token is ROLLCALL_TOKEN or --token-file; a non-loopback --host needs one\n' +
-    '  --seed: an empty store first gets a generated fleet history (300 agents, 50,000 generated events, seed 1) ending now, as `npm start` does',
+    '  --seed: an empty store first gets a generated fleet history (300 agents, 50,000 generated events, seed 1) ending now, as `npm start` does;\n' +
+    '  --seed-end ISO: the seeded history ends at that time instead of now (a reproducible fleet: docs/http.md is captured so)',
   async run(args, io) {
     const { values } = parseArgs({
       args,
@@ -42,6 +43,7 @@ export const serveCommand: Command = {
         'retention-hours': { type: 'string' },
         'skip-invalid': { type: 'boolean' },
         seed: { type: 'boolean' },
+        'seed-end': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -59,11 +61,13 @@ export const serveCommand: Command = {
     const everyMs = values['reconcile-every'] === undefined ? 10_000 : parseIntervalSeconds('--reconcile-every', values['reconcile-every']);
     const retentionMs = parseRetention(values['retention-hours']);
     const url = values.store ?? defaultStoreUrl(io.env);
+    if (values['seed-end'] !== undefined && !values.seed) throw usageError('--seed-end goes with --seed');
+    const fleet = seedOptions(values['seed-end'], NPM_START_FLEET);
 
     return withStore(url, async (store) => {
       if (values.seed && (await store.head()) === null) {
-        io.stderr.write(seedingLine(maskStoreUrl(url), NPM_START_FLEET));
-        io.stderr.write(seededLine(await seedFleet(store, NPM_START_FLEET)));
+        io.stderr.write(seedingLine(maskStoreUrl(url), fleet));
+        io.stderr.write(seededLine(await seedFleet(store, fleet)));
       }
       const started = await startServer({
         store,
