@@ -125,6 +125,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
     projection,
     view: () => liveView.view(),
     viewSection: (name) => liveView.section(name),
+    viewSessionsOf: (agentId) => liveView.sessionsOf(agentId),
     state: () => state,
     position: () => status.position,
     status: () => status.view(),

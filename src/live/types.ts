@@ -1,5 +1,5 @@
 // The live runtime's contract: what `watch`, `serve` and embedding orchestrators build on.
-import type { ProjectionJson } from '../projections/lifecycleView.js';
+import type { ProjectionJson, SessionJson } from '../projections/lifecycleView.js';
 import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
 import type { RollcallError } from '../errors.js';
@@ -64,6 +64,8 @@ export interface Rollcall {
    * read, so a read of the pools never pays for the sessions that moved. What serve's routes read.
    */
   viewSection<K extends ViewSectionName>(name: K): ViewSection<ViewSections[K]>;
+  /** One agent's sessions in view at the current position, sorted by id: as many steps as it has sessions (an index, not a scan). */
+  viewSessionsOf(agentId: string): { position: string | null; sessions: SessionJson[] };
   /** The current state (read-only: do not mutate); for cheap accessors without building the view. */
   state(): Readonly<LifecycleState>;
   position(): bigint | null;

@@ -46,7 +46,7 @@ export const agentJson = (sessions: ReadonlyMap<string, SessionRecord>, a: Agent
 };
 
 /** The hosts section, given how many live sessions run on each host. */
-export const hostsJson = (state: LifecycleState, liveOnHost: ReadonlyMap<string, number>): Record<string, HostJson> => {
+export const hostsJson = (state: LifecycleState, liveOnHost: { get(host: string): number | undefined }): Record<string, HostJson> => {
   const hosts = idRecord<HostJson>();
   for (const h of state.hosts.values()) hosts[h.host] = { host: h.host, epoch: h.epoch, startedAt: h.startedAt, liveSessions: liveOnHost.get(h.host) ?? 0 };
   return hosts;

@@ -149,9 +149,8 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
       const { agentId } = request.params;
       const agent = agents.value[agentId];
       if (agent === undefined) return sendError(reply, 404, 'not-found', `no agent "${agentId}" in the projection`);
-      const sessions = Object.values(rollcall.viewSection('sessions').value)
-        .filter((s) => s.agentId === agentId)
-        .sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0));
+      // From the view's agent → sessions index: the agent's own sessions, never a scan of all of them.
+      const { sessions } = rollcall.viewSessionsOf(agentId);
       return { ...agent, sessions };
     },
   );
@@ -191,19 +190,26 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
     '/v1/sessions',
     {
       schema: {
-        summary: 'sessions in view, optionally of one state, sorted by id',
-        querystring: z.object({ state: SessionJsonSchema.shape.state.optional() }),
+        summary: 'sessions in view, optionally of one agent and/or one state, sorted by id',
+        querystring: z.object({
+          state: SessionJsonSchema.shape.state.optional(),
+          agent: z.string().optional().meta({ description: "only this agent's sessions (an index: as cheap as the agent has sessions)" }),
+        }),
         response: { 200: ok(z.object({ position: PositionJson, sessions: z.array(SessionJsonSchema) }), 'sessions') },
       },
     },
     async (request, reply) => {
-      const all = rollcall.viewSection('sessions');
-      withPosition(reply, all.position);
-      const { state } = request.query;
-      const sessions = Object.values(all.value)
-        .filter((s) => state === undefined || s.state === state)
-        .sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0));
-      return { position: all.position, sessions };
+      const { state, agent } = request.query;
+      const of =
+        agent === undefined
+          ? (() => {
+              const all = rollcall.viewSection('sessions');
+              return { position: all.position, sessions: Object.values(all.value).sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0)) };
+            })()
+          : rollcall.viewSessionsOf(agent);
+      withPosition(reply, of.position);
+      const sessions = state === undefined ? of.sessions : of.sessions.filter((s) => s.state === state);
+      return { position: of.position, sessions };
     },
   );
 

@@ -29,6 +29,18 @@ const follow = (events: ReturnType<typeof record>, looks: (i: number) => boolean
       expect(section.json()).toBe(JSON.stringify(expected));
       expect(JSON.stringify(section.value)).toBe(JSON.stringify(expected));
     }
+    // Each agent's sessions from the index: exactly those of the full view, sorted by id, the same objects the sessions section holds.
+    const agentIds = new Set([...Object.keys(full.agents), ...Object.values(full.sessions).map((s) => s.agentId), 'no-such-agent']);
+    for (const agentId of agentIds) {
+      const of = live.sessionsOf(agentId);
+      const expected = Object.values(full.sessions)
+        .filter((s) => s.agentId === agentId)
+        .sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0));
+      expect(of.position).toBe(full.position);
+      expect(JSON.stringify(of.sessions)).toBe(JSON.stringify(expected));
+      const section = live.section('sessions').value;
+      for (const s of of.sessions) expect(section[s.sessionId]).toBe(s);
+    }
     const view = live.view();
     const text = JSON.stringify(view);
     // Byte for byte what a full build gives: same entities, same values, same key order.

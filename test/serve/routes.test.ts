@@ -165,6 +165,16 @@ describe('pools, agents, sessions, running, anomalies', () => {
     expect(live.body.sessions.length).toBeGreaterThan(0);
     expect(live.body.sessions.every((s: { state: string }) => s.state === 'running')).toBe(true);
     expect(live.body.sessions.length).toBe(Object.values(projection.sessions).filter((s: any) => s.state === 'running').length);
+
+    // ?agent=: the agent's own sessions (the same as /v1/agents/{id} lists), with ?state= on top.
+    const ofAgent = await getJson(`${base}/v1/sessions?agent=${encodeURIComponent(agentId)}`);
+    expect(ofAgent.body).toEqual({ position, sessions: own });
+    expect(ofAgent.headers.get('rollcall-position')).toBe(position);
+    const someState = (own[0] as unknown as { state: string }).state;
+    const ofAgentInState = await getJson(`${base}/v1/sessions?agent=${encodeURIComponent(agentId)}&state=${someState}`);
+    expect(ofAgentInState.body.sessions).toEqual(own.filter((s: any) => s.state === someState));
+    expect(ofAgentInState.body.sessions.length).toBeGreaterThan(0);
+    expect((await getJson(`${base}/v1/sessions?agent=no-such-agent`)).body).toEqual({ position, sessions: [] });
   });
 
   it.each([
