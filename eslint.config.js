@@ -70,7 +70,7 @@ export const importBoundaries = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.rollcall-tmp/**', '.scratch-stores/**', '.stryker-tmp/**', 'reports/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.rollcall-tmp/**', '.scratch-stores/**', '.stryker-tmp/**', 'reports/**', 'src/events/generated/**'] },
   {
     files: ['**/*.ts', '**/*.tsx'],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { RollcallError } from '../errors.js';
+import { validators } from './generated/validateEvent.js';
 import { EventEnvelope, LifecycleEventBody, type LifecycleEvent } from './lifecycleEvents.js';
 import { storableIssue } from './storableIssue.js';
 import { upcast, type RawEvent } from './upcasters.js';
@@ -21,6 +22,11 @@ export interface DecodeOptions {
    * nesting deeper than 64): set by every append, so an append fails before anything is written.
    */
   storable?: boolean;
+  /**
+   * `false`: validate with zod alone, skipping the compiled validator (the same verdicts, results
+   * and errors, only slower): for the property that holds the two equal, and the bench's baseline.
+   */
+  fast?: boolean;
 }
 
 /**
@@ -60,13 +66,25 @@ const firstIssue = (src: EventSource, prefix: readonly PropertyKey[], error: z.Z
   return fail(src, 'invalid-event', path, issue.message);
 };
 
+interface TypeSchemas {
+  /** The full schema (envelope + strict data): the rule, and the wording of every refusal. */
+  zod: z.ZodType;
+  /**
+   * The same schema compiled by ajv at build time (src/events/generated, from eventJsonSchema):
+   * true exactly when `zod` accepts the event and returns it unchanged (a property test holds the
+   * two to the same verdicts and results).
+   */
+  fast: (raw: unknown) => boolean;
+}
+
 // One full schema (envelope + strict data) per type: a single parse per event, no union dispatch.
 // The envelope is strict like `data`: an unknown top-level field is refused, naming it.
-const schemaByType = new Map<string, z.ZodType>(
-  LifecycleEventBody.options.map((body) => [
-    body.shape.type.value,
-    body.extend({ id: EventEnvelope.shape.id, metadata: EventEnvelope.shape.metadata }).strict(),
-  ]),
+const schemaByType = new Map<string, TypeSchemas>(
+  LifecycleEventBody.options.map((body) => {
+    const type = body.shape.type.value;
+    const zod = body.extend({ id: EventEnvelope.shape.id, metadata: EventEnvelope.shape.metadata }).strict();
+    return [type, { zod, fast: validators[type] as (raw: unknown) => boolean }];
+  }),
 );
 
 const hasUpper = (id: string): boolean => {
@@ -82,6 +100,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /**
  * Validates one raw event (already JSON-parsed): upcasting of older shapes, then the strict schema
  * of its type, envelope included. Missing ids are filled by `options.missingId` (default: random).
+ * The event returned is a new object; its `data` and `metadata` may be the input's own (never
+ * modified here), so a caller that goes on changing the input should pass a copy.
  */
 export const decodeEvent = (raw: unknown, src: EventSource = {}, options: DecodeOptions = {}): DecodeResult => {
   if (!isRecord(raw)) return fail(src, 'invalid-event', '(event)', 'expected a JSON object');
@@ -91,14 +111,23 @@ export const decodeEvent = (raw: unknown, src: EventSource = {}, options: Decode
     if (issue) return fail(src, 'invalid-event', issue.path, issue.message);
   }
   const current = upcast(raw as unknown as RawEvent);
-  const schema = schemaByType.get(current.type);
-  if (schema === undefined) return fail(src, 'unknown-event-type', 'type', `unknown event type "${current.type}"`);
-  const parsed = schema.safeParse(current);
-  if (!parsed.success) return firstIssue(src, [], parsed.error);
-  const event = parsed.data as LifecycleEvent;
+  const schemas = schemaByType.get(current.type);
+  if (schemas === undefined) return fail(src, 'unknown-event-type', 'type', `unknown event type "${current.type}"`);
+  let event: LifecycleEvent;
   // The schemas have no transforms or defaults, and strict objects refuse unknown keys: what zod
   // accepts, it returns unchanged (as a copy). So the event is verbatim unless upcast or re-id'd.
   let verbatim = (current as unknown) === raw;
+  if (verbatim && options.fast !== false && schemas.fast(raw)) {
+    // What zod would return, without zod: a new envelope (in the schema's key order) around the
+    // input's own data and metadata, which zod would have copied (equal, keys in the input's
+    // order). zod runs only for what this refuses: to word the error, or to decide a case the
+    // compiled schema leaves to it (a `__proto__` key in metadata), and for upcast shapes.
+    event = { type: current.type, data: current.data, id: current.id, metadata: current.metadata } as LifecycleEvent;
+  } else {
+    const parsed = schemas.zod.safeParse(current);
+    if (!parsed.success) return firstIssue(src, [], parsed.error);
+    event = parsed.data as LifecycleEvent;
+  }
   if (event.id === undefined) {
     event.id = (options.missingId ?? randomUUID)();
     verbatim = false;
