@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
+import { groupCommitFor } from '../../src/ingest/groupCommit.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { openPostgresStore, postgresSchemaVersion, type PostgresStoreOptions } from '../../src/stores/postgresStore.js';
 import { heartbeats, makeEvent } from '../support/events.js';
@@ -140,6 +141,38 @@ if (!server) {
       await reading;
       expect(pages.map((p) => p.length)).toEqual([40, 40, 10, 3]);
       expect(pages.flat()).toEqual(Array.from({ length: 93 }, (_, i) => BigInt(i + 11)));
+    });
+
+    it('group commit: one NOTIFY per group, and a follower reads the whole group as one page', async () => {
+      const url = await freshDatabase();
+      const store = await open(url, { notifyFallbackMs: 60_000, pollIntervalMs: 60_000 });
+      const listen = new pg.Client({ connectionString: url });
+      await listen.connect();
+      cleanups.push(() => listen.end());
+      const notified: string[] = [];
+      listen.on('notification', (n) => notified.push(n.payload ?? ''));
+      await listen.query('LISTEN rollcall_events');
+      const controller = new AbortController();
+      const pages: bigint[][] = [];
+      const reading = (async () => {
+        for await (const page of store.subscribePages({ signal: controller.signal })) pages.push(page.map((e) => e.position));
+      })();
+      const queue = groupCommitFor(store);
+      const groupsBefore = queue.stats.groups;
+      // Asked in one turn of the event loop: one group, one transaction.
+      const events = heartbeats(12, { agents: 12, prefix: 'grp' });
+      const answers = await Promise.all(events.map((e) => queue.appendBatch([e])));
+      expect(queue.stats.groups - groupsBefore).toBe(1);
+      expect(answers.map((a) => a.lastPosition)).toEqual(Array.from({ length: 12 }, (_, i) => BigInt(i + 1)));
+      await waitFor('the group read', () => pages.flat().length >= 12, { describe: () => pages });
+      // A second group: its notification comes after any the first one sent, so by then both are counted.
+      await queue.appendBatch(heartbeats(1, { prefix: 'grp-next' }));
+      await waitFor('two notifications', () => notified.length >= 2, { describe: () => notified });
+      await waitFor('the second group read', () => pages.flat().length >= 13, { describe: () => pages });
+      controller.abort();
+      await reading;
+      expect(notified).toEqual(['12', '13']);
+      expect(pages).toEqual([Array.from({ length: 12 }, (_, i) => BigInt(i + 1)), [13n]]);
     });
 
     it('readPages hands over pages of at most pageSize after a position, stopping exactly at a limit (reading ahead)', async () => {
