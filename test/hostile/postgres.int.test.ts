@@ -4,6 +4,8 @@ import { appendEvents } from '../../src/ingest/appendEvents.js';
 import { openPostgresStore } from '../../src/stores/postgresStore.js';
 import { cli, ndjsonFile } from '../support/cli.js';
 import { findPostgres, type TestPostgres } from '../support/postgres.js';
+import { heartbeats as events } from '../support/events.js';
+import { waitFor } from '../support/waitFor.js';
 
 // What PostgreSQL itself would refuse (NUL, lone surrogates in jsonb; absurd nesting) is refused at
 // validation, so an append past any chunk size is still all or nothing, with the line named.
@@ -72,6 +74,43 @@ describe('append to PostgreSQL past 50,000 events is all or nothing', () => {
       expect(!r.success && [r.error.code, r.error.index, r.error.path]).toEqual(['invalid-event', 2, 'data.agentId']);
       expect(await store.head()).toBeNull();
     } finally {
+      await store.close();
+    }
+  }, 60_000);
+});
+
+describe('appends waiting for the append lock never take the connections reads need', () => {
+  const APPEND_LOCK = '8245928655518264428'; // the default log's append lock
+  const lockWaiters = async (c: pg.Client) =>
+    (await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`)).rows[0].n as number;
+
+  it.each([2, 4])('a pool of %i: with the lock held elsewhere and more appends than connections queued, the head and a page still answer at once', async (poolSize) => {
+    if (!server) return;
+    const url = await freshDatabase();
+    const store = await openPostgresStore({ url, poolSize });
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      expect((await store.appendBatch(events(1))).lastPosition).toBe(1n);
+      await holder.query('SELECT pg_advisory_lock($1)', [APPEND_LOCK]);
+      const appends = Array.from({ length: poolSize + 2 }, () => store.appendBatch(events(1)).then(() => 'appended', (e: { code?: string }) => e.code ?? 'thrown'));
+      await waitFor('an append waiting for the lock', async () => (await lockWaiters(holder)) > 0);
+      // Reads get the connection kept for them, well within the pool's 3 s wait for a client.
+      const started = Date.now();
+      expect(await store.head()).toBe(1n);
+      let read = 0;
+      for await (const page of store.readPages()) read += page.length;
+      expect(read).toBe(1);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      // Never more than pool − 1 of this process's connections wait for the lock.
+      expect(await lockWaiters(holder)).toBeLessThanOrEqual(poolSize - 1);
+      await holder.query('SELECT pg_advisory_unlock($1)', [APPEND_LOCK]);
+      const outcomes = await Promise.all(appends);
+      // Each append is stored or refused as unavailable (its wait for a connection bounded); none lost or doubled.
+      for (const o of outcomes) expect(['appended', 'store-unavailable']).toContain(o);
+      expect(await countRows(url)).toBe(1 + outcomes.filter((o) => o === 'appended').length);
+    } finally {
+      await holder.end();
       await store.close();
     }
   }, 60_000);

@@ -135,4 +135,29 @@ describe('a silent partition (packets held, no reset)', () => {
       await proxy.close();
     }
   }, 90_000);
+
+  it('a POST during the partition is answered 503 within statement_timeout + 5 s (the documented bound), and one after it 201', async () => {
+    if (!server) return;
+    const url = await freshDatabase();
+    const proxy = await startProxy(new URL(url));
+    const serve = await startServe(`${proxy.url(url)}?read_timeout=1000&statement_timeout=1000`);
+    try {
+      const post = (agentId: string) => fetch(`${serve.url}v1/events`, { method: 'POST', body: line(agentId), headers: { 'content-type': 'application/x-ndjson' } });
+      expect((await post('a1')).status).toBe(201);
+      proxy.pause();
+      const started = Date.now();
+      const res = await post('a2');
+      const took = Date.now() - started;
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: string }).error).toBe('store-unavailable');
+      // statement_timeout (1 s) + 5 s, plus a connect timeout (3 s) should the pool open a new connection.
+      expect(took).toBeLessThan(1_000 + 5_000 + 3_000 + 2_000);
+      proxy.resume();
+      await waitFor('an append taken after the partition', async () => (await post('a3')).status === 201, { timeoutMs: 30_000, intervalMs: 200 });
+    } finally {
+      proxy.resume();
+      await serve.stop();
+      await proxy.close();
+    }
+  }, 90_000);
 });

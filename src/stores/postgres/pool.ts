@@ -32,6 +32,40 @@ export interface PostgresConnection {
   close(): Promise<void>;
 }
 
+/**
+ * At most `n` holders at once, the others waiting in arrival order: transactions take a slot
+ * before they take a pooled client, so that they never hold every connection of the pool.
+ */
+const slots = (n: number) => {
+  let free = n;
+  const waiting: Array<() => void> = [];
+  return {
+    /** Resolves true once a slot is taken, false after `timeoutMs` without one (as the pool's own wait for a client). */
+    take(timeoutMs: number): Promise<boolean> {
+      if (free > 0) {
+        free--;
+        return Promise.resolve(true);
+      }
+      return new Promise<boolean>((resolve) => {
+        const granted = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.indexOf(granted), 1);
+          resolve(false);
+        }, timeoutMs);
+        waiting.push(granted);
+      });
+    },
+    give(): void {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    },
+  };
+};
+
 export const createPostgresConnection = (options: PostgresPoolOptions): PostgresConnection => {
   const { url } = options;
   let closed = false;
@@ -54,7 +88,26 @@ export const createPostgresConnection = (options: PostgresPoolOptions): Postgres
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
 
+  // One connection of the pool is kept for reads: appends queued behind the append lock (held by
+  // another process, or by a long append) must not starve the reads that readiness and followers
+  // make, or a reachable store would look unreachable (/readyz 503). A pool of one keeps nothing.
+  const transactionSlots = slots(Math.max(1, options.poolSize - 1));
+
   const transaction = async <T>(doing: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    if (!(await transactionSlots.take(options.connectTimeoutMs))) {
+      throw new RollcallError(
+        'store-unavailable',
+        `${url}: ${doing}: no connection free for it within ${options.connectTimeoutMs} ms (this process's other appends hold them, waiting for the append lock)`,
+      );
+    }
+    try {
+      return await transactionOnClient(doing, work);
+    } finally {
+      transactionSlots.give();
+    }
+  };
+
+  const transactionOnClient = async <T>(doing: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
