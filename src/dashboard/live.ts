@@ -20,15 +20,15 @@ export const ready = cell<StatusJson | null>(null);
 export const loadError = cell<string | null>(null);
 /** The newest changes, newest first, for the live feed. */
 export const recentChanges = cell<readonly ChangeJson[]>([]);
-/** Ids (agents) touched by the last applied batch; the open timeline refreshes when its agent is among them. */
-export const lastBatch = cell<{ agents: ReadonlySet<string>; seq: number }>({ agents: new Set(), seq: 0 });
+/** Ids touched by the last applied batch; an open timeline or pool refreshes when its agent or pool is among them. */
+export const lastBatch = cell<{ agents: ReadonlySet<string>; pools: ReadonlySet<string>; seq: number }>({ agents: new Set(), pools: new Set(), seq: 0 });
 
 let lastPosition: bigint | null = null;
 let source: EventSource | null = null;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
 let retryDelay = 500;
 
-const pending = { pools: new Set<string>(), agents: new Set<string>(), events: 0, position: null as string | null };
+const pending = { pools: new Set<string>(), agents: new Set<string>(), events: 0, position: null as string | null, full: false };
 let batchTimer: ReturnType<typeof setTimeout> | undefined;
 let flushing = false;
 
@@ -66,11 +66,13 @@ const flush = async (): Promise<void> => {
   const pools = [...pending.pools];
   const agents = [...pending.agents];
   const position = pending.position;
+  const full = pending.full;
   pending.pools.clear();
   pending.agents.clear();
   pending.events = 0;
+  pending.full = false;
   try {
-    if (pools.length + agents.length > FULL_RELOAD_OVER || liveView.get() === null) {
+    if (full || pools.length + agents.length > FULL_RELOAD_OVER || liveView.get() === null) {
       await loadFull();
     } else {
       const [freshPools, freshAgents, anomalies] = await Promise.all([
@@ -90,13 +92,14 @@ const flush = async (): Promise<void> => {
         );
       }
     }
-    lastBatch.set({ agents: new Set(agents), seq: lastBatch.get().seq + 1 });
+    lastBatch.set({ agents: new Set(agents), pools: new Set(pools), seq: lastBatch.get().seq + 1 });
   } catch (e) {
     // The server went away mid-batch: keep the ids and try again once it answers.
     for (const id of pools) pending.pools.add(id);
     for (const id of agents) pending.agents.add(id);
     pending.events += 1;
     pending.position ??= position;
+    pending.full ||= full;
     loadError.set(message(e));
     flushing = false;
     setTimeout(schedule, 1000);
@@ -114,6 +117,8 @@ const onChange = (e: MessageEvent<string>) => {
   lastPosition = position;
   for (const id of change.changed.pools) pending.pools.add(id);
   for (const id of change.changed.agents) pending.agents.add(id);
+  // A host's new epoch is in no entity a change names: the rare restart reloads the whole view.
+  if (change.type === 'OrchestratorStarted') pending.full = true;
   pending.events += 1;
   pending.position = String(change.position);
   const recent = recentChanges.get();

@@ -2,7 +2,7 @@
 // new (shallow) model with bumped versions: the cost of an update follows what changed, not the
 // fleet's size, so the page keeps up at 10,000 agents. Replaced entities are new objects, so
 // memoized rows redraw only when their entity changed.
-import type { AgentDetailJson, AgentJson, AnomaliesJson, PoolJson, ProjectionJson, SessionJson } from '../projections/viewJson.js';
+import type { AgentDetailJson, AgentJson, AnomaliesJson, HostJson, PoolJson, ProjectionJson, SessionJson } from '../projections/viewJson.js';
 
 export interface Versions {
   pools: number;
@@ -16,6 +16,8 @@ export interface ViewModel {
   agents: ReadonlyMap<string, AgentJson>;
   sessions: ReadonlyMap<string, SessionJson>;
   anomalies: AnomaliesJson;
+  /** Orchestrator hosts and their epochs as of the last full load (an OrchestratorStarted triggers one). */
+  hosts: ReadonlyMap<string, HostJson>;
   /** Sorted; a new array only when agents come or go. */
   agentIds: readonly string[];
   /** Sorted; a new array only when pools come or go. */
@@ -82,6 +84,7 @@ export const fromProjection = (p: ProjectionJson): ViewModel => {
     agents: m.agents,
     sessions: m.sessions,
     anomalies: p.anomalies,
+    hosts: new Map(Object.entries(p.hosts ?? {})),
     agentIds: [...m.agents.keys()].sort(byCodeUnit),
     poolIds: [...m.pools.keys()].sort(byCodeUnit),
     pendingSessionIds: m.pending,

@@ -36,8 +36,9 @@ export const travelTo = async (point: TimePoint): Promise<void> => {
   }
 };
 
-// The address keeps what is on screen (#until=P or #asOf=T, and &agent=ID), so a view can be shared.
+// The address keeps what is on screen (#until=P or #asOf=T, &agent=ID, &pool=ID), so a view can be shared.
 export const openAgentId = cell<string | null>(null);
+export const openPoolId = cell<string | null>(null);
 
 export const writeHash = () => {
   const params = new URLSearchParams();
@@ -48,16 +49,19 @@ export const writeHash = () => {
   }
   const agent = openAgentId.get();
   if (agent !== null) params.set('agent', agent);
+  const pool = openPoolId.get();
+  if (pool !== null) params.set('pool', pool);
   const hash = params.toString();
   history.replaceState(null, '', hash === '' ? location.pathname + location.search : `#${hash}`);
 };
 
-export const readHash = (): { point: TimePoint; agent: string | null } => {
+export const readHash = (): { point: TimePoint; agent: string | null; pool: string | null } => {
   const params = new URLSearchParams(location.hash.slice(1));
   const until = params.get('until');
   const asOf = params.get('asOf');
   return {
     point: until !== null ? { until } : asOf !== null ? { asOf } : null,
     agent: params.get('agent'),
+    pool: params.get('pool'),
   };
 };

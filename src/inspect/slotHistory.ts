@@ -8,6 +8,10 @@ import { isDuplicate, isInvalid } from '../replay/replayItem.js';
 
 export type { PoolSlotHistoryJson, SlotIntervalJson } from '../projections/viewJson.js';
 
+// SPEC §7.4's abnormal ends: by the event that ended the session, or by the reason the clock or a restart gave.
+const ABNORMAL_EVENTS = new Set(['AgentCrashed', 'SessionStartFailed', 'SessionNotFound']);
+const ABNORMAL_REASONS = new Set(['lease_expired', 'orchestrator_restarted']);
+
 /** At most this many holds in one answer (the newest are kept). */
 export const SLOT_HISTORY_LIMIT = 5_000;
 
@@ -49,7 +53,7 @@ export const poolSlotHistory = async (projection: LifecycleProjection, source: R
     if (slot === -1) slot = taken.length;
     taken[slot] = true;
     const s = state.sessions.get(sessionId)!;
-    open.set(sessionId, { slot, agentId: s.agentId, sessionId, from: event.metadata.at, fromPosition: event.position.toString(), to: null, toPosition: null, endedAs: null });
+    open.set(sessionId, { slot, agentId: s.agentId, sessionId, from: event.metadata.at, fromPosition: event.position.toString(), to: null, toPosition: null, endedAs: null, abnormal: false });
   };
   const free = (event: RecordedEvent, hold: SlotIntervalJson) => {
     open.delete(hold.sessionId);
@@ -57,7 +61,9 @@ export const poolSlotHistory = async (projection: LifecycleProjection, source: R
     const s = state.sessions.get(hold.sessionId);
     // A lapsed lease ends its session at its expiry, which the event that moved the clock past it may follow.
     const to = s !== undefined && s.endedAt !== null && !isLive(s.state) && s.state !== 'suspended' ? s.endedAt : event.metadata.at;
-    const ended: SlotIntervalJson = { ...hold, to, toPosition: event.position.toString(), endedAs: s === undefined ? null : (s.terminationReason ?? s.state) };
+    const endedAs = s === undefined ? null : (s.terminationReason ?? s.state);
+    const abnormal = s !== undefined && s.state !== 'suspended' && (ABNORMAL_EVENTS.has(event.type) || ABNORMAL_REASONS.has(endedAs ?? ''));
+    const ended: SlotIntervalJson = { ...hold, to, toPosition: event.position.toString(), endedAs, abnormal };
     if (Date.parse(ended.to!) < fromMs) return;
     closed.push(ended);
     if (closed.length > limit) {

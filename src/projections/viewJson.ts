@@ -262,6 +262,8 @@ export interface SlotIntervalJson {
   toPosition: string | null;
   /** How it freed it: the session's termination reason, else its state then (e.g. `suspended`). */
   endedAs: string | null;
+  /** Whether it ended abnormally in SPEC §7.4's sense (a crash, a failed or lost start, a lapsed lease, a restart). */
+  abnormal: boolean;
 }
 
 /** `GET /v1/pools/{poolId}/slots`: who held which slot of a pool when, over a range of event time. */

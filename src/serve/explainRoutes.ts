@@ -78,6 +78,7 @@ const SlotIntervalSchema = z
     to: z.string().nullable().meta({ description: 'null while it still holds the slot at the end of the range' }),
     toPosition: z.string().nullable(),
     endedAs: z.string().nullable().meta({ description: "the session's termination reason, else its state when it freed the slot" }),
+    abnormal: z.boolean().meta({ description: 'ended abnormally (SPEC §7.4): a crash, a failed or lost start, a lapsed lease, a restart' }),
   })
   .meta({ id: 'SlotInterval' });
 

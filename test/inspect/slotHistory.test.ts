@@ -51,6 +51,21 @@ describe('slot history of a pool: who held which slot when', () => {
       at(30, ev('OrchestratorStarted', { host: 'h1', epoch: 2 })),
     ]);
     expect(brief(h)).toEqual(['a1 0 10–15 lease_expired', 'a2 1 12–30 orchestrator_restarted']);
+    expect(h.intervals.map((i) => i.abnormal)).toEqual([true, true]);
+  });
+
+  it('a crash is an abnormal end whatever its reason; an ordinary end and a suspension are not', async () => {
+    const h = await history([
+      ...base,
+      at(10, spawned('a1', 's1', { poolId: 'p1' })),
+      at(11, spawned('a2', 's2', { poolId: 'p1' })),
+      at(20, ev('AgentCrashed', { agentId: 'a1', reason: 'oom' })),
+      at(21, ev('SessionSuspended', { agentId: 'a2', sessionId: 's2' })),
+      at(30, spawned('a3', 's3', { poolId: 'p1' })),
+      at(40, ended('a3', 's3')),
+    ]);
+    expect(brief(h)).toEqual(['a1 0 10–20 oom', 'a2 1 11–21 suspended', 'a3 0 30–40 done']);
+    expect(h.intervals.map((i) => i.abnormal)).toEqual([true, false, false]);
   });
 
   it('another pool, a director and a pool-less session hold none of its slots', async () => {

@@ -130,7 +130,7 @@ export const AgentStory = () => {
             Timeline: <span data-field="entries">{entries.length}</span> events, {anomalies} ignored
           </h3>
           <div class="table-wrap">
-            <table aria-labelledby="timeline-h" data-testid="timeline">
+            <table aria-labelledby="timeline-h" data-testid="timeline" class="timeline">
               <thead>
                 <tr>
                   <th scope="col">Position</th>

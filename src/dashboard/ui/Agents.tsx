@@ -5,20 +5,48 @@ import { openAgent } from '../story.js';
 import type { AgentJson, SessionJson } from '../../projections/viewJson.js';
 import { formatTime } from './format.js';
 import { Pager, usePaging } from './Pager.js';
+import { Time } from './Time.js';
+import { Breakable } from './Breakable.js';
 
-export type StateFilter = 'running' | 'busy' | 'idle' | 'removed' | 'any';
+export type StateFilter = 'running' | 'busy' | 'idle' | 'removed' | 'suspect' | 'quarantined' | 'any';
 const STATES: Array<[StateFilter, string]> = [
   ['running', 'running (incl. busy)'],
   ['busy', 'busy'],
   ['idle', 'idle'],
   ['removed', 'removed'],
+  ['suspect', 'suspect'],
+  ['quarantined', 'quarantined'],
   ['any', 'any state'],
 ];
 const ANY = '';
 const NO_POOL = '\u0000none';
 
 const matches = (a: AgentJson, state: StateFilter): boolean =>
-  state === 'any' ? true : state === 'busy' ? a.busy : a.status === state;
+  state === 'any'
+    ? true
+    : state === 'busy'
+      ? a.busy
+      : state === 'suspect'
+        ? a.suspect !== null
+        : state === 'quarantined'
+          ? a.quarantine !== null
+          : a.status === state;
+
+/** Suspect (SPEC §7.3) and quarantined (§7.4), in words, with since when and why. */
+export const LivenessBadges = ({ agent }: { agent: AgentJson }) => (
+  <>
+    {agent.suspect !== null && (
+      <span class="badge warn" data-badge="suspect" title={`suspect since ${formatTime(agent.suspect.since)}: ${agent.suspect.reason}`}>
+        suspect
+      </span>
+    )}
+    {agent.quarantine !== null && (
+      <span class="badge bad" data-badge="quarantined" title={`quarantined since ${formatTime(agent.quarantine.since)}: ${agent.quarantine.reason}`}>
+        quarantined
+      </span>
+    )}
+  </>
+);
 
 const AgentRow = memo(({ agent, session }: { agent: AgentJson; session: SessionJson | undefined }) => (
   <tr data-agent-id={agent.agentId}>
@@ -28,24 +56,29 @@ const AgentRow = memo(({ agent, session }: { agent: AgentJson; session: SessionJ
       </button>
       {agent.name !== null && <span class="sub">{agent.name}</span>}
     </th>
-    <td>{agent.type}</td>
-    <td>
-      <span class={`state ${agent.status}`}>{agent.status}</span>
-      {agent.busy && <span class="state busy">busy</span>}
+    <td class="wide-only">
+      <Breakable text={agent.type} />
     </td>
-    <td class="nowrap">{session?.poolId ?? '—'}</td>
+    <td>
+      <span class={`state ${agent.status}`}>{agent.status}</span> {agent.busy && <span class="state busy">busy</span>} <LivenessBadges agent={agent} />
+    </td>
+    <td>{session?.poolId ?? '—'}</td>
     <td>
       {agent.currentSessionId === null ? (
         '—'
       ) : (
         <>
-          <code>{agent.currentSessionId}</code> <span class="sub">{session?.state}</span>
+          <code>{agent.currentSessionId}</code> <span class="sub wide-only">{session?.state}</span>
         </>
       )}
     </td>
-    <td class="num">{agent.pid ?? '—'}</td>
-    <td class="time">{formatTime(agent.status === 'running' ? agent.startedAt : agent.stoppedAt)}</td>
-    <td class="time">{formatTime(agent.lastSeenAt)}</td>
+    <td class="num wide-only">{agent.pid ?? '—'}</td>
+    <td class="time wide-only">
+      <Time iso={agent.status === 'running' ? agent.startedAt : agent.stoppedAt} />
+    </td>
+    <td class="time">
+      <Time iso={agent.lastSeenAt} />
+    </td>
   </tr>
 ));
 
@@ -127,12 +160,12 @@ export const Agents = memo(({ agents, sessions, ids, poolIds, version }: AgentsP
             <thead>
               <tr>
                 <th scope="col">Agent</th>
-                <th scope="col">Type</th>
+                <th scope="col" class="wide-only">Type</th>
                 <th scope="col">State</th>
                 <th scope="col">Pool</th>
                 <th scope="col">Session</th>
-                <th scope="col">PID</th>
-                <th scope="col">Started / stopped</th>
+                <th scope="col" class="wide-only">PID</th>
+                <th scope="col" class="wide-only">Started / stopped</th>
                 <th scope="col">Last seen</th>
               </tr>
             </thead>

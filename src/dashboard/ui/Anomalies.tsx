@@ -1,5 +1,6 @@
 import { memo } from 'preact/compat';
 import type { AnomaliesJson } from '../../projections/viewJson.js';
+import { Breakable } from './Breakable.js';
 import { Pager, usePaging } from './Pager.js';
 
 /** What each reason means, in a few words (SPEC §2's rules). */
@@ -17,6 +18,8 @@ const MEANING: Record<string, string> = {
   'pool-exists': 'pool already exists',
   'agent-exists': 'agent already registered',
   'invalid-event': 'undecodable stored event',
+  'stale-epoch': 'from before its host restarted',
+  'quarantined-start': 'started while quarantined (applied)',
 };
 
 export const Anomalies = memo(({ anomalies }: { anomalies: AnomaliesJson }) => {
@@ -45,7 +48,7 @@ export const Anomalies = memo(({ anomalies }: { anomalies: AnomaliesJson }) => {
               {reasons.map(([reason, n]) => (
                 <tr key={reason} data-reason={reason}>
                   <th scope="row">
-                    {reason} <span class="sub">{MEANING[reason] ?? ''}</span>
+                    <Breakable text={reason} /> <span class="sub">{MEANING[reason] ?? ''}</span>
                   </th>
                   <td class="num">{n.toLocaleString('en-US')}</td>
                 </tr>
@@ -74,10 +77,12 @@ export const Anomalies = memo(({ anomalies }: { anomalies: AnomaliesJson }) => {
                       #{a.position}
                     </th>
                     <td>
-                      {a.type ?? '—'}
+                      {a.type === null ? '—' : <Breakable text={a.type} />}
                       {a.eventId !== null && <code class="sub">{a.eventId.slice(0, 8)}</code>}
                     </td>
-                    <td>{a.reason}</td>
+                    <td>
+                      <Breakable text={a.reason} />
+                    </td>
                   </tr>
                 ))}
               </tbody>

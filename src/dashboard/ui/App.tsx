@@ -5,6 +5,8 @@ import { AgentStory, FindAgent } from './AgentStory.js';
 import { Agents } from './Agents.js';
 import { Anomalies } from './Anomalies.js';
 import { LiveFeed } from './LiveFeed.js';
+import { Liveness } from './Liveness.js';
+import { PoolPanel } from './PoolPanel.js';
 import { Pools } from './Pools.js';
 import { StatusBar } from './StatusBar.js';
 import { StuckSessions } from './StuckSessions.js';
@@ -56,6 +58,7 @@ export const App = () => {
               </div>
               <div class="col-side">
                 <StuckSessions sessions={view.sessions} pendingIds={view.pendingSessionIds} version={view.versions.sessions} at={at} />
+                <Liveness hosts={view.hosts} agents={view.agents} sessions={view.sessions} version={view.versions.agents} />
                 <Anomalies anomalies={view.anomalies} />
                 {point === null && <LiveFeed />}
               </div>
@@ -63,6 +66,7 @@ export const App = () => {
           </>
         )}
       </main>
+      <PoolPanel />
       <AgentStory />
     </>
   );

@@ -1,5 +1,7 @@
 import { memo } from 'preact/compat';
+import { openPool } from '../pool.js';
 import type { PoolJson } from '../../projections/viewJson.js';
+import { Breakable } from './Breakable.js';
 import { Pager, usePaging } from './Pager.js';
 
 const PoolRow = memo(({ pool }: { pool: PoolJson }) => {
@@ -10,7 +12,10 @@ const PoolRow = memo(({ pool }: { pool: PoolJson }) => {
   return (
     <tr data-pool-id={pool.poolId} class={cls}>
       <th scope="row">
-        <span class="pool-name">{pool.name}</span> <code>{pool.poolId}</code>
+        <span class="pool-name">{pool.name}</span>{' '}
+        <button type="button" class="link" onClick={() => openPool(pool.poolId)} aria-label={`Why pool ${pool.poolId} is as full as it is, and its slot history`}>
+          {pool.poolId}
+        </button>
         {!pool.enabled && <span class="badge muted" data-badge="disabled">disabled</span>}
         {overCapacityBy > 0 && <span class="badge bad" data-badge="over">over capacity by {overCapacityBy}</span>}
       </th>
@@ -25,7 +30,16 @@ const PoolRow = memo(({ pool }: { pool: PoolJson }) => {
       <td class="num" data-col="free">
         {availableSlots}
       </td>
-      <td class="types">{types.length === 0 ? '—' : types.map(([t, n]) => `${t} ${n}`).join(', ')}</td>
+      <td class="types">
+        {types.length === 0
+          ? '—'
+          : types.map(([t, n], i) => (
+              <>
+                {i > 0 && ', '}
+                <Breakable text={t} /> {n}
+              </>
+            ))}
+      </td>
     </tr>
   );
 });
@@ -43,7 +57,7 @@ export const Pools = memo(({ pools, ids }: { pools: ReadonlyMap<string, PoolJson
       ) : (
         <div class="table-wrap">
           <table>
-            <caption class="sr-only">Pools: used slots of the maximum, free slots, active agents by type</caption>
+            <caption class="sr-only">Pools: used slots of the maximum, free slots, active agents by type; choose a pool to see why it is full and who held its slots when</caption>
             <thead>
               <tr>
                 <th scope="col">Pool</th>

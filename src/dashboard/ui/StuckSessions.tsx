@@ -2,8 +2,9 @@ import { memo } from 'preact/compat';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { openAgent } from '../story.js';
 import type { SessionJson } from '../../projections/viewJson.js';
-import { formatAge, formatTime } from './format.js';
+import { formatAge } from './format.js';
 import { Pager, usePaging } from './Pager.js';
+import { Time } from './Time.js';
 
 /** The reconciler's default: a session starting or terminating longer than this is stuck. */
 const STUCK_MS = 10 * 60 * 1000;
@@ -42,7 +43,7 @@ export const StuckSessions = memo(({ sessions, pendingIds, version, at }: StuckS
         .sort((a, b) => ((since(a) ?? '') < (since(b) ?? '') ? -1 : 1)),
     [pendingIds, version],
   );
-  const paging = usePaging(list.length, 25);
+  const paging = usePaging(list.length, 12);
   const stuck = list.filter((s) => now - Date.parse(since(s) ?? '') > STUCK_MS).length;
   return (
     <section class="card stuck" aria-labelledby="stuck-h" data-testid="stuck">
@@ -62,7 +63,7 @@ export const StuckSessions = memo(({ sessions, pendingIds, version, at }: StuckS
                 <th scope="col">Agent</th>
                 <th scope="col">State</th>
                 <th scope="col">Age</th>
-                <th scope="col">Since</th>
+                <th scope="col" class="wide-only">Since</th>
               </tr>
             </thead>
             <tbody>
@@ -83,7 +84,9 @@ export const StuckSessions = memo(({ sessions, pendingIds, version, at }: StuckS
                       <span class={`state ${s.state}`}>{s.state}</span>
                     </td>
                     <td class="num">{formatAge(age)}</td>
-                    <td class="time">{formatTime(since(s))}</td>
+                    <td class="time wide-only">
+                      <Time iso={since(s)} />
+                    </td>
                   </tr>
                 );
               })}
