@@ -114,7 +114,7 @@ const shot = async (page: Page, name: string, height?: number) => {
   await page.screenshot({ path, type: 'png', ...(height === undefined ? {} : { fullPage: true, clip: { x: 0, y: 0, width, height } }) });
   const size = statSync(path).size;
   expect(size).toBeGreaterThan(5_000);
-  expect(size).toBeLessThan(300_000);
+  expect(size).toBeLessThan(450_000);
 };
 
 /** Every visible table box whose table is wider than the box (clipped, or scrolled sideways). */
@@ -267,7 +267,8 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browse
     const shown = await panel.locator('[data-testid=holders] tbody tr').evaluateAll((trs) =>
       trs.map((r) => ({ agentId: r.getAttribute('data-agent-id'), rules: [...r.querySelectorAll('[data-rule]')].map((li) => li.getAttribute('data-rule')) })),
     );
-    expect(shown).toEqual(explain.holders.map((h) => ({ agentId: h.agentId, rules: h.releasedBy.map((r) => r.rule) })));
+    // The holder whose slot frees soonest by itself first: zz-b's lease (zz-a's slot frees by no timed rule).
+    expect(shown).toEqual(['zz-b', 'zz-a'].map((id) => explain.holders.find((h) => h.agentId === id)!).map((h) => ({ agentId: h.agentId, rules: h.releasedBy.map((r) => r.rule) })));
     expect(shown.find((h) => h.agentId === 'zz-b')!.rules[0]).toBe('lease');
     expect(await panel.locator('tr[data-agent-id="zz-a"] [data-badge=suspect]').count()).toBe(1);
     expect(await panel.locator('[data-testid=verdict]').textContent()).toMatch(/^Full: 2 of 1 slots held\. The earliest a slot frees by itself: zz-b’s lease at /);

@@ -57,8 +57,8 @@ export const App = () => {
                 <Agents agents={view.agents} sessions={view.sessions} ids={view.agentIds} poolIds={view.poolIds} version={view.versions.agents} />
               </div>
               <div class="col-side">
-                <StuckSessions sessions={view.sessions} pendingIds={view.pendingSessionIds} version={view.versions.sessions} at={at} />
                 <Liveness hosts={view.hosts} agents={view.agents} sessions={view.sessions} version={view.versions.agents} />
+                <StuckSessions sessions={view.sessions} pendingIds={view.pendingSessionIds} version={view.versions.sessions} at={at} />
                 <Anomalies anomalies={view.anomalies} />
                 {point === null && <LiveFeed />}
               </div>

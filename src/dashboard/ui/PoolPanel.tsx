@@ -27,6 +27,16 @@ const earliest = (holders: HolderJson[]): { holder: HolderJson; rule: ReleasedBy
   return best;
 };
 
+/** When a holder's slot frees by itself at the earliest (a timed rule that needs nothing else), else never. */
+const freesAt = (h: HolderJson): number => {
+  const r = h.releasedBy.find((x) => x.at !== undefined && x.requires === undefined);
+  return r === undefined ? Infinity : Date.parse(r.at!);
+};
+
+/** Holders in the order their slots free by themselves (suspect and lapsing first); the rest by agent. */
+const byRelease = (holders: HolderJson[]): HolderJson[] =>
+  [...holders].sort((a, b) => freesAt(a) - freesAt(b) || (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
+
 /** "Why is this pool full?" in one sentence, from the explain answer. */
 const verdict = (a: PoolExplainJson): string => {
   if (!a.exists) return `The pool is not in the log at this moment; ${a.used} session(s) still name it.`;
@@ -75,7 +85,7 @@ const HolderRow = ({ h }: { h: HolderJson }) => (
       )}
     </td>
     <td>
-      {h.host === null ? '—' : <code>{h.host}</code>}
+      {h.host === null ? '—' : <code class="nowrap">{h.host}</code>}
       {h.epoch !== null && <span class="sub">epoch {h.epoch}</span>}
       {h.pid !== null && <div class="sub">pid {h.pid}</div>}
     </td>
@@ -171,7 +181,7 @@ export const PoolPanel = () => {
           {loaded.answer.holders.length > 0 && (
             <div class="table-wrap">
               <table data-testid="holders">
-                <caption class="sr-only">Sessions holding a slot of the pool, and the rules that would free each, earliest first</caption>
+                <caption class="sr-only">Sessions holding a slot of the pool, those whose slot frees soonest first, and the rules that would free each, earliest first</caption>
                 <thead>
                   <tr>
                     <th scope="col">Agent, session</th>
@@ -182,7 +192,7 @@ export const PoolPanel = () => {
                   </tr>
                 </thead>
                 <tbody>
-                  {loaded.answer.holders.map((h) => (
+                  {byRelease(loaded.answer.holders).map((h) => (
                     <HolderRow key={h.sessionId} h={h} />
                   ))}
                 </tbody>
@@ -191,7 +201,8 @@ export const PoolPanel = () => {
           )}
         </section>
       )}
-      <SlotHistory poolId={poolId} point={point} />
+      {/* In a past view the history ends at the moment shown (known once the explain answer says when that is). */}
+      {point === null ? <SlotHistory poolId={poolId} endAt={null} /> : loaded.kind === 'loaded' && <SlotHistory poolId={poolId} endAt={loaded.answer.asOf} />}
     </aside>
   );
 };

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, type TimePoint } from '../api.js';
+import { api } from '../api.js';
 import { openAgent } from '../story.js';
 import type { PoolSlotHistoryJson, SlotIntervalJson } from '../../projections/viewJson.js';
 import { formatAge, formatTime } from './format.js';
@@ -34,16 +34,16 @@ const hhmm = (ms: number) => iso(ms).slice(11, 16);
  * Who held which slot of the pool when (GET /v1/pools/{id}/slots): one lane per slot, a bar per
  * hold, and "who held the slots at T" as a table, the chart's accessible equivalent.
  */
-export const SlotHistory = ({ poolId, point }: { poolId: string; point: TimePoint }) => {
+export const SlotHistory = ({ poolId, endAt }: { poolId: string; endAt: string | null }) => {
   // The range starts as the server's default (the log's last hour), or the hour before the viewed moment.
-  const initial = (): Range | null => (point !== null && 'asOf' in point ? { from: iso(Date.parse(point.asOf) - 3_600_000), to: point.asOf } : null);
+  const initial = (): Range | null => (endAt !== null ? { from: iso(Date.parse(endAt) - 3_600_000), to: endAt } : null);
   const [range, setRange] = useState<Range | null>(initial);
   const [fromText, setFromText] = useState('');
   const [toText, setToText] = useState('');
   const [loaded, setLoaded] = useState<Loaded>({ kind: 'loading' });
   const [cursor, setCursor] = useState<number | null>(null);
   const [cursorText, setCursorText] = useState('');
-  useEffect(() => setRange(initial()), [poolId, point]);
+  useEffect(() => setRange(initial()), [poolId, endAt]);
 
   useEffect(() => {
     const ctrl = new AbortController();
