@@ -10,6 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { generateHistory } from '../../src/generate/generateHistory.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import type { PoolJson, ProjectionJson } from '../../src/projections/lifecycleView.js';
+import type { PoolExplainJson, PoolSlotHistoryJson } from '../../src/projections/viewJson.js';
 import type { AgentAudit } from '../../src/inspect/auditAgent.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
@@ -124,8 +125,8 @@ const clippedTables = (page: Page) =>
       ".map((box) => box.closest('[data-testid]')?.getAttribute('data-testid') + ': ' + box.scrollWidth + ' > ' + box.clientWidth)",
   ) as Promise<string[]>;
 
-type Slots = import('../../src/projections/viewJson.js').PoolSlotHistoryJson;
-type PoolExplain = import('../../src/projections/viewJson.js').PoolExplainJson;
+type Slots = PoolSlotHistoryJson;
+type PoolExplain = PoolExplainJson;
 
 // The machine may be shared and loaded: generous timeouts, while the 1 s bound stays asserted.
 describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browser', { timeout: 30_000 }, () => {
