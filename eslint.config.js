@@ -9,9 +9,11 @@ import tseslint from 'typescript-eslint';
  * The layers of src/, bottom up: a module imports only from layers below its own, never from a
  * layer above nor from a sibling of its own layer (README, Architecture). `ingest` sits just below
  * the layer of live/reconcile/inspect because the reconciler appends through its group commit.
+ * `telemetry` (span helpers and instruments over `@opentelemetry/api`) sits under everything that records.
  */
 const LAYERS = [
   ['errors.ts'],
+  ['telemetry'],
   ['events'],
   ['ndjson', 'generate'],
   ['stores'],
@@ -104,6 +106,21 @@ export default tseslint.config(
     },
   },
   { files: ['src/**/*.ts', 'src/**/*.tsx'], ...importBoundaries },
+  {
+    // OpenTelemetry: the library records through src/telemetry alone, on the API alone; only the
+    // CLI loads an SDK (lazily, when OTEL_* asks for one). docs/observability.md.
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
+    ignores: ['src/telemetry/**', 'src/cli/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@opentelemetry/*'], message: 'record through src/telemetry (the OpenTelemetry API is used there alone).' }] }],
+    },
+  },
+  {
+    files: ['src/telemetry/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@opentelemetry/*', '!@opentelemetry/api'], message: 'the library uses the OpenTelemetry API alone; the SDK is loaded by the CLI (src/cli/telemetrySdk.ts).' }] }],
+    },
+  },
   {
     files: ['**/*.js', '**/*.mjs'],
     extends: [js.configs.recommended],

@@ -5,6 +5,8 @@ import { replayStore } from '../replay/replayLog.js';
 import type { EventStore, StoredEvent, SubscribeOptions } from '../stores/eventStore.js';
 import { asRollcallError, retryWhileUnavailable } from './retry.js';
 import type { StatusKeeper } from './status.js';
+import { instruments } from '../telemetry/instruments.js';
+import { storeKind, traced } from '../telemetry/traced.js';
 
 /** Longest run of applying events before the follower lets the event loop serve others. */
 const YIELD_EVERY_MS = 10;
@@ -29,7 +31,26 @@ const replacedSince = (ctx: FollowerContext): boolean => (ctx.store.incarnation?
  * The initial catch-up: a replay of the store from its newest valid snapshot, retried while the
  * store is unavailable. Sets the status's position and head; null when the runtime stopped first.
  */
-export const catchUp = async (ctx: FollowerContext): Promise<{ state: LifecycleState; seen: CompactIdSet | null } | null> => {
+export const catchUp = (ctx: FollowerContext): Promise<{ state: LifecycleState; seen: CompactIdSet | null } | null> => {
+  const kind = { 'rollcall.store.kind': storeKind(ctx.store.url) };
+  // One `rollcall.catchup` span over the whole catch-up, retries included: its replays are its children.
+  return traced(
+    'rollcall.catchup',
+    {
+      attributes: kind,
+      onEnd: (seconds, failure) => instruments().catchUpDuration.record(seconds, failure === null ? kind : { ...kind, 'error.type': failure }),
+    },
+    async (span) => {
+      const caught = await catchUpUntraced(ctx);
+      if (ctx.status.position !== null) span.setAttribute('rollcall.position.last', Number(ctx.status.position));
+      if (ctx.status.head !== null) span.setAttribute('rollcall.position.head', Number(ctx.status.head));
+      span.setAttribute('rollcall.catchup.completed', caught !== null);
+      return caught;
+    },
+  );
+};
+
+const catchUpUntraced = async (ctx: FollowerContext): Promise<{ state: LifecycleState; seen: CompactIdSet | null } | null> => {
   const { store, status } = ctx;
   let caught: { state: LifecycleState; seen: CompactIdSet | null } | null = null;
   await retryWhileUnavailable(

@@ -11,6 +11,8 @@ import { pause } from '../stores/pause.js';
 import { decide, pidFactOf, type Decision, type Observations } from './decide.js';
 import { observeProcesses } from './observeProcesses.js';
 import { reconcileRules, type ReconcileConfigInput, type ReconcileRule } from './reconcileConfig.js';
+import { instruments } from '../telemetry/instruments.js';
+import { storeKind, traced } from '../telemetry/traced.js';
 
 /**
  * Gathers the facts `decide` needs; it is handed the view so it knows which pids and agents to look
@@ -113,7 +115,32 @@ const revisionAt = async (store: EventStore, stream: string, position: bigint): 
  * racing another reconciler (or a live writer) never doubles a correction and never lands one on
  * newer state; a conflict is counted and left to the next pass.
  */
-export const reconcileOnce = async (store: EventStore, options: ReconcileOptions = {}): Promise<ReconcilePass> => {
+export const reconcileOnce = (store: EventStore, options: ReconcileOptions = {}): Promise<ReconcilePass> =>
+  // One `rollcall.reconcile` span per pass (its replay and appends are its children), counted in
+  // `rollcall.reconcile.passes`; the corrections appended in `rollcall.reconcile.corrections` by rule.
+  traced(
+    'rollcall.reconcile',
+    {
+      attributes: { 'rollcall.store.kind': storeKind(store.url) },
+      onEnd: (_seconds, failure) => instruments().reconcilePasses.add(1, failure === null ? {} : { 'error.type': failure }),
+    },
+    async (span) => {
+      const pass = await reconcilePass(store, options);
+      const m = pass.metrics;
+      span.setAttributes({
+        'rollcall.reconcile.actions': m.decided,
+        'rollcall.reconcile.appended': m.appended,
+        'rollcall.reconcile.already_stored': m.alreadyStored,
+        'rollcall.reconcile.conflicts': m.conflicts,
+        'rollcall.reconcile.unchecked': m.unchecked,
+      });
+      if (pass.position !== null) span.setAttribute('rollcall.position.last', Number(pass.position));
+      for (const rule of reconcileRules) if (m.corrections[rule] > 0) instruments().reconcileCorrections.add(m.corrections[rule], { 'rollcall.reconcile.rule': rule });
+      return pass;
+    },
+  );
+
+const reconcilePass = async (store: EventStore, options: ReconcileOptions): Promise<ReconcilePass> => {
   const projection = createLifecycleProjection(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs });
   const { state } = await replayStore(store, projection, { skipInvalid: options.skipInvalid ?? false });
   const view = projection.view(state);

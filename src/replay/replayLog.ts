@@ -12,6 +12,30 @@ import { readNdjsonEvents } from './readNdjson.js';
 import type { ReplayItem } from './replayItem.js';
 import { findSnapshot, saveSnapshot } from './snapshots.js';
 import { untilAborted } from './untilAborted.js';
+import { instruments } from '../telemetry/instruments.js';
+import { storeKind, traced, type Span } from '../telemetry/traced.js';
+
+/**
+ * A replay in a `rollcall.replay` span (its events and where it stopped as attributes), counted in
+ * `rollcall.replay.events` and timed in `rollcall.replay.duration`, by source (a store kind or `file`).
+ */
+const tracedReplay = <R extends FoldResult<unknown>>(source: string, run: (span: Span) => Promise<R>): Promise<R> => {
+  const metricAttributes = { 'rollcall.replay.source': source };
+  return traced(
+    'rollcall.replay',
+    {
+      attributes: metricAttributes,
+      onEnd: (seconds, failure) => instruments().replayDuration.record(seconds, failure === null ? metricAttributes : { ...metricAttributes, 'error.type': failure }),
+    },
+    async (span) => {
+      const result = await run(span);
+      span.setAttributes({ 'rollcall.replay.events': result.processed, 'rollcall.replay.stopped_early': result.stoppedEarly });
+      if (result.lastPosition !== null) span.setAttribute('rollcall.position.last', Number(result.lastPosition));
+      instruments().replayEvents.add(result.processed, metricAttributes);
+      return result;
+    },
+  );
+};
 
 /**
  * Where the log is decoded: in a worker thread while this one folds (`true`), here (`false`), or
@@ -119,10 +143,14 @@ export const readFileSource = (path: string, options: ReadLinesOptions & SourceO
  * A cut-short replay (`until`, `asOf`) starts from the newest snapshot at or below where it stops
  * (a rung of the store's ladder). Snapshots are kept fresh here, never saved by a cut-short replay.
  */
-export const replayStore = async <S>(
+export const replayStore = <S>(store: EventStore, projection: Projection<S, RecordedEvent>, options: ReplayStoreOptions<S> = {}): Promise<ReplayResult<S>> =>
+  tracedReplay(storeKind(store.url), (span) => replayStoreTraced(store, projection, options, span));
+
+const replayStoreTraced = async <S>(
   store: EventStore,
   projection: Projection<S, RecordedEvent>,
-  options: ReplayStoreOptions<S> = {},
+  options: ReplayStoreOptions<S>,
+  span: Span,
 ): Promise<ReplayResult<S>> => {
   const cutShort = options.until != null || options.asOf != null;
   const loadSnapshot = store.snapshots !== undefined && !options.noSnapshot;
@@ -141,6 +169,7 @@ export const replayStore = async <S>(
       if (seen !== undefined) seen = verdict.seenIds!;
     }
   }
+  if (after !== null) span.setAttribute('rollcall.snapshot.position', Number(after));
   const { signal, offThread, onProgress, ...fold } = options;
   const source = readStoreSource(store, {
     after,
@@ -180,5 +209,5 @@ export const replayFile = <S>(
     ...(offThread !== undefined ? { offThread } : {}),
     ...(onProgress !== undefined ? { onProgress } : {}),
   });
-  return foldEvents(projection, untilAborted(source, signal), fold);
+  return tracedReplay('file', () => foldEvents(projection, untilAborted(source, signal), fold));
 };

@@ -19,6 +19,7 @@ import { groupCommitFor } from '../ingest/groupCommit.js';
 import { openapiRoutes } from './openapiRoutes.js';
 import { explainRoutes } from './explainRoutes.js';
 import { projectionRoutes } from './projectionRoutes.js';
+import { registerRequestTelemetry } from './requestTelemetry.js';
 
 export interface ServerOptions {
   rollcall: Rollcall;
@@ -114,6 +115,8 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
       );
     },
   }).withTypeProvider<ZodTypeProvider>();
+  // First, so that every route (and the not-found handler's requests) gets its server span.
+  registerRequestTelemetry(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(options.validateResponses ? serializerCompiler : () => (data) => JSON.stringify(data));
 

@@ -1,4 +1,5 @@
 import type { EventStore, ReadAllOptions, StoredEvent, SubscribeOptions } from './eventStore.js';
+import { tracedAppends } from './tracedAppends.js';
 
 /** What a store adapter writes itself: everything but the one-event-at-a-time reads. */
 export type StoreParts = Omit<EventStore, 'readAll' | 'subscribe'>;
@@ -6,7 +7,8 @@ export type StoreParts = Omit<EventStore, 'readAll' | 'subscribe'>;
 /**
  * A store from its parts: `readAll` and `subscribe` are `readPages` and `subscribePages`
  * flattened, written here once rather than by every adapter. A subscription stops between two
- * events of a page as soon as its signal aborts or the store closes (`isClosed`).
+ * events of a page as soon as its signal aborts or the store closes (`isClosed`). Every append is
+ * traced and counted (tracedAppends.ts).
  */
 export const assembleStore = (parts: StoreParts, isClosed: () => boolean = () => false): EventStore => {
   async function* readAll(options?: ReadAllOptions): AsyncGenerator<StoredEvent> {
@@ -20,5 +22,5 @@ export const assembleStore = (parts: StoreParts, isClosed: () => boolean = () =>
       }
     }
   }
-  return { ...parts, readAll, subscribe };
+  return { ...tracedAppends(parts), readAll, subscribe };
 };
