@@ -25,7 +25,10 @@ export interface Telemetry {
   shutdown(boundMs?: number): Promise<boolean>;
 }
 
-/** How long a command's end waits for the last export (a silent collector never delays exit longer). */
+/**
+ * How long a command's end waits at most for the last export (OTEL_EXPORTER_OTLP_TIMEOUT when it
+ * is shorter): an unreachable or silent collector never delays the exit longer.
+ */
 export const SHUTDOWN_BOUND_MS = 3000;
 
 const PROTOCOLS: readonly string[] = ['http/protobuf', 'http/json'];

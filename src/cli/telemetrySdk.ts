@@ -64,8 +64,10 @@ export const startSdk = (config: TelemetryConfig, env: NodeJS.ProcessEnv, stderr
     stops.push(() => provider.shutdown());
   }
 
+  // A shorter OTLP timeout shortens the wait at exit too.
+  const defaultBound = Math.min(SHUTDOWN_BOUND_MS, millis(env['OTEL_EXPORTER_OTLP_TIMEOUT'], SHUTDOWN_BOUND_MS));
   return {
-    async shutdown(boundMs = SHUTDOWN_BOUND_MS) {
+    async shutdown(boundMs = defaultBound) {
       let timer: NodeJS.Timeout | undefined;
       const bound = new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), boundMs);

@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
 
 export type { Attributes, Span };
 
@@ -80,7 +80,8 @@ export interface RequestInfo {
 
 /** Starts the server span of one HTTP request, named and attributed as OpenTelemetry's HTTP conventions say. */
 export const startRequestSpan = (request: RequestInfo): RequestSpan => {
-  const parent = propagation.extract(context.active(), request.headers);
+  // From the root: a request is never the child of whatever ran when the server started listening.
+  const parent = propagation.extract(ROOT_CONTEXT, request.headers);
   const attributes: Attributes = { 'http.request.method': request.method, 'url.path': request.path, 'url.scheme': 'http' };
   if (request.route !== undefined) attributes['http.route'] = request.route;
   const span = tracer.startSpan(request.route === undefined ? request.method : `${request.method} ${request.route}`, { kind: SpanKind.SERVER, attributes }, parent);

@@ -17,12 +17,12 @@ export interface ServeProcess {
  * `rollcall serve` as a real process (the built CLI in dist/), on an ephemeral port unless one is
  * given; resolves once it says where it listens.
  */
-export const startServe = (storeUrl: string, options: { port?: number; args?: string[] } = {}): Promise<ServeProcess> =>
+export const startServe = (storeUrl: string, options: { port?: number; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<ServeProcess> =>
   new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(
       process.execPath,
       [cli, 'serve', '--store', storeUrl, '--port', String(options.port ?? 0), '--log-level', 'silent', ...(options.args ?? [])],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', 'ignore', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) },
     );
     let stderr = '';
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
