@@ -71,6 +71,29 @@ export const importBoundaries = {
   },
 };
 
+/**
+ * OpenTelemetry: the library records through src/telemetry alone, which uses the API alone; only
+ * the CLI loads an SDK (lazily, when OTEL_* asks for one). docs/observability.md.
+ */
+export const telemetryBoundaries = [
+  {
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
+    ignores: ['src/telemetry/**', 'src/cli/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@opentelemetry/*'], message: 'record through src/telemetry (the OpenTelemetry API is used there alone).' }] }],
+    },
+  },
+  {
+    files: ['src/telemetry/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@opentelemetry/*', '!@opentelemetry/api'], message: 'the library uses the OpenTelemetry API alone; the SDK is loaded by the CLI (src/cli/telemetrySdk.ts).' }] },
+      ],
+    },
+  },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.rollcall-tmp/**', '.scratch-stores/**', '.stryker-tmp/**', 'reports/**', 'src/events/generated/**'] },
   {
@@ -106,21 +129,7 @@ export default tseslint.config(
     },
   },
   { files: ['src/**/*.ts', 'src/**/*.tsx'], ...importBoundaries },
-  {
-    // OpenTelemetry: the library records through src/telemetry alone, on the API alone; only the
-    // CLI loads an SDK (lazily, when OTEL_* asks for one). docs/observability.md.
-    files: ['src/**/*.ts', 'src/**/*.tsx'],
-    ignores: ['src/telemetry/**', 'src/cli/**'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@opentelemetry/*'], message: 'record through src/telemetry (the OpenTelemetry API is used there alone).' }] }],
-    },
-  },
-  {
-    files: ['src/telemetry/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@opentelemetry/*', '!@opentelemetry/api'], message: 'the library uses the OpenTelemetry API alone; the SDK is loaded by the CLI (src/cli/telemetrySdk.ts).' }] }],
-    },
-  },
+  ...telemetryBoundaries,
   {
     files: ['**/*.js', '**/*.mjs'],
     extends: [js.configs.recommended],

@@ -8,11 +8,14 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 const lint = async (path: string, code: string) => {
-  const { importBoundaries } = (await import(pathToFileURL(`${root}eslint.config.js`).href)) as { importBoundaries: Record<string, unknown> };
+  const { importBoundaries, telemetryBoundaries } = (await import(pathToFileURL(`${root}eslint.config.js`).href)) as {
+    importBoundaries: Record<string, unknown>;
+    telemetryBoundaries: Array<Record<string, unknown>>;
+  };
   const eslint = new ESLint({
     cwd: root,
     overrideConfigFile: true,
-    overrideConfig: [{ files: ['**/*.ts', '**/*.tsx'], languageOptions: { parser: tseslint.parser }, ...importBoundaries }],
+    overrideConfig: [{ files: ['**/*.ts', '**/*.tsx'], languageOptions: { parser: tseslint.parser }, ...importBoundaries }, ...telemetryBoundaries],
   });
   const [result] = await eslint.lintText(code, { filePath: `${root}${path}` });
   return result!.messages.map((m) => `${m.ruleId}: ${m.message}`);
@@ -34,6 +37,20 @@ describe('import boundaries (npm run lint)', () => {
     expect(await lint('src/serve/fixture.ts', "export { generateHistory } from '../generate/generateHistory.js';\n")).toHaveLength(1);
     expect(await lint('src/dashboard/fixture.ts', "export { lifecycleView } from '../projections/lifecycleView.js';\n")).toHaveLength(1);
     expect(await lint('src/dashboard/fixture.ts', "export type { ProjectionJson } from '../projections/viewJson.js';\n")).toEqual([]);
+  });
+
+  it('OpenTelemetry: the library records through src/telemetry, which uses the API alone; only the CLI loads the SDK', async () => {
+    expect(await lint('src/serve/fixture.ts', "export { trace } from '@opentelemetry/api';\n")).toEqual([
+      expect.stringMatching(/^no-restricted-imports: .*record through src\/telemetry/),
+    ]);
+    expect(await lint('src/telemetry/fixture.ts', "export { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';\n")).toEqual([
+      expect.stringMatching(/^no-restricted-imports: .*the OpenTelemetry API alone/),
+    ]);
+    // src/telemetry is the lowest layer but errors.ts: it may not import the events above it.
+    expect(await lint('src/telemetry/fixture.ts', "export { decodeEvent } from '../events/decodeEvent.js';\n")).toHaveLength(1);
+    expect(await lint('src/telemetry/fixture.ts', "export { trace } from '@opentelemetry/api';\n")).toEqual([]);
+    expect(await lint('src/stores/fixture.ts', "export { traced } from '../telemetry/traced.js';\n")).toEqual([]);
+    expect(await lint('src/cli/fixture.ts', "export { MeterProvider } from '@opentelemetry/sdk-metrics';\n")).toEqual([]);
   });
 
   it('imports down the layers pass, and an import the resolver cannot follow fails rather than escaping the check', async () => {
