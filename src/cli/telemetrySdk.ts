@@ -10,6 +10,7 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Telemetry, TelemetryConfig } from './telemetry.js';
 import { SHUTDOWN_BOUND_MS } from './telemetry.js';
+import { maskUrl } from '../stores/maskUrl.js';
 import { packageVersion } from './version.js';
 
 /** A positive whole number of milliseconds from the environment, else `fallback`. */
@@ -18,10 +19,26 @@ const millis = (value: string | undefined, fallback: number): number => {
   return value !== undefined && value.trim() !== '' && Number.isSafeInteger(n) && n > 0 ? n : fallback;
 };
 
-/** The SDK's own diagnostics, one line each on stderr, only when OTEL_LOG_LEVEL asks for them. */
+/**
+ * What a diagnostic's argument says: an error by its message alone, never its stack, also when the
+ * SDK hands it over as JSON (its error handler logs `{"stack":…,"message":…}`).
+ */
+const said = (a: unknown): string => {
+  if (typeof a === 'string' && a.startsWith('{')) {
+    try {
+      return said(JSON.parse(a) as unknown);
+    } catch {
+      return a;
+    }
+  }
+  const message = (a as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : typeof a === 'string' ? a : JSON.stringify(a);
+};
+
+/** The SDK's own diagnostics, one line each on stderr (masked like every line we print), only when OTEL_LOG_LEVEL asks for them. */
 const stderrLogger = (stderr: { write(s: string): unknown }): DiagLogger => {
   const line = (message: string, ...args: unknown[]) => {
-    stderr.write(`rollcall: otel: ${[message, ...args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a)))].join(' ').replace(/\s*\n\s*/g, ' ')}\n`);
+    stderr.write(`rollcall: otel: ${maskUrl([message, ...args].map(said).join(' ').replace(/\s*\n\s*/g, ' '))}\n`);
   };
   return { error: line, warn: line, info: line, debug: line, verbose: line };
 };

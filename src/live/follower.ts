@@ -38,7 +38,7 @@ export const catchUp = (ctx: FollowerContext): Promise<{ state: LifecycleState; 
     'rollcall.catchup',
     {
       attributes: kind,
-      onEnd: (seconds, failure) => instruments().catchUpDuration.record(seconds, failure === null ? kind : { ...kind, 'error.type': failure }),
+      duration: { histogram: () => instruments().catchUpDuration, attributes: kind },
     },
     async (span) => {
       const caught = await catchUpUntraced(ctx);

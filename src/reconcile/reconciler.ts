@@ -122,7 +122,7 @@ export const reconcileOnce = (store: EventStore, options: ReconcileOptions = {})
     'rollcall.reconcile',
     {
       attributes: { 'rollcall.store.kind': storeKind(store.url) },
-      onEnd: (_seconds, failure) => instruments().reconcilePasses.add(1, failure === null ? {} : { 'error.type': failure }),
+      onEnd: (failure) => instruments().reconcilePasses.add(1, failure === null ? {} : { 'error.type': failure }),
     },
     async (span) => {
       const pass = await reconcilePass(store, options);

@@ -12,30 +12,8 @@ import { readNdjsonEvents } from './readNdjson.js';
 import type { ReplayItem } from './replayItem.js';
 import { findSnapshot, saveSnapshot } from './snapshots.js';
 import { untilAborted } from './untilAborted.js';
-import { instruments } from '../telemetry/instruments.js';
-import { storeKind, traced, type Span } from '../telemetry/traced.js';
-
-/**
- * A replay in a `rollcall.replay` span (its events and where it stopped as attributes), counted in
- * `rollcall.replay.events` and timed in `rollcall.replay.duration`, by source (a store kind or `file`).
- */
-const tracedReplay = <R extends FoldResult<unknown>>(source: string, run: (span: Span) => Promise<R>): Promise<R> => {
-  const metricAttributes = { 'rollcall.replay.source': source };
-  return traced(
-    'rollcall.replay',
-    {
-      attributes: metricAttributes,
-      onEnd: (seconds, failure) => instruments().replayDuration.record(seconds, failure === null ? metricAttributes : { ...metricAttributes, 'error.type': failure }),
-    },
-    async (span) => {
-      const result = await run(span);
-      span.setAttributes({ 'rollcall.replay.events': result.processed, 'rollcall.replay.stopped_early': result.stoppedEarly });
-      if (result.lastPosition !== null) span.setAttribute('rollcall.position.last', Number(result.lastPosition));
-      instruments().replayEvents.add(result.processed, metricAttributes);
-      return result;
-    },
-  );
-};
+import { tracedReplay } from './tracedReplay.js';
+import { storeKind, type Span } from '../telemetry/traced.js';
 
 /**
  * Where the log is decoded: in a worker thread while this one folds (`true`), here (`false`), or

@@ -6,6 +6,8 @@ import { dedupeIds } from './dedupeIds.js';
 import { paced, sharedFoldLane, type FoldLane } from './foldLane.js';
 import { foldEvents, type FoldResult } from './foldEvents.js';
 import { nearestSnapshot, type FoldTarget } from './nearestSnapshot.js';
+import { tracedReplay } from './tracedReplay.js';
+import { storeKind } from '../telemetry/traced.js';
 
 /** Events read per step: small enough that reading, decoding and folding one page is a short slice. */
 const PAGE = 256;
@@ -47,12 +49,14 @@ export interface FoldToResult<S> extends FoldResult<S> {
  * from the nearest snapshot at or below it, folding only the gap, in paced slices so that a
  * server answering it goes on answering everyone else meanwhile.
  */
-export const foldTo = async <S>(
-  store: EventStore,
-  projection: Projection<S, RecordedEvent>,
-  target: FoldTarget,
-  options: FoldToOptions = {},
-): Promise<FoldToResult<S>> => {
+export const foldTo = <S>(store: EventStore, projection: Projection<S, RecordedEvent>, target: FoldTarget, options: FoldToOptions = {}): Promise<FoldToResult<S>> =>
+  tracedReplay(storeKind(store.url), async (span) => {
+    const result = await foldToUntraced(store, projection, target, options);
+    if (result.startedAfter !== null) span.setAttribute('rollcall.snapshot.position', Number(result.startedAfter));
+    return result;
+  });
+
+const foldToUntraced = async <S>(store: EventStore, projection: Projection<S, RecordedEvent>, target: FoldTarget, options: FoldToOptions): Promise<FoldToResult<S>> => {
   const lane = options.lane ?? sharedFoldLane;
   await lane.pace();
   const start = await nearestSnapshot(store, projection, target);

@@ -17,7 +17,7 @@ export const tracedAppends = (parts: StoreParts): StoreParts => {
       'rollcall.append',
       {
         attributes: { 'rollcall.store.kind': kind, 'rollcall.append.method': method, 'rollcall.events.count': events, ...extra },
-        onEnd: (seconds, failure) => instruments().appendDuration.record(seconds, failure === null ? metricAttributes : { ...metricAttributes, 'error.type': failure }),
+        duration: { histogram: () => instruments().appendDuration, attributes: metricAttributes },
       },
       async (span: Span) => {
         const result = await write();

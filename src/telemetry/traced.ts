@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Histogram, type Span } from '@opentelemetry/api';
 
 export type { Attributes, Span };
 
@@ -37,8 +37,10 @@ export const storeKind = (url: string): string => {
 
 export interface TracedOptions {
   attributes?: Attributes;
-  /** Told the time taken (seconds) and the failure's type (null when `fn` returned): where a duration histogram records. */
-  onEnd?: (seconds: number, errorType: string | null) => void;
+  /** Where the time taken is recorded (seconds), with these attributes and `error.type` when `fn` threw. */
+  duration?: { histogram: () => Histogram; attributes: Attributes };
+  /** Told the failure's type when `fn` threw, null when it returned. */
+  onEnd?: (errorType: string | null) => void;
 }
 
 /**
@@ -58,7 +60,9 @@ export const traced = <T>(name: string, options: TracedOptions, fn: (span: Span)
       throw error;
     } finally {
       span.end();
-      options.onEnd?.((performance.now() - started) / 1000, failure);
+      const { duration } = options;
+      duration?.histogram().record((performance.now() - started) / 1000, failure === null ? duration.attributes : { ...duration.attributes, 'error.type': failure });
+      options.onEnd?.(failure);
     }
   });
 

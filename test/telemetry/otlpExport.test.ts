@@ -228,6 +228,21 @@ describe('off unless configured', () => {
     expect(receiver.requests).toEqual([]);
   }, 60_000);
 
+  it("OTEL_LOG_LEVEL shows the SDK's own failures (a collector that refuses), one line each, never a stack", async () => {
+    const { file } = await history(10);
+    const closed = receiver.endpoint;
+    await receiver.close();
+    const r = await runBuilt(['append', '--store', 'memory:', file], {
+      env: { ...noOtel, OTEL_EXPORTER_OTLP_ENDPOINT: closed, OTEL_EXPORTER_OTLP_TIMEOUT: '500', OTEL_LOG_LEVEL: 'warn' },
+    });
+    expect(r.code).toBe(0);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).toMatch(/^rollcall: otel: .*ECONNREFUSED/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    receiver = await startOtlpReceiver(); // for afterEach
+  }, 60_000);
+
   it('a collector that never answers delays the exit by a bounded time only', async () => {
     const sockets = new Set<Socket>();
     const silent = createServer((socket) => sockets.add(socket));

@@ -49,7 +49,7 @@ describe('src/telemetry', () => {
     it('a throw ends the span failed with error.type (a RollcallError code, never the message) and reaches onEnd', async () => {
       spans.reset();
       const ends: Array<string | null> = [];
-      const failing = traced('rollcall.test', { onEnd: (_s, failure) => ends.push(failure) }, async () => {
+      const failing = traced('rollcall.test', { onEnd: (failure) => ends.push(failure) }, async () => {
         throw new RollcallError('store-unavailable', 'postgres://u:secret@db/x: connection refused');
       });
       await expect(failing).rejects.toThrow('connection refused');
