@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { RollcallError } from '../errors.js';
 import { assembleStore, type StoreParts } from './assembleStore.js';
@@ -81,9 +82,13 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
   let closed = false;
   const isClosed = () => closed;
 
+  const onDiskPath = options.path !== ':memory:' && options.path !== '';
   const connect = (create: boolean): Connection => {
+    // The file the path names before the open is the one opened, unless the path changed during it
+    // (checks, integrity, schema: milliseconds): then the identity sees a replacement from the start.
+    const before = onDiskPath ? statSync(options.path, { throwIfNoEntry: false }) : undefined;
     const db: Database.Database = openDatabase(options.path, url, { busyTimeoutMs, create, verify: options.verify ?? false });
-    const identity = fileIdentity(options.path, url);
+    const identity = fileIdentity(options.path, url, before);
     identity.noteWal();
     const sql = createSqliteDb(db, url, isClosed, busyTimeoutMs);
     const reads = createRelationalReads(sql, pageSize);
@@ -182,7 +187,21 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
       }
     }
   };
-  async function* pagesOf<T>(open: (c: Connection) => AsyncIterable<T>): AsyncGenerator<T> {
+  /**
+   * A read from the start names the file at the path: one replaced or deleted since the connection
+   * opened is noticed here (nothing is read from the file that is gone), so `current()` reopens what
+   * is at the path now, or fails naming it. (A follower notices on its own, page by page.)
+   */
+  const noticeLoss = () => {
+    if (connection === null || connection.identity.lost) return;
+    try {
+      connection.identity.check('read');
+    } catch {
+      // Recorded as lost: current() retires the connection and reopens the path.
+    }
+  };
+  async function* pagesOf<T>(open: (c: Connection) => AsyncIterable<T>, fromTheStart = false): AsyncGenerator<T> {
+    if (fromTheStart) noticeLoss();
     const c = current();
     try {
       yield* open(c);
@@ -211,10 +230,10 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
         appendToStream: (stream, events, o) => onAsync((c) => c.parts.appendToStream(stream, events, o)),
         appendBatch: (events) => onAsync((c) => c.parts.appendBatch(events)),
         appendGroup: (requests) => onAsync((c) => c.parts.appendGroup!(requests)),
-        readPages: (o?: ReadAllOptions) => pagesOf((c) => c.parts.readPages(o)),
+        readPages: (o?: ReadAllOptions) => pagesOf((c) => c.parts.readPages(o), true),
         // Another connection to the same file; an in-memory database exists only on this connection.
         ...(options.path === ':memory:' ? {} : { readerUrl: () => url }),
-        readStream: (stream, o) => pagesOf((c) => c.parts.readStream(stream, o)),
+        readStream: (stream, o) => pagesOf((c) => c.parts.readStream(stream, o), true),
         subscribePages: (o?: SubscribeOptions) => pagesOf((c) => c.parts.subscribePages(o)),
         head: () => onAsync((c) => c.parts.head()),
         snapshots: forwardSnapshots(),

@@ -35,7 +35,7 @@ export const fileIdentity = (path: string, url: string, expected?: { dev: number
       lost = true;
       throw new RollcallError(
         'store-unavailable',
-        `${url}: ${doing}: the database file was ${now === undefined ? 'deleted' : 'replaced'} under this process; nothing written (rollcall reopens the store once a valid one is at the path)`,
+        `${url}: ${doing}: the database file was ${now === undefined ? 'deleted' : 'replaced'} under this process; nothing written (a running serve or reconcile --every reopens the store once a valid one is at the path)`,
       );
     },
     get lost() {
