@@ -77,7 +77,7 @@ describe('OpenTelemetry export over OTLP (http/json), to a collector started by 
     expect(receiver.points().filter((p) => p.metric === 'rollcall.events.appended')).toHaveLength(1);
   }, 60_000);
 
-  it('serve: a server span per request (route template, status, caller trace), the append under its POST, catch-up, flushed at SIGTERM', async () => {
+  it('serve: a server span per request (route template, status, caller trace), the append under its POST, time travel under its GET, catch-up, flushed at SIGTERM', async () => {
     const { file } = await history(30, 2);
     const serve = await startServe('memory:', { env: exportTo(receiver) });
     const traceId = '0af7651916cd43dd8448eb211c80319c';
@@ -86,6 +86,7 @@ describe('OpenTelemetry export over OTLP (http/json), to a collector started by 
     const post = await fetch(`${serve.url}v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: readFileSync(file) });
     expect(post.status).toBe(201);
     expect((await fetch(`${serve.url}v1/agents/no-such-agent`)).status).toBe(404);
+    expect((await fetch(`${serve.url}v1/projection?until=10`)).status).toBe(200);
     expect(await serve.stop()).toBe(0);
 
     const spans = receiver.spans();
@@ -108,6 +109,11 @@ describe('OpenTelemetry export over OTLP (http/json), to a collector started by 
     expect(one(spans, 'GET /v1/agents/:agentId')).toMatchObject({
       attributes: { 'http.route': '/v1/agents/:agentId', 'url.path': '/v1/agents/no-such-agent', 'http.response.status_code': 404 },
     });
+    // Time travel folds under the request that asked for it.
+    const travel = one(spans, 'GET /v1/projection');
+    expect(named(spans, 'rollcall.replay').filter((s) => s.parentSpanId === travel.spanId)).toEqual([
+      expect.objectContaining({ traceId: travel.traceId, attributes: expect.objectContaining({ 'rollcall.replay.source': 'memory', 'rollcall.replay.events': 10, 'rollcall.position.last': 10 }) }),
+    ]);
     const catchUp = one(spans, 'rollcall.catchup');
     expect(catchUp.attributes).toMatchObject({ 'rollcall.store.kind': 'memory', 'rollcall.catchup.completed': true });
     expect(named(spans, 'rollcall.replay').filter((s) => s.parentSpanId === catchUp.spanId)).toHaveLength(1);
