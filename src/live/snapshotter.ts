@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
 import { snapshotMatchesLog } from '../replay/snapshots.js';
 import { startWorker } from '../stores/startWorker.js';
+import { fillLadder } from './ladderBuilder.js';
 import type { EventStore, StoredEvent } from '../stores/eventStore.js';
 import type { FromWorker, ToWorker, WorkerOptions } from './snapshotWorker.js';
 
@@ -15,6 +16,10 @@ export interface SnapshotStats {
   lastStallMs: number;
   /** Time the worker took to serialize the last one (off the follower's thread). */
   lastEncodeMs: number;
+  /** Rungs the ladder builder saved to fill the cells of the ladder that had none (ladderBuilder.ts). */
+  ladderFilled: number;
+  /** True while the ladder builder runs. */
+  ladderFilling: boolean;
 }
 
 export interface Snapshotter {
@@ -33,6 +38,9 @@ export interface Snapshotter {
  * finished payload to the store. It starts from the store's newest valid snapshot (the one the
  * catch-up just saved or used) plus the events after it. Best effort: failures are counted.
  */
+/** Live saves between two runs of the ladder builder. */
+const FILL_EVERY = 16;
+
 export const createSnapshotter = (options: {
   store: EventStore;
   projection: LifecycleProjection;
@@ -41,7 +49,31 @@ export const createSnapshotter = (options: {
   everyMs: number;
 }): Snapshotter => {
   const { store, projection } = options;
-  const stats: SnapshotStats = { saved: 0, failures: 0, maxStallMs: 0, lastStallMs: 0, lastEncodeMs: 0 };
+  const stats: SnapshotStats = { saved: 0, failures: 0, maxStallMs: 0, lastStallMs: 0, lastEncodeMs: 0, ladderFilled: 0, ladderFilling: false };
+  const stopFilling = new AbortController();
+  let filling: Promise<void> = Promise.resolve();
+  let savesSinceFill = 0;
+  /**
+   * Fills the ladder's empty cells in the background (once following, and again every
+   * FILL_EVERY saves): a store appended while no server followed it has rungs only near the head.
+   */
+  const fill = (bytes?: number) => {
+    if (closed || stats.ladderFilling) return;
+    stats.ladderFilling = true;
+    savesSinceFill = 0;
+    filling = fillLadder({ store, projection, skipInvalid: options.skipInvalid, signal: stopFilling.signal, ...(bytes !== undefined ? { bytes } : {}) })
+      .then(
+        (n) => {
+          stats.ladderFilled += n;
+        },
+        () => {
+          stats.failures++;
+        },
+      )
+      .finally(() => {
+        stats.ladderFilling = false;
+      });
+  };
   let worker: Worker | null = null;
   let closed = false;
   /** Events applied before the worker was up (at most about `everyEvents`: it starts when a snapshot is due). */
@@ -105,6 +137,7 @@ export const createSnapshotter = (options: {
     saving = pending.then(
       () => {
         stats.saved++;
+        if (++savesSinceFill >= FILL_EVERY) fill(m.payload.length);
       },
       () => {
         stats.failures++;
@@ -173,6 +206,8 @@ export const createSnapshotter = (options: {
         if (since > 0) request();
       }, options.everyMs);
       timer.unref();
+      // Caught up: the newest rung is the one the catch-up used or saved, at or near the head.
+      setImmediate(() => fill());
     },
     applied(stored) {
       if (closed) return;
@@ -192,7 +227,8 @@ export const createSnapshotter = (options: {
     async close() {
       closed = true;
       if (timer !== undefined) clearInterval(timer);
-      await saving;
+      stopFilling.abort();
+      await Promise.all([saving, filling]);
       await worker?.terminate();
       worker = null;
     },

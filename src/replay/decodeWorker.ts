@@ -1,7 +1,7 @@
 // The other end of `readOffThread`: reads, parses and validates a log in a worker thread and
 // sends the items on as compact batches, at most a few batches ahead of the folding thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { RollcallError } from '../errors.js';
+import { toWireError } from './wireError.js';
 import { openStore } from '../stores/openStore.js';
 import { createTextBatcher, transferablesOf } from './textBatch.js';
 import { CompactIdSet } from '../events/compactIdSet.js';
@@ -77,9 +77,5 @@ try {
   }
   post({ kind: 'end' });
 } catch (e) {
-  const error =
-    e instanceof RollcallError
-      ? { code: e.code, message: e.message, line: e.line, path: e.path, stream: e.stream, position: e.position?.toString() }
-      : { code: null, message: e instanceof Error ? e.message : String(e) };
-  post({ kind: 'error', error });
+  post({ kind: 'error', error: toWireError(e) });
 }

@@ -1,7 +1,7 @@
-import { RollcallError, type RollcallErrorCode } from '../errors.js';
 import { readTextBatch, type TextBatch } from './textBatch.js';
 import type { ReplayItem } from './replayItem.js';
 import { startWorker } from '../stores/startWorker.js';
+import { fromWireError, type WireError } from './wireError.js';
 
 /** What the worker reads: an NDJSON file, or a store (by a URL it can open itself) after a position. */
 export type OffThreadSpec = { kind: 'file'; path: string; window: number; batchSize: number } | {
@@ -15,17 +15,7 @@ export type OffThreadSpec = { kind: 'file'; path: string; window: number; batchS
 export type WorkerMessage =
   | { kind: 'batch'; batch: TextBatch }
   | { kind: 'end' }
-  | {
-      kind: 'error';
-      error: {
-        code: RollcallErrorCode | null;
-        message: string;
-        line?: number | undefined;
-        path?: string | undefined;
-        stream?: string | undefined;
-        position?: string | undefined;
-      };
-    };
+  | { kind: 'error'; error: WireError };
 
 // A small young generation: what the worker allocates per event dies at once, so frequent cheap
 // scavenges keep its heap (and the process's peak RSS) small; measured in `npm run bench`.
@@ -80,16 +70,7 @@ export async function* readOffThread(
         worker.postMessage('more');
         yield readTextBatch(m.batch);
       } else if (m.kind === 'end') return;
-      else {
-        const e = m.error;
-        if (e.code === null) throw new Error(e.message);
-        throw new RollcallError(e.code, e.message, {
-          ...(e.line !== undefined ? { line: e.line } : {}),
-          ...(e.path !== undefined ? { path: e.path } : {}),
-          ...(e.stream !== undefined ? { stream: e.stream } : {}),
-          ...(e.position !== undefined ? { position: BigInt(e.position) } : {}),
-        });
-      }
+      else throw fromWireError(m.error);
     }
   } finally {
     await worker.terminate();

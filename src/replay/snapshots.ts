@@ -146,6 +146,29 @@ export interface SnapshotBound {
   asOf?: string | null;
 }
 
+/** Why a snapshot at `position` holding events up to time `at` is outside `bound`, or null when it is within. */
+export const outsideOf = (bound: SnapshotBound) => {
+  const atMost = bound.atMost ?? null;
+  const asOfMs = bound.asOf == null ? null : Date.parse(bound.asOf);
+  return (position: bigint, at: string | null | undefined): string | null =>
+    atMost !== null && position > atMost
+      ? `snapshot is after position ${atMost}`
+      : asOfMs !== null && (at == null || Date.parse(at) > asOfMs)
+        ? `snapshot is not known to be before ${bound.asOf}`
+        : null;
+};
+
+/** The event id a snapshot's payload names, read from the head of its JSON without parsing the rest (null when it names none). */
+export const peekEventId = (snapshot: Snapshot): string | null => {
+  const m = /"eventId":("(?:[^"\\]|\\.)*")/.exec(snapshot.payload.slice(0, 4096));
+  if (m === null) return null;
+  try {
+    return JSON.parse(m[1]!) as string;
+  } catch {
+    return null;
+  }
+};
+
 /**
  * The newest snapshot of `projection` the store keeps within `bound`, if it may be used: verified,
  * carrying the ids seen when the store does not guarantee unique ones. Where the store keeps a
@@ -155,14 +178,7 @@ export interface SnapshotBound {
 export const findSnapshot = async <S>(projection: SnapshotProjection<S>, store: EventStore, bound: SnapshotBound = {}): Promise<SnapshotVerdict<S>> => {
   const snapshots = store.snapshots;
   if (snapshots === undefined) return { usable: false, reason: 'the store keeps no snapshots' };
-  const atMost = bound.atMost ?? null;
-  const asOfMs = bound.asOf == null ? null : Date.parse(bound.asOf);
-  const outside = (position: bigint, at: string | null | undefined): string | null =>
-    atMost !== null && position > atMost
-      ? `snapshot is after position ${atMost}`
-      : asOfMs !== null && (at == null || Date.parse(at) > asOfMs)
-        ? `snapshot is not known to be before ${bound.asOf}`
-        : null;
+  const outside = outsideOf(bound);
   const needsIds = !store.uniqueIds;
   if (snapshots.rungs !== undefined && snapshots.loadAt !== undefined) {
     let reason = 'no snapshot within the bound';

@@ -48,5 +48,5 @@ export const sendRollcallError = (reply: FastifyReply, e: RollcallError): Fastif
 export const shuttingDown = (reply: FastifyReply): FastifyReply =>
   sendError(reply, 503, 'shutting-down', 'the server is shutting down; retry (another replica can answer)');
 
-/** Sends text that already is JSON (serialized once, shared by every reader of the same state). */
-export const sendJsonText = (reply: FastifyReply, text: string, type = 'application/json'): FastifyReply => reply.type(type).send(text);
+/** Sends text that already is JSON (serialized once, shared by every reader of the same state; or bytes a worker made). */
+export const sendJsonText = (reply: FastifyReply, text: string | Buffer, type = 'application/json'): FastifyReply => reply.type(type).send(text);

@@ -5,7 +5,8 @@ import type { Rollcall } from '../live/types.js';
 import { auditAgent } from '../inspect/auditAgent.js';
 import { decodeStoredPages } from '../replay/decodeStored.js';
 import { paced } from '../replay/foldLane.js';
-import { foldTo, pagesUpTo } from '../replay/timeTravel.js';
+import { pagesUpTo } from '../replay/timeTravel.js';
+import { createTraveler, travelView } from '../replay/travel.js';
 import type { EventStore } from '../stores/eventStore.js';
 import { sendError, sendJsonText, sendRollcallError, shuttingDown } from './httpErrors.js';
 import { positionHeader, POSITION_HEADER } from './positionHeader.js';
@@ -57,6 +58,9 @@ const ProjectionQuery = z
 export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = async (app, { rollcall, store, skipInvalid, shutdown }) => {
   // Time travel and audits fold with the live runtime's own projection (its retention window included).
   const { projection } = rollcall;
+  // Time travel folds on its own thread (started on the first request).
+  const traveler = createTraveler({ retentionMs: projection.retentionMs });
+  app.addHook('onClose', () => traveler.close());
   const withPosition = (reply: FastifyReply, position: string | null) => reply.header(POSITION_HEADER, positionHeader(position));
 
   app.get(
@@ -76,11 +80,11 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
     async (request, reply) => {
       const { minPosition, waitMs, until, asOf } = request.query;
       if (until !== undefined || asOf !== undefined) {
-        // From the nearest snapshot at or below, folding the gap in slices that share the loop.
-        const { state } = await foldTo(store, projection, { until: until === undefined ? null : BigInt(until), asOf: asOf ?? null }, { skipInvalid });
-        const view = projection.view(state);
-        withPosition(reply, view.position);
-        return sendJsonText(reply, JSON.stringify(view));
+        // From the nearest rung of the snapshot ladder at or below, on the traveler's thread: this
+        // one only reads the gap a page per turn and sends the bytes the worker made.
+        const { json, position } = await travelView(traveler, store, projection, { until: until === undefined ? null : BigInt(until), asOf: asOf ?? null }, { skipInvalid });
+        withPosition(reply, position);
+        return sendJsonText(reply, Buffer.from(json.buffer, json.byteOffset, json.byteLength));
       }
       if (minPosition !== undefined) {
         const target = BigInt(minPosition);

@@ -1,61 +1,123 @@
 /**
- * Which snapshots of one projection a store keeps: a ladder along the log, dense near the head and
- * sparser further back, bounded in number and in bytes. Time travel, `replay --until/--as-of`,
- * audits and SSE resumes start from the nearest rung at or below where they go and fold only the
- * gap, so the gap a request pays for grows with how far back it goes (an eighth to a quarter of
- * that distance by default), never with the length of the log.
+ * Which snapshots of one projection a store keeps: a ladder along the whole log, dense near the
+ * head, and no sparser anywhere than a cap `K` (a rung in every `K` events once the ladder is
+ * filled), bounded in number and in bytes. Time travel, `replay --until/--as-of`, audits and SSE
+ * resumes start from the nearest rung at or below where they go and fold only the gap: at most
+ * about `K` events in the old part of the log, a fraction of the distance from the head near it.
  */
 export interface LadderPolicy {
   /** The finest spacing, near the head (default 10,000 events: the live snapshot interval). */
   minGap: number;
-  /** Rungs per doubling of the distance from the head (default 8): the spacing at distance d is d / density to 2·d / density. */
+  /** Rungs per doubling of the distance from the head (default 8): near the head the spacing at distance d is d / density to 2·d / density. */
   density: number;
-  /** At most this many rungs (default 24)… */
+  /** At most this many rungs (default 64)… */
   maxRungs: number;
-  /** …and at most this many bytes of payload (default 256 MiB): past either bound the ladder thins out. */
+  /** …and at most this many bytes of payload (default 1 GiB): the cap `K` is the smallest that fits both. */
   maxBytes: number;
 }
 
-export const DEFAULT_LADDER: LadderPolicy = { minGap: 10_000, density: 8, maxRungs: 24, maxBytes: 256 * 1024 * 1024 };
+export const DEFAULT_LADDER: LadderPolicy = { minGap: 10_000, density: 8, maxRungs: 64, maxBytes: 1024 * 1024 * 1024 };
 
 export interface RungSize {
   position: bigint;
   bytes: number;
 }
 
-/** The oldest rung of each cell of the lattice for `density` (see `rungsToKeep`), oldest first. */
-const lattice = (ascending: readonly RungSize[], minGap: number, density: number): RungSize[] => {
-  const newest = ascending[ascending.length - 1]!;
-  const band = minGap * density;
-  const cells = new Set<string>();
-  const kept: RungSize[] = [];
-  for (const r of ascending) {
-    const behind = Number(newest.position - r.position);
-    const level = behind < band ? 0 : Math.floor(Math.log2(behind / band)) + 1;
-    const cell = `${level}:${r.position / BigInt(minGap * 2 ** level)}`;
-    if (r !== newest && cells.has(cell)) continue;
-    cells.add(cell);
-    kept.push(r);
+/** The shape of a ladder: rungs per doubling near the head, and the largest cell (`cap`, a power-of-two multiple of minGap). */
+export interface LadderShape {
+  density: number;
+  cap: number;
+  /** At most this many rungs (from maxRungs and maxBytes at the given snapshot size). */
+  most: number;
+}
+
+/** One cell of the ladder: positions `start` to `start + size - 1`; a full ladder holds a rung in each (but the first). */
+export interface LadderCell {
+  start: bigint;
+  size: bigint;
+}
+
+/**
+ * The size of the cell holding a position `behind` events behind the newest: `minGap` within
+ * `density·minGap` of the head, doubling with each doubling of the distance, never over `cap`.
+ * Every size is a power-of-two multiple of minGap and cells are aligned to their size, so cells
+ * nest: when the head moves on (or the cap grows), two cells merge into one, never overlap.
+ */
+const cellSize = (behind: bigint, minGap: number, shape: Pick<LadderShape, 'density' | 'cap'>): bigint => {
+  const band = minGap * shape.density;
+  const level = Number(behind) < band ? 0 : Math.floor(Math.log2(Number(behind) / band)) + 1;
+  return BigInt(Math.min(minGap * 2 ** level, shape.cap));
+};
+
+const cellOf = (position: bigint, newest: bigint, minGap: number, shape: LadderShape): LadderCell => {
+  const size = cellSize(newest - position, minGap, shape);
+  return { start: (position / size) * size, size };
+};
+
+/** The cells of a full ladder whose newest rung is at `newest`, newest first (at most `limit + 1`: enough to tell it does not fit). */
+export const ladderCells = (newest: bigint, shape: LadderShape, policy: LadderPolicy = DEFAULT_LADDER, limit = Infinity): LadderCell[] => {
+  const cells: LadderCell[] = [];
+  for (let p = newest; p >= 0n && cells.length <= limit; ) {
+    const cell = cellOf(p, newest, policy.minGap, shape);
+    cells.push(cell);
+    p = cell.start - 1n;
   }
-  return kept;
+  return cells;
 };
 
 /**
- * The positions to keep of `rungs` (any order). The log is cut into cells whose size doubles with
- * the distance from the newest rung (`minGap` near the head, `minGap·2^k` once `density·minGap·2^(k-1)`
- * behind), and the oldest rung of each cell is kept. As the head moves on, two cells merge into one
- * and keep the older of their two rungs: a rung that is dropped is never one a later ladder needs,
- * so saving one snapshot at a time, and pruning after each, keeps a ladder with a rung every
- * d / density to 2·d / density events at distance d. Over the count bound (`maxRungs`, or as many
- * of the largest as fit in `maxBytes`), the density is halved (cells merge the same way) until the
- * ladder fits; the newest always stays.
+ * The ladder for a log whose newest rung is at `newest`, with snapshots of about `bytes` each: the
+ * density asked for and the smallest cap with which a full ladder fits the bounds (the density is
+ * halved only when even one cell for the whole old part would not fit).
+ */
+export const ladderShape = (newest: bigint, bytes: number, policy: LadderPolicy = DEFAULT_LADDER): LadderShape => {
+  const most = Math.max(1, Math.min(policy.maxRungs, Math.floor(policy.maxBytes / Math.max(1, bytes))));
+  const span = Math.max(1, Number(newest));
+  // Start where a uniform ladder alone would fit: the loop then takes a step or two, not thousands.
+  const first = Math.max(0, Math.floor(Math.log2(span / (most * policy.minGap))));
+  for (let density = policy.density; density >= 1; density /= 2) {
+    for (let k = first; policy.minGap * 2 ** k <= 2 * span; k++) {
+      const shape = { density, cap: policy.minGap * 2 ** k, most };
+      if (ladderCells(newest, shape, policy, most).length <= most) return shape;
+    }
+  }
+  return { density: 1, cap: policy.minGap * 2 ** Math.ceil(Math.log2(2 * span / policy.minGap)), most };
+};
+
+const ascending = (a: RungSize, b: RungSize) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0);
+
+/**
+ * The positions to keep of `rungs` (any order): the oldest rung of each cell of the ladder shaped
+ * for the newest one (see `ladderShape`), and the newest. As the head moves on, two cells merge
+ * and keep the older of their two rungs, so a rung that is dropped is never one a later ladder
+ * needs: saving one snapshot at a time and pruning after each keeps a ladder with a rung every
+ * d / density to 2·d / density events at distance d from the head, at most `cap` apart wherever a
+ * rung was saved in each cell (the ladder builder fills the cells that have none).
  */
 export const rungsToKeep = (rungs: readonly RungSize[], policy: LadderPolicy = DEFAULT_LADDER): Set<bigint> => {
   if (rungs.length === 0) return new Set();
-  const ascending = [...rungs].sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
-  const largest = Math.max(1, ...rungs.map((r) => r.bytes));
-  const most = Math.max(1, Math.min(policy.maxRungs, Math.floor(policy.maxBytes / largest)));
-  let kept = lattice(ascending, policy.minGap, policy.density);
-  for (let density = policy.density / 2; kept.length > most && density >= 1; density /= 2) kept = lattice(ascending, policy.minGap, density);
-  return new Set(kept.slice(-most).map((r) => r.position));
+  const sorted = [...rungs].sort(ascending);
+  const newest = sorted[sorted.length - 1]!;
+  const shape = ladderShape(newest.position, Math.max(1, ...rungs.map((r) => r.bytes)), policy);
+  const cells = new Set<string>();
+  const kept: RungSize[] = [];
+  for (const r of sorted) {
+    const cell = cellOf(r.position, newest.position, policy.minGap, shape);
+    const key = `${cell.size}:${cell.start}`;
+    if (r !== newest && cells.has(key)) continue;
+    cells.add(key);
+    kept.push(r);
+  }
+  return new Set(kept.slice(-shape.most).map((r) => r.position));
+};
+
+/**
+ * Where a full ladder lacks a rung: the cells (oldest first) of the ladder shaped for `newest` that
+ * hold none of `rungs`, but the first cell (folding from the start of the log is its rung) and the
+ * newest one. A rung saved anywhere in such a cell, best at its start, is one the policy keeps.
+ */
+export const missingCells = (rungs: readonly bigint[], newest: bigint, bytes: number, policy: LadderPolicy = DEFAULT_LADDER): LadderCell[] => {
+  const shape = ladderShape(newest, bytes, policy);
+  const cells = ladderCells(newest, shape, policy).reverse();
+  return cells.filter((c, i) => i > 0 && i < cells.length - 1 && !rungs.some((p) => p >= c.start && p < c.start + c.size));
 };

@@ -1,0 +1,109 @@
+import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
+import { paced, sharedFoldLane, type FoldLane } from '../replay/foldLane.js';
+import { peekEventId, snapshotMatchesLog } from '../replay/snapshots.js';
+import { pagesUpTo } from '../replay/timeTravel.js';
+import { createTraveler, type FoldSession, type Traveler } from '../replay/travel.js';
+import type { EventStore, StoredEvent } from '../stores/eventStore.js';
+import { DEFAULT_LADDER, missingCells, type LadderPolicy } from '../stores/snapshotLadder.js';
+
+export interface LadderBuildStats {
+  /** Rungs the builder saved (over every run). */
+  saved: number;
+  /** Runs that ended on an error (best effort: the ladder is only thinner). */
+  failures: number;
+  /** True while a run is in progress. */
+  running: boolean;
+}
+
+export interface LadderBuildContext {
+  store: EventStore;
+  projection: LifecycleProjection;
+  skipInvalid: boolean;
+  /** Stops a run in progress (the runtime closes). */
+  signal: AbortSignal;
+  policy?: LadderPolicy;
+  lane?: FoldLane;
+  /** Size of the newest rung's payload when the caller knows it (else the newest rung is loaded to measure it). */
+  bytes?: number;
+  traveler?: Traveler;
+}
+
+/** Starting again from a rung costs its decoding: worth it over folding this many events from where the fold is. */
+const REUSE_FOLD = 50_000n;
+
+/**
+ * Fills the cells of the snapshot ladder that hold no rung (a store appended by the CLI, or while no
+ * server was following, has rungs only near where a server last ran): folds the log on a worker
+ * from the nearest rung below each hole, a page per turn of the shared lane on this thread, and
+ * saves a snapshot at the start of each such cell. Returns the number of rungs saved.
+ */
+export const fillLadder = async (ctx: LadderBuildContext): Promise<number> => {
+  const { store, projection, signal } = ctx;
+  const snapshots = store.snapshots;
+  if (snapshots?.rungs === undefined || snapshots.loadAt === undefined) return 0;
+  const lane = ctx.lane ?? sharedFoldLane;
+  const name = projection.name;
+  const rungs = (await snapshots.rungs(name)).map((r) => r.position);
+  const newest = rungs[rungs.length - 1];
+  if (newest === undefined) return 0;
+  const bytes = ctx.bytes ?? (await snapshots.loadAt(name, newest))?.payload.length ?? 1;
+  const holes = missingCells(rungs, newest, bytes, ctx.policy ?? DEFAULT_LADDER);
+  if (holes.length === 0) return 0;
+  const traveler = ctx.traveler ?? createTraveler({ retentionMs: projection.retentionMs });
+  let session: FoldSession | null = null;
+  let at: bigint | null = null;
+  let saved = 0;
+  const needsIds = !store.uniqueIds;
+
+  /** A fold from the newest usable rung at or below `position`, else from the start of the log. */
+  const openAt = async (position: bigint): Promise<void> => {
+    session?.close();
+    for (const rung of rungs.filter((p) => p <= position).reverse()) {
+      await lane.pace();
+      const snapshot = await snapshots.loadAt!(name, rung);
+      const expectEventId = snapshot === null ? null : peekEventId(snapshot);
+      if (expectEventId === null || !(await snapshotMatchesLog(store, rung, expectEventId))) continue;
+      session = traveler.open({ snapshot, expectEventId, skipInvalid: ctx.skipInvalid, needsIds });
+      at = rung;
+      if ((await session.settle()) !== 'unusable') return;
+      session.close();
+    }
+    session = traveler.open({ snapshot: null, expectEventId: null, skipInvalid: ctx.skipInvalid, needsIds });
+    at = null;
+  };
+  /** Feeds the fold up to the first event at or after `start` (within `end`); false when the cell holds no event. */
+  const feedTo = async (start: bigint, end: bigint): Promise<boolean> => {
+    for await (const page of paced(pagesUpTo(store, at, start), lane)) {
+      if (signal.aborted) return false;
+      await session!.push(page);
+      at = page[page.length - 1]!.position;
+    }
+    if (at !== null && at >= start) return true;
+    // No event at `start` itself (positions may skip): the next one, if it is still in the cell.
+    const after: StoredEvent[] = [];
+    for await (const e of store.readAll({ after: at, limit: 1 })) after.push(e);
+    if (after[0] === undefined || after[0].position >= end) return false;
+    await session!.push(after);
+    at = after[0].position;
+    return true;
+  };
+
+  try {
+    for (const cell of holes) {
+      if (signal.aborted) break;
+      const below = rungs.filter((p) => p <= cell.start).pop() ?? null;
+      if (session === null || (below !== null && (at === null || below > at + REUSE_FOLD))) await openAt(cell.start);
+      if (!(await feedTo(cell.start, cell.start + cell.size))) continue;
+      const snapshot = await session!.snapshot();
+      if (snapshot === null || signal.aborted) continue;
+      await snapshots.save(snapshot);
+      rungs.push(snapshot.position);
+      rungs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      saved++;
+    }
+  } finally {
+    (session as FoldSession | null)?.close();
+    if (ctx.traveler === undefined) await traveler.close();
+  }
+  return saved;
+};

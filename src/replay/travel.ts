@@ -1,0 +1,240 @@
+import type { Worker } from 'node:worker_threads';
+import type { EventStore, Snapshot, StoredEvent } from '../stores/eventStore.js';
+import { paced, sharedFoldLane, type FoldLane } from './foldLane.js';
+import type { FoldTarget } from './nearestSnapshot.js';
+import { outsideOf, peekEventId, snapshotMatchesLog, type SnapshotProjection } from './snapshots.js';
+import { startWorker } from '../stores/startWorker.js';
+import { pagesUpTo } from './timeTravel.js';
+import type { FromTravel, ToTravel, TravelWorkerOptions } from './travelProtocol.js';
+import { fromWireError } from './wireError.js';
+
+/** Events per message to the worker, and messages the worker may have yet to fold before the reader waits. */
+const PAGE = 1024;
+const WINDOW = 8;
+
+export type PushOutcome = 'ok' | 'stopped' | 'unusable';
+
+/** A fold on the worker's thread: from a rung (or nothing), fed the events after it. */
+export interface FoldSession {
+  /** Posts the events (in order, after what was posted); resolves once the worker is at most a few pages behind. */
+  push(events: readonly StoredEvent[]): Promise<PushOutcome>;
+  /** Waits until the worker has folded everything posted. */
+  settle(): Promise<PushOutcome>;
+  /** The view of the state reached, as JSON bytes; ends the session. */
+  view(): Promise<{ json: Uint8Array; position: string | null }>;
+  /** A snapshot of the state after the last event posted (null before any); the session goes on. */
+  snapshot(): Promise<Snapshot | null>;
+  close(): void;
+}
+
+export interface FoldSessionOptions {
+  /** The rung to start from, and the id of the event the log holds at its position (checked against the rung's own). */
+  snapshot: Snapshot | null;
+  expectEventId: string | null;
+  until?: bigint | null;
+  asOf?: string | null;
+  skipInvalid: boolean;
+  /** The store does not guarantee unique ids: the fold deduplicates (the rung carries the ids seen). */
+  needsIds: boolean;
+}
+
+/**
+ * A worker thread (started on first use, not keeping the process alive) folding the lifecycle
+ * projection for time travel and for building the snapshot ladder. Nothing of a fold runs on the
+ * caller's thread but reading the store and posting what it read.
+ */
+export interface Traveler {
+  open(options: FoldSessionOptions): FoldSession;
+  close(): Promise<void>;
+}
+
+export const createTraveler = (options: TravelWorkerOptions): Traveler => {
+  let worker: Worker | null = null;
+  let nextId = 1;
+  const inboxes = new Map<number, { replies: FromTravel[]; wake: (() => void) | null; failure: Error | null }>();
+
+  const failAll = (e: Error) => {
+    worker = null;
+    for (const box of inboxes.values()) {
+      box.failure = e;
+      box.wake?.();
+    }
+  };
+  const ensure = (): Worker => {
+    if (worker !== null) return worker;
+    const w = startWorker(import.meta.url, 'travelWorker', { workerData: options satisfies TravelWorkerOptions });
+    w.unref();
+    w.on('message', (m: FromTravel) => {
+      const box = inboxes.get(m.id);
+      if (box === undefined) return;
+      box.replies.push(m);
+      box.wake?.();
+    });
+    w.on('error', (e) => failAll(new Error(`the time-travel thread failed: ${e.message}`, { cause: e })));
+    w.on('exit', () => failAll(new Error('the time-travel thread stopped')));
+    worker = w;
+    return w;
+  };
+
+  const open = (o: FoldSessionOptions): FoldSession => {
+    const id = nextId++;
+    const gen = 1;
+    const box: { replies: FromTravel[]; wake: (() => void) | null; failure: Error | null } = { replies: [], wake: null, failure: null };
+    inboxes.set(id, box);
+    const w = ensure();
+    const post = (m: ToTravel) => w.postMessage(m);
+    const next = async (): Promise<FromTravel> => {
+      for (;;) {
+        const m = box.replies.shift();
+        if (m !== undefined) return m;
+        if (box.failure !== null) throw box.failure;
+        await new Promise<void>((resolve) => (box.wake = resolve));
+      }
+    };
+    let pending = 0;
+    let outcome: PushOutcome = 'ok';
+    /** Takes one reply off the queue of those owed. */
+    const take = async () => {
+      const m = await next();
+      pending--;
+      if (m.kind === 'error') throw fromWireError(m.error);
+      if (m.kind === 'unusable') {
+        // The worker ignores everything else posted for this session.
+        outcome = 'unusable';
+        pending = 0;
+      } else if (m.kind === 'ack' && m.stopped && outcome === 'ok') outcome = 'stopped';
+    };
+    const settle = async () => {
+      while (pending > 0) await take();
+      return outcome;
+    };
+    const ask = async <K extends 'view' | 'snapshot'>(kind: K): Promise<Extract<FromTravel, { kind: K }>> => {
+      if ((await settle()) === 'unusable') throw new Error('the snapshot the fold started from was refused');
+      post({ kind, id, gen });
+      const m = await next();
+      if (m.kind === 'error') throw fromWireError(m.error);
+      return m as Extract<FromTravel, { kind: K }>;
+    };
+    post({
+      kind: 'start',
+      id,
+      gen,
+      snapshot: o.snapshot,
+      expectEventId: o.expectEventId,
+      until: o.until == null ? null : o.until.toString(),
+      asOf: o.asOf ?? null,
+      skipInvalid: o.skipInvalid,
+      needsIds: o.needsIds,
+    });
+    pending = 1;
+    return {
+      async push(events) {
+        if (outcome !== 'ok') return outcome;
+        // Only what the worker decodes: the parsed data and metadata, not their texts as well.
+        post({ kind: 'events', id, gen, events: events.map(({ dataText: _d, metadataText: _m, ...e }) => e) });
+        pending++;
+        while (pending > WINDOW && outcome === 'ok') await take();
+        return outcome;
+      },
+      settle,
+      async view() {
+        const m = await ask('view');
+        return { json: m.json, position: m.position };
+      },
+      async snapshot() {
+        return (await ask('snapshot')).snapshot;
+      },
+      close() {
+        if (!inboxes.delete(id)) return;
+        worker?.postMessage({ kind: 'drop', id } satisfies ToTravel);
+      },
+    };
+  };
+
+  return {
+    open,
+    async close() {
+      const w = worker;
+      worker = null;
+      await w?.terminate();
+    },
+  };
+};
+
+interface Candidate {
+  position: bigint;
+  load: () => Promise<Snapshot | null>;
+}
+
+/**
+ * The rungs a fold to `target` may start from, newest first, and where it may stop reading: at
+ * `until`, or for a time alone at the first rung known to be past it (its newest event is later,
+ * so the first later event is at or below it).
+ */
+const candidates = async (store: EventStore, name: string, target: FoldTarget): Promise<{ rungs: Candidate[]; stopAt: bigint | null }> => {
+  const snapshots = store.snapshots;
+  const outside = outsideOf({ atMost: target.until ?? null, asOf: target.asOf ?? null });
+  let stopAt = target.until ?? null;
+  if (snapshots?.rungs !== undefined && snapshots.loadAt !== undefined) {
+    const all = await snapshots.rungs(name);
+    if (stopAt === null && target.asOf != null) {
+      const asOfMs = Date.parse(target.asOf);
+      stopAt = all.find((r) => r.at != null && Date.parse(r.at) > asOfMs)?.position ?? null;
+    }
+    const within = all.filter((r) => outside(r.position, r.at) === null).reverse();
+    return { rungs: within.map((r) => ({ position: r.position, load: () => snapshots.loadAt!(name, r.position) })), stopAt };
+  }
+  const one = snapshots === undefined ? null : await snapshots.load(name);
+  return { rungs: one !== null && outside(one.position, one.at) === null ? [{ position: one.position, load: async () => one }] : [], stopAt };
+};
+
+export interface TravelResult {
+  /** The view (SPEC §3) at the target, as JSON bytes. */
+  json: Uint8Array;
+  position: string | null;
+  /** Position of the rung the fold started after (null: from the start of the log). */
+  startedAfter: bigint | null;
+}
+
+/**
+ * The projection's view at a past point of the log (`until` and/or `asOf`, as `replay`), folded on
+ * the traveler's thread from the nearest rung at or below it plus the gap: this thread reads the
+ * store a page per turn of the shared lane and posts it; decoding the rung, folding and
+ * serializing the view happen on the worker. A rung the log no longer matches, or the worker
+ * refuses, is skipped for the next one down; the last resort is the start of the log.
+ */
+export const travelView = async (
+  traveler: Traveler,
+  store: EventStore,
+  projection: Pick<SnapshotProjection<unknown>, 'name'>,
+  target: FoldTarget,
+  options: { skipInvalid: boolean; lane?: FoldLane },
+): Promise<TravelResult> => {
+  const lane = options.lane ?? sharedFoldLane;
+  await lane.pace();
+  const { rungs, stopAt } = await candidates(store, projection.name, target);
+  for (const rung of [...rungs, null]) {
+    let snapshot: Snapshot | null = null;
+    let expectEventId: string | null = null;
+    if (rung !== null) {
+      await lane.pace();
+      snapshot = await rung.load();
+      expectEventId = snapshot === null ? null : peekEventId(snapshot);
+      if (expectEventId === null || !(await snapshotMatchesLog(store, rung.position, expectEventId))) continue;
+    }
+    const session = traveler.open({ snapshot, expectEventId, until: target.until ?? null, asOf: target.asOf ?? null, skipInvalid: options.skipInvalid, needsIds: !store.uniqueIds });
+    try {
+      let outcome: PushOutcome = 'ok';
+      for await (const page of paced(pagesUpTo(store, rung?.position ?? null, stopAt, PAGE), lane)) {
+        outcome = await session.push(page);
+        if (outcome !== 'ok') break;
+      }
+      if (outcome === 'ok') outcome = await session.settle();
+      if (outcome === 'unusable') continue;
+      return { ...(await session.view()), startedAfter: rung?.position ?? null };
+    } finally {
+      session.close();
+    }
+  }
+  throw new Error('unreachable: a fold from the start of the log needs no snapshot');
+};

@@ -1,0 +1,40 @@
+import type { Snapshot, StoredEvent } from '../stores/eventStore.js';
+import type { WireError } from './wireError.js';
+
+/** What the time-travel worker is started with: the projection's retention window. */
+export interface TravelWorkerOptions {
+  retentionMs: number;
+}
+
+/**
+ * Messages to the time-travel worker, per fold session (`id`); `gen` counts the starts of one
+ * session, so that events posted for a rung the worker refused are ignored.
+ */
+export type ToTravel =
+  | {
+      kind: 'start';
+      id: number;
+      gen: number;
+      /** The rung to start from (null: from nothing), and the event id the log holds at its position. */
+      snapshot: Snapshot | null;
+      expectEventId: string | null;
+      until: string | null;
+      asOf: string | null;
+      skipInvalid: boolean;
+      needsIds: boolean;
+    }
+  | { kind: 'events'; id: number; gen: number; events: StoredEvent[] }
+  /** Ends the session: the view of the state reached, as JSON bytes. */
+  | { kind: 'view'; id: number; gen: number }
+  /** A snapshot of the state reached (after the last event posted); the session goes on. */
+  | { kind: 'snapshot'; id: number; gen: number }
+  | { kind: 'drop'; id: number };
+
+/** Replies, in the order of the messages they answer: one per start, events, view and snapshot. */
+export type FromTravel =
+  | { kind: 'loaded'; id: number; gen: number }
+  | { kind: 'unusable'; id: number; gen: number; reason: string }
+  | { kind: 'ack'; id: number; gen: number; stopped: boolean }
+  | { kind: 'view'; id: number; gen: number; json: Uint8Array; position: string | null }
+  | { kind: 'snapshot'; id: number; gen: number; snapshot: Snapshot | null }
+  | { kind: 'error'; id: number; gen: number; error: WireError };
