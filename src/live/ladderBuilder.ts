@@ -2,7 +2,8 @@ import type { LifecycleProjection } from '../projections/lifecycleProjection.js'
 import { paced, sharedFoldLane, type FoldLane } from '../replay/foldLane.js';
 import { peekEventId, snapshotMatchesLog } from '../replay/snapshots.js';
 import { pagesUpTo } from '../replay/timeTravel.js';
-import { createTraveler, type FoldSession, type Traveler } from '../replay/travel.js';
+import type { FoldSession } from '../replay/foldSession.js';
+import { createTraveler, type Traveler } from '../replay/travel.js';
 import type { EventStore, StoredEvent } from '../stores/eventStore.js';
 import { DEFAULT_LADDER, missingCells, type LadderPolicy } from '../stores/snapshotLadder.js';
 

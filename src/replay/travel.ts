@@ -7,36 +7,11 @@ import { startWorker } from '../stores/startWorker.js';
 import { pagesUpTo } from './timeTravel.js';
 import type { FromTravel, ToTravel, TravelWorkerOptions } from './travelProtocol.js';
 import { fromWireError } from './wireError.js';
+import type { FoldSession, FoldSessionOptions, PushOutcome } from './foldSession.js';
 
 /** Events per message to the worker, and messages the worker may have yet to fold before the reader waits. */
 const PAGE = 1024;
 const WINDOW = 8;
-
-export type PushOutcome = 'ok' | 'stopped' | 'unusable';
-
-/** A fold on the worker's thread: from a rung (or nothing), fed the events after it. */
-export interface FoldSession {
-  /** Posts the events (in order, after what was posted); resolves once the worker is at most a few pages behind. */
-  push(events: readonly StoredEvent[]): Promise<PushOutcome>;
-  /** Waits until the worker has folded everything posted. */
-  settle(): Promise<PushOutcome>;
-  /** The view of the state reached, as JSON bytes; ends the session. */
-  view(): Promise<{ json: Uint8Array; position: string | null }>;
-  /** A snapshot of the state after the last event posted (null before any); the session goes on. */
-  snapshot(): Promise<Snapshot | null>;
-  close(): void;
-}
-
-export interface FoldSessionOptions {
-  /** The rung to start from, and the id of the event the log holds at its position (checked against the rung's own). */
-  snapshot: Snapshot | null;
-  expectEventId: string | null;
-  until?: bigint | null;
-  asOf?: string | null;
-  skipInvalid: boolean;
-  /** The store does not guarantee unique ids: the fold deduplicates (the rung carries the ids seen). */
-  needsIds: boolean;
-}
 
 /**
  * A worker thread (started on first use, not keeping the process alive) folding the lifecycle
@@ -45,6 +20,8 @@ export interface FoldSessionOptions {
  */
 export interface Traveler {
   open(options: FoldSessionOptions): FoldSession;
+  /** The whole fold on the worker, which opens the store by `url` itself (see `travelTo`). */
+  travel?(url: string, target: FoldTarget, skipInvalid: boolean): Promise<TravelResult>;
   close(): Promise<void>;
 }
 
@@ -151,8 +128,27 @@ export const createTraveler = (options: TravelWorkerOptions): Traveler => {
     };
   };
 
+  const travel = async (url: string, target: FoldTarget, skipInvalid: boolean): Promise<TravelResult> => {
+    const id = nextId++;
+    const box: { replies: FromTravel[]; wake: (() => void) | null; failure: Error | null } = { replies: [], wake: null, failure: null };
+    inboxes.set(id, box);
+    try {
+      ensure().postMessage({ kind: 'travel', id, url, until: target.until == null ? null : target.until.toString(), asOf: target.asOf ?? null, skipInvalid } satisfies ToTravel);
+      for (;;) {
+        const m = box.replies.shift();
+        if (m?.kind === 'error') throw fromWireError(m.error);
+        if (m?.kind === 'view') return { json: m.json, position: m.position, startedAfter: m.startedAfter === null ? null : BigInt(m.startedAfter) };
+        if (box.failure !== null) throw box.failure;
+        await new Promise<void>((resolve) => (box.wake = resolve));
+      }
+    } finally {
+      inboxes.delete(id);
+    }
+  };
+
   return {
     open,
+    travel,
     async close() {
       const w = worker;
       worker = null;
@@ -237,4 +233,22 @@ export const travelView = async (
     }
   }
   throw new Error('unreachable: a fold from the start of the log needs no snapshot');
+};
+
+/**
+ * `travelView` where it costs this thread least: for a store another thread can open (SQLite on a
+ * file, PostgreSQL), the worker reads the store, picks and decodes the rung, folds and serializes,
+ * and this thread only receives the bytes; otherwise (memory) this thread reads a page per turn.
+ */
+export const travelTo = (
+  traveler: Traveler,
+  store: EventStore,
+  projection: Pick<SnapshotProjection<unknown>, 'name'>,
+  target: FoldTarget,
+  options: { skipInvalid: boolean; lane?: FoldLane },
+): Promise<TravelResult> => {
+  const url = store.readerUrl?.();
+  return url !== undefined && traveler.travel !== undefined
+    ? traveler.travel(url, target, options.skipInvalid)
+    : travelView(traveler, store, projection, target, options);
 };

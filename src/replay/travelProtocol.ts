@@ -28,13 +28,15 @@ export type ToTravel =
   | { kind: 'view'; id: number; gen: number }
   /** A snapshot of the state reached (after the last event posted); the session goes on. */
   | { kind: 'snapshot'; id: number; gen: number }
-  | { kind: 'drop'; id: number };
+  | { kind: 'drop'; id: number }
+  /** The whole fold here, reading the store the worker opens by `url` (credentials included: never printed). */
+  | { kind: 'travel'; id: number; url: string; until: string | null; asOf: string | null; skipInvalid: boolean };
 
 /** Replies, in the order of the messages they answer: one per start, events, view and snapshot. */
 export type FromTravel =
   | { kind: 'loaded'; id: number; gen: number }
   | { kind: 'unusable'; id: number; gen: number; reason: string }
   | { kind: 'ack'; id: number; gen: number; stopped: boolean }
-  | { kind: 'view'; id: number; gen: number; json: Uint8Array; position: string | null }
+  | { kind: 'view'; id: number; gen: number; json: Uint8Array; position: string | null; startedAfter: string | null }
   | { kind: 'snapshot'; id: number; gen: number; snapshot: Snapshot | null }
   | { kind: 'error'; id: number; gen: number; error: WireError };

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { RollcallError, RollcallErrorCode } from '../errors.js';
 import { maskUrl } from '../stores/maskUrl.js';
@@ -48,5 +49,16 @@ export const sendRollcallError = (reply: FastifyReply, e: RollcallError): Fastif
 export const shuttingDown = (reply: FastifyReply): FastifyReply =>
   sendError(reply, 503, 'shutting-down', 'the server is shutting down; retry (another replica can answer)');
 
-/** Sends text that already is JSON (serialized once, shared by every reader of the same state; or bytes a worker made). */
-export const sendJsonText = (reply: FastifyReply, text: string | Buffer, type = 'application/json'): FastifyReply => reply.type(type).send(text);
+/** Sends text that already is JSON (serialized once, shared by every reader of the same state). */
+export const sendJsonText = (reply: FastifyReply, text: string, type = 'application/json'): FastifyReply => reply.type(type).send(text);
+
+/** Bytes per write of `sendJsonBytes`: one write of tens of MB would hold this thread while the socket takes it. */
+const CHUNK = 1 << 20;
+
+/** Sends JSON bytes made elsewhere (a worker) as they are, a chunk per write, waiting for the socket to drain between. */
+export const sendJsonBytes = (reply: FastifyReply, bytes: Uint8Array): FastifyReply => {
+  function* chunks() {
+    for (let i = 0; i < bytes.length; i += CHUNK) yield Buffer.from(bytes.buffer, bytes.byteOffset + i, Math.min(CHUNK, bytes.length - i));
+  }
+  return reply.type('application/json').send(Readable.from(chunks(), { objectMode: false }));
+};

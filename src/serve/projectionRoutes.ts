@@ -6,9 +6,9 @@ import { auditAgent } from '../inspect/auditAgent.js';
 import { decodeStoredPages } from '../replay/decodeStored.js';
 import { paced } from '../replay/foldLane.js';
 import { pagesUpTo } from '../replay/timeTravel.js';
-import { createTraveler, travelView } from '../replay/travel.js';
+import { createTraveler, travelTo } from '../replay/travel.js';
 import type { EventStore } from '../stores/eventStore.js';
-import { sendError, sendJsonText, sendRollcallError, shuttingDown } from './httpErrors.js';
+import { sendError, sendJsonBytes, sendJsonText, sendRollcallError, shuttingDown } from './httpErrors.js';
 import { positionHeader, POSITION_HEADER } from './positionHeader.js';
 import {
   AgentAuditSchema,
@@ -80,11 +80,11 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
     async (request, reply) => {
       const { minPosition, waitMs, until, asOf } = request.query;
       if (until !== undefined || asOf !== undefined) {
-        // From the nearest rung of the snapshot ladder at or below, on the traveler's thread: this
-        // one only reads the gap a page per turn and sends the bytes the worker made.
-        const { json, position } = await travelView(traveler, store, projection, { until: until === undefined ? null : BigInt(until), asOf: asOf ?? null }, { skipInvalid });
+        // From the nearest rung of the snapshot ladder at or below, on the traveler's thread (which
+        // reads the store itself where it can): this one sends the bytes the worker made.
+        const { json, position } = await travelTo(traveler, store, projection, { until: until === undefined ? null : BigInt(until), asOf: asOf ?? null }, { skipInvalid });
         withPosition(reply, position);
-        return sendJsonText(reply, Buffer.from(json.buffer, json.byteOffset, json.byteLength));
+        return sendJsonBytes(reply, json);
       }
       if (minPosition !== undefined) {
         const target = BigInt(minPosition);

@@ -1,0 +1,105 @@
+import fc from 'fast-check';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { CompactIdSet } from '../../src/events/compactIdSet.js';
+import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
+import { replayStore } from '../../src/replay/replayLog.js';
+import { encodeSnapshot } from '../../src/replay/snapshots.js';
+import { createTraveler, travelView } from '../../src/replay/travel.js';
+import type { EventStore, Snapshot, SnapshotStore } from '../../src/stores/eventStore.js';
+import { openMemoryStore } from '../../src/stores/memoryStore.js';
+import { arbitraryHistory } from '../support/arbitraryHistory.js';
+import { openNonUniqueStore } from '../support/nonUniqueStore.js';
+
+// The worker thread starts under tsx here: room for it on a busy machine.
+vi.setConfig({ testTimeout: 120_000 });
+
+const projection = createLifecycleProjection();
+const traveler = createTraveler({ retentionMs: projection.retentionMs });
+afterAll(() => traveler.close());
+
+/** A ladder that keeps every rung it is given (the policy is snapshotLadder's own tests' business). */
+const keepingLadder = (): SnapshotStore & { byPosition: Map<bigint, Snapshot> } => {
+  const byPosition = new Map<bigint, Snapshot>();
+  const sorted = () => [...byPosition.values()].sort((a, b) => (a.position < b.position ? -1 : 1));
+  return {
+    byPosition,
+    async load() {
+      return sorted().pop() ?? null;
+    },
+    async save(s) {
+      byPosition.set(s.position, s);
+    },
+    async rungs() {
+      return sorted().map((s) => ({ position: s.position, at: s.at ?? null }));
+    },
+    async loadAt(_name, position) {
+      return byPosition.get(position) ?? null;
+    },
+  };
+};
+
+/** The rung a following server would have saved after the event at `position`, made by a full replay. */
+const rungAt = async (store: EventStore, position: bigint): Promise<Snapshot> => {
+  const { state } = await replayStore(store, projection, { until: position, noSnapshot: true });
+  let eventId = '';
+  const seen = store.uniqueIds ? undefined : new CompactIdSet();
+  for await (const e of store.readAll({ limit: Number(position) })) {
+    if (e.position > position) break;
+    seen?.add(e.id);
+    eventId = e.id;
+  }
+  return encodeSnapshot(projection, position, eventId, state, seen);
+};
+
+const fullView = async (store: EventStore, target: { until?: bigint; asOf?: string }) =>
+  projection.view((await replayStore(store, projection, { ...target, noSnapshot: true })).state);
+
+const travel = async (store: EventStore, target: { until?: bigint; asOf?: string }) => {
+  const r = await travelView(traveler, store, projection, { until: target.until ?? null, asOf: target.asOf ?? null }, { skipInvalid: false });
+  return { view: JSON.parse(new TextDecoder().decode(r.json)) as unknown, startedAfter: r.startedAfter };
+};
+
+describe('time travel from a rung plus the gap, on the traveler thread', () => {
+  it.each([
+    ['unique ids (sqlite, PostgreSQL, memory)', () => openMemoryStore()],
+    ['ids that may repeat (EventStoreDB): the rung carries the ids seen', openNonUniqueStore],
+  ])('property, %s: the view at any position or time equals a full replay to it, whichever rungs the ladder holds (a damaged one is skipped)', async (_kind, open) => {
+    await fc.assert(
+      fc.asyncProperty(
+        arbitraryHistory({ maxLength: 60 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 5 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 4 }),
+        fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
+        async (history, rungShares, targetShares, damagedShare) => {
+          const base = open();
+          const ladder = keepingLadder();
+          const store: EventStore = { ...base, snapshots: ladder };
+          await store.appendBatch(history);
+          const head = (await store.head()) ?? 0n;
+          if (head === 0n) return;
+          const at = (share: number) => 1n + BigInt(Math.floor(share * Number(head - 1n)));
+          for (const share of rungShares) await ladder.save(await rungAt(store, at(share)));
+          if (damagedShare !== undefined) {
+            // A rung whose checksum no longer matches its body: never trusted.
+            const good = await rungAt(store, at(damagedShare));
+            await ladder.save({ ...good, payload: good.payload.replace('"position"', '"position" ') });
+          }
+          for (const share of targetShares) {
+            const until = at(share);
+            const got = await travel(store, { until });
+            expect(got.view).toEqual(await fullView(store, { until }));
+            // It started from the nearest intact rung at or below the target.
+            const usable = [...ladder.byPosition.keys()].filter((p) => p <= until && (damagedShare === undefined || p !== at(damagedShare) || rungShares.some((s) => at(s) === p)));
+            if (damagedShare === undefined) expect(got.startedAfter).toBe(usable.sort((a, b) => (a < b ? -1 : 1)).pop() ?? null);
+          }
+          // By time: the log up to the first later event, from a rung known to be before it.
+          const events = history.map((e) => e.metadata.at).sort();
+          const asOf = events[Math.floor(events.length / 2)]!;
+          expect((await travel(store, { asOf })).view).toEqual(await fullView(store, { asOf }));
+          await store.close();
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
