@@ -38,19 +38,21 @@ export interface LadderCell {
 }
 
 /**
- * The size of the cell holding a position `behind` events behind the newest: `minGap` within
- * `density·minGap` of the head, doubling with each doubling of the distance, never over `cap`.
- * Every size is a power-of-two multiple of minGap and cells are aligned to their size, so cells
- * nest: when the head moves on (or the cap grows), two cells merge into one, never overlap.
+ * The cell holding `position` when the newest rung is at `newest`: the largest aligned cell (of
+ * `minGap·2^l` positions, never over `cap`) that lies wholly at least `density·minGap·2^(l-1)`
+ * behind the newest, else the `minGap` cell. So within `density·minGap` of the head cells are
+ * `minGap` wide, and they double with each doubling of the distance, up to the cap. Sizes are
+ * power-of-two multiples of minGap and cells are aligned to their size, so the cells partition the
+ * log, and as the head moves on (or the cap grows) two cells merge into one, never overlap.
  */
-const cellSize = (behind: bigint, minGap: number, shape: Pick<LadderShape, 'density' | 'cap'>): bigint => {
-  const band = minGap * shape.density;
-  const level = Number(behind) < band ? 0 : Math.floor(Math.log2(Number(behind) / band)) + 1;
-  return BigInt(Math.min(minGap * 2 ** level, shape.cap));
-};
-
-const cellOf = (position: bigint, newest: bigint, minGap: number, shape: LadderShape): LadderCell => {
-  const size = cellSize(newest - position, minGap, shape);
+const cellOf = (position: bigint, newest: bigint, minGap: number, shape: Pick<LadderShape, 'density' | 'cap'>): LadderCell => {
+  const band = BigInt(minGap * shape.density);
+  for (let level = Math.round(Math.log2(shape.cap / minGap)); level >= 1; level--) {
+    const size = BigInt(minGap * 2 ** level);
+    const start = (position / size) * size;
+    if (newest - (start + size - 1n) >= band * 2n ** BigInt(level - 1)) return { start, size };
+  }
+  const size = BigInt(minGap);
   return { start: (position / size) * size, size };
 };
 
@@ -76,12 +78,13 @@ export const ladderShape = (newest: bigint, bytes: number, policy: LadderPolicy 
   // Start where a uniform ladder alone would fit: the loop then takes a step or two, not thousands.
   const first = Math.max(0, Math.floor(Math.log2(span / (most * policy.minGap))));
   for (let density = policy.density; density >= 1; density /= 2) {
-    for (let k = first; policy.minGap * 2 ** k <= 2 * span; k++) {
+    for (let k = first; k === first || policy.minGap * 2 ** k <= 2 * span; k++) {
       const shape = { density, cap: policy.minGap * 2 ** k, most };
-      if (ladderCells(newest, shape, policy, most).length <= most) return shape;
+      // Room for the newest rung beside the oldest of its own cell.
+      if (ladderCells(newest, shape, policy, most).length < most) return shape;
     }
   }
-  return { density: 1, cap: policy.minGap * 2 ** Math.ceil(Math.log2(2 * span / policy.minGap)), most };
+  return { density: 1, cap: policy.minGap * 2 ** Math.max(0, Math.ceil(Math.log2((2 * span) / policy.minGap))), most };
 };
 
 const ascending = (a: RungSize, b: RungSize) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0);
