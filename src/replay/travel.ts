@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import type { EventStore, Snapshot, StoredEvent } from '../stores/eventStore.js';
+import type { EventStore, Snapshot } from '../stores/eventStore.js';
 import { paced, sharedFoldLane, type FoldLane } from './foldLane.js';
 import type { FoldTarget } from './nearestSnapshot.js';
 import { outsideOf, peekEventId, snapshotMatchesLog, type SnapshotProjection } from './snapshots.js';
