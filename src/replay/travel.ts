@@ -192,6 +192,15 @@ export interface TravelResult {
   startedAfter: bigint | null;
 }
 
+/** A fold of `projection` (named for its snapshots) to `target`, answered as view bytes. */
+export type Travel = (
+  traveler: Traveler,
+  store: EventStore,
+  projection: Pick<SnapshotProjection<unknown>, 'name'>,
+  target: FoldTarget,
+  options: { skipInvalid: boolean; lane?: FoldLane },
+) => Promise<TravelResult>;
+
 /**
  * The projection's view at a past point of the log (`until` and/or `asOf`, as `replay`), folded on
  * the traveler's thread from the nearest rung at or below it plus the gap: this thread reads the
@@ -199,13 +208,7 @@ export interface TravelResult {
  * serializing the view happen on the worker. A rung the log no longer matches, or the worker
  * refuses, is skipped for the next one down; the last resort is the start of the log.
  */
-export const travelView = async (
-  traveler: Traveler,
-  store: EventStore,
-  projection: Pick<SnapshotProjection<unknown>, 'name'>,
-  target: FoldTarget,
-  options: { skipInvalid: boolean; lane?: FoldLane },
-): Promise<TravelResult> => {
+export const travelView: Travel = async (traveler, store, projection, target, options) => {
   const lane = options.lane ?? sharedFoldLane;
   await lane.pace();
   const { rungs, stopAt } = await candidates(store, projection.name, target);
@@ -240,13 +243,7 @@ export const travelView = async (
  * file, PostgreSQL), the worker reads the store, picks and decodes the rung, folds and serializes,
  * and this thread only receives the bytes; otherwise (memory) this thread reads a page per turn.
  */
-export const travelTo = (
-  traveler: Traveler,
-  store: EventStore,
-  projection: Pick<SnapshotProjection<unknown>, 'name'>,
-  target: FoldTarget,
-  options: { skipInvalid: boolean; lane?: FoldLane },
-): Promise<TravelResult> => {
+export const travelTo: Travel = (traveler, store, projection, target, options) => {
   const url = store.readerUrl?.();
   return url !== undefined && traveler.travel !== undefined
     ? traveler.travel(url, target, options.skipInvalid)
