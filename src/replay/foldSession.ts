@@ -17,10 +17,19 @@ export interface FoldSession {
   /** Waits until everything posted is folded: 'unusable' when the rung was refused, 'stopped' past the target. */
   settle(): Promise<PushOutcome>;
   /** The view of the state reached, as JSON bytes; ends the session. */
-  view(): Promise<{ json: Uint8Array; position: string | null }>;
+  view(): Promise<ViewBytes>;
   /** A snapshot of the state after the last event posted (null before any); the session goes on. */
   snapshot(): Promise<Snapshot | null>;
   close(): void;
+}
+
+/** The view a fold reached, as JSON bytes, and what the fold did (for its span and metrics). */
+export interface ViewBytes {
+  json: Uint8Array;
+  position: string | null;
+  processed: number;
+  stoppedEarly: boolean;
+  lastPosition: string | null;
 }
 
 export interface FoldSessionOptions {
@@ -114,7 +123,13 @@ export const openLocalSession = (projection: LifecycleProjection, o: FoldSession
       if (refused) throw new Error('the snapshot the fold started from was refused');
       const result = await finish();
       const view = projection.view(result.state);
-      return { json: new TextEncoder().encode(JSON.stringify(view)), position: view.position };
+      return {
+        json: new TextEncoder().encode(JSON.stringify(view)),
+        position: view.position,
+        processed: result.processed,
+        stoppedEarly: result.stoppedEarly || stopped,
+        lastPosition: result.lastPosition?.toString() ?? null,
+      };
     },
     async snapshot() {
       if (refused) throw new Error('the snapshot the fold started from was refused');

@@ -7,7 +7,9 @@ import { startWorker } from '../stores/startWorker.js';
 import { pagesUpTo } from './timeTravel.js';
 import type { FromTravel, ToTravel, TravelWorkerOptions } from './travelProtocol.js';
 import { fromWireError } from './wireError.js';
-import type { FoldSession, FoldSessionOptions, PushOutcome } from './foldSession.js';
+import type { FoldSession, FoldSessionOptions, PushOutcome, ViewBytes } from './foldSession.js';
+import { tracedReplay } from './tracedReplay.js';
+import { storeKind } from '../telemetry/traced.js';
 
 /** Events per message to the worker, and messages the worker may have yet to fold before the reader waits. */
 const PAGE = 1024;
@@ -115,8 +117,8 @@ export const createTraveler = (options: TravelWorkerOptions): Traveler => {
       },
       settle,
       async view() {
-        const m = await ask('view');
-        return { json: m.json, position: m.position };
+        const { kind: _k, id: _i, gen: _g, startedAfter: _s, ...bytes } = await ask('view');
+        return bytes;
       },
       async snapshot() {
         return (await ask('snapshot')).snapshot;
@@ -137,7 +139,7 @@ export const createTraveler = (options: TravelWorkerOptions): Traveler => {
       for (;;) {
         const m = box.replies.shift();
         if (m?.kind === 'error') throw fromWireError(m.error);
-        if (m?.kind === 'view') return { json: m.json, position: m.position, startedAfter: m.startedAfter === null ? null : BigInt(m.startedAfter) };
+        if (m?.kind === 'view') return travelResult(m, m.startedAfter === null ? null : BigInt(m.startedAfter));
         if (box.failure !== null) throw box.failure;
         await new Promise<void>((resolve) => (box.wake = resolve));
       }
@@ -190,7 +192,20 @@ export interface TravelResult {
   position: string | null;
   /** Position of the rung the fold started after (null: from the start of the log). */
   startedAfter: bigint | null;
+  /** Events folded after the rung, whether `until`/`asOf` cut the log short, the last one folded. */
+  processed: number;
+  stoppedEarly: boolean;
+  lastPosition: bigint | null;
 }
+
+const travelResult = (v: ViewBytes, startedAfter: bigint | null): TravelResult => ({
+  json: v.json,
+  position: v.position,
+  startedAfter,
+  processed: v.processed,
+  stoppedEarly: v.stoppedEarly,
+  lastPosition: v.lastPosition === null ? null : BigInt(v.lastPosition),
+});
 
 /** A fold of `projection` (named for its snapshots) to `target`, answered as view bytes. */
 export type Travel = (
@@ -230,7 +245,7 @@ export const travelView: Travel = async (traveler, store, projection, target, op
       }
       if (outcome === 'ok') outcome = await session.settle();
       if (outcome === 'unusable') continue;
-      return { ...(await session.view()), startedAfter: rung?.position ?? null };
+      return travelResult(await session.view(), rung?.position ?? null);
     } finally {
       session.close();
     }
@@ -243,9 +258,13 @@ export const travelView: Travel = async (traveler, store, projection, target, op
  * file, PostgreSQL), the worker reads the store, picks and decodes the rung, folds and serializes,
  * and this thread only receives the bytes; otherwise (memory) this thread reads a page per turn.
  */
-export const travelTo: Travel = (traveler, store, projection, target, options) => {
+export const travelTo: Travel = async (traveler, store, projection, target, options) => {
   const url = store.readerUrl?.();
-  return url !== undefined && traveler.travel !== undefined
-    ? traveler.travel(url, target, options.skipInvalid)
-    : travelView(traveler, store, projection, target, options);
+  // In a `rollcall.replay` span, as every replay (the state stays on the worker: none here).
+  const { state: _state, ...result } = await tracedReplay(storeKind(store.url), async (span) => {
+    const r = url !== undefined && traveler.travel !== undefined ? await traveler.travel(url, target, options.skipInvalid) : await travelView(traveler, store, projection, target, options);
+    if (r.startedAfter !== null) span.setAttribute('rollcall.snapshot.position', Number(r.startedAfter));
+    return { ...r, state: null };
+  });
+  return result;
 };

@@ -1,4 +1,5 @@
 import type { Snapshot, StoredEvent } from '../stores/eventStore.js';
+import type { ViewBytes } from './foldSession.js';
 import type { WireError } from './wireError.js';
 
 /** What the time-travel worker is started with: the projection's retention window. */
@@ -37,6 +38,6 @@ export type FromTravel =
   | { kind: 'loaded'; id: number; gen: number }
   | { kind: 'unusable'; id: number; gen: number; reason: string }
   | { kind: 'ack'; id: number; gen: number; stopped: boolean }
-  | { kind: 'view'; id: number; gen: number; json: Uint8Array; position: string | null; startedAfter: string | null }
+  | ({ kind: 'view'; id: number; gen: number; startedAfter: string | null } & ViewBytes)
   | { kind: 'snapshot'; id: number; gen: number; snapshot: Snapshot | null }
   | { kind: 'error'; id: number; gen: number; error: WireError };

@@ -39,7 +39,7 @@ port.on('message', (m: ToTravel) => {
       try {
         const target = { until: m.until === null ? null : BigInt(m.until), asOf: m.asOf };
         const r = await travelView(local, store, projection, target, { skipInvalid: m.skipInvalid, lane: unpaced });
-        return { kind: 'view', id: m.id, gen: 0, json: r.json, position: r.position, startedAfter: r.startedAfter?.toString() ?? null } as const;
+        return { ...r, kind: 'view', id: m.id, gen: 0, lastPosition: r.lastPosition?.toString() ?? null, startedAfter: r.startedAfter?.toString() ?? null } as const;
       } finally {
         await store.close();
       }
