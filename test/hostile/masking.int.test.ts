@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cli, ndjsonFile, runBuilt } from '../support/cli.js';
-import { findPostgres, type TestPostgres } from '../support/postgres.js';
+import { postgresForTests } from '../support/postgres.js';
 
 // No password reaches any output: success lines, errors, demo, ROLLCALL_STORE. The local server
 // trusts 127.0.0.1, so a URL with a password still connects and the success paths are exercised.
@@ -18,21 +18,10 @@ const noSecret = (r: { stdout: string; stderr: string }) => {
   expect(r.stderr).not.toContain('s3cret');
 };
 
-let pg: TestPostgres | null;
-const drops: Array<() => Promise<void>> = [];
-beforeAll(async () => {
-  pg = await findPostgres();
-}, 60_000);
-afterAll(async () => {
-  for (const d of drops) await d();
-}, 120_000);
+const { server: pg, freshDatabase } = await postgresForTests('all');
 
 /** A fresh database's URL with the password put in by `form`. */
-const database = async (form: (u: URL) => string) => {
-  const db = await pg!.createDatabase();
-  drops.push(db.drop);
-  return form(new URL(db.url));
-};
+const database = async (form: (u: URL) => string) => form(new URL(await freshDatabase()));
 
 const forms: Array<[string, (u: URL) => string]> = [
   ['user:password@', (u) => `postgres://${u.username || 'postgres'}:${SECRET}@${u.host}${u.pathname}`],

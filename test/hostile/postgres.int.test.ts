@@ -1,10 +1,10 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { appendEvents } from '../../src/ingest/appendEvents.js';
 import { openPostgresStore } from '../../src/stores/postgresStore.js';
 import { cli, ndjsonFile } from '../support/cli.js';
-import { findPostgres, type TestPostgres } from '../support/postgres.js';
 import { heartbeats as events } from '../support/events.js';
+import { postgresForTests } from '../support/postgres.js';
 import { waitFor } from '../support/waitFor.js';
 
 // What PostgreSQL itself would refuse (NUL, lone surrogates in jsonb; absurd nesting) is refused at
@@ -14,20 +14,7 @@ const at = '2026-11-20T10:00:00.000Z';
 const heartbeats = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'AgentHeartbeat', data: { agentId: `a${i % 9}` }, metadata: { at } }));
 const deepJson = (n: number): string => `${'{"d":'.repeat(n)}"x"${'}'.repeat(n)}`;
 
-let server: TestPostgres | null;
-const drops: Array<() => Promise<void>> = [];
-beforeAll(async () => {
-  server = await findPostgres();
-}, 60_000);
-afterAll(async () => {
-  for (const d of drops) await d();
-}, 120_000);
-
-const freshDatabase = async () => {
-  const db = await server!.createDatabase();
-  drops.push(db.drop);
-  return db.url;
-};
+const { server, freshDatabase } = await postgresForTests('all');
 
 const countRows = async (url: string): Promise<number> => {
   const client = new pg.Client({ connectionString: url });

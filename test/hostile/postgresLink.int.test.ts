@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { finished, ndjsonFile, spawnBuilt } from '../support/cli.js';
-import { findPostgres, type TestPostgres } from '../support/postgres.js';
+import { postgresForTests } from '../support/postgres.js';
 import { startServe } from '../support/serveProcess.js';
 import { startProxy } from '../support/tcpProxy.js';
 import { waitFor } from '../support/waitFor.js';
@@ -13,20 +13,7 @@ const APPEND_LOCK = '8245928655518264428'; // 0x726f6c6c63616c6c, the default lo
 const at = '2026-11-20T10:00:00.000Z';
 const line = (agentId: string) => JSON.stringify({ type: 'AgentHeartbeat', data: { agentId }, metadata: { at } });
 
-let server: TestPostgres | null;
-const drops: Array<() => Promise<void>> = [];
-beforeAll(async () => {
-  server = await findPostgres();
-}, 60_000);
-afterAll(async () => {
-  for (const d of drops) await d();
-}, 120_000);
-
-const freshDatabase = async () => {
-  const db = await server!.createDatabase();
-  drops.push(db.drop);
-  return db.url;
-};
+const { server, freshDatabase } = await postgresForTests('all');
 
 const session = async (url: string) => {
   const c = new pg.Client({ connectionString: url });

@@ -1,35 +1,26 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openRollcall } from '../../src/live/openRollcall.js';
 import type { Change, Rollcall } from '../../src/live/types.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { openPostgresStore, type PostgresStoreOptions } from '../../src/stores/postgresStore.js';
 import { heartbeats } from '../support/events.js';
 import { agent } from '../support/lifecycle.js';
-import { findPostgres } from '../support/postgres.js';
+import { postgresForTests } from '../support/postgres.js';
 import { startProxy } from '../support/tcpProxy.js';
 import { waitFor } from '../support/waitFor.js';
 
-const server = await findPostgres();
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
-});
+const { server, freshDatabase, cleanup } = await postgresForTests('each');
 /** A window of time to measure over (CPU while idle), not a wait for anything. */
 const measureFor = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-const freshDatabase = async (): Promise<string> => {
-  const db = await server!.createDatabase();
-  cleanups.push(db.drop);
-  return db.url;
-};
 const open = async (url: string, options: Partial<PostgresStoreOptions> = {}): Promise<EventStore> => {
   const store = await openPostgresStore({ url, ...options });
-  cleanups.push(() => store.close());
+  cleanup(() => store.close());
   return store;
 };
 const live = (store: EventStore): Rollcall => {
   const r = openRollcall({ store });
-  cleanups.push(() => r.close());
+  cleanup(() => r.close());
   return r;
 };
 const until = (what: string, ok: () => boolean, timeoutMs = 30_000) => waitFor(what, ok, { timeoutMs });
@@ -99,7 +90,7 @@ if (!server) {
     it('reports the store unavailable while PostgreSQL is unreachable, even when idle, and resumes when it returns', async () => {
       const url = await freshDatabase();
       const link = await startProxy(new URL(url));
-      cleanups.push(link.close);
+      cleanup(link.close);
       const writer = await open(url);
       await writer.appendBatch(fleet(3));
       const reader = await open(link.url(url), { connectTimeoutMs: 300, pollIntervalMs: 50, reconnectWindowMs: 2_000 });

@@ -1,32 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StartedServer } from '../../src/serve/startServer.js';
 import { openPostgresStore } from '../../src/stores/postgresStore.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
-import { findPostgres } from '../support/postgres.js';
+import { postgresForTests } from '../support/postgres.js';
 import { startProxy } from '../support/tcpProxy.js';
 import { canonical, fleet, getJson, postEvents, serve } from './harness.js';
 
 // Real servers and clients on a shared machine: room beyond vitest's 5 s default.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
-const pg = await findPostgres();
-const cleanup: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const f of cleanup.reverse()) await f().catch(() => undefined);
-});
+const { server: pg, freshDatabase, cleanup } = await postgresForTests('all');
 
 describe.skipIf(pg === null)('serve on PostgreSQL', () => {
   let url: string;
   beforeAll(async () => {
-    const db = await pg!.createDatabase();
-    cleanup.push(db.drop);
-    url = db.url;
+    url = await freshDatabase();
   });
 
   const replica = async (storeUrl: string, options: Parameters<typeof serve>[1] = {}): Promise<{ store: EventStore; server: StartedServer }> => {
     const store = await openPostgresStore({ url: storeUrl });
     const server = await serve(store, options);
-    cleanup.push(() => store.close(), () => server.close());
+    cleanup(() => store.close());
+    cleanup(() => server.close());
     return { store, server };
   };
 
@@ -52,7 +47,7 @@ describe.skipIf(pg === null)('serve on PostgreSQL', () => {
 
   it('/readyz is 503 store-unavailable while PostgreSQL is unreachable and ready again when it returns', async () => {
     const proxy = await startProxy(new URL(url));
-    cleanup.push(proxy.close);
+    cleanup(proxy.close);
     const { server } = await replica(proxy.url(url));
     const ready = async (want: number, timeoutMs = 30_000) => {
       const deadline = Date.now() + timeoutMs;

@@ -1,5 +1,5 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { findPostgres } from '../support/postgres.js';
+import { describe, expect, it } from 'vitest';
+import { postgresForTests } from '../support/postgres.js';
 import { runReplicas } from '../support/serveReplicas.js';
 
 /*
@@ -10,21 +10,16 @@ import { runReplicas } from '../support/serveReplicas.js';
  * 30 s, which bench/replicas.ts measures and reports).
  */
 
-const server = await findPostgres();
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
-});
+const { server, freshDatabase } = await postgresForTests('all');
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 
 describe.skipIf(server === null)('serve replicas on one PostgreSQL store', () => {
   it('every replica reaches the same /v1/projection at the writer’s last position', async () => {
-    const db = await server!.createDatabase();
-    cleanups.push(db.drop);
+    const url = await freshDatabase();
     const rate = env('ROLLCALL_REPLICAS_RATE', 2_000);
     const seconds = env('ROLLCALL_REPLICAS_SECONDS', 10);
-    const result = await runReplicas({ url: db.url, replicas: env('ROLLCALL_REPLICAS_N', 3), rate, seconds });
+    const result = await runReplicas({ url, replicas: env('ROLLCALL_REPLICAS_N', 3), rate, seconds });
     console.log(
       `replicas: ${result.projections.length} × serve, writer ${Math.round(result.sustainedRate)} events/s (target ${rate}) for ${result.writerSeconds.toFixed(1)} s; ` +
         `lag p50/p99 ${result.lag.map((l) => `${l.p50.toFixed(0)}/${l.p99.toFixed(0)}`).join(', ')} ms (in-process follower ${result.directLag.p50.toFixed(0)}/${result.directLag.p99.toFixed(0)} ms); ` +

@@ -1,12 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { generateHistory } from '../../src/generate/generateHistory.js';
 import { openPostgresStore } from '../../src/stores/postgresStore.js';
 import { cli, tempDir } from '../support/cli.js';
-import { findPostgres } from '../support/postgres.js';
+import { postgresForTests } from '../support/postgres.js';
 import { collect } from './conformance.js';
 
 /*
@@ -22,22 +22,17 @@ const step = (name: string, cutoff: number): string => {
   return sql.replace(/:cutoff\b/g, String(cutoff));
 };
 
-const server = await findPostgres();
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
-});
+const { server, freshDatabase, cleanup } = await postgresForTests('all');
 
 describe.skipIf(server === null)('archiving old PostgreSQL events (docs/scaling.md)', () => {
   it('export and strip below the snapshot: the snapshot and every later replay stay valid, ids stay unique, a full replay fails loudly', async () => {
     expect([...steps.keys()]).toEqual(['check', 'export', 'strip']);
-    const db = await server!.createDatabase();
-    cleanups.push(db.drop);
+    const db = { url: await freshDatabase() };
     const events = [...generateHistory({ agents: 40, events: 3500, seed: 'archive' })] as unknown as LifecycleEvent[];
     const head = events.slice(0, 3000);
     const tail = events.slice(3000);
     const store = await openPostgresStore({ url: db.url });
-    cleanups.push(() => store.close());
+    cleanup(() => store.close());
     await store.appendBatch(head);
     const cutoff = 2000;
 
@@ -48,7 +43,7 @@ describe.skipIf(server === null)('archiving old PostgreSQL events (docs/scaling.
 
     const admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
-    cleanups.push(() => admin.end());
+    cleanup(() => admin.end());
     const check = await admin.query<{ name: string; position: string; covers_cutoff: boolean }>(step('check', cutoff));
     expect(check.rows.length).toBeGreaterThan(0);
     expect(check.rows.every((r) => r.covers_cutoff)).toBe(true);
@@ -75,8 +70,7 @@ describe.skipIf(server === null)('archiving old PostgreSQL events (docs/scaling.
     // New events keep coming; a replay from the snapshot equals a full replay of the same log in
     // a store that was never archived.
     await store.appendBatch(tail);
-    const control = await server!.createDatabase();
-    cleanups.push(control.drop);
+    const control = { url: await freshDatabase() };
     const controlStore = await openPostgresStore({ url: control.url });
     await controlStore.appendBatch(head);
     await controlStore.appendBatch(tail);

@@ -1,12 +1,12 @@
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { EventStore, StoredEvent } from '../../src/stores/eventStore.js';
 import { openPostgresStore, type PostgresStoreOptions } from '../../src/stores/postgresStore.js';
 import { openStore } from '../../src/stores/openStore.js';
 import { heartbeats } from '../support/events.js';
 import { canStartPgCluster, startPgCluster, type PgCluster } from '../support/pgCluster.js';
-import { findPostgres } from '../support/postgres.js';
+import { postgresForTests } from '../support/postgres.js';
 import { waitFor } from '../support/waitFor.js';
 import { collect, describeEventStoreConformance } from './conformance.js';
 
@@ -15,18 +15,13 @@ import { collect, describeEventStoreConformance } from './conformance.js';
  * a schema of its own, and followers reading from a streaming hot standby.
  */
 
-const server = await findPostgres();
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
-});
+const { server, freshDatabase, cleanup } = await postgresForTests('each');
 
 const withQuery = (url: string, query: string): string => `${url}${url.includes('?') ? '&' : '?'}${query}`;
 
 const open = async (url: string, options: Partial<PostgresStoreOptions> = {}): Promise<EventStore> => {
   const store = await openPostgresStore({ url, pollIntervalMs: 20, ...options });
-  cleanups.push(() => store.close());
+  cleanup(() => store.close());
   return store;
 };
 
@@ -53,12 +48,6 @@ if (!server) {
     it('needs a server', () => undefined);
   });
 } else {
-  const freshDatabase = async (): Promise<string> => {
-    const db = await server.createDatabase();
-    cleanups.push(db.drop);
-    return db.url;
-  };
-
   // The whole contract again, on a second database, in a schema that is not the default.
   describeEventStoreConformance(
     'postgres (?schema=rollcall_alt)',
@@ -85,7 +74,7 @@ if (!server) {
       const url = await freshDatabase();
       const a = await open(withQuery(url, 'schema=fleet_a'));
       const b = await openStore(withQuery(url, 'schema=fleet_b'));
-      cleanups.push(() => b.close());
+      cleanup(() => b.close());
       await a.appendBatch(heartbeats(5, { prefix: 'a' }));
       await b.appendBatch(heartbeats(3, { prefix: 'b' }));
       expect(await a.head()).toBe(5n);
@@ -139,7 +128,7 @@ if (!server) {
       await store.appendBatch(heartbeats(3));
       const blocker = new pg.Client({ connectionString: url });
       await blocker.connect();
-      cleanups.push(() => blocker.end());
+      cleanup(() => blocker.end());
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE rollcall_head IN ACCESS EXCLUSIVE MODE');
       const started = Date.now();

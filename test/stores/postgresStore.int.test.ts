@@ -1,31 +1,20 @@
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { groupCommitFor } from '../../src/ingest/groupCommit.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { openPostgresStore, postgresSchemaVersion, type PostgresStoreOptions } from '../../src/stores/postgresStore.js';
 import { heartbeats, makeEvent } from '../support/events.js';
-import { findPostgres } from '../support/postgres.js';
+import { postgresForTests } from '../support/postgres.js';
 import { startProxy } from '../support/tcpProxy.js';
 import { waitFor } from '../support/waitFor.js';
 import { collect, describeEventStoreConformance } from './conformance.js';
 
-const server = await findPostgres();
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
-});
-
-const freshDatabase = async (): Promise<string> => {
-  const db = await server!.createDatabase();
-  cleanups.push(db.drop);
-  return db.url;
-};
+const { server, freshDatabase, cleanup } = await postgresForTests('each');
 
 const open = async (url: string, options: Partial<PostgresStoreOptions> = {}): Promise<EventStore> => {
   const store = await openPostgresStore({ url, pollIntervalMs: 20, ...options });
-  cleanups.push(() => store.close());
+  cleanup(() => store.close());
   return store;
 };
 
@@ -224,7 +213,7 @@ if (!server) {
       const readerPool = new pg.Pool({ connectionString: url, max: 1 });
       // Dropping the database at cleanup terminates idle connections: not a test failure.
       for (const p of [...pools, readerPool]) p.on('error', () => undefined);
-      cleanups.push(async () => {
+      cleanup(async () => {
         await Promise.all([...pools, readerPool].map((p) => p.end()));
       });
       const { problems } = await followWhileWriting({
@@ -311,7 +300,7 @@ if (!server) {
     it('a live subscription rides out the server being unreachable, and still sees every event once', async () => {
       const url = await freshDatabase();
       const link = await startProxy(new URL(url));
-      cleanups.push(link.close);
+      cleanup(link.close);
       const writer = await open(url);
       const reader = await open(link.url(url), { pollIntervalMs: 10, connectTimeoutMs: 300 });
       const first = heartbeats(3);

@@ -1,17 +1,13 @@
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventStore, Snapshot } from '../../src/stores/eventStore.js';
 import { openPostgresStore } from '../../src/stores/postgresStore.js';
 import { DEFAULT_LADDER } from '../../src/stores/snapshotLadder.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { tempDir } from '../support/cli.js';
-import { findPostgres } from '../support/postgres.js';
+import { postgresForTests } from '../support/postgres.js';
 
-const server = await findPostgres();
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
-});
+const { server, freshDatabase, cleanup } = await postgresForTests('all');
 
 const snap = (position: number, at: string | null = `2026-12-01T00:00:${String(position % 60).padStart(2, '0')}.000Z`): Snapshot => ({
   name: 'lifecycle',
@@ -25,18 +21,14 @@ const stores: Array<[string, () => Promise<EventStore> | EventStore]> = [['sqlit
 if (server !== null) {
   stores.push([
     'postgres',
-    async () => {
-      const db = await server.createDatabase();
-      cleanups.push(db.drop);
-      return openPostgresStore({ url: db.url });
-    },
+    async () => openPostgresStore({ url: await freshDatabase() }),
   ]);
 }
 
 describe.each(stores)('%s: a ladder of snapshots', (_kind, open) => {
   it('keeps a rung per save within the ladder policy; load is the newest, loadAt any rung, each with its time', async () => {
     const store = await open();
-    cleanups.push(() => store.close());
+    cleanup(() => store.close());
     const snapshots = store.snapshots!;
     expect(await snapshots.load('lifecycle')).toBeNull();
     for (let p = 10_000; p <= 400_000; p += 10_000) await snapshots.save(snap(p));
@@ -60,7 +52,7 @@ describe.each(stores)('%s: a ladder of snapshots', (_kind, open) => {
 
   it('a snapshot without a time is a rung that time travel by time will not pick (its at is null)', async () => {
     const store = await open();
-    cleanups.push(() => store.close());
+    cleanup(() => store.close());
     await store.snapshots!.save(snap(7, null));
     expect(await store.snapshots!.rungs!('lifecycle')).toEqual([{ position: 7n, at: null }]);
     expect((await store.snapshots!.load('lifecycle'))!.position).toBe(7n);

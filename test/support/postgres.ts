@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import pg from 'pg';
+import { afterAll, afterEach } from 'vitest';
 
 /** A reachable PostgreSQL server for integration tests. */
 export interface TestPostgres {
@@ -96,3 +97,36 @@ export const findPostgres = (): Promise<TestPostgres | null> =>
       },
     };
   })());
+
+export interface PostgresForTests {
+  /** The server, or null when there is none (the file's tests skip; with CI=true findPostgres throws). */
+  server: TestPostgres | null;
+  /** A fresh, empty database's URL, dropped at the cleanup. */
+  freshDatabase(): Promise<string>;
+  /** Something to undo at the same cleanup (a store or client to close), before older entries. */
+  cleanup(undo: () => Promise<unknown>): void;
+}
+
+/**
+ * The setup every PostgreSQL test file shares: the server ({@link findPostgres}), fresh databases,
+ * and one cleanup list undone newest first, errors ignored (a dropped database ends its
+ * connections), after each test (`'each'`) or after the file (`'all'`). Call it at the top of the
+ * file: `const { server, freshDatabase, cleanup } = await postgresForTests('each');`.
+ */
+export const postgresForTests = async (when: 'each' | 'all'): Promise<PostgresForTests> => {
+  const server = await findPostgres();
+  const undo: Array<() => Promise<unknown>> = [];
+  (when === 'each' ? afterEach : afterAll)(async () => {
+    while (undo.length) await undo.pop()!().catch(() => undefined);
+  }, 120_000);
+  return {
+    server,
+    async freshDatabase() {
+      if (server === null) throw new Error('no PostgreSQL server (the test should have been skipped)');
+      const db = await server.createDatabase();
+      undo.push(db.drop);
+      return db.url;
+    },
+    cleanup: (f) => void undo.push(f),
+  };
+};
