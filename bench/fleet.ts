@@ -9,7 +9,6 @@
 //
 //   node --import tsx bench/fleet.ts [--events 1000000] [--agents 10000] [--seconds 10]
 //                                    [--writers 32] [--readers 8] [--stores sqlite,postgres]
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -24,6 +23,7 @@ import { generateHistory } from '../src/generate/generateHistory.js';
 import type { EventStore } from '../src/stores/eventStore.js';
 import { openPostgresStore } from '../src/stores/postgresStore.js';
 import { openSqliteStore } from '../src/stores/sqliteStore.js';
+import { startServe } from './serveProcess.js';
 import { throwawayDatabase } from './throwawayDatabase.js';
 
 const { values: flags } = parseArgs({
@@ -59,35 +59,6 @@ const seed = async (store: EventStore) => {
     }
   }
   if (batch.length) await store.appendBatch(batch);
-};
-
-const startServe = async (storeUrl: string): Promise<{ url: string; child: ChildProcess }> => {
-  // BENCH_SERVE_CLI: another build's dist/cli/main.js, to compare two versions back to back.
-  const main = process.env['BENCH_SERVE_CLI'] ?? join(import.meta.dirname, '../dist/cli/main.js');
-  // BENCH_SERVE_NODE_OPTIONS: extra node flags for the served process (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it).
-  const nodeFlags = (process.env['BENCH_SERVE_NODE_OPTIONS'] ?? '').split(' ').filter((f) => f !== '');
-  const child = spawn(process.execPath, [...nodeFlags, main, 'serve', '--port', '0', '--log-level', 'warn', '--store', storeUrl], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = / on (http:\/\/[^\s,]+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-  // Ready once caught up with the seeded log (a 1M-event catch-up takes seconds).
-  for (;;) {
-    const res = await fetch(`${url}/readyz`);
-    if (res.status === 200) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { url, child };
-};
-
-const stopServe = async (child: ChildProcess) => {
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
 };
 
 /** `SECONDS` of a bare loop committing one row per transaction (WAL, synchronous=FULL) on the same disk. */
@@ -240,13 +211,13 @@ const run = async (name: string, open: () => Promise<EventStore>, storeUrl: stri
   await store.close();
   console.log(`\n${name}: seeded ${fmt(EVENTS)} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const bareRate = await bare();
-  const { url, child } = await startServe(storeUrl);
+  const { url, stop } = await startServe(storeUrl);
   try {
     const idle = await readers(url);
     const [busy, w] = await Promise.all([readers(url), writeLoad(url, SECONDS * 1000)]);
     report(name, bareRate, idle, busy, w, startLoad);
   } finally {
-    await stopServe(child);
+    await stop();
   }
 };
 

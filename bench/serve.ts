@@ -1,12 +1,12 @@
 // `rollcall serve` under load: autocannon on GET /v1/pools at a fixed rate while a writer appends
 // through POST /v1/events, beside baselines measured in the same run (GET /healthz, and /v1/pools
 // without writes). Goal: p99 ≤ 10 ms at 2,000 requests/s while following 5,000 events/s.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { generateNdjson } from '../src/generate/generateHistory.js';
+import { startServe } from './serveProcess.js';
 
 const RATE = Number(process.env['BENCH_SERVE_RATE'] ?? 2000);
 const WRITE_RATE = Number(process.env['BENCH_SERVE_WRITE_RATE'] ?? 5000);
@@ -15,17 +15,7 @@ const AGENTS = Number(process.env['BENCH_SERVE_AGENTS'] ?? 1000);
 const SEED_EVENTS = Number(process.env['BENCH_SERVE_EVENTS'] ?? 100_000);
 
 const dir = mkdtempSync(join(tmpdir(), 'rollcall-bench-serve-'));
-const main = join(import.meta.dirname, '../dist/cli/main.js');
-const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--log-level', 'warn', '--store', `sqlite:${join(dir, 'serve.db')}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-const url = await new Promise<string>((resolve, reject) => {
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-    const m = / on (http:\/\/[^\s,]+)/.exec(err);
-    if (m) resolve(m[1]!);
-  });
-  child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-});
+const { url, stop } = await startServe(`sqlite:${join(dir, 'serve.db')}`);
 
 const post = async (ndjson: string) => {
   const res = await fetch(`${url}/v1/events`, { method: 'POST', body: ndjson, headers: { 'content-type': 'application/x-ndjson' } });
@@ -87,6 +77,5 @@ row(`GET /v1/pools while appending ${WRITE_RATE} events/s`, underWrites, `  (wri
 const met = underWrites.latency.p99 <= 10 && underWrites.requests.average >= RATE * 0.95 && sustained >= WRITE_RATE * 0.95;
 console.log(`  → goal p99 ≤ 10 ms at ${RATE} req/s while following ${WRITE_RATE} events/s: ${met ? 'met' : 'NOT met'}`);
 
-child.kill('SIGTERM');
-await new Promise((r) => child.on('exit', r));
+await stop();
 rmSync(dir, { recursive: true, force: true });

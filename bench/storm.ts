@@ -3,7 +3,6 @@
 // audits and TRAVELS `?until` reads run at once, while /healthz is probed back to back. Reports the
 // /healthz latency (max, p99) beside the same probe on the idle server, each resume's time to its
 // first change, and the load. Target: /healthz ≤ 50 ms throughout.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import type { LifecycleEvent } from '../src/events/lifecycleEvents.js';
 import { createLifecycleProjection } from '../src/projections/lifecycleProjection.js';
 import { replayStore } from '../src/replay/replayLog.js';
 import { openStore } from '../src/stores/openStore.js';
+import { startServe } from './serveProcess.js';
 
 const EVENTS = Number(process.env['BENCH_STORM_EVENTS'] ?? 200_000);
 const AGENTS = Number(process.env['BENCH_STORM_AGENTS'] ?? 2_000);
@@ -23,7 +23,6 @@ const TRAVELS = Number(process.env['BENCH_STORM_TRAVELS'] ?? 6);
 
 const dir = mkdtempSync(join(tmpdir(), 'rollcall-bench-storm-'));
 const path = join(dir, 'storm.db');
-const main = join(import.meta.dirname, '../dist/cli/main.js');
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN;
 
 // Seed, then run `replay --store` once per 10k events so the store holds a ladder, as a live server saving snapshots would.
@@ -41,23 +40,9 @@ for (let i = 0; i < events.length; i += 10_000) {
 const head = Number(await store.head());
 await store.close();
 
-const startServe = async () => {
-  const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--log-level', 'warn', '--store', `sqlite:${path}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = / on (http:\/\/[^\s,]+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-  while ((await fetch(`${url}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 100));
-  return { child, url };
-};
-
 // A first server catches up (saving its snapshot); followers would have saved rungs along the way.
-let { child, url } = await startServe();
+let server = await startServe(`sqlite:${path}`);
+let url = server.url;
 const probe = async (until: () => boolean) => {
   const times: number[] = [];
   while (!until()) {
@@ -69,9 +54,9 @@ const probe = async (until: () => boolean) => {
 };
 const idleEnd = performance.now() + 2_000;
 const idle = await probe(() => performance.now() > idleEnd);
-child.kill('SIGTERM');
-await new Promise((r) => child.once('exit', r));
-({ child, url } = await startServe());
+await server.stop();
+server = await startServe(`sqlite:${path}`);
+url = server.url;
 
 let done = false;
 const probing = probe(() => done);
@@ -99,8 +84,7 @@ await Promise.all([...resumes, ...audits, ...travels]);
 const stormMs = performance.now() - started;
 done = true;
 const storm = await probing;
-child.kill('SIGTERM');
-await new Promise((r) => child.once('exit', r));
+await server.stop();
 rmSync(dir, { recursive: true, force: true });
 
 console.log(`\nresume storm on serve (${head} events, sqlite; load ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
