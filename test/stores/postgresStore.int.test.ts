@@ -137,7 +137,7 @@ if (!server) {
       const store = await open(url, { notifyFallbackMs: 60_000, pollIntervalMs: 60_000 });
       const listen = new pg.Client({ connectionString: url });
       await listen.connect();
-      cleanups.push(() => listen.end());
+      cleanup(() => listen.end());
       const notified: string[] = [];
       listen.on('notification', (n) => notified.push(n.payload ?? ''));
       await listen.query('LISTEN rollcall_events');
