@@ -207,6 +207,22 @@ describe('output that cannot be written', () => {
   it.each([
     ['generate | head -1', '$R generate --agents 5 --events 100000 | head -1 > /dev/null; echo "exit=${PIPESTATUS[0]}"'],
     ['replay --json | head -1', 'f=$(mktemp); $R generate --agents 20 --events 3000 > $f; $R replay --json --input $f | head -1 > /dev/null; echo "exit=${PIPESTATUS[1]}"; rm $f'],
+    // Against a store, each reading more than a pipe holds; `watch` would otherwise follow forever.
+    ...(
+      [
+        ['watch --from 0', 'watch --from 0'],
+        ['replay --json --store', 'replay --json'],
+        ['audit', 'audit a1'],
+        ['explain', 'explain pool p1'],
+      ] as const
+    ).map(
+      ([name, command]) =>
+        [
+          `${name} | head -1`,
+          `d=$(mktemp -d); $R generate --agents 20 --events 3000 > $d/g; $R append --store sqlite:$d/s.db $d/g > /dev/null; ` +
+            `$R ${command} --store sqlite:$d/s.db | head -1 > /dev/null; echo "exit=\${PIPESTATUS[0]}"; rm -r $d`,
+        ] as [string, string],
+    ),
   ])('%s: a closed pipe is a normal end, exit 0, nothing on stderr', async (_name, script) => {
     const r = await runShell(script);
     expect(r.stderr).toBe('');

@@ -341,6 +341,28 @@ describe('read-only stores are read, never written (nor anything beside them)', 
     expect(readFileSync(path).equals(bytes)).toBe(true);
   }, 60_000);
 
+  it.each([
+    ['serve', ['serve', '--port', '0']],
+    ['demo', ['demo']],
+  ])('%s on a store in a read-only directory: exit 3 with one line naming the directory, nothing created', async (_name, args) => {
+    const { dir, path, bytes } = await inReadOnlyDir();
+    const r = await asOperator([...args, '--store', `sqlite:${path}`]);
+    expect(r.stderr).toBe(
+      `rollcall: cannot open store sqlite:${path} for writing: its directory ${dir} is read-only (SQLite writes its -wal and -shm beside the file); replay, check, audit, explain and watch can still read it\n`,
+    );
+    expect(r.code).toBe(3);
+    expect(filesIn(dir)).toEqual(['events.ndjson', 'store.db']);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  }, 60_000);
+
+  it('time travel on a store in a read-only directory: replay --until answers the past, with no note (a cut-short replay saves nothing)', async () => {
+    const { path } = await inReadOnlyDir();
+    const r = await asOperator(['replay', '--json', '--until', '700', '--store', `sqlite:${path}`]);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout).position).toBe('700');
+    expect(r.code).toBe(0);
+  }, 60_000);
+
   it('append of a new store into a read-only directory: exit 3, one line, nothing created', async () => {
     const dir = join(tempDir(), 'ro');
     mkdirSync(dir, 0o555);
