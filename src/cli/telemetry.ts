@@ -1,3 +1,5 @@
+import { maskUrl } from '../stores/maskUrl.js';
+
 /**
  * Whether the CLI exports OpenTelemetry traces and metrics, read from the standard OTEL_*
  * variables alone (no flag of ours): a signal is exported over OTLP when its endpoint is set
@@ -68,6 +70,12 @@ export const startTelemetry = async (env: NodeJS.ProcessEnv, stderr: { write(s: 
   if (config === null) return null;
   for (const note of config.notes) stderr.write(`rollcall: note: ${note}\n`);
   if (config.traces === null && config.metrics === null) return null;
-  const { startSdk } = await import('./telemetrySdk.js');
-  return startSdk(config, env, stderr);
+  try {
+    const { startSdk } = await import('./telemetrySdk.js');
+    return startSdk(config, env, stderr);
+  } catch (error) {
+    // Telemetry never stops a command: it runs without, and says so.
+    stderr.write(`rollcall: note: OpenTelemetry not started: ${maskUrl(error instanceof Error ? error.message : String(error)).split('\n', 1)[0]}\n`);
+    return null;
+  }
 };
