@@ -2,8 +2,9 @@
 // --events events, 32 writers each POSTing one event at a time (as an orchestrator reports a
 // transition), readers on GET /v1/pools, and an SSE client on /v1/changes timing how late each
 // POSTed position arrives. Each figure is printed beside what the same run measured without the
-// load (/v1/pools idle) or without rollcall (a bare one-row-per-transaction loop on the same disk /
-// server: better-sqlite3 with WAL and synchronous=FULL; node-postgres autocommit INSERTs).
+// load (/v1/pools idle; the SSE lag of one writer alone) or without rollcall (a bare
+// one-row-per-transaction loop on the same disk / server: better-sqlite3 with WAL and
+// synchronous=FULL; node-postgres autocommit INSERTs).
 // SQLite, then PostgreSQL when a server is reachable (ROLLCALL_BENCH_PG_URL / ROLLCALL_TEST_PG_URL).
 // Needs dist/ (npm run build).
 //
@@ -117,9 +118,9 @@ interface WriteLoad {
   perGroup: number;
 }
 
-/** WRITERS loops, each POSTing one heartbeat and waiting for the answer; an SSE client timing each position. */
-const writeLoad = async (url: string, durationMs: number): Promise<WriteLoad> => {
-  const agent = new Agent({ keepAlive: true, maxSockets: WRITERS });
+/** `writers` loops, each POSTing one heartbeat and waiting for the answer; an SSE client timing each position. */
+const writeLoad = async (url: string, durationMs: number, writers = WRITERS): Promise<WriteLoad> => {
+  const agent = new Agent({ keepAlive: true, maxSockets: writers });
   const { hostname, port } = new URL(url);
   const answered = new Map<string, number>();
   const framed = new Map<string, number>();
@@ -154,7 +155,7 @@ const writeLoad = async (url: string, durationMs: number): Promise<WriteLoad> =>
   const started = performance.now();
   const end = started + durationMs;
   await Promise.all(
-    Array.from({ length: WRITERS }, async (_, w) => {
+    Array.from({ length: writers }, async (_, w) => {
       for (let i = 0; performance.now() < end; i++) {
         const body = JSON.stringify({ type: 'AgentHeartbeat', data: { agentId: agentIds[(w * 7919 + i) % agentIds.length] }, metadata: { at: new Date().toISOString() } });
         const t0 = performance.now();
@@ -189,7 +190,7 @@ const writeLoad = async (url: string, durationMs: number): Promise<WriteLoad> =>
   return result;
 };
 
-const report = (name: string, bare: number, idle: autocannon.Result, busy: autocannon.Result, w: WriteLoad, startLoad: string) => {
+const report = (name: string, bare: number, idle: autocannon.Result, busy: autocannon.Result, w: WriteLoad, alone: WriteLoad, startLoad: string) => {
   const rate = w.events / w.seconds;
   console.log(`\n${name}: rollcall serve, ${fmt(EVENTS)}-event store, ${WRITERS} writers × one event per POST, ${READERS} readers on /v1/pools, ${SECONDS} s per phase (${cpus().length} cores, load ${startLoad} at start, ${load()} at end)`);
   console.log(`  baseline: bare one-row-per-transaction loop     ${fmt(bare).padStart(8)} rows/s`);
@@ -198,7 +199,10 @@ const report = (name: string, bare: number, idle: autocannon.Result, busy: autoc
   console.log(
     `  GET /v1/pools under the writes                  ${fmt(busy.requests.average).padStart(8)} req/s     p50 ${ms(busy.latency.p50)}  p99 ${ms(busy.latency.p99)}  (${((100 * busy.requests.average) / idle.requests.average).toFixed(0)} % of idle req/s, p99 ${(busy.latency.p99 / Math.max(idle.latency.p99, 1)).toFixed(1)}× idle)`,
   );
-  console.log(`  SSE lag, POST answer → change frame             ${fmt(w.lags.length).padStart(8)} frames    p50 ${ms(percentile(w.lags, 0.5))}  p99 ${ms(percentile(w.lags, 0.99))}`);
+  console.log(`  baseline: SSE lag, one writer, no readers       ${fmt(alone.lags.length).padStart(8)} frames    p50 ${ms(percentile(alone.lags, 0.5))}  p99 ${ms(percentile(alone.lags, 0.99))}  (${fmt(alone.events / alone.seconds)} events/s)`);
+  console.log(
+    `  SSE lag, POST answer → change frame             ${fmt(w.lags.length).padStart(8)} frames    p50 ${ms(percentile(w.lags, 0.5))}  p99 ${ms(percentile(w.lags, 0.99))}  (p99 ${(percentile(w.lags, 0.99) / Math.max(percentile(alone.lags, 0.99), 0.1)).toFixed(1)}× the one-writer baseline)`,
+  );
   console.log(`  → targets: ≥ ${name === 'sqlite' ? '5,000' : '3,000'} events/s${name === 'sqlite' ? ', p99 ≤ 50 ms' : ''}; /v1/pools p99 ≤ 2× idle and ≥ 70 % of idle req/s; SSE lag p99 ≤ 50 ms`);
 };
 
@@ -214,8 +218,10 @@ const run = async (name: string, open: () => Promise<EventStore>, storeUrl: stri
   const { url, stop } = await startServe(storeUrl);
   try {
     const idle = await readers(url);
+    // The floor of the path: one writer, nothing else, for a third of a phase.
+    const alone = await writeLoad(url, (SECONDS * 1000) / 3, 1);
     const [busy, w] = await Promise.all([readers(url), writeLoad(url, SECONDS * 1000)]);
-    report(name, bareRate, idle, busy, w, startLoad);
+    report(name, bareRate, idle, busy, w, alone, startLoad);
   } finally {
     await stop();
   }
