@@ -3,8 +3,9 @@ import { useCell } from '../cell.js';
 import { closeAgent, openAgent, story } from '../story.js';
 import { travelPoint } from '../travel.js';
 import type { AuditEntryJson } from '../../projections/viewJson.js';
-import { formatTime } from './format.js';
+import { LivenessBadges } from './LivenessBadges.js';
 import { Pager, usePaging } from './Pager.js';
+import { Time } from './Time.js';
 
 const brief = (data: Record<string, unknown>): string =>
   Object.entries(data)
@@ -17,7 +18,9 @@ const Entry = ({ e, after }: { e: AuditEntryJson; after: boolean }) => (
     <th scope="row" class="num">
       #{e.position}
     </th>
-    <td class="time">{formatTime(e.at)}</td>
+    <td class="time">
+      <Time iso={e.at} />
+    </td>
     <td>
       <b>{e.type}</b> <span class="sub">{brief(e.data)}</span>
     </td>
@@ -106,6 +109,7 @@ export const AgentStory = () => {
                 <dd>
                   {a.status}
                   {a.busy ? ', busy' : ''}
+                  <LivenessBadges suspect={a.suspect} quarantine={a.quarantine} />
                 </dd>
               </div>
               <div>

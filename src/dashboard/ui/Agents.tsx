@@ -3,7 +3,7 @@ import { useMemo, useState } from 'preact/hooks';
 
 import { openAgent } from '../story.js';
 import type { AgentJson, SessionJson } from '../../projections/viewJson.js';
-import { formatTime } from './format.js';
+import { LivenessBadges } from './LivenessBadges.js';
 import { Pager, usePaging } from './Pager.js';
 import { Time } from './Time.js';
 import { Breakable } from './Breakable.js';
@@ -32,22 +32,6 @@ const matches = (a: AgentJson, state: StateFilter): boolean =>
           ? a.quarantine !== null
           : a.status === state;
 
-/** Suspect (SPEC §7.3) and quarantined (§7.4), in words, with since when and why. */
-export const LivenessBadges = ({ agent }: { agent: AgentJson }) => (
-  <>
-    {agent.suspect !== null && (
-      <span class="badge warn" data-badge="suspect" title={`suspect since ${formatTime(agent.suspect.since)}: ${agent.suspect.reason}`}>
-        suspect
-      </span>
-    )}
-    {agent.quarantine !== null && (
-      <span class="badge bad" data-badge="quarantined" title={`quarantined since ${formatTime(agent.quarantine.since)}: ${agent.quarantine.reason}`}>
-        quarantined
-      </span>
-    )}
-  </>
-);
-
 const AgentRow = memo(({ agent, session }: { agent: AgentJson; session: SessionJson | undefined }) => (
   <tr data-agent-id={agent.agentId}>
     <th scope="row">
@@ -60,7 +44,7 @@ const AgentRow = memo(({ agent, session }: { agent: AgentJson; session: SessionJ
       <Breakable text={agent.type} />
     </td>
     <td>
-      <span class={`state ${agent.status}`}>{agent.status}</span> {agent.busy && <span class="state busy">busy</span>} <LivenessBadges agent={agent} />
+      <span class={`state ${agent.status}`}>{agent.status}</span> {agent.busy && <span class="state busy">busy</span>} <LivenessBadges suspect={agent.suspect} quarantine={agent.quarantine} />
     </td>
     <td>{session?.poolId ?? '—'}</td>
     <td>

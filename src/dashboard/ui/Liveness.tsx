@@ -14,22 +14,29 @@ export interface LivenessProps {
   version: number;
 }
 
-const AgentList = ({ agents, what, since }: { agents: AgentJson[]; what: string; since: (a: AgentJson) => { since: string; reason: string } }) => (
-  <ul class="flagged" data-testid={what}>
-    {agents.map((a) => {
-      const f = since(a);
-      return (
-        <li key={a.agentId} data-agent-id={a.agentId}>
-          <button type="button" class="link" onClick={() => openAgent(a.agentId)} aria-label={`Timeline of agent ${a.agentId}`}>
-            {a.agentId}
-          </button>{' '}
-          <span class="sub">
-            since <Time iso={f.since} />: {f.reason}
-          </span>
-        </li>
-      );
-    })}
-  </ul>
+/** Agents flagged one way (suspect or quarantined), each with since when and why, one click from its timeline. */
+const Flagged = ({ title, what, agents, flag }: { title: string; what: string; agents: AgentJson[]; flag: (a: AgentJson) => { since: string; reason: string } }) => (
+  <>
+    <h3>
+      {title} <span class="count">{agents.length}</span>
+    </h3>
+    {agents.length === 0 ? (
+      <p class="empty">No agent is {title.toLowerCase()}.</p>
+    ) : (
+      <ul class="flagged" data-testid={what}>
+        {agents.map((a) => (
+          <li key={a.agentId} data-agent-id={a.agentId}>
+            <button type="button" class="link" onClick={() => openAgent(a.agentId)} aria-label={`Timeline of agent ${a.agentId}`}>
+              {a.agentId}
+            </button>{' '}
+            <span class="sub">
+              since <Time iso={flag(a).since} />: {flag(a).reason}
+            </span>
+          </li>
+        ))}
+      </ul>
+    )}
+  </>
 );
 
 /**
@@ -85,22 +92,8 @@ export const Liveness = memo(({ hosts, agents, sessions, version }: LivenessProp
           </table>
         </div>
       )}
-      <h3>
-        Suspect <span class="count">{suspect.length}</span>
-      </h3>
-      {suspect.length === 0 ? (
-        <p class="empty">No agent is suspect.</p>
-      ) : (
-        <AgentList agents={suspect} what="suspects" since={(a) => a.suspect!} />
-      )}
-      <h3>
-        Quarantined <span class="count">{quarantined.length}</span>
-      </h3>
-      {quarantined.length === 0 ? (
-        <p class="empty">No agent is quarantined.</p>
-      ) : (
-        <AgentList agents={quarantined} what="quarantined" since={(a) => a.quarantine!} />
-      )}
+      <Flagged title="Suspect" what="suspects" agents={suspect} flag={(a) => a.suspect!} />
+      <Flagged title="Quarantined" what="quarantined" agents={quarantined} flag={(a) => a.quarantine!} />
     </section>
   );
 });

@@ -7,6 +7,7 @@ import { openAgent } from '../story.js';
 import { openAgentId, openPoolId, travelPoint } from '../travel.js';
 import type { HolderJson, PoolExplainJson, ReleasedBy } from '../../projections/viewJson.js';
 import { formatTime } from './format.js';
+import { LivenessBadges } from './LivenessBadges.js';
 import { SlotHistory } from './SlotHistory.js';
 import { Time } from './Time.js';
 
@@ -58,16 +59,7 @@ const HolderRow = ({ h }: { h: HolderJson }) => (
       <button type="button" class="link" onClick={() => openAgent(h.agentId)} aria-label={`Timeline of agent ${h.agentId}`}>
         {h.agentId}
       </button>
-      {h.suspect !== null && (
-        <span class="badge warn" data-badge="suspect" title={`since ${formatTime(h.suspect.since)}: ${h.suspect.reason}`}>
-          suspect
-        </span>
-      )}
-      {h.quarantine !== null && (
-        <span class="badge bad" data-badge="quarantined" title={`since ${formatTime(h.quarantine.since)}: ${h.quarantine.reason}`}>
-          quarantined
-        </span>
-      )}
+      <LivenessBadges suspect={h.suspect} quarantine={h.quarantine} />
       <div>
         <code class="sub">{h.sessionId}</code> <span class={`state ${h.state}`}>{h.state}</span>
       </div>
