@@ -299,6 +299,10 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browse
     await panel.locator('input[name=at]').press('Enter');
     await expect.poll(() => panel.locator('[data-testid=held-at] tbody tr').evaluateAll((trs) => trs.map((r) => r.getAttribute('data-session-id')))).toEqual(['zz-a-1', 'zz-b-1', 'zz-q-1']);
     expect(await clippedTables(page)).toEqual([]);
+    // While live, the explanation follows the pool (at most every 5 s: each answer folds the log).
+    await server.append([ev('AgentRegistered', { agentId: 'zz-live', role: 'worker' }), ev('AgentSpawned', { agentId: 'zz-live', sessionId: 'zz-live-1', poolId: 'pl-tight', pid: 977 })]);
+    await panel.locator('[data-testid=holders] tr[data-agent-id="zz-live"]').waitFor({ timeout: 15_000 });
+    expect(await panel.locator('[data-testid=holders] tbody tr').count()).toBe(3);
     await page.keyboard.press('Escape');
     await panel.waitFor({ state: 'detached' });
   });

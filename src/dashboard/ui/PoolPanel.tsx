@@ -94,17 +94,31 @@ const HolderRow = ({ h }: { h: HolderJson }) => (
   </tr>
 );
 
+/** Each answer folds the log on the server: while live, a busy pool is explained again at most this often. */
+const REFRESH_MS = 5000;
+
 const useExplain = (poolId: string | null, point: TimePoint): Loaded => {
   const [state, setState] = useState<Loaded>({ kind: 'loading' });
   const batch = useCell(lastBatch);
   const [seq, setSeq] = useState(0);
+  const loadedAt = useRef(0);
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   // Live: answer again when a change touched this pool (its holders or their sessions changed).
   useEffect(() => {
-    if (poolId !== null && point === null && batch.pools.has(poolId)) setSeq((n) => n + 1);
+    if (poolId === null || point !== null || !batch.pools.has(poolId) || timer.current !== undefined) return;
+    timer.current = setTimeout(
+      () => {
+        timer.current = undefined;
+        setSeq((n) => n + 1);
+      },
+      Math.max(0, loadedAt.current + REFRESH_MS - Date.now()),
+    );
   }, [batch]);
+  useEffect(() => () => clearTimeout(timer.current), []);
   useEffect(() => {
     if (poolId === null) return;
     const ctrl = new AbortController();
+    loadedAt.current = Date.now();
     if (seq === 0) setState({ kind: 'loading' });
     api.poolExplain(poolId, point, ctrl.signal).then(
       (answer) => {
