@@ -46,12 +46,10 @@ describe('a storm of resumes, audits and time travel', () => {
     // A fresh process: its ring of recent changes is empty, so every resume below is behind it.
     server = spawnServe(['--store', `sqlite:${path}`, '--log-level', 'warn']);
     const url = await server.url;
-    for (;;) {
-      const ready = await fetch(`${url}/readyz`);
-      if (ready.status === 200) break;
-      await ready.text();
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Caught up: the long-poll answers once the live projection has folded the head (no polling).
+    const caughtUp = await fetch(`${url}/v1/projection?minPosition=${head}&waitMs=30000`);
+    await caughtUp.text();
+    expect(caughtUp.status).toBe(200);
 
     let stormDone = false;
     let maxHealthMs = 0;

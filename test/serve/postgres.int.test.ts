@@ -5,6 +5,7 @@ import type { EventStore } from '../../src/stores/eventStore.js';
 import { postgresForTests } from '../support/postgres.js';
 import { startProxy } from '../support/tcpProxy.js';
 import { canonical, fleet, getJson, postEvents, serve } from './harness.js';
+import { waitFor } from '../support/waitFor.js';
 
 // Real servers and clients on a shared machine: room beyond vitest's 5 s default.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
@@ -49,13 +50,13 @@ describe.skipIf(pg === null)('serve on PostgreSQL', () => {
     const proxy = await startProxy(new URL(url));
     cleanup(proxy.close);
     const { server } = await replica(proxy.url(url));
-    const ready = async (want: number, timeoutMs = 30_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const res = await getJson(`${server.url}/readyz`);
-        if (res.status === want || Date.now() > deadline) return res;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+    // Readiness changes announce nothing: looked at until it is what is wanted (the timeout only catches a hang).
+    const ready = async (want: number) => {
+      let last: Awaited<ReturnType<typeof getJson>> | undefined;
+      return waitFor(`/readyz ${want}`, async () => ((last = await getJson(`${server.url}/readyz`)).status === want ? last : null), {
+        intervalMs: 100,
+        describe: () => last,
+      });
     };
     expect((await ready(200)).body.status).toBe('ready');
     proxy.cut();

@@ -344,9 +344,12 @@ export const describeEventStoreConformance = (
 
     it('a subscription on an empty store ends when its signal aborts', async () => {
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
+      // Aborted once the subscription is running (its first step has started), whatever it is doing then.
+      const live = store.subscribe({ signal: controller.signal })[Symbol.asyncIterator]();
+      const next = live.next();
       const started = Date.now();
-      expect(await collect(store.subscribe({ signal: controller.signal }))).toEqual([]);
+      controller.abort();
+      expect((await next).done).toBe(true);
       expect(Date.now() - started).toBeLessThan(5_000);
     }, timeout);
 

@@ -158,8 +158,11 @@ describe('sqlite store', () => {
 
   it('ends a subscription quietly when the store is closed', async () => {
     const store = openSqliteStore({ path: tempDb(), pollIntervalMs: 10 });
-    setTimeout(() => void store.close(), 30);
-    expect(await collect(store.subscribe())).toEqual([]);
+    // Closed once the subscription is running (its first step has started), whatever it is doing then.
+    const live = store.subscribe()[Symbol.asyncIterator]();
+    const next = live.next();
+    await store.close();
+    expect((await next).done).toBe(true);
   });
 
   it('works on an in-memory database', async () => {

@@ -104,16 +104,17 @@ const startReplica = (storeUrl: string, i: number): Promise<Replica> =>
     });
   });
 
-const waitReady = async (url: string, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await fetch(`${url}/readyz`).catch(() => null);
-    if (res?.status === 200) return;
-    await res?.body?.cancel();
-    if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+/** Readiness announces nothing: /readyz is looked at until it is 200 (the timeout only catches a hang). */
+const waitReady = (url: string, timeoutMs: number) =>
+  waitFor(
+    `${url} ready`,
+    async () => {
+      const res = await fetch(`${url}/readyz`).catch(() => null);
+      await res?.body?.cancel();
+      return res?.status === 200;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 
 /**
  * Follows a replica's /v1/changes: arrival time of every position (index = position); `caughtUp`
@@ -243,10 +244,9 @@ export const runReplicas = async (options: ReplicaRunOptions): Promise<ReplicaRu
     );
     const convergenceSeconds = (performance.now() - wroteAt) / 1000;
     // Let the last changes reach the SSE followers, then stop following.
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && (arrivals.some((a) => a[Number(last)] === 0) || directArrivals[Number(last)] === 0)) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor('the last change at every follower', () => !arrivals.some((a) => a[Number(last)] === 0) && directArrivals[Number(last)] !== 0, {
+      intervalMs: 50,
+    }).catch(() => undefined); // measured as missing below, not a failure of the run
     stop.abort();
     await Promise.allSettled([...following, directFollowing, sampling]);
 
