@@ -202,6 +202,7 @@ const captureFrom = async (served: Served): Promise<Map<string, string[]>> => {
     await t.curl('reads', { path: '/v1/sessions?state=starting' }, { curl: 'body', cut: 300 });
     await t.curl('reads', { path: '/v1/anomalies' }, { curl: 'body', cut: 300 });
     await t.curl('reads', { path: `/v1/pools/${pool}/explain` }, { curl: 'body', cut: 400 });
+    await t.curl('reads', { path: `/v1/pools/${pool}/slots` }, { curl: 'body', cut: 400 });
 
     await t.curl('compression', { path: '/v1/projection' }, { curl: 'body', wc: true });
     await t.curl('compression', { path: '/v1/projection', headers: { 'accept-encoding': 'gzip' } }, { curl: 'headers' });
