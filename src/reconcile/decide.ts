@@ -136,8 +136,9 @@ const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0
 /**
  * The reconciler's pure core (SPEC §4): from a projection view, facts observed outside the log and
  * the time `now` (ISO), the events that bring the log back in line with reality. It reads no clock
- * and does no I/O. Each live session gets at most one correction, by precedence: dead pid, agent
- * disconnected past its grace (starting/running sessions), stuck terminating, start timeout.
+ * and does no I/O. Each live session gets at most one correction, by precedence: lapsed lease, dead
+ * pid, agent disconnected past its grace (starting/running sessions), stuck terminating, start
+ * timeout. An agent none of those fired for may be suspected (one AgentSuspected, SPEC §7.3).
  */
 export const decide = (
   view: ProjectionJson,
@@ -173,12 +174,13 @@ export const decide = (
     type: T,
     data: Extract<LifecycleEvent, { type: T }>['data'],
     observed: Record<string, unknown>,
+    at: string = now,
   ) => {
     const event = {
       id: correctionId({ rule, agentId: session.agentId, sessionId: session.sessionId, pid, fact }),
       type,
       data,
-      metadata: { at: now, source: RECONCILER_SOURCE, observed: { rule, ...observed } },
+      metadata: { at, source: RECONCILER_SOURCE, observed: { rule, ...observed } },
     } as LifecycleEvent;
     decisions.push({ rule, agentId: session.agentId, sessionId: session.sessionId, event });
   };
@@ -191,8 +193,20 @@ export const decide = (
     // The stint this session belongs to: a resumed session is a new stint even with a reused pid.
     const stint = agent?.startedAt ?? null;
 
+    const decidedBefore = decisions.length;
     for (const s of liveByAgent.get(agentId)!) {
       const pidSeen = pidFactOf(s, observations);
+
+      // A lapsed lease ends the session in event time whatever else is true of it (SPEC §7.2). The
+      // end is stamped at the expiry, as the fold would end it: the log then reads the same whether
+      // this correction or a later event of the log ends it, and no other correction is stale.
+      const leaseLapsedFor = cfg.leaseExpiry ? olderThan(s.leaseExpiresAt, 0) : null;
+      if (leaseLapsedFor !== null) {
+        make('lease-expired', s, null, s.leaseExpiresAt, 'SessionEnded', {
+          agentId, sessionId: s.sessionId, reason: LEASE_EXPIRED, ...(s.epoch !== null ? { epoch: s.epoch } : {}),
+        }, { now, leaseExpiresAt: s.leaseExpiresAt, leaseMs: s.leaseMs, overdueMs: leaseLapsedFor, lastSeenAt, connection, pid: s.pid }, s.leaseExpiresAt!);
+        continue;
+      }
 
       if (cfg.pidCheck && s.pid !== null && pidSeen?.alive === false) {
         make('dead-pid', s, s.pid, stint, 'AgentCrashed', { agentId, reason: cfg.reasons.deadPid, pid: s.pid }, {
@@ -244,6 +258,66 @@ export const decide = (
         }
       }
     }
+
+    // Suspicion is the warning before an end: only for an agent nothing else was decided for.
+    if (cfg.suspectAfterMs !== null && decisions.length === decidedBefore && agent !== undefined && agent.suspect === null) {
+      const suspicion = suspicionOf(agent, obs, liveByAgent.get(agentId)!, connection, nowMs, cfg.suspectAfterMs, absentSince(agent, obs));
+      if (suspicion !== null) {
+        const observed = { ...suspicion.observed, connection, lastSeenAt, now };
+        make('suspect', suspicion.session, null, `${suspicion.reason}@${suspicion.fact}`, 'AgentSuspected', { agentId, reason: suspicion.reason, observed }, observed);
+      }
+    }
   }
   return decisions;
+};
+
+/** The reason the fold and the reconciler give a lapsed lease (SPEC §7.2); an abnormal end (§7.4). */
+export const LEASE_EXPIRED = 'lease_expired';
+
+/** Why an agent is suspected (SPEC §7.3), the data of `AgentSuspected.reason`. */
+export const suspectReasons = { disconnected: 'disconnected_within_grace', silent: 'no_sign_of_life', lease: 'lease_running_out' } as const;
+
+interface Suspicion {
+  session: SessionJson;
+  reason: string;
+  /** The fact suspected on (a time): a new one after a sign of life makes a new suspicion. */
+  fact: string;
+  observed: Record<string, unknown>;
+}
+
+/**
+ * SPEC §7.3, for an agent with live sessions: disconnected (a disconnect past its grace is a crash,
+ * decided before), no sign of life for `suspectAfterMs` (counted from the session's start at the
+ * earliest: an idle hour before it is not silence), or a lease with under a fifth of it left.
+ */
+const suspicionOf = (
+  agent: AgentJson,
+  obs: AgentObservation | undefined,
+  live: readonly SessionJson[],
+  connection: string,
+  nowMs: number,
+  suspectAfterMs: number,
+  absent: string | null,
+): Suspicion | null => {
+  const session = live.find((s) => s.sessionId === agent.currentSessionId) ?? live[0]!;
+  if ((connection === 'disconnected' || connection === 'gone') && absent !== null) {
+    return { session, reason: suspectReasons.disconnected, fact: absent, observed: { absentSince: absent, absentForMs: nowMs - Date.parse(absent) } };
+  }
+  let since: string | null = null;
+  for (const c of [obs?.lastHeartbeatAt, agent.lastSeenAt, session.startedAt]) {
+    const t = ms(c);
+    if (t !== null && (since === null || t > Date.parse(since))) since = c!;
+  }
+  if (since !== null && nowMs - Date.parse(since) > suspectAfterMs) {
+    return { session, reason: suspectReasons.silent, fact: since, observed: { silentSince: since, silentForMs: nowMs - Date.parse(since), suspectAfterMs } };
+  }
+  for (const s of live) {
+    const expires = ms(s.leaseExpiresAt);
+    if (expires === null || s.leaseMs === null) continue;
+    const left = expires - nowMs;
+    if (left >= 0 && left * 5 < s.leaseMs) {
+      return { session: s, reason: suspectReasons.lease, fact: s.leaseExpiresAt!, observed: { leaseExpiresAt: s.leaseExpiresAt, leaseMs: s.leaseMs, leftMs: left } };
+    }
+  }
+  return null;
 };

@@ -1,7 +1,7 @@
 import { RollcallError } from '../errors.js';
 
 /** The reconciler's rules, in the order they take precedence on one session. */
-export const reconcileRules = ['dead-pid', 'agent-disconnected', 'stuck-terminating', 'start-timeout'] as const;
+export const reconcileRules = ['lease-expired', 'dead-pid', 'agent-disconnected', 'stuck-terminating', 'start-timeout', 'suspect'] as const;
 export type ReconcileRule = (typeof reconcileRules)[number];
 
 /**
@@ -9,6 +9,11 @@ export type ReconcileRule = (typeof reconcileRules)[number];
  * off; `pidCheck: false` turns off the dead-pid rule.
  */
 export interface ReconcileConfig {
+  /**
+   * A live session whose lease (SPEC §7.2) the reconciler's clock has passed while the log stayed
+   * quiet → SessionEnded "lease_expired", stamped at the expiry. Takes precedence over every rule.
+   */
+  leaseExpiry: boolean;
   /** A live session whose pid is observed dead → AgentCrashed with that pid. */
   pidCheck: boolean;
   /** A `terminating` session older than this whose agent is disconnected or gone → SessionEnded. */
@@ -17,6 +22,11 @@ export interface ReconcileConfig {
   startingTimeoutMs: number | null;
   /** An agent absent (disconnected, not seen) longer than this with a starting/running session → AgentCrashed. */
   disconnectGraceMs: number | null;
+  /**
+   * SPEC §7.3: an agent with a live session and no sign of life for this long (or disconnected
+   * within its grace, or with less than a fifth of its lease left) → AgentSuspected. A warning only.
+   */
+  suspectAfterMs: number | null;
   /** Reasons written into the correcting events. */
   reasons: {
     deadPid: string;
@@ -26,12 +36,14 @@ export interface ReconcileConfig {
   };
 }
 
-/** SPEC §4 defaults (the rule table of `rollcall reconcile` in docs/cli.md): 10 min stuck, 30 s disconnected. */
+/** SPEC §4 and §7 defaults (the rule table of `rollcall reconcile` in docs/cli.md): 10 min stuck, 30 s disconnected, 60 s silent. */
 export const defaultReconcileConfig: ReconcileConfig = {
+  leaseExpiry: true,
   pidCheck: true,
   terminatingTimeoutMs: 10 * 60_000,
   startingTimeoutMs: 10 * 60_000,
   disconnectGraceMs: 30_000,
+  suspectAfterMs: 60_000,
   reasons: {
     deadPid: 'Process no longer alive (PID check)',
     agentDisconnected: 'agent_disconnected',
@@ -43,7 +55,7 @@ export const defaultReconcileConfig: ReconcileConfig = {
 /** A partial config as callers give it; `reasons` may be partial too. */
 export type ReconcileConfigInput = Partial<Omit<ReconcileConfig, 'reasons'>> & { reasons?: Partial<ReconcileConfig['reasons']> };
 
-const thresholds = ['terminatingTimeoutMs', 'startingTimeoutMs', 'disconnectGraceMs'] as const;
+const thresholds = ['terminatingTimeoutMs', 'startingTimeoutMs', 'disconnectGraceMs', 'suspectAfterMs'] as const;
 
 /**
  * Fills a partial config with the defaults. A threshold is a finite number of milliseconds ≥ 0, or
@@ -58,10 +70,12 @@ export const resolveReconcileConfig = (input: ReconcileConfigInput = {}): Reconc
     }
   }
   return {
+    leaseExpiry: input.leaseExpiry ?? defaultReconcileConfig.leaseExpiry,
     pidCheck: input.pidCheck ?? defaultReconcileConfig.pidCheck,
     terminatingTimeoutMs: input.terminatingTimeoutMs === undefined ? defaultReconcileConfig.terminatingTimeoutMs : input.terminatingTimeoutMs,
     startingTimeoutMs: input.startingTimeoutMs === undefined ? defaultReconcileConfig.startingTimeoutMs : input.startingTimeoutMs,
     disconnectGraceMs: input.disconnectGraceMs === undefined ? defaultReconcileConfig.disconnectGraceMs : input.disconnectGraceMs,
+    suspectAfterMs: input.suspectAfterMs === undefined ? defaultReconcileConfig.suspectAfterMs : input.suspectAfterMs,
     reasons: { ...defaultReconcileConfig.reasons, ...input.reasons },
   };
 };

@@ -45,7 +45,7 @@ export interface RecoverResult {
  */
 export const recoverOnStartup = async (store: EventStore, options: RecoverOptions = {}): Promise<RecoverResult> => {
   const { maxPasses = 3, now, ...rest } = options;
-  const config = { disconnectGraceMs: null, ...rest.config };
+  const config = { disconnectGraceMs: null, suspectAfterMs: null, ...rest.config };
   const metrics = emptyMetrics();
   const appended: Decision[] = [];
   const restarted = rest.restartHost === undefined ? null : await announceRestart(store, rest.restartHost, options, now ?? new Date().toISOString());

@@ -61,7 +61,8 @@ const expected = (
   } as unknown as Decision['event'],
 });
 
-const run = (view: ProjectionJson, obs: Observations, nowMs: number, config?: ReconcileConfigInput) => decide(view, obs, t(nowMs), config);
+// The SPEC §4 rules, with suspicion (§7.3, test/reconcile/liveness.test.ts) off.
+const run = (view: ProjectionJson, obs: Observations, nowMs: number, config?: ReconcileConfigInput) => decide(view, obs, t(nowMs), { suspectAfterMs: null, ...config });
 const rulesOf = (ds: Decision[]) => ds.map((d) => [d.rule, d.agentId, d.sessionId]);
 
 describe('onObservedHost / pidFactOf', () => {
@@ -113,13 +114,13 @@ describe('decide: `now`', () => {
 
   it('accepts a zone offset, measures from the instant it names, and records `now` verbatim', () => {
     // 11:10:00.001+01:00 is T0 + 10 min + 1 ms.
-    const ds = decide(view, {}, '2026-11-20T11:10:00.001+01:00');
+    const ds = decide(view, {}, '2026-11-20T11:10:00.001+01:00', { suspectAfterMs: null });
     expect(ds.map((d) => d.rule)).toEqual(['start-timeout']);
     expect(ds[0]!.event.metadata).toEqual({
       at: '2026-11-20T11:10:00.001+01:00', source: RECONCILER_SOURCE,
       observed: { rule: 'start-timeout', startedAt: t(0), startingForMs: 600_001, timeoutMs: 600_000, connection: 'unknown', lastSeenAt: null },
     });
-    expect(decide(view, {}, '2026-11-20T11:10:00.000+01:00')).toEqual([]);
+    expect(decide(view, {}, '2026-11-20T11:10:00.000+01:00', { suspectAfterMs: null })).toEqual([]);
   });
 
   it('RECONCILER_SOURCE is the documented metadata.source', () => {
@@ -344,8 +345,8 @@ describe('decide: agent disconnected past its grace', () => {
 
     it('times before 1970 (negative epoch ms) date an absence like any other', () => {
       const view = viewOf([{ ...base, lastSeenAt: '1969-12-31T23:59:00.000Z', connection: disconnectedSince('1969-12-31T23:59:00.000Z') }], [running]);
-      expect(decide(view, {}, '1969-12-31T23:59:30.000Z')).toEqual([]);
-      expect(decide(view, {}, '1969-12-31T23:59:30.001Z').map((d) => d.event.metadata['observed'])).toEqual([
+      expect(decide(view, {}, '1969-12-31T23:59:30.000Z', { suspectAfterMs: null })).toEqual([]);
+      expect(decide(view, {}, '1969-12-31T23:59:30.001Z', { suspectAfterMs: null }).map((d) => d.event.metadata['observed'])).toEqual([
         expect.objectContaining({ absentSince: '1969-12-31T23:59:00.000Z', absentForMs: 30_001 }),
       ]);
     });

@@ -3,7 +3,7 @@ import { checkPid, observeProcesses } from '../../src/reconcile/observeProcesses
 import { reconcileOnce } from '../../src/reconcile/reconciler.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { agent, ev, foldView, given as givenEvents, spawned } from '../support/lifecycle.js';
-import { MIN, at, given, nothing } from './support.js';
+import { MIN, at, given, nothing, SPEC4 } from './support.js';
 
 // SPEC §1.3/§3/§4: hosts. A pid means something only on its own machine.
 
@@ -104,7 +104,7 @@ describe('reconcileOnce reports what it could not check', () => {
   it('an unchecked pid is in the pass and its metrics, and nothing is appended for it', async () => {
     const store = openMemoryStore();
     await store.appendBatch([reg('a1'), onHost('a1', 's1', 77, 'me')]);
-    const pass = await reconcileOnce(store, {
+    const pass = await reconcileOnce(store, { config: SPEC4,
       host: 'me',
       now: at(MIN),
       observe: (_view, { host }) => ({ host, pids: { 77: { alive: null, detail: 'cannot check: kill(0) failed with EINVAL' } } }),
@@ -117,7 +117,7 @@ describe('reconcileOnce reports what it could not check', () => {
   it('the default observer checks pids on the host it is given', async () => {
     const store = openMemoryStore();
     await store.appendBatch([reg('a1'), reg('a2'), onHost('a1', 's1', 9_999_991, 'me'), onHost('a2', 's2', 9_999_993, 'elsewhere')]);
-    const pass = await reconcileOnce(store, { host: 'me', now: at(MIN) });
+    const pass = await reconcileOnce(store, { config: SPEC4, host: 'me', now: at(MIN) });
     expect(pass.observations.host).toBe('me');
     expect(pass.appended.map((d) => d.sessionId)).toEqual(['s1']);
   });

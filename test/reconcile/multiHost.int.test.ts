@@ -6,6 +6,7 @@ import type { EventStore } from '../../src/stores/eventStore.js';
 import { openPostgresStore } from '../../src/stores/postgresStore.js';
 import { findPostgres } from '../support/postgres.js';
 import { testId } from '../support/lifecycle.js';
+import { SPEC4 } from './support.js';
 import { correctionCounts, storedEvents } from './stores.js';
 
 const server = await findPostgres();
@@ -50,7 +51,7 @@ describe.skipIf(server === null)('three reconcilers for three hosts on one Postg
         return { host, pids };
       };
 
-      const passes = await Promise.all(hosts.map((host, i) => reconcileOnce(stores[i]!, { host, observe: observerFor(host) })));
+      const passes = await Promise.all(hosts.map((host, i) => reconcileOnce(stores[i]!, { config: SPEC4, host, observe: observerFor(host) })));
 
       passes.forEach((pass, i) => {
         const host = hosts[i]!;
@@ -73,7 +74,7 @@ describe.skipIf(server === null)('three reconcilers for three hosts on one Postg
       const appendedTotal = passes.reduce((n, p) => n + p.metrics.appended, 0);
       expect(appendedTotal).toBe(14);
       // The projection after all three: nothing left running, and a fresh pass on any host finds nothing.
-      const after = await reconcileOnce(stores[1]!, { host: 'node-b', observe: observerFor('node-b') });
+      const after = await reconcileOnce(stores[1]!, { config: SPEC4, host: 'node-b', observe: observerFor('node-b') });
       expect(after.view.running).toEqual([]);
       expect(after.decisions).toEqual([]);
       expect((await storedEvents(stores[0]!)).length).toBe(events.length + 14);

@@ -5,10 +5,12 @@ import { defaultReconcileConfig, reconcileRules, resolveReconcileConfig } from '
 // (the CLI checks its flags before building the input). These pin what each option does.
 
 const defaults = {
+  leaseExpiry: true,
   pidCheck: true,
   terminatingTimeoutMs: 600_000,
   startingTimeoutMs: 600_000,
   disconnectGraceMs: 30_000,
+  suspectAfterMs: 60_000,
   reasons: {
     deadPid: 'Process no longer alive (PID check)',
     agentDisconnected: 'agent_disconnected',
@@ -18,13 +20,13 @@ const defaults = {
 };
 
 describe('reconcile rules', () => {
-  it('are the four rules, in the order they take precedence', () => {
-    expect(reconcileRules).toEqual(['dead-pid', 'agent-disconnected', 'stuck-terminating', 'start-timeout']);
+  it('are the six rules, in the order they take precedence (a lapsed lease first, suspicion last)', () => {
+    expect(reconcileRules).toEqual(['lease-expired', 'dead-pid', 'agent-disconnected', 'stuck-terminating', 'start-timeout', 'suspect']);
   });
 });
 
-describe('defaultReconcileConfig (SPEC §4)', () => {
-  it('is 10 min terminating, 10 min starting, 30 s disconnect grace, pid check on, and the seed reasons', () => {
+describe('defaultReconcileConfig (SPEC §4, §7.2, §7.3)', () => {
+  it('is 10 min terminating, 10 min starting, 30 s disconnect grace, 60 s suspect, pid check and lease expiry on, and the seed reasons', () => {
     expect(defaultReconcileConfig).toEqual(defaults);
   });
 });
@@ -45,7 +47,11 @@ describe('resolveReconcileConfig', () => {
     expect(resolveReconcileConfig({ pidCheck: true })).toEqual(defaults);
   });
 
-  it.each(['terminatingTimeoutMs', 'startingTimeoutMs', 'disconnectGraceMs'] as const)('%s: a number replaces the default, null turns the rule off, undefined keeps the default', (key) => {
+  it('leaseExpiry: false turns the lease rule off', () => {
+    expect(resolveReconcileConfig({ leaseExpiry: false })).toEqual({ ...defaults, leaseExpiry: false });
+  });
+
+  it.each(['terminatingTimeoutMs', 'startingTimeoutMs', 'disconnectGraceMs', 'suspectAfterMs'] as const)('%s: a number replaces the default, null turns the rule off, undefined keeps the default', (key) => {
     expect(resolveReconcileConfig({ [key]: 1234 })).toEqual({ ...defaults, [key]: 1234 });
     expect(resolveReconcileConfig({ [key]: 0 })).toEqual({ ...defaults, [key]: 0 });
     expect(resolveReconcileConfig({ [key]: null })).toEqual({ ...defaults, [key]: null });
@@ -72,7 +78,7 @@ describe('resolveReconcileConfig', () => {
     expect(resolveReconcileConfig({ disconnectGraceMs: 0, startingTimeoutMs: 1.5 })).toEqual({ ...defaults, disconnectGraceMs: 0, startingTimeoutMs: 1.5 });
   });
 
-  it.each(['terminatingTimeoutMs', 'startingTimeoutMs', 'disconnectGraceMs'] as const)('refuses a negative, NaN, infinite or non-number %s, naming it', (name) => {
+  it.each(['terminatingTimeoutMs', 'startingTimeoutMs', 'disconnectGraceMs', 'suspectAfterMs'] as const)('refuses a negative, NaN, infinite or non-number %s, naming it', (name) => {
     for (const [v, shown] of [[-1, '-1'], [-0.001, '-0.001'], [Number.NaN, 'NaN'], [Infinity, 'Infinity'], ['5', '5']] as const) {
       expect(() => resolveReconcileConfig({ [name]: v as number })).toThrow(
         expect.objectContaining({ code: 'usage', message: `reconcile: ${name} must be a number of milliseconds ≥ 0, or null to turn the rule off; got ${shown}` }),

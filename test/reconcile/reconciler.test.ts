@@ -8,7 +8,7 @@ import { replayStore } from '../../src/replay/replayLog.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { ev } from '../support/lifecycle.js';
-import { MIN, at } from './support.js';
+import { MIN, at, SPEC4 } from './support.js';
 import { correctionCounts, storeKits } from './stores.js';
 
 /** Four agents: a dead pid, a stuck terminating session, a stuck start, and one healthy agent. */
@@ -55,7 +55,7 @@ describe.each(storeKits)('reconcileOnce on the $name store', (kit) => {
     const { store, close } = await kit.open();
     try {
       await store.appendBatch(fleet());
-      const first = await reconcileOnce(store, { observe: () => reality, now: NOW });
+      const first = await reconcileOnce(store, { config: SPEC4, observe: () => reality, now: NOW });
       expect(first.appended.map((d) => [d.rule, d.agentId])).toEqual([['dead-pid', 'a1'], ['stuck-terminating', 'a2'], ['start-timeout', 'a3']]);
       expect(first.metrics).toMatchObject({
         passes: 1, decided: 3, appended: 3, alreadyStored: 0, conflicts: 0,
@@ -66,7 +66,7 @@ describe.each(storeKits)('reconcileOnce on the $name store', (kit) => {
       expect(view.pools['p1']!.status).toMatchObject({ activeCount: 1, availableSlots: 3, activeAgentIds: ['a4'] });
       expect(view.anomalies.count).toBe(0);
 
-      const second = await reconcileOnce(store, { observe: () => reality, now: at(30 * MIN) });
+      const second = await reconcileOnce(store, { config: SPEC4, observe: () => reality, now: at(30 * MIN) });
       expect(second.decisions).toEqual([]);
       expect(await correctionCounts(store)).toEqual(expectedCorrections);
     } finally {
@@ -81,8 +81,8 @@ describe.each(storeKits)('reconcileOnce on the $name store', (kit) => {
       const other = await another();
       const observe = barrierObserver(2, reality);
       const passes = await Promise.all([
-        reconcileOnce(store, { observe, now: NOW }),
-        reconcileOnce(other, { observe, now: at(20 * MIN + 3) }),
+        reconcileOnce(store, { config: SPEC4, observe, now: NOW }),
+        reconcileOnce(other, { config: SPEC4, observe, now: at(20 * MIN + 3) }),
       ]);
       // Both decided all three on the same projection; only one append of each got in.
       expect(passes.map((p) => p.decisions.length)).toEqual([3, 3]);
@@ -102,7 +102,7 @@ describe.each(storeKits)('reconcileOnce on the $name store', (kit) => {
       const handles = [store, await another(), await another(), store];
       const observe = barrierObserver(handles.length, reality);
       const passes = await Promise.all(
-        handles.map((h, i) => reconcileOnce(h, { observe, now: at(20 * MIN + i), fenceRevision: false })),
+        handles.map((h, i) => reconcileOnce(h, { config: SPEC4, observe, now: at(20 * MIN + i), fenceRevision: false })),
       );
       expect(sum(passes, (p) => p.appended.length)).toBe(3);
       expect(sum(passes, (p) => p.alreadyStored.length)).toBe(9);
@@ -118,7 +118,7 @@ describe.each(storeKits)('reconcileOnce on the $name store', (kit) => {
     try {
       await store.appendBatch(fleet());
       const handles = [store, await another(), store, await another(), store];
-      const passes = await Promise.all(handles.map((h, i) => reconcileOnce(h, { observe: () => reality, now: at(20 * MIN + i) })));
+      const passes = await Promise.all(handles.map((h, i) => reconcileOnce(h, { config: SPEC4, observe: () => reality, now: at(20 * MIN + i) })));
       expect(sum(passes, (p) => p.appended.length)).toBe(3);
       expect(await correctionCounts(store)).toEqual(expectedCorrections);
     } finally {
@@ -149,14 +149,14 @@ describe('the revision fence: a correction decided on stale state is not appende
   it('counts a conflict, does not throw, and the next pass decides on the new state', async () => {
     const store = openMemoryStore();
     await store.appendBatch(history);
-    const pass = await reconcileOnce(store, { observe: racingWriter(store), now: at(62) });
+    const pass = await reconcileOnce(store, { config: SPEC4, observe: racingWriter(store), now: at(62) });
     expect(pass.decisions.map((d) => d.rule)).toEqual(['agent-disconnected']);
     expect(pass.appended).toEqual([]);
     expect(pass.conflicts).toHaveLength(1);
     expect(pass.metrics.conflicts).toBe(1);
     expect((await viewOf(store)).sessions['s2']!.state).toBe('running');
 
-    const next = await reconcileOnce(store, { observe: () => ({}), now: at(63) });
+    const next = await reconcileOnce(store, { config: SPEC4, observe: () => ({}), now: at(63) });
     expect(next.decisions).toEqual([]);
     expect((await viewOf(store)).running).toEqual(['a1']);
   });
@@ -164,7 +164,7 @@ describe('the revision fence: a correction decided on stale state is not appende
   it('(why it matters) unfenced, the stale correction would end the new session', async () => {
     const store = openMemoryStore();
     await store.appendBatch(history);
-    const pass = await reconcileOnce(store, { observe: racingWriter(store), now: at(62), fenceRevision: false });
+    const pass = await reconcileOnce(store, { config: SPEC4, observe: racingWriter(store), now: at(62), fenceRevision: false });
     expect(pass.appended).toHaveLength(1);
     expect((await viewOf(store)).sessions['s2']).toMatchObject({ state: 'terminated', terminationReason: 'agent_disconnected' });
   });
@@ -177,7 +177,7 @@ describe('runReconciler', () => {
     const controller = new AbortController();
     const seen: number[] = [];
     let tick = 0;
-    const total = await runReconciler(store, {
+    const total = await runReconciler(store, { config: SPEC4,
       everyMs: 5,
       signal: controller.signal,
       observe: () => reality,
@@ -202,7 +202,7 @@ describe('runReconciler', () => {
       if (++calls === 1) throw new Error('observer down');
       return reality;
     };
-    const total = await runReconciler(store, {
+    const total = await runReconciler(store, { config: SPEC4,
       everyMs: 1,
       signal: controller.signal,
       observe: flaky,
@@ -215,13 +215,13 @@ describe('runReconciler', () => {
     expect(errors).toEqual(['observer down']);
     expect(total.appended).toBe(3);
 
-    await expect(runReconciler(store, { everyMs: 1, observe: () => { throw new Error('boom'); } })).rejects.toThrow('boom');
+    await expect(runReconciler(store, { config: SPEC4, everyMs: 1, observe: () => { throw new Error('boom'); } })).rejects.toThrow('boom');
   });
 
   it('stops at once when the signal is already aborted', async () => {
     const controller = new AbortController();
     controller.abort();
-    const total = await runReconciler(openMemoryStore(), { everyMs: 60_000, signal: controller.signal, observe: () => ({}) });
+    const total = await runReconciler(openMemoryStore(), { config: SPEC4, everyMs: 60_000, signal: controller.signal, observe: () => ({}) });
     expect(total.passes).toBe(0);
   });
 });

@@ -12,7 +12,7 @@ import { replayStore } from '../../src/replay/replayLog.js';
 import type { EventStore, ExpectedRevision } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { ev } from '../support/lifecycle.js';
-import { MIN, at } from './support.js';
+import { MIN, at, SPEC4 } from './support.js';
 import { storedEvents } from './stores.js';
 
 const reg = (agentId: string, s = 0) => ev('AgentRegistered', { agentId, role: 'worker' }, { at: s });
@@ -22,7 +22,7 @@ const spawn = (agentId: string, sessionId: string, pid: number, s = 1, host?: st
 const metrics = (over: Partial<Omit<ReconcileMetrics, 'corrections'>> & { corrections?: Partial<ReconcileMetrics['corrections']> } = {}): ReconcileMetrics => ({
   passes: 0, decided: 0, appended: 0, alreadyStored: 0, conflicts: 0, unchecked: 0,
   ...over,
-  corrections: { 'dead-pid': 0, 'agent-disconnected': 0, 'stuck-terminating': 0, 'start-timeout': 0, ...over.corrections },
+  corrections: { 'lease-expired': 0, 'dead-pid': 0, 'agent-disconnected': 0, 'stuck-terminating': 0, 'start-timeout': 0, suspect: 0, ...over.corrections },
 });
 
 const viewOf = async (store: EventStore, retentionMs?: number): Promise<ProjectionJson> => {
@@ -77,7 +77,7 @@ describe('emptyMetrics / addMetrics', () => {
 describe('reconcileOnce: one pass', () => {
   it('an empty store: nothing decided, position null, the pass counted', async () => {
     const store = openMemoryStore();
-    const pass = await reconcileOnce(store, { observe: () => ({}), now: at(0) });
+    const pass = await reconcileOnce(store, { config: SPEC4, observe: () => ({}), now: at(0) });
     expect(pass).toEqual({
       position: null, view: await viewOf(store), observations: {}, decisions: [], appended: [], alreadyStored: [], conflicts: [], unchecked: [],
       metrics: metrics({ passes: 1 }),
@@ -89,8 +89,8 @@ describe('reconcileOnce: one pass', () => {
     const rec = recordingAppends(store);
     const observations: Observations = { pids: { 42: { alive: false, detail: 'no such process (ESRCH)' }, 7: { alive: true } } };
     const before = await viewOf(store);
-    const pass = await reconcileOnce(rec.store, { observe: () => observations, now: at(5 * MIN), host: 'me' });
-    const decisions = decide(before, observations, at(5 * MIN));
+    const pass = await reconcileOnce(rec.store, { config: SPEC4, observe: () => observations, now: at(5 * MIN), host: 'me' });
+    const decisions = decide(before, observations, at(5 * MIN), SPEC4);
     expect(decisions.map((d) => [d.rule, d.agentId, d.sessionId])).toEqual([['dead-pid', 'a1', 's1']]);
     expect(pass).toEqual({
       position: '4', view: before, observations, decisions, appended: decisions, alreadyStored: [], conflicts: [], unchecked: [],
@@ -107,7 +107,7 @@ describe('reconcileOnce: one pass', () => {
     });
     expect((await viewOf(store)).sessions['s1']!.state).toBe('terminated');
 
-    const again = await reconcileOnce(rec.store, { observe: () => observations, now: at(6 * MIN) });
+    const again = await reconcileOnce(rec.store, { config: SPEC4, observe: () => observations, now: at(6 * MIN) });
     expect(again.decisions).toEqual([]);
     expect(again.metrics).toEqual(metrics({ passes: 1 }));
     expect(rec.calls).toHaveLength(1);
@@ -116,7 +116,7 @@ describe('reconcileOnce: one pass', () => {
   it('fences each stream at its own revision as of the replay, even if the stream moved on since', async () => {
     const store = await storeWith([reg('a1'), spawn('a1', 's1', 42), reg('a2'), ev('SessionStarting', { agentId: 'a2', sessionId: 's2' }, { at: 2 })]);
     const rec = recordingAppends(store);
-    const pass = await reconcileOnce(rec.store, {
+    const pass = await reconcileOnce(rec.store, { config: SPEC4,
       now: at(30 * MIN),
       observe: async () => {
         await store.appendBatch([ev('AgentHeartbeat', { agentId: 'a2' }, { at: 3 })]);
@@ -132,7 +132,7 @@ describe('reconcileOnce: one pass', () => {
   it('without the fence it appends with expectedRevision "any"', async () => {
     const store = await storeWith([reg('a1'), spawn('a1', 's1', 42)]);
     const rec = recordingAppends(store);
-    await reconcileOnce(rec.store, { observe: () => ({ pids: { 42: { alive: false } } }), now: at(60), fenceRevision: false });
+    await reconcileOnce(rec.store, { config: SPEC4, observe: () => ({ pids: { 42: { alive: false } } }), now: at(60), fenceRevision: false });
     expect(rec.calls).toEqual([['agent-a1', 'any']]);
   });
 
@@ -149,7 +149,7 @@ describe('reconcileOnce: one pass', () => {
         return;
       },
     });
-    const pass = await reconcileOnce(hiding, { observe: () => ({ pids: { 42: { alive: false } } }), now: at(60) });
+    const pass = await reconcileOnce(hiding, { config: SPEC4, observe: () => ({ pids: { 42: { alive: false } } }), now: at(60) });
     expect(calls).toEqual(['no-stream']);
     expect(pass.conflicts).toHaveLength(1);
   });
@@ -157,7 +157,7 @@ describe('reconcileOnce: one pass', () => {
   it('a correction another reconciler stored meanwhile is counted as already stored, not appended', async () => {
     const store = await storeWith([reg('a1'), spawn('a1', 's1', 42)]);
     const observations: Observations = { pids: { 42: { alive: false } } };
-    const pass = await reconcileOnce(store, {
+    const pass = await reconcileOnce(store, { config: SPEC4,
       now: at(60),
       fenceRevision: false,
       observe: async (view) => {
@@ -179,7 +179,7 @@ describe('reconcileOnce: one pass', () => {
     ]);
     const flaky = withAppend(store, (stream, events, options) => (stream === 'agent-a2' ? Promise.reject(conflict(stream)) : store.appendToStream(stream, events, options)));
     const dead = { alive: false } as const;
-    const pass = await reconcileOnce(flaky, { observe: () => ({ pids: { 41: dead, 42: dead, 43: dead } }), now: at(60) });
+    const pass = await reconcileOnce(flaky, { config: SPEC4, observe: () => ({ pids: { 41: dead, 42: dead, 43: dead } }), now: at(60) });
     expect(pass.appended.map((d) => d.agentId)).toEqual(['a1', 'a3']);
     expect(pass.conflicts.map((d) => d.agentId)).toEqual(['a2']);
     expect(pass.metrics).toEqual(metrics({ passes: 1, decided: 3, appended: 2, conflicts: 1, corrections: { 'dead-pid': 2 } }));
@@ -192,7 +192,7 @@ describe('reconcileOnce: one pass', () => {
   ])('any other append failure (%s) fails the pass with that very error', async (_name, error) => {
     const store = await storeWith([reg('a1'), spawn('a1', 's1', 42)]);
     const failing = withAppend(store, () => Promise.reject(error));
-    await expect(reconcileOnce(failing, { observe: () => ({ pids: { 42: { alive: false } } }), now: at(60) })).rejects.toBe(error);
+    await expect(reconcileOnce(failing, { config: SPEC4, observe: () => ({ pids: { 42: { alive: false } } }), now: at(60) })).rejects.toBe(error);
   });
 
   it('reports the live sessions on its host whose pid could not be checked, in the view’s order', async () => {
@@ -217,7 +217,7 @@ describe('reconcileOnce: one pass', () => {
         56: { alive: null, detail: 'ended' },
       },
     };
-    const pass = await reconcileOnce(store, { observe: () => observations, now: at(60), host: 'me' });
+    const pass = await reconcileOnce(store, { config: SPEC4, observe: () => observations, now: at(60), host: 'me' });
     expect(pass.unchecked).toEqual([
       { agentId: 'a1', sessionId: 's1', pid: 51, detail: 'cannot check: kill(0) failed with EINVAL' },
       { agentId: 'a2', sessionId: 's2', pid: 52, detail: 'cannot check' },
@@ -232,8 +232,8 @@ describe('reconcileOnce: one pass', () => {
       seen.push([view, context]);
       return {};
     };
-    const one = await reconcileOnce(store, { observe, host: 'node-7', now: at(1) });
-    const two = await reconcileOnce(store, { observe, now: at(1) });
+    const one = await reconcileOnce(store, { config: SPEC4, observe, host: 'node-7', now: at(1) });
+    const two = await reconcileOnce(store, { config: SPEC4, observe, now: at(1) });
     expect(seen[0]![0]).toBe(one.view);
     expect(seen.map(([, c]) => c)).toEqual([{ host: 'node-7' }, { host: hostname() }]);
     expect(two.view).toEqual(one.view);
@@ -241,12 +241,12 @@ describe('reconcileOnce: one pass', () => {
 
   it('decides at `now` when given, else at the wall clock', async () => {
     const events = [reg('a1'), ev('SessionStarting', { agentId: 'a1', sessionId: 's1' }, { at: '2020-01-01T00:00:00.000Z' })];
-    const given = await reconcileOnce(await storeWith(events), { observe: () => ({}), now: '2020-01-01T00:10:00.001Z' });
+    const given = await reconcileOnce(await storeWith(events), { config: SPEC4, observe: () => ({}), now: '2020-01-01T00:10:00.001Z' });
     expect(given.appended.map((d) => d.event.metadata.at)).toEqual(['2020-01-01T00:10:00.001Z']);
     expect(given.appended[0]!.event.metadata['observed']).toMatchObject({ startingForMs: 600_001 });
 
     const from = Date.now();
-    const wall = await reconcileOnce(await storeWith(events), { observe: () => ({}) });
+    const wall = await reconcileOnce(await storeWith(events), { config: SPEC4, observe: () => ({}) });
     const to = Date.now();
     expect(wall.appended).toHaveLength(1);
     const atMs = Date.parse(wall.appended[0]!.event.metadata.at);
@@ -256,21 +256,21 @@ describe('reconcileOnce: one pass', () => {
 
   it('passes the config to decide', async () => {
     const store = await storeWith([reg('a1'), ev('SessionStarting', { agentId: 'a1', sessionId: 's1' }, { at: 0 })]);
-    expect((await reconcileOnce(store, { observe: () => ({}), now: at(61), config: { startingTimeoutMs: 60_000, reasons: { startTimeout: 'slow' } } })).appended.map((d) => d.event.data))
+    expect((await reconcileOnce(store, { observe: () => ({}), now: at(61), config: { ...SPEC4, startingTimeoutMs: 60_000, reasons: { startTimeout: 'slow' } } })).appended.map((d) => d.event.data))
       .toEqual([{ agentId: 'a1', sessionId: 's1', reason: 'slow' }]);
   });
 
   it('the default observer checks pids on the given host only (2^31 - 1 is above any Linux pid_max: no such process)', async () => {
     const store = await storeWith([reg('a1'), reg('a2'), spawn('a1', 's1', 2_147_483_647, 1, 'me'), spawn('a2', 's2', 2_147_483_646, 1, 'elsewhere')]);
-    const pass = await reconcileOnce(store, { host: 'me', now: at(60) });
+    const pass = await reconcileOnce(store, { config: SPEC4, host: 'me', now: at(60) });
     expect(pass.observations).toEqual({ host: 'me', pids: { 2147483647: { alive: false, detail: 'no such process (ESRCH)' } } });
     expect(pass.appended.map((d) => [d.rule, d.sessionId])).toEqual([['dead-pid', 's1']]);
   });
 
   it('builds its view with the given retention window', async () => {
     const events = [reg('a1'), spawn('a1', 's1', 42), ev('SessionEnded', { agentId: 'a1', sessionId: 's1', reason: 'done' }, { at: 2 }), reg('a2', 100)];
-    const short = await reconcileOnce(await storeWith(events), { observe: () => ({}), now: at(200), retentionMs: 1000 });
-    const full = await reconcileOnce(await storeWith(events), { observe: () => ({}), now: at(200) });
+    const short = await reconcileOnce(await storeWith(events), { config: SPEC4, observe: () => ({}), now: at(200), retentionMs: 1000 });
+    const full = await reconcileOnce(await storeWith(events), { config: SPEC4, observe: () => ({}), now: at(200) });
     expect(Object.keys(short.view.sessions)).toEqual([]);
     expect(Object.keys(full.view.sessions)).toEqual(['s1']);
   });
@@ -278,9 +278,9 @@ describe('reconcileOnce: one pass', () => {
   it('fails on an undecodable stored event unless told to skip it (then it is an anomaly)', async () => {
     const store = await storeWith([reg('a1'), ev('SessionStarting', { agentId: 'a1', sessionId: 's1' }, { at: 0 })]);
     await store.appendToStream('agent-a1', [{ id: '00000000-0000-4000-8000-00000000bad1', type: 'NotAnEvent', data: {}, metadata: { at: at(1) } } as unknown as LifecycleEvent]);
-    await expect(reconcileOnce(store, { observe: () => ({}), now: at(20 * MIN) })).rejects.toBeInstanceOf(RollcallError);
-    await expect(reconcileOnce(store, { observe: () => ({}), now: at(20 * MIN), skipInvalid: false })).rejects.toBeInstanceOf(RollcallError);
-    const pass = await reconcileOnce(store, { observe: () => ({}), now: at(20 * MIN), skipInvalid: true });
+    await expect(reconcileOnce(store, { config: SPEC4, observe: () => ({}), now: at(20 * MIN) })).rejects.toBeInstanceOf(RollcallError);
+    await expect(reconcileOnce(store, { config: SPEC4, observe: () => ({}), now: at(20 * MIN), skipInvalid: false })).rejects.toBeInstanceOf(RollcallError);
+    const pass = await reconcileOnce(store, { config: SPEC4, observe: () => ({}), now: at(20 * MIN), skipInvalid: true });
     expect(pass.view.anomalies.byReason).toEqual({ 'invalid-event': 1 });
     expect(pass.appended.map((d) => d.rule)).toEqual(['start-timeout']);
   });
@@ -294,7 +294,7 @@ describe('runReconciler', () => {
     const store = await storeWith(history());
     const controller = new AbortController();
     let calls = 0;
-    const total = await runReconciler(store, {
+    const total = await runReconciler(store, { config: SPEC4,
       everyMs: 0,
       signal: controller.signal,
       clock: () => at(100 + calls),
@@ -312,7 +312,7 @@ describe('runReconciler', () => {
     const store = await storeWith(history());
     const controller = new AbortController();
     const from = Date.now();
-    await runReconciler(store, {
+    await runReconciler(store, { config: SPEC4,
       everyMs: 0,
       signal: controller.signal,
       observe: () => {
@@ -331,7 +331,7 @@ describe('runReconciler', () => {
     const controller = new AbortController();
     const seen: Array<[number, number]> = [];
     let totalSeen: ReconcileMetrics | undefined;
-    const total = await runReconciler(store, {
+    const total = await runReconciler(store, { config: SPEC4,
       everyMs: 0,
       signal: controller.signal,
       clock: () => at(100),
@@ -352,7 +352,7 @@ describe('runReconciler', () => {
     const boom = new Error('observer down');
     const errors: unknown[] = [];
     let calls = 0;
-    const total = await runReconciler(store, {
+    const total = await runReconciler(store, { config: SPEC4,
       everyMs: 0,
       signal: controller.signal,
       clock: () => at(100),
@@ -372,8 +372,8 @@ describe('runReconciler', () => {
   it('without onError the first failure rejects with that error, with or without a signal', async () => {
     const store = await storeWith(history());
     const boom = new Error('boom');
-    await expect(runReconciler(store, { everyMs: 0, observe: () => { throw boom; } })).rejects.toBe(boom);
-    await expect(runReconciler(store, { everyMs: 0, signal: new AbortController().signal, observe: () => { throw boom; } })).rejects.toBe(boom);
+    await expect(runReconciler(store, { config: SPEC4, everyMs: 0, observe: () => { throw boom; } })).rejects.toBe(boom);
+    await expect(runReconciler(store, { config: SPEC4, everyMs: 0, signal: new AbortController().signal, observe: () => { throw boom; } })).rejects.toBe(boom);
   });
 
   it('an already aborted signal: no pass at all', async () => {
@@ -403,7 +403,7 @@ describe('recoverOnStartup', () => {
     const store = await storeWith(fleet());
     const before = await viewOf(store);
     const result = await recoverOnStartup(store, { observe, now: at(30 * MIN) });
-    const decided = decide(before, observe(), at(30 * MIN), { disconnectGraceMs: null });
+    const decided = decide(before, observe(), at(30 * MIN), { disconnectGraceMs: null, suspectAfterMs: null });
     expect(result.appended).toEqual(decided);
     expect(result.appended.map((d) => [d.rule, d.event.type, d.agentId, d.sessionId])).toEqual([
       ['dead-pid', 'AgentCrashed', 'dead', 's-dead'],

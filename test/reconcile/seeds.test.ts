@@ -10,7 +10,7 @@ import { replayStore } from '../../src/replay/replayLog.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { ev } from '../support/lifecycle.js';
-import { MIN, at } from './support.js';
+import { MIN, at, SPEC4 } from './support.js';
 
 /** A fresh projection from the whole log, as a restarted daemon would build it. */
 const replayed = async (store: EventStore, options: { noSnapshot?: boolean } = {}) =>
@@ -41,7 +41,7 @@ describe('seed 000: a pool stays full after its session died in a PID check', ()
     ]);
     expect((await replayed(store)).pools['el-rmw5']!.status).toMatchObject({ activeCount: 1, availableSlots: 0, activeAgentIds: ['el-5d6n'] });
 
-    const pass = await reconcileOnce(store); // the real pid check
+    const pass = await reconcileOnce(store, { config: SPEC4 }); // the real pid check
     expect(pass.appended.map((d) => [d.rule, d.agentId])).toEqual([['dead-pid', 'el-5d6n']]);
 
     const view = await replayed(store);
@@ -64,7 +64,7 @@ describe('seed 001: kill -9 leaves the agent "connected"', () => {
       ev('AgentConnected', { agentId: 'relay-1', connectionId: 'sock-1' }, { at: 1 }),
       ev('AgentSpawned', { agentId: 'relay-1', sessionId: 's-1', pid }, { at: 2 }),
     ]);
-    const pass = await reconcileOnce(store);
+    const pass = await reconcileOnce(store, { config: SPEC4 });
     expect(pass.appended[0]?.event).toMatchObject({ type: 'AgentCrashed', data: { agentId: 'relay-1', reason: 'Process no longer alive (PID check)', pid } });
 
     const view = await replayed(store);
@@ -76,7 +76,7 @@ describe('seed 001: kill -9 leaves the agent "connected"', () => {
 
     // When the orchestrator finally notices the dead socket, there is nothing left to correct.
     await store.appendBatch([ev('AgentDisconnected', { agentId: 'relay-1', connectionId: 'sock-1' }, { at: 3 })]);
-    expect((await reconcileOnce(store, { now: at(10 * MIN) })).decisions).toEqual([]);
+    expect((await reconcileOnce(store, { config: SPEC4, now: at(10 * MIN) })).decisions).toEqual([]);
   });
 });
 
@@ -148,7 +148,7 @@ describe('seed 003: a session stuck in terminating after its agent was replaced'
     ev('AgentConnected', { agentId: 'agent-b', connectionId: 'ws-b' }, { at: T + 21 }),
   ];
   // Pods are not processes on this host: nothing is observed beyond the log.
-  const pass = (store: EventStore, s: number) => reconcileOnce(store, { observe: () => ({}), now: at(s) });
+  const pass = (store: EventStore, s: number) => reconcileOnce(store, { config: SPEC4, observe: () => ({}), now: at(s) });
 
   it('ends it as agent_unavailable after 10 minutes, not before, and frees its slot', async () => {
     const store = await storeWith([...history, ...podDeleted]);
@@ -193,7 +193,7 @@ describe('seed 004: a reset during an in-flight run left a zombie slot and a bus
     expect(view.anomalies.byReason['stale-generation']).toBe(1);
 
     // Nothing for the reconciler to fix: the projection already freed it (even with the old pid dead).
-    expect((await reconcileOnce(store, { observe: () => ({ pids: { 7001: { alive: false } } }), now: at(60 * MIN) })).decisions).toEqual([]);
+    expect((await reconcileOnce(store, { config: SPEC4, observe: () => ({ pids: { 7001: { alive: false } } }), now: at(60 * MIN) })).decisions).toEqual([]);
 
     // The next message is accepted: a new session of the new generation takes the slot and runs.
     await store.appendBatch([

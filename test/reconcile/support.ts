@@ -27,14 +27,18 @@ export interface Outcome {
  * it without an anomaly, and that deciding again on the corrected projection finds nothing.
  */
 export const given = (...events: LifecycleEvent[]) => ({
-  when: (now: number, observations: Observations = {}, config: ReconcileConfigInput = {}) => ({
+  when: (now: number, observations: Observations = {}, given: ReconcileConfigInput = {}) => ({
     then: async (check: (o: Outcome) => void): Promise<Outcome> => {
+      // The SPEC §4 rules are specified with suspicion (§7.3) off; its own specs turn it on.
+      const config: ReconcileConfigInput = { suspectAfterMs: null, ...given };
       const before = await foldView(events);
       const decisions = decide(before, observations, at(now), config);
       for (const d of decisions) {
         const decoded = decodeEvent(d.event);
         expect(decoded.success, JSON.stringify(decoded)).toBe(true);
-        expect(d.event.metadata).toMatchObject({ at: at(now), source: 'rollcall-reconciler', observed: { rule: d.rule } });
+        // A lapsed lease is stamped at its expiry, as the fold ends it; every other correction at `now`.
+        const stamp = d.rule === 'lease-expired' ? before.sessions[d.sessionId]!.leaseExpiresAt : at(now);
+        expect(d.event.metadata).toMatchObject({ at: stamp, source: 'rollcall-reconciler', observed: { rule: d.rule } });
       }
       const after = await foldView([...events, ...decisions.map((d) => d.event)]);
       expect(after.anomalies.count).toBe(before.anomalies.count);
@@ -51,3 +55,6 @@ export const nothing = ({ decisions, before, after }: Outcome): void => {
   expect(decisions).toEqual([]);
   expect(after).toEqual(before);
 };
+
+/** The SPEC §4 rules alone: suspicion (SPEC §7.3, specified in liveness.test.ts) off. */
+export const SPEC4 = { suspectAfterMs: null } as const;

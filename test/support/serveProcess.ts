@@ -7,6 +7,8 @@ export interface ServeProcess {
   /** Base URL with a trailing slash, e.g. http://127.0.0.1:40123/. */
   url: string;
   port: number;
+  /** What it wrote to stderr up to the line that says where it listens (e.g. a startup recovery). */
+  banner: string;
   /** SIGTERM, then waits for the exit (serve drains and exits 0). */
   stop(): Promise<number | null>;
   /** Sends `signal` (SIGKILL: no drain, no cleanup), then waits for the exit. */
@@ -38,6 +40,7 @@ export const startServe = (storeUrl: string, options: { port?: number; args?: st
         resolve({
           url: `${m[1]}/`,
           port: Number(m[2]),
+          banner: stderr,
           stop: () => {
             child.kill('SIGTERM');
             return exited;

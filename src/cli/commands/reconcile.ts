@@ -1,7 +1,9 @@
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Decision } from '../../reconcile/decide.js';
 import { reconcileRules, type ReconcileConfigInput } from '../../reconcile/reconcileConfig.js';
 import { reconcileOnce, runReconciler, type ReconcileMetrics, type ReconcilePass } from '../../reconcile/reconciler.js';
+import { recoverOnStartup, type RecoverResult } from '../../reconcile/recoverOnStartup.js';
 import { maskUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT, usageError, type CliIo } from '../cliIo.js';
@@ -34,6 +36,27 @@ const formatMetrics = (m: ReconcileMetrics): string => {
   );
 };
 
+/**
+ * What a startup recovery (SPEC §7.1) did: the OrchestratorStarted it appended (or that another
+ * recovery of the same host and epoch already had), then each correction.
+ */
+export const formatRecovery = (host: string, result: RecoverResult): string => {
+  const epoch = result.view.hosts[host]?.epoch ?? null;
+  const started = result.restarted;
+  let out: string;
+  if (started !== null && started.type === 'OrchestratorStarted') {
+    const adopted = started.data.adopted ?? [];
+    out =
+      `${'orchestrator-started'.padEnd(18)} host=${host} epoch=${started.data.epoch} adopted=${adopted.length}` +
+      (adopted.length > 0 ? ` (${adopted.map((a) => `${a.agentId}/${a.sessionId}${a.pid !== undefined ? ` pid ${a.pid}` : ''}`).join(', ')})` : '') +
+      '\n';
+  } else {
+    out = `${'orchestrator-started'.padEnd(18)} host=${host} epoch=${epoch ?? 'none'} already announced by another recovery\n`;
+  }
+  for (const d of result.appended) out += formatDecision(d);
+  return out + `recover: host ${host} at epoch ${epoch ?? 'none'}: ${formatMetrics(result.metrics)}\n`;
+};
+
 const printPass = (io: CliIo, pass: ReconcilePass, always: boolean) => {
   // A pid that could not be checked is reported every pass: it is neither assumed alive nor dead.
   for (const u of pass.unchecked) io.stdout.write(`${'unchecked pid'.padEnd(18)} agent=${u.agentId} session=${u.sessionId} pid=${u.pid} (${u.detail})\n`);
@@ -45,9 +68,33 @@ const printPass = (io: CliIo, pass: ReconcilePass, always: boolean) => {
   }
 };
 
+/** The rule flags shared by `reconcile` and `serve --reconcile`: only those given enter the config. */
+export const reconcileConfigFromFlags = (values: {
+  'terminating-timeout-s'?: string | undefined;
+  'starting-timeout-s'?: string | undefined;
+  'disconnect-grace-s'?: string | undefined;
+  'suspect-after-s'?: string | undefined;
+  'no-pid-check'?: boolean | undefined;
+  'no-lease-expiry'?: boolean | undefined;
+}): ReconcileConfigInput => {
+  const config: ReconcileConfigInput = {};
+  const terminating = seconds('--terminating-timeout-s', values['terminating-timeout-s']);
+  const startingTimeout = seconds('--starting-timeout-s', values['starting-timeout-s']);
+  const grace = seconds('--disconnect-grace-s', values['disconnect-grace-s']);
+  const suspect = seconds('--suspect-after-s', values['suspect-after-s']);
+  if (terminating !== undefined) config.terminatingTimeoutMs = terminating;
+  if (startingTimeout !== undefined) config.startingTimeoutMs = startingTimeout;
+  if (grace !== undefined) config.disconnectGraceMs = grace;
+  if (suspect !== undefined) config.suspectAfterMs = suspect;
+  if (values['no-pid-check']) config.pidCheck = false;
+  if (values['no-lease-expiry']) config.leaseExpiry = false;
+  return config;
+};
+
 export const reconcileCommand: Command = {
   usage:
-    'rollcall reconcile [--store URL] [--once | --every SECONDS] [--host NAME] [--terminating-timeout-s S|off] [--starting-timeout-s S|off] [--disconnect-grace-s S|off] [--no-pid-check] [--skip-invalid]',
+    'rollcall reconcile [--store URL] [--once | --every SECONDS] [--host NAME] [--recover] [--terminating-timeout-s S|off] [--starting-timeout-s S|off] [--disconnect-grace-s S|off] [--suspect-after-s S|off] [--no-pid-check] [--no-lease-expiry] [--skip-invalid]\n' +
+    '  --recover: startup recovery of --host first (SPEC §7.1): one OrchestratorStarted with its next epoch, adopting the live sessions whose pid is alive',
   async run(args, io) {
     const { values } = parseArgs({
       args,
@@ -56,10 +103,13 @@ export const reconcileCommand: Command = {
         once: { type: 'boolean' },
         every: { type: 'string' },
         host: { type: 'string' },
+        recover: { type: 'boolean' },
         'terminating-timeout-s': { type: 'string' },
         'starting-timeout-s': { type: 'string' },
         'disconnect-grace-s': { type: 'string' },
+        'suspect-after-s': { type: 'string' },
         'no-pid-check': { type: 'boolean' },
+        'no-lease-expiry': { type: 'boolean' },
         'skip-invalid': { type: 'boolean' },
       },
       strict: true,
@@ -68,19 +118,18 @@ export const reconcileCommand: Command = {
     if (values.once && values.every !== undefined) throw usageError('use either --once or --every SECONDS, not both');
     let everyMs: number | null = null;
     if (values.every !== undefined) everyMs = parseIntervalSeconds('--every', values.every);
-    const config: ReconcileConfigInput = {};
-    const terminating = seconds('--terminating-timeout-s', values['terminating-timeout-s']);
-    const startingTimeout = seconds('--starting-timeout-s', values['starting-timeout-s']);
-    const grace = seconds('--disconnect-grace-s', values['disconnect-grace-s']);
-    if (terminating !== undefined) config.terminatingTimeoutMs = terminating;
-    if (startingTimeout !== undefined) config.startingTimeoutMs = startingTimeout;
-    if (grace !== undefined) config.disconnectGraceMs = grace;
-    if (values['no-pid-check']) config.pidCheck = false;
+    const config = reconcileConfigFromFlags(values);
     const skipInvalid = values['skip-invalid'] ?? false;
     if (values.host !== undefined && values.host.trim() === '') throw usageError('--host must name this machine as sessions record it, got ""');
     const host = values.host === undefined ? {} : { host: values.host };
 
     return withStore(values.store ?? defaultStoreUrl(io.env), async (store) => {
+      if (values.recover) {
+        const name = values.host ?? hostname();
+        // The recovery's own defaults (no disconnect or suspicion rule at boot) unless a flag says otherwise.
+        io.stdout.write(formatRecovery(name, await recoverOnStartup(store, { restartHost: name, host: name, config, skipInvalid })));
+        if (everyMs === null) return EXIT.ok;
+      }
       if (everyMs === null) {
         printPass(io, await reconcileOnce(store, { config, skipInvalid, ...host }), true);
         return EXIT.ok;

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { recoverOnStartup } from '../../reconcile/recoverOnStartup.js';
 import { startServer } from '../../serve/startServer.js';
 import { NPM_START_FLEET, seededLine, seedFleet, seedingLine, seedOptions } from '../seedFleet.js';
 import { maskStoreUrl } from '../../stores/maskUrl.js';
@@ -7,6 +9,7 @@ import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT, usageError } from '../cliIo.js';
 import { parseIntervalSeconds, parsePositiveInt, parseRetention, withStore } from '../options.js';
 import type { Command } from './command.js';
+import { formatRecovery, reconcileConfigFromFlags } from './reconcile.js';
 
 /** A token from a file (first line, trimmed); a file that is empty or unreadable is a usage error. */
 const readTokenFile = (flag: string, path: string): string => {
@@ -23,8 +26,9 @@ const readTokenFile = (flag: string, path: string): string => {
 
 export const serveCommand: Command = {
   usage:
-    'rollcall serve [--store URL] [--host 127.0.0.1] [--port 7070] [--token-file F] [--read-token TOKEN | --read-token-file F] [--reconcile] [--reconcile-every SECONDS] [--log-level info|warn|silent] [--retention-hours H] [--skip-invalid] [--seed [--seed-end ISO]]\n' +
+    'rollcall serve [--store URL] [--host 127.0.0.1] [--port 7070] [--token-file F] [--read-token TOKEN | --read-token-file F] [--reconcile] [--reconcile-every SECONDS] [--reconcile-host NAME] [--recover] [--suspect-after-s S|off] [--log-level info|warn|silent] [--retention-hours H] [--skip-invalid] [--seed [--seed-end ISO]]\n' +
     '  the write token is ROLLCALL_TOKEN or --token-file; a non-loopback --host needs one\n' +
+    '  --reconcile-host: the machine whose pids the in-process reconciler checks (default this one); --recover: its startup recovery (SPEC §7.1) before serving\n' +
     '  --seed: an empty store first gets a generated fleet history (300 agents, 50,000 generated events, seed 1) ending now, as `npm start` does;\n' +
     '  --seed-end ISO: the seeded history ends at that time instead of now (a reproducible fleet: docs/http.md is captured so)',
   async run(args, io) {
@@ -39,6 +43,9 @@ export const serveCommand: Command = {
         'read-token-file': { type: 'string' },
         reconcile: { type: 'boolean' },
         'reconcile-every': { type: 'string' },
+        'reconcile-host': { type: 'string' },
+        recover: { type: 'boolean' },
+        'suspect-after-s': { type: 'string' },
         'log-level': { type: 'string' },
         'retention-hours': { type: 'string' },
         'skip-invalid': { type: 'boolean' },
@@ -60,6 +67,12 @@ export const serveCommand: Command = {
     if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw usageError(`--log-level must be one of info, warn, error, silent, debug; got "${level}"`);
     const everyMs = values['reconcile-every'] === undefined ? 10_000 : parseIntervalSeconds('--reconcile-every', values['reconcile-every']);
     const retentionMs = parseRetention(values['retention-hours']);
+    if (values['reconcile-host'] !== undefined && values['reconcile-host'].trim() === '') throw usageError('--reconcile-host must name this machine as sessions record it, got ""');
+    if ((values.recover || values['reconcile-host'] !== undefined || values['suspect-after-s'] !== undefined) && !values.reconcile) {
+      throw usageError('--recover, --reconcile-host and --suspect-after-s configure the in-process reconciler: add --reconcile');
+    }
+    const reconcileHost = values['reconcile-host'] ?? hostname();
+    const config = reconcileConfigFromFlags(values);
     const url = values.store ?? defaultStoreUrl(io.env);
     if (values['seed-end'] !== undefined && !values.seed) throw usageError('--seed-end goes with --seed');
     const fleet = seedOptions(values['seed-end'], NPM_START_FLEET);
@@ -68,6 +81,10 @@ export const serveCommand: Command = {
       if (values.seed && (await store.head()) === null) {
         io.stderr.write(seedingLine(maskStoreUrl(url), fleet));
         io.stderr.write(seededLine(await seedFleet(store, fleet)));
+      }
+      if (values.recover) {
+        const recovered = await recoverOnStartup(store, { restartHost: reconcileHost, host: reconcileHost, skipInvalid: values['skip-invalid'] ?? false, ...(retentionMs !== undefined ? { retentionMs } : {}) });
+        io.stderr.write(formatRecovery(reconcileHost, recovered).replace(/^/gm, 'rollcall serve: ').replace(/rollcall serve: $/, ''));
       }
       const started = await startServer({
         store,
@@ -78,7 +95,9 @@ export const serveCommand: Command = {
         logger: { level },
         skipInvalid: values['skip-invalid'] ?? false,
         ...(retentionMs !== undefined ? { retentionMs } : {}),
-        reconcile: values.reconcile ? { everyMs, skipInvalid: values['skip-invalid'] ?? false, ...(retentionMs !== undefined ? { retentionMs } : {}) } : null,
+        reconcile: values.reconcile
+          ? { everyMs, host: reconcileHost, config, skipInvalid: values['skip-invalid'] ?? false, ...(retentionMs !== undefined ? { retentionMs } : {}) }
+          : null,
       });
       io.stderr.write(
         `rollcall serve: ${maskStoreUrl(url)} on ${started.url}` +
