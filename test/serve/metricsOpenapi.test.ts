@@ -6,7 +6,7 @@ import { eventTypes } from '../../src/events/lifecycleEvents.js';
 import type { StartedServer } from '../../src/serve/startServer.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
-import { agent, pool, spawned, starting } from '../support/lifecycle.js';
+import { agent, ev, pool, spawned, starting } from '../support/lifecycle.js';
 import { waitFor } from '../support/waitFor.js';
 import { fleet, getJson, serve } from './harness.js';
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
   server = await serve(store, {
     reconcile: {
       everyMs: 100,
-      config: { startingTimeoutMs: null, terminatingTimeoutMs: null, disconnectGraceMs: null },
+      config: { startingTimeoutMs: null, terminatingTimeoutMs: null, disconnectGraceMs: null, suspectAfterMs: null },
       observe: () => ({ pids: { 999999: { alive: false } } }),
     },
   });
@@ -63,6 +63,10 @@ describe('GET /metrics', () => {
       'rollcall_agents',
       'rollcall_sessions',
       'rollcall_reconciler_corrections_total',
+      'rollcall_agents_suspect',
+      'rollcall_agents_quarantined',
+      'rollcall_leases_expired_total',
+      'rollcall_host_epoch',
       'rollcall_http_requests_total',
       'rollcall_http_request_duration_seconds',
       'process_cpu_seconds_total',
@@ -112,6 +116,51 @@ describe('GET /metrics', () => {
     const view = (await getJson(`${server.url}/v1/projection?minPosition=${samples(text, 'rollcall_store_head_position').get('')}`)).body;
     expect(view.sessions['recon-s'].state).toBe('terminated');
     expect(view.sessions['recon-s'].terminationReason).toBe('Process no longer alive (PID check)');
+  });
+});
+
+describe('GET /metrics: liveness (SPEC §7)', () => {
+  it('suspects, quarantines, lapsed leases and host epochs equal the view, and promtool passes with them all set', async () => {
+    const t = (s: number) => new Date(Date.parse('2026-11-20T10:00:00Z') + s * 1000).toISOString();
+    const at = <E extends { metadata: { at: string } }>(s: number, e: E): E => ({ ...e, metadata: { at: t(s) } });
+    const live = openMemoryStore();
+    await live.appendBatch([
+      at(0, pool('lp', 5)),
+      at(0, agent('quiet')),
+      at(0, agent('loop')),
+      at(0, agent('leased')),
+      at(1, ev('OrchestratorStarted', { host: 'h1', epoch: 1 })),
+      at(2, ev('OrchestratorStarted', { host: 'h1', epoch: 2 })),
+      at(2, ev('OrchestratorStarted', { host: 'h2', epoch: 7 })),
+      at(10, spawned('quiet', 'q1', { poolId: 'lp', host: 'h1', epoch: 2 })),
+      at(80, ev('AgentSuspected', { agentId: 'quiet', reason: 'no_sign_of_life' })),
+      // Three crashes within the quarantine window.
+      ...[20, 30, 40].flatMap((s, i) => [at(s, spawned('loop', `l${i}`, { poolId: 'lp' })), at(s + 1, ev('AgentCrashed', { agentId: 'loop', reason: 'boom' }))]),
+      // Two leases that lapse: the first when the second spawn moves the clock, the second at the heartbeat.
+      at(50, spawned('leased', 'e1', { poolId: 'lp', leaseMs: 1000 })),
+      at(60, spawned('leased', 'e2', { poolId: 'lp', leaseMs: 1000 })),
+      at(90, ev('AgentHeartbeat', { agentId: 'quiet' })),
+      at(91, ev('AgentSuspected', { agentId: 'quiet', reason: 'disconnected_within_grace' })),
+    ]);
+    const other = await serve(live);
+    try {
+      const text = await (await fetch(`${other.url}/metrics`)).text();
+      const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect(`${check.stdout}${check.stderr}`).toBe('');
+      expect(check.status).toBe(0);
+      const view = (await getJson(`${other.url}/v1/projection`)).body;
+      expect(view.quarantined).toEqual(['loop']);
+      expect(view.agents['quiet'].suspect).toEqual({ since: t(91), reason: 'disconnected_within_grace' });
+      expect(samples(text, 'rollcall_agents_suspect').get('')).toBe(1);
+      expect(samples(text, 'rollcall_agents_quarantined').get('')).toBe(1);
+      expect(samples(text, 'rollcall_leases_expired_total').get('')).toBe(2);
+      expect(Object.fromEntries(samples(text, 'rollcall_host_epoch'))).toEqual({ 'host="h1"': 2, 'host="h2"': 7 });
+      expect(text).toMatch(/^# TYPE rollcall_leases_expired_total counter$/m);
+      expect(text).toMatch(/^# TYPE rollcall_host_epoch gauge$/m);
+    } finally {
+      await other.close();
+      await live.close();
+    }
   });
 });
 
