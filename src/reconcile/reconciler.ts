@@ -160,43 +160,57 @@ const reconcilePass = async (store: EventStore, options: ReconcileOptions): Prom
   const pass: ReconcilePass = { position: view.position, view, observations, decisions, appended: [], alreadyStored: [], conflicts: [], unchecked, metrics };
   if (decisions.length === 0 || view.position === null) return pass;
 
-  const byStream = new Map<string, Decision[]>();
-  for (const d of decisions) {
-    const stream = streamOf(d.event);
-    const list = byStream.get(stream);
-    if (list === undefined) byStream.set(stream, [d]);
-    else list.push(d);
-  }
   const position = BigInt(view.position);
   const fence = options.fenceRevision ?? true;
   const appends = groupCommitFor(store);
-  // Streams are appended to concurrently, so that one pass's corrections share group commits;
-  // within a stream one event per append, so each correction is known to be appended or already stored.
-  const perStream = await Promise.all(
-    [...byStream].map(async ([stream, group]) => {
-      const done = { appended: [] as Decision[], alreadyStored: [] as Decision[], conflicts: [] as Decision[] };
-      let expected: ExpectedRevision = fence ? await revisionAt(store, stream, position) : 'any';
-      for (let i = 0; i < group.length; i++) {
-        const d = group[i]!;
-        try {
-          const result = await appends.appendToStream(stream, [d.event], { expectedRevision: expected });
-          (result.appended > 0 ? done.appended : done.alreadyStored).push(d);
-          if (fence) expected = result.nextExpectedRevision;
-        } catch (error) {
-          if (!isRollcallError(error) || error.code !== 'wrong-expected-revision') throw error;
-          // Someone else acted on this agent since the replay: what we decided may be stale.
-          done.conflicts.push(...group.slice(i));
-          break;
+  // Lapsed leases first: each is stamped at its expiry, the others at `now`. Were one of those
+  // stored before it, the fold's clock would pass the expiry there and end the session itself,
+  // leaving this end a redundant `invalid-transition`.
+  const phases = [decisions.filter((d) => d.rule === 'lease-expired'), decisions.filter((d) => d.rule !== 'lease-expired')];
+  const nextExpected = new Map<string, ExpectedRevision>();
+  const conflicted = new Set<string>();
+  for (const phase of phases) {
+    const byStream = new Map<string, Decision[]>();
+    for (const d of phase) {
+      const stream = streamOf(d.event);
+      const list = byStream.get(stream);
+      if (list === undefined) byStream.set(stream, [d]);
+      else list.push(d);
+    }
+    // Streams are appended to concurrently, so that one pass's corrections share group commits;
+    // within a stream one event per append, so each correction is known to be appended or already stored.
+    const perStream = await Promise.all(
+      [...byStream].map(async ([stream, group]) => {
+        const done = { appended: [] as Decision[], alreadyStored: [] as Decision[], conflicts: [] as Decision[] };
+        if (conflicted.has(stream)) {
+          done.conflicts.push(...group);
+          return done;
         }
-      }
-      return done;
-    }),
-  );
-  for (const done of perStream) {
-    pass.appended.push(...done.appended);
-    pass.alreadyStored.push(...done.alreadyStored);
-    pass.conflicts.push(...done.conflicts);
-    for (const d of done.appended) metrics.corrections[d.rule]++;
+        let expected: ExpectedRevision = fence ? (nextExpected.get(stream) ?? (await revisionAt(store, stream, position))) : 'any';
+        for (let i = 0; i < group.length; i++) {
+          const d = group[i]!;
+          try {
+            const result = await appends.appendToStream(stream, [d.event], { expectedRevision: expected });
+            (result.appended > 0 ? done.appended : done.alreadyStored).push(d);
+            if (fence) expected = result.nextExpectedRevision;
+          } catch (error) {
+            if (!isRollcallError(error) || error.code !== 'wrong-expected-revision') throw error;
+            // Someone else acted on this agent since the replay: what we decided may be stale.
+            done.conflicts.push(...group.slice(i));
+            conflicted.add(stream);
+            break;
+          }
+        }
+        nextExpected.set(stream, expected);
+        return done;
+      }),
+    );
+    for (const done of perStream) {
+      pass.appended.push(...done.appended);
+      pass.alreadyStored.push(...done.alreadyStored);
+      pass.conflicts.push(...done.conflicts);
+      for (const d of done.appended) metrics.corrections[d.rule]++;
+    }
   }
   metrics.appended = pass.appended.length;
   metrics.alreadyStored = pass.alreadyStored.length;

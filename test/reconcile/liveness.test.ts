@@ -87,6 +87,21 @@ describe('lease expiry on a quiet log (SPEC §7.2)', () => {
     expect(ends).toEqual([early[0]!.event.id]);
   });
 
+  it('a pass that also suspects another agent (at `now`) stores the lapse first: the replay ends it at its expiry, with no anomaly', async () => {
+    const store = openMemoryStore();
+    // a0 sorts before a1: its stream would be written first were the appends not ordered by rule.
+    await store.appendBatch([...leased(30_000), ev('AgentRegistered', { agentId: 'a0', role: 'worker' }, { at: 0 }), ev('AgentSpawned', { agentId: 'a0', sessionId: 's0', poolId: 'p1' }, { at: 12 })]);
+    const pass = await reconcileOnce(store, { observe: () => ({}), host: 'h1', now: at(200) });
+    expect(pass.appended.map((d) => [d.rule, d.agentId])).toEqual([['lease-expired', 'a1'], ['suspect', 'a0']]);
+    const order: string[] = [];
+    for await (const e of store.readAll()) order.push(e.type);
+    expect(order.slice(-2)).toEqual(['SessionEnded', 'AgentSuspected']);
+    const after = await reconcileOnce(store, { observe: () => ({}), host: 'h1', now: at(200) });
+    expect(after.view.anomalies.count).toBe(0);
+    expect(after.view.sessions['s1']).toMatchObject({ state: 'terminated', terminationReason: 'lease_expired', endedAt: at(40) });
+    expect(after.decisions).toEqual([]);
+  });
+
   it('a lapse the reconciler appends counts toward quarantine like the fold\'s own', async () => {
     const events = [pool('p1', 2), agent('a1')];
     for (const [i, s] of [10, 100, 200].entries()) events.push(ev('AgentSpawned', { agentId: 'a1', sessionId: `s${i}`, poolId: 'p1', leaseMs: 5_000 }, { at: s }));
