@@ -1,12 +1,14 @@
 // `npm run bench`: every figure beside a baseline measured in the same run, on both history
 // shapes (generate's dense ~5-hour history and an 11-day sparse one). Scale with BENCH_EVENTS
 // (default 1,000,000), BENCH_AGENTS (10,000), BENCH_PEER_EVENTS (10,000); skip parts with
-// BENCH_STORES=0, BENCH_PG=0, BENCH_MEMORY=0, BENCH_PEER=0, BENCH_SHAPES=dense|sparse.
+// BENCH_STORES=0, BENCH_PG=0, BENCH_MEMORY=0, BENCH_PEER=0, BENCH_SHAPES=dense|sparse. The cost of
+// the liveness rules (SPEC §7) is the replay of each history beside the same history without its §7 content.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { decodeEvent } from '../src/events/decodeEvent.js';
 import type { LifecycleEvent } from '../src/events/lifecycleEvents.js';
 import { generateHistory, generateNdjson, type GenerateOptions } from '../src/generate/generateHistory.js';
@@ -56,6 +58,36 @@ const writeHistory = async (file: string, options: GenerateOptions): Promise<num
   out.end(buf);
   await once(out, 'close');
   return (performance.now() - t) / 1000;
+};
+
+/** SPEC §7's own event types: what a history written for the v2 rules never holds. */
+const LIVENESS_TYPES = new Set(['OrchestratorStarted', 'AgentSuspected', 'AgentReleased', 'SessionLeaseRenewed']);
+
+/**
+ * The same history as a v2 producer would have written it: without §7's events and without
+ * `leaseMs`/`epoch` on the others (so no lease, epoch fence or restart is in play). Returns how
+ * many events it kept. Ids and order are the original's, so the mess (duplicates, late events) stays.
+ */
+const writeWithoutLiveness = async (from: string, to: string): Promise<number> => {
+  const out = createWriteStream(to);
+  let buf = '';
+  let kept = 0;
+  for await (const line of createInterface({ input: createReadStream(from), crlfDelay: Infinity })) {
+    if (line === '') continue;
+    const e = JSON.parse(line) as { type: string; data: Record<string, unknown> };
+    if (LIVENESS_TYPES.has(e.type)) continue;
+    delete e.data['leaseMs'];
+    delete e.data['epoch'];
+    buf += `${JSON.stringify(e)}\n`;
+    kept++;
+    if (buf.length > 1 << 20) {
+      if (!out.write(buf)) await once(out, 'drain');
+      buf = '';
+    }
+  }
+  out.end(buf);
+  await once(out, 'close');
+  return kept;
 };
 
 const pgDatabase = async (): Promise<{ url: string; drop: () => Promise<void> } | null> => {
@@ -127,6 +159,25 @@ for (const shape of SHAPES) {
   row('rollcall replay --input, all in one thread', inThread.events, inThread.seconds, rss(inThread));
   const r = auto.seconds / base.seconds;
   console.log(`  → ${r.toFixed(2)}× the baseline (target ≤ 2×: ${verdict(r <= 2)}; goal 1.5×: ${verdict(r <= 1.5)}); in one thread ${(inThread.seconds / base.seconds).toFixed(2)}×`);
+
+  // SPEC §7's cost: the same replay of the same history with and without its liveness content
+  // (restarts, leases, suspicions, quarantines at work), per event, each in a fresh process.
+  const v2File = join(dir, `${shape}-v2.ndjson`);
+  const kept = await writeWithoutLiveness(file, v2File);
+  console.log(`\nthe liveness rules (SPEC §7): the same history without its §7 content (${n(EVENTS - kept)} events and every leaseMs/epoch left out), replayed the same way`);
+  const v2 = child('replay', v2File, 'auto');
+  const v2InThread = child('replay', v2File, 'in');
+  row('rollcall replay --input, history without §7 content (v2)', v2.events, v2.seconds, rss(v2));
+  row('rollcall replay --input, the history with it (v3, above)', auto.events, auto.seconds, rss(auto));
+  row('… all in one thread, without §7 content', v2InThread.events, v2InThread.seconds, rss(v2InThread));
+  const perEvent = (c: Child) => c.seconds / c.events;
+  const cost = perEvent(auto) / perEvent(v2) - 1;
+  const costInThread = perEvent(inThread) / perEvent(v2InThread) - 1;
+  console.log(
+    `  → per event, the §7 rules at work cost ${(cost * 100).toFixed(1)} % (target ≤ 15 %: ${verdict(cost <= 0.15)}); ` +
+      `in one thread ${(costInThread * 100).toFixed(1)} % (${verdict(costInThread <= 0.15)})`,
+  );
+  rmSync(v2File, { force: true });
 
   if (on('BENCH_STORES')) {
     console.log('\nthe embedded store (sqlite), through the CLI, each in a fresh process');
