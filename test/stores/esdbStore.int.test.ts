@@ -480,9 +480,11 @@ describe('EventStoreDB adapter', () => {
       expect(caughtUp[0]!.type).toBe('AgentHeartbeat');
       const later = [heartbeat(a), poolCreated(`p-${a}`)];
       // Appended once the history is delivered: the subscription must go on to them.
-      void store.appendBatch(later);
+      const appended = store.appendBatch(later);
       const followed = await take(live, 2);
       expect(followed.map((e) => e.id)).toEqual(later.map((e) => e.id));
+      // The subscription may see the events before the append has its answer: await it before the store closes.
+      expect(await appended).toMatchObject({ appended: 2 });
       stop.abort();
       expect((await live.next()).done).toBe(true);
     });
