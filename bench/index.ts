@@ -1,7 +1,7 @@
 // `npm run bench`: every figure beside a baseline measured in the same run, on both history
 // shapes (generate's dense ~5-hour history and an 11-day sparse one). Scale with BENCH_EVENTS
 // (default 1,000,000), BENCH_AGENTS (10,000), BENCH_PEER_EVENTS (10,000); skip parts with
-// BENCH_STORES=0, BENCH_PG=0, BENCH_MEMORY=0, BENCH_PEER=0, BENCH_SHAPES=dense|sparse. The cost of
+// BENCH_STORES=0, BENCH_PG=0, BENCH_MEMORY=0, BENCH_PEER=0, BENCH_TRAVEL=0, BENCH_SHAPES=dense|sparse. The cost of
 // the liveness rules (SPEC §7) is the replay of each history beside the same history without its §7 content.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -269,5 +269,7 @@ if (process.env['BENCH_SERVE'] !== '0') execFileSync(process.execPath, ['--impor
 
 console.log(`\nload average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
 rmSync(dir, { recursive: true, force: true });
+// Time travel at the middle of the log, on a store the CLI appended (bench/travel.ts): ?until beside a full replay, /healthz meanwhile.
+if (process.env['BENCH_TRAVEL'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'travel.ts')], { stdio: 'inherit', env: { ...process.env, BENCH_TRAVEL_EVENTS: String(EVENTS), BENCH_AGENTS: String(AGENTS) } });
 // Resumes, audits and time travel after a restart (bench/storm.ts): /healthz latency meanwhile.
 if (process.env['BENCH_STORM'] !== '0') execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'storm.ts')], { stdio: 'inherit' });
