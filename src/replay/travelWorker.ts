@@ -21,6 +21,23 @@ const post = (m: FromTravel, transfer: ArrayBuffer[] = []) => port.postMessage(m
 const local = { open: (o: Parameters<typeof openLocalSession>[1]) => openLocalSession(projection, o), close: async () => undefined };
 const unpaced = createFoldLane(Infinity);
 
+/** Whole folds (`travel`) running at once, at most MAX_TRAVELS; the others wait in order. */
+const MAX_TRAVELS = 2;
+let travelling = 0;
+const waiting: Array<() => void> = [];
+const turnToTravel = async (): Promise<void> => {
+  if (travelling < MAX_TRAVELS) {
+    travelling++;
+    return;
+  }
+  await new Promise<void>((resolve) => waiting.push(resolve));
+};
+const doneTravelling = () => {
+  const next = waiting.shift();
+  if (next !== undefined) next();
+  else travelling--;
+};
+
 const answer = (id: number, gen: number, work: Promise<FromTravel>) =>
   work.then(
     (m) => post(m, m.kind === 'view' ? [m.json.buffer as ArrayBuffer] : []),
@@ -35,13 +52,19 @@ port.on('message', (m: ToTravel) => {
   }
   if (m.kind === 'travel') {
     void answer(m.id, 0, (async () => {
-      const store = await openStore(m.url, { create: false });
+      // Each fold holds a whole state (hundreds of MB at fleet scale): a few at a time, the rest in turn.
+      await turnToTravel();
+      const store = await openStore(m.url, { create: false }).catch((e: unknown) => {
+        doneTravelling();
+        throw e;
+      });
       try {
         const target = { until: m.until === null ? null : BigInt(m.until), asOf: m.asOf };
         const r = await travelView(local, store, projection, target, { skipInvalid: m.skipInvalid, lane: unpaced });
         return { ...r, kind: 'view', id: m.id, gen: 0, lastPosition: r.lastPosition?.toString() ?? null, startedAfter: r.startedAfter?.toString() ?? null } as const;
       } finally {
         await store.close();
+        doneTravelling();
       }
     })());
     return;

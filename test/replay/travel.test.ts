@@ -7,6 +7,11 @@ import { encodeSnapshot } from '../../src/replay/snapshots.js';
 import { createTraveler, travelView } from '../../src/replay/travel.js';
 import type { EventStore, Snapshot, SnapshotStore } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
+import { openStore } from '../../src/stores/openStore.js';
+import { tempDir } from '../support/cli.js';
+import { fleet } from '../serve/harness.js';
+import { join } from 'node:path';
+import { travelTo } from '../../src/replay/travel.js';
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
 import { openNonUniqueStore } from '../support/nonUniqueStore.js';
 
@@ -101,5 +106,27 @@ describe('time travel from a rung plus the gap, on the traveler thread', () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('a store the worker opens itself (SQLite file): six folds at once, more than run together, each equal to a full replay', async () => {
+    const url = `sqlite:${join(tempDir(), 'travel.db')}`;
+    const store = await openStore(url);
+    const events = fleet(40, 3_000, 3);
+    for (let i = 0; i < events.length; i += 1_000) {
+      await store.appendBatch(events.slice(i, i + 1_000));
+      // A rung where a following server would have saved one.
+      await replayStore(store, projection, { snapshotEvery: 1 });
+    }
+    expect(store.readerUrl?.()).toBeDefined();
+    const head = (await store.head())!;
+    const targets = [1n, head / 5n, head / 2n, head / 2n + 1n, head - 7n, head];
+    const answers = await Promise.all(targets.map((until) => travelTo(traveler, store, projection, { until }, { skipInvalid: false })));
+    for (const [i, until] of targets.entries()) {
+      expect(JSON.parse(new TextDecoder().decode(answers[i]!.json))).toEqual(await fullView(store, { until }));
+      expect(answers[i]!.position).toBe(until.toString());
+    }
+    // The middle ones started from a rung, not from the start of the log.
+    expect(answers[2]!.startedAfter).not.toBeNull();
+    await store.close();
   });
 });
