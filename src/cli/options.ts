@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import { createLifecycleProjection, type LifecycleProjection } from '../projections/lifecycleProjection.js';
+import type { ReplaySource } from '../replay/foldEvents.js';
+import { readFileSource, readStoreSource, type OnProgress } from '../replay/replayLog.js';
 import { defaultStoreUrl, openStore, type OpenStoreOptions } from '../stores/openStore.js';
 import type { EventStore } from '../stores/eventStore.js';
-import { usageError, type CliIo } from './cliIo.js';
+import { untilInterrupted, usageError, type CliIo } from './cliIo.js';
 
 /** `--until P`: a non-negative integer position. */
 export const parsePosition = (flag: string, value: string | undefined): bigint | null => {
@@ -47,6 +50,12 @@ export const parseRetention = (value: string | undefined): number | undefined =>
   return Math.round(hours * 3_600_000);
 };
 
+/** The lifecycle projection with `--retention-hours` as its window (the default without it). */
+export const projectionWithRetention = (value: string | undefined): LifecycleProjection => {
+  const retentionMs = parseRetention(value);
+  return createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
+};
+
 export type LogSource = { kind: 'store'; url: string } | { kind: 'input'; path: string };
 
 /** `--store URL` or `--input FILE` (not both); the default store otherwise. */
@@ -77,3 +86,14 @@ export const sourceFlags = {
   store: { type: 'string' },
   input: { type: 'string' },
 } as const;
+
+/**
+ * Hands `use` the log `source` names as a replay source that stops at SIGINT/SIGTERM: the file
+ * (`--input`), or the store, opened for the call and closed after it.
+ */
+export const withLog = <T>(source: LogSource, io: CliIo, use: (log: ReplaySource) => Promise<T>, onProgress?: OnProgress): Promise<T> => {
+  const progress = onProgress ? { onProgress } : {};
+  return source.kind === 'input'
+    ? use(untilInterrupted(io, readFileSource(source.path, { ...(io.signal ? { signal: io.signal } : {}), ...progress })))
+    : withStore(source.url, (store) => use(untilInterrupted(io, readStoreSource(store, progress))));
+};

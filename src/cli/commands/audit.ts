@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util';
-import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { auditAgent, type AgentAudit } from '../../inspect/auditAgent.js';
-import { readFileSource, readStoreSource } from '../../replay/replayLog.js';
-import { EXIT, untilInterrupted, usageError } from '../cliIo.js';
-import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
+import { EXIT, usageError } from '../cliIo.js';
+import { logSource, projectionWithRetention, sourceFlags, withLog } from '../options.js';
 import type { Command } from './command.js';
 
 const brief = (data: Record<string, unknown>): string =>
@@ -38,13 +36,8 @@ export const auditCommand: Command = {
     });
     if (positionals.length !== 1) throw usageError('audit needs exactly one AGENT_ID');
     const agentId = positionals[0]!;
-    const retentionMs = parseRetention(values['retention-hours']);
-    const projection = createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
-    const source = logSource(values, io);
-    const audit =
-      source.kind === 'input'
-        ? await auditAgent(projection, untilInterrupted(io, readFileSource(source.path, io.signal ? { signal: io.signal } : {})), agentId)
-        : await withStore(source.url, (store) => auditAgent(projection, untilInterrupted(io, readStoreSource(store)), agentId));
+    const projection = projectionWithRetention(values['retention-hours']);
+    const audit = await withLog(logSource(values, io), io, (log) => auditAgent(projection, log, agentId));
     io.stdout.write(values.json ? `${JSON.stringify(audit, null, 2)}\n` : formatAudit(audit));
     return EXIT.ok;
   },

@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util';
-import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { checkLog } from '../../inspect/checkLog.js';
-import { readFileSource, readStoreSource } from '../../replay/replayLog.js';
-import { EXIT, untilInterrupted } from '../cliIo.js';
-import { logSource, parseRetention, sourceFlags, withStore } from '../options.js';
+import { EXIT } from '../cliIo.js';
+import { logSource, projectionWithRetention, sourceFlags, withLog } from '../options.js';
 import { estimateNdjsonEvents, replayProgress } from '../progress.js';
 import type { Command } from './command.js';
 
@@ -15,16 +13,11 @@ export const checkCommand: Command = {
       options: { ...sourceFlags, 'skip-invalid': { type: 'boolean' }, 'retention-hours': { type: 'string' } },
       strict: true,
     });
-    const retentionMs = parseRetention(values['retention-hours']);
-    const projection = createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
+    const projection = projectionWithRetention(values['retention-hours']);
     const options = { skipInvalid: values['skip-invalid'] ?? false };
     const source = logSource(values, io);
     const progress = replayProgress(io, 'check', source.kind === 'input' ? estimateNdjsonEvents(source.path) : 0);
-    const { onProgress } = progress;
-    const result = await (source.kind === 'input'
-      ? checkLog(projection, untilInterrupted(io, readFileSource(source.path, { ...(io.signal ? { signal: io.signal } : {}), onProgress })), options)
-      : withStore(source.url, (store) => checkLog(projection, untilInterrupted(io, readStoreSource(store, { onProgress })), options))
-    ).finally(progress.stop);
+    const result = await withLog(source, io, (log) => checkLog(projection, log, options), progress.onProgress).finally(progress.stop);
     const anomalies = result.state.anomalies.count;
     if (result.violations.length === 0) {
       io.stdout.write(`ok: ${result.processed} events, every invariant holds on every prefix (${anomalies} ${anomalies === 1 ? 'anomaly' : 'anomalies'} recorded, all ignored by the rules)\n`);

@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
 import { explainAgent, explainPool, type AgentExplainJson, type ExplainOptions, type HolderJson, type PoolExplainJson } from '../../inspect/explain.js';
-import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { defaultReconcileConfig } from '../../reconcile/reconcileConfig.js';
-import { readFileSource, readStoreSource } from '../../replay/replayLog.js';
 import type { ReplaySource } from '../../replay/foldEvents.js';
-import { EXIT, untilInterrupted, usageError } from '../cliIo.js';
-import { logSource, parseIsoTime, parsePosition, parseRetention, sourceFlags, withStore } from '../options.js';
+import { EXIT, usageError } from '../cliIo.js';
+import { logSource, parseIsoTime, parsePosition, projectionWithRetention, sourceFlags, withLog } from '../options.js';
 import type { Command } from './command.js';
 
 const rules = (h: HolderJson): string[] =>
@@ -45,16 +43,11 @@ export const explainCommand: Command = {
     const [kind, id] = positionals;
     if (positionals.length !== 2 || (kind !== 'pool' && kind !== 'agent')) throw usageError('explain needs pool|agent and one ID');
     if (values.until !== undefined && values['as-of'] !== undefined) throw usageError('explain: give --until or --as-of, not both');
-    const retentionMs = parseRetention(values['retention-hours']);
-    const projection = createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
+    const projection = projectionWithRetention(values['retention-hours']);
     // The reconciler's default thresholds: what `rollcall reconcile` would do with this log.
     const options: ExplainOptions = { rules: defaultReconcileConfig, until: parsePosition('--until', values.until) ?? null, asOf: parseIsoTime('--as-of', values['as-of']) ?? null };
     const answer = (source: ReplaySource): Promise<PoolExplainJson | AgentExplainJson> => (kind === 'pool' ? explainPool(projection, source, id!, options) : explainAgent(projection, source, id!, options));
-    const source = logSource(values, io);
-    const result =
-      source.kind === 'input'
-        ? await answer(untilInterrupted(io, readFileSource(source.path, io.signal ? { signal: io.signal } : {})))
-        : await withStore(source.url, (store) => answer(untilInterrupted(io, readStoreSource(store))));
+    const result = await withLog(logSource(values, io), io, answer);
     if (values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else io.stdout.write(kind === 'pool' ? formatPool(result as PoolExplainJson) : formatAgent(result as AgentExplainJson));
     return EXIT.ok;

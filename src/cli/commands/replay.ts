@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
-import { createLifecycleProjection } from '../../projections/lifecycleProjection.js';
 import { lifecycleView } from '../../projections/lifecycleView.js';
 import { replayFile, replayStore } from '../../replay/replayLog.js';
 import { EXIT } from '../cliIo.js';
 import { maskUrl } from '../../stores/maskUrl.js';
 import { formatSummary } from '../formatSummary.js';
 import { estimateNdjsonEvents, replayProgress } from '../progress.js';
-import { logSource, parseIsoTime, parsePosition, parseRetention, sourceFlags, withStore } from '../options.js';
+import { logSource, parseIsoTime, parsePosition, projectionWithRetention, sourceFlags, withStore } from '../options.js';
 import type { Command } from './command.js';
 
 export const replayCommand: Command = {
@@ -27,8 +26,7 @@ export const replayCommand: Command = {
       strict: true,
       allowPositionals: false,
     });
-    const retentionMs = parseRetention(values['retention-hours']);
-    const projection = createLifecycleProjection(retentionMs === undefined ? {} : { retentionMs });
+    const projection = projectionWithRetention(values['retention-hours']);
     const fold = {
       until: parsePosition('--until', values.until),
       asOf: parseIsoTime('--as-of', values['as-of']),

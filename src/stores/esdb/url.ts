@@ -1,4 +1,5 @@
 import { RollcallError } from '../../errors.js';
+import { takeUrlParams } from '../takeUrlParams.js';
 
 /** Query parameters of a store URL that are rollcall's, not the client's (removed before the client sees them). */
 export interface EsdbUrlParams {
@@ -14,20 +15,17 @@ export interface EsdbUrlParams {
  * and the client's own settings (`tls`, `nodePreference`, `tlsCAFile`, …), is passed through as is.
  */
 export const splitConnectionString = (url: string): { connectionString: string; params: EsdbUrlParams } => {
-  const q = url.indexOf('?');
-  if (q < 0) return { connectionString: url, params: {} };
   const params: EsdbUrlParams = {};
-  const kept: string[] = [];
-  for (const part of url.slice(q + 1).split('&')) {
-    const eq = part.indexOf('=');
-    const key = (eq < 0 ? part : part.slice(0, eq)).trim();
-    const value = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1).trim());
-    if (key.toLowerCase() === 'maxappendsize') {
+  const connectionString = takeUrlParams(url, (rawKey, raw) => {
+    const key = rawKey.trim().toLowerCase();
+    const value = decodeURIComponent(raw.trim());
+    if (key === 'maxappendsize') {
       const n = Number(value);
       if (!Number.isInteger(n) || n <= 0) throw new RollcallError('usage', `maxAppendSize must be a positive integer (bytes), got "${value}"`);
       params.maxAppendSize = n;
-    } else if (key.toLowerCase() === 'namespace') params.namespace = value;
-    else if (part) kept.push(part);
-  }
-  return { connectionString: kept.length ? `${url.slice(0, q)}?${kept.join('&')}` : url.slice(0, q), params };
+    } else if (key === 'namespace') params.namespace = value;
+    else return false;
+    return true;
+  });
+  return { connectionString, params };
 };

@@ -1,5 +1,6 @@
 import { RollcallError } from '../../errors.js';
 import { maskStoreUrl } from '../maskUrl.js';
+import { takeUrlParams } from '../takeUrlParams.js';
 
 /** rollcall's own parameters of a `postgres://` URL; everything else goes to node-postgres. */
 export interface PostgresUrlParams {
@@ -32,14 +33,9 @@ const count = (url: string, key: string, value: string, min: number): number => 
  * `sslcert`, `sslkey`), `application_name`, `connect_timeout`, `options` and the like.
  */
 export const splitPostgresUrl = (url: string): { connectionString: string; params: PostgresUrlParams } => {
-  const q = url.indexOf('?');
-  if (q < 0) return { connectionString: url, params: {} };
   const params: PostgresUrlParams = {};
-  const kept: string[] = [];
-  for (const part of url.slice(q + 1).split('&')) {
-    const eq = part.indexOf('=');
-    const key = eq < 0 ? part : part.slice(0, eq);
-    const value = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1));
+  const connectionString = takeUrlParams(url, (key, raw) => {
+    const value = decodeURIComponent(raw);
     if (key === 'max') params.poolSize = count(url, key, value, 1);
     else if (key === 'options') params.options = value;
     else if (key === 'statement_timeout') params.statementTimeoutMs = count(url, key, value, 0);
@@ -52,7 +48,8 @@ export const splitPostgresUrl = (url: string): { connectionString: string; param
         );
       }
       params.schema = value;
-    } else if (part) kept.push(part);
-  }
-  return { connectionString: kept.length ? `${url.slice(0, q)}?${kept.join('&')}` : url.slice(0, q), params };
+    } else return false;
+    return true;
+  });
+  return { connectionString, params };
 };
