@@ -1,13 +1,12 @@
 import { byCodeUnit } from '../projections/lifecycleView.js';
 import type { ProjectionJson, SessionJson } from '../projections/viewJson.js';
+import { counted } from './counted.js';
 
 const table = (headers: string[], rows: string[][]): string => {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(headers), ...rows.map(line)].map((l) => `  ${l}`).join('\n');
 };
-
-const counted = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 /**
  * The readable summary of `rollcall replay`: pools with used/max slots, running agents, sessions

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { auditAgent, type AgentAudit } from '../../inspect/auditAgent.js';
 import { EXIT, usageError } from '../cliIo.js';
+import { counted } from '../counted.js';
 import { logSource, projectionWithRetention, sourceFlags, withLog } from '../options.js';
 import type { Command } from './command.js';
 
@@ -13,7 +14,7 @@ const brief = (data: Record<string, unknown>): string =>
 const formatAudit = (audit: AgentAudit): string => {
   const a = audit.agent;
   const anomalies = audit.entries.filter((e) => e.anomaly !== null).length;
-  const out = [`audit ${audit.agentId}${a ? ` (${a.type}, ${a.status})` : ''} — ${audit.entries.length} events, ${anomalies} ignored as anomalies`, ''];
+  const out = [`audit ${audit.agentId}${a ? ` (${a.type}, ${a.status})` : ''} — ${counted(audit.entries.length, 'event')}, ${counted(anomalies, 'anomaly', 'anomalies')} ignored`, ''];
   for (const e of audit.entries) {
     out.push(`#${e.position}  ${e.at}  ${e.type}  ${brief(e.data)}`);
     if (e.anomaly !== null) out.push(`    ignored: ${e.anomaly}`);

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { checkLog } from '../../inspect/checkLog.js';
 import { EXIT } from '../cliIo.js';
+import { counted } from '../counted.js';
 import { logSource, projectionWithRetention, sourceFlags, withLog } from '../options.js';
 import { estimateNdjsonEvents, replayProgress } from '../progress.js';
 import type { Command } from './command.js';
@@ -20,7 +21,7 @@ export const checkCommand: Command = {
     const result = await withLog(source, io, (log) => checkLog(projection, log, options), progress.onProgress).finally(progress.stop);
     const anomalies = result.state.anomalies.count;
     if (result.violations.length === 0) {
-      io.stdout.write(`ok: ${result.processed} events, every invariant holds on every prefix (${anomalies} ${anomalies === 1 ? 'anomaly' : 'anomalies'} recorded, all ignored by the rules)\n`);
+      io.stdout.write(`ok: ${result.processed} events, every invariant holds on every prefix (${counted(anomalies, 'anomaly', 'anomalies')} recorded, all ignored by the rules)\n`);
       return EXIT.ok;
     }
     io.stdout.write(`FAILED: ${result.violations.length} invariant violation(s) in ${result.processed} events\n`);

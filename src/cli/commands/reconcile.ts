@@ -7,6 +7,7 @@ import { recoverOnStartup, type RecoverResult } from '../../reconcile/recoverOnS
 import { maskUrl } from '../../stores/maskUrl.js';
 import { defaultStoreUrl } from '../../stores/openStore.js';
 import { EXIT, usageError, type CliIo } from '../cliIo.js';
+import { counted } from '../counted.js';
 import { parseIntervalSeconds, withStore } from '../options.js';
 import type { Command } from './command.js';
 
@@ -28,11 +29,11 @@ const formatDecision = (d: Decision, prefix = ''): string =>
 const formatMetrics = (m: ReconcileMetrics): string => {
   const byRule = reconcileRules.filter((r) => m.corrections[r] > 0).map((r) => `${r} ${m.corrections[r]}`);
   return (
-    `${m.appended} correction${m.appended === 1 ? '' : 's'} appended` +
+    `${counted(m.appended, 'correction')} appended` +
     (byRule.length ? ` (${byRule.join(', ')})` : '') +
-    `, ${m.alreadyStored} already stored, ${m.conflicts} conflict${m.conflicts === 1 ? '' : 's'}` +
+    `, ${m.alreadyStored} already stored, ${counted(m.conflicts, 'conflict')}` +
     (m.conflicts > 0 ? ' (another writer moved those agents on; re-decided next pass)' : '') +
-    (m.unchecked > 0 ? `, ${m.unchecked} pid${m.unchecked === 1 ? '' : 's'} could not be checked` : '')
+    (m.unchecked > 0 ? `, ${counted(m.unchecked, 'pid')} could not be checked` : '')
   );
 };
 
@@ -144,7 +145,7 @@ export const reconcileCommand: Command = {
         // A daemon outlives a failed pass (store briefly unavailable): say so and try again.
         onError: (error) => io.stderr.write(`rollcall: reconcile pass failed: ${maskUrl(error instanceof Error ? error.message : String(error))}\n`),
       });
-      io.stdout.write(`reconcile: stopped after ${total.passes} pass${total.passes === 1 ? '' : 'es'}: ${formatMetrics(total)}\n`);
+      io.stdout.write(`reconcile: stopped after ${counted(total.passes, 'pass', 'passes')}: ${formatMetrics(total)}\n`);
       return EXIT.ok;
     }, { verify: true });
   },
