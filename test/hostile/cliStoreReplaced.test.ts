@@ -37,6 +37,16 @@ const ago = (s: number) => new Date(Date.now() - s * 1000).toISOString();
 const event = (type: string, data: object, secondsAgo = 100) => ({ id: randomUUID(), type, data, metadata: { at: ago(secondsAgo) } });
 const heartbeat = (agentId: string) => event('AgentHeartbeat', { agentId }, 1);
 
+/** Resolves once the process has `path` open (an fd linking to it), looked at in /proc. */
+const hasOpen = (pid: number, path: string) =>
+  waitFor(`process ${pid} to have ${path} open`, () => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`) === path);
+    } catch {
+      return false; // the process ended, or an fd closed while it was read
+    }
+  });
+
 /** A pid that no process has any more. */
 const deadPid = async (): Promise<number> => {
   const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
@@ -70,13 +80,7 @@ describe('append: the file replaced between open and commit', () => {
     holder.prepare('BEGIN IMMEDIATE').run();
     const child = spawnBuilt(['append', '--store', `sqlite:${path}`, ndjsonFile([heartbeat('c1'), heartbeat('c2')], tempDir())], { stdio: ['ignore', 'pipe', 'pipe'] });
     const done = finished(child);
-    await waitFor('the append to have the store open', () => {
-      try {
-        return readdirSync(`/proc/${child.pid}/fd`).some((fd) => readlinkSync(`/proc/${child.pid}/fd/${fd}`) === path);
-      } catch {
-        return false; // the process ended, or an fd closed while it was read
-      }
-    });
+    await hasOpen(child.pid!, path);
     renameSync(backup, path);
     holder.prepare('ROLLBACK').run();
     holder.close();
@@ -102,13 +106,7 @@ describe('append: the file replaced between open and commit', () => {
     holder.prepare('BEGIN IMMEDIATE').run();
     const child = spawnBuilt(['append', '--store', `sqlite:${path}`, ndjsonFile([heartbeat('c1')], tempDir())], { stdio: ['ignore', 'pipe', 'pipe'] });
     const done = finished(child);
-    await waitFor('the append to have the store open', () => {
-      try {
-        return readdirSync(`/proc/${child.pid}/fd`).some((fd) => readlinkSync(`/proc/${child.pid}/fd/${fd}`) === path);
-      } catch {
-        return false;
-      }
-    });
+    await hasOpen(child.pid!, path);
     for (const f of storeFiles(dir)) rmSync(join(dir, f));
     holder.prepare('ROLLBACK').run();
     holder.close();
@@ -179,13 +177,7 @@ describe('reconcile --every: the file it corrects replaced or deleted', () => {
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     // Its first pass (quiet: nothing to correct) has opened the store: wait for its open file.
-    await waitFor('the reconciler to have the store open', () => {
-      try {
-        return readdirSync(`/proc/${child.pid}/fd`).some((fd) => readlinkSync(`/proc/${child.pid}/fd/${fd}`) === path);
-      } catch {
-        return false;
-      }
-    });
+    await hasOpen(child.pid!, path);
     for (const f of storeFiles(dir)) rmSync(join(dir, f));
     const failed = await outputMatching(child.stderr!, /rollcall: reconcile pass failed: (.*)\n/, { already: () => err });
     expect(failed[1]).toMatch(/sqlite:.*live\.db.*(was deleted under this process|does not exist)/);

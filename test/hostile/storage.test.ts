@@ -219,6 +219,9 @@ describe('read-only stores are read, never written (nor anything beside them)', 
     ['check', ['check'], 'ok: 1500 events'],
     ['explain', ['explain', 'agent', 'a1'], 'agent a1'],
   ] as const;
+  /** What a writer says of a store in a read-only directory. */
+  const writerRefused = (path: string, dir: string) =>
+    `rollcall: cannot open store sqlite:${path} for writing: its directory ${dir} is read-only (SQLite writes its -wal and -shm beside the file); replay, check, audit, explain and watch can still read it\n`;
   const imageNote = (path: string) =>
     `rollcall: note: no snapshot saved (sqlite:${path}: save snapshot: its directory is read-only, so the store was read into memory); the replay is complete\n`;
   /** A store of 1500 events in a directory of its own, then the directory made read-only (0555). */
@@ -328,9 +331,7 @@ describe('read-only stores are read, never written (nor anything beside them)', 
     const { dir, path, bytes } = await inReadOnlyDir();
     const r = await asOperator(args(path));
     if (name === 'append') {
-      expect(r.stderr).toBe(
-        `rollcall: cannot open store sqlite:${path} for writing: its directory ${dir} is read-only (SQLite writes its -wal and -shm beside the file); replay, check, audit, explain and watch can still read it\n`,
-      );
+      expect(r.stderr).toBe(writerRefused(path, dir));
       expect(r.code).toBe(3);
     } else {
       // Heartbeats only: nothing to correct, so nothing to write.
@@ -347,9 +348,7 @@ describe('read-only stores are read, never written (nor anything beside them)', 
   ])('%s on a store in a read-only directory: exit 3 with one line naming the directory, nothing created', async (_name, args) => {
     const { dir, path, bytes } = await inReadOnlyDir();
     const r = await asOperator([...args, '--store', `sqlite:${path}`]);
-    expect(r.stderr).toBe(
-      `rollcall: cannot open store sqlite:${path} for writing: its directory ${dir} is read-only (SQLite writes its -wal and -shm beside the file); replay, check, audit, explain and watch can still read it\n`,
-    );
+    expect(r.stderr).toBe(writerRefused(path, dir));
     expect(r.code).toBe(3);
     expect(filesIn(dir)).toEqual(['events.ndjson', 'store.db']);
     expect(readFileSync(path).equals(bytes)).toBe(true);
@@ -421,9 +420,7 @@ describe('read-only stores are read, never written (nor anything beside them)', 
       expect(r.code).toBe(0);
       for (const args of [['check'], ['audit', 'a1']]) expect((await finished(spawnBuilt([...args, '--store', `sqlite:${there}`]))).code).toBe(0);
       const a = await finished(spawnBuilt(['append', '--store', `sqlite:${there}`, ndjsonFile(registered)]));
-      expect(a.stderr).toBe(
-        `rollcall: cannot open store sqlite:${there} for writing: its directory ${mount} is read-only (SQLite writes its -wal and -shm beside the file); replay, check, audit, explain and watch can still read it\n`,
-      );
+      expect(a.stderr).toBe(writerRefused(there, mount));
       expect(a.code).toBe(3);
       expect(filesIn(source)).toEqual(['events.ndjson', 'store.db']);
       expect(readFileSync(path).equals(bytes)).toBe(true);
