@@ -38,6 +38,53 @@ switch (mode) {
     }
     break;
   }
+  case 'decode': {
+    // The baseline's pass plus validation alone (`decodeLine`: parse, upcast, validate): with the
+    // compiled validator in front of zod (`fast`, what rollcall runs) or with zod alone (`zod`).
+    const [file, how] = args as [string, 'fast' | 'zod'];
+    const { decodeLine } = await dist('events/decodeEvent.js');
+    const options = { fast: how === 'fast', missingId: () => '00000000-0000-4000-8000-000000000000' };
+    started = performance.now();
+    let line = 0;
+    for await (const text of readline.createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+      line++;
+      if (text.trim() === '') continue;
+      if (!decodeLine(text, { line }, options).success) throw new Error(`line ${line} refused`);
+      events++;
+    }
+    break;
+  }
+  case 'append-bare': {
+    // The issue's yardstick for `rollcall append`: readline + JSON.parse + one prepared insert per
+    // row into the same table (rollcall's schema, made untimed by opening the store), all in one
+    // transaction, WAL, synchronous=FULL; stream and revision counted as simply as possible.
+    // `events` counts the rows written, as `rollcall append` reports them.
+    const [path, file] = args as [string, string];
+    const { openStore } = await dist('stores/openStore.js');
+    await (await openStore(`sqlite:${path}`)).close();
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    started = performance.now();
+    // The history redelivers some ids: skipped as rollcall skips them (the revision does not move).
+    const insert = db.prepare('INSERT INTO events (stream, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING');
+    const revisions = new Map<string, number>();
+    db.exec('BEGIN IMMEDIATE');
+    for await (const line of readline.createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+      if (line.trim() === '') continue;
+      const e = JSON.parse(line) as { id: string; type: string; data: Record<string, string>; metadata: unknown };
+      const stream = `s-${e.data['agentId'] ?? e.data['poolId'] ?? e.data['host']}`;
+      const revision = revisions.get(stream) ?? 0;
+      if (insert.run(stream, revision, e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)).changes === 1) {
+        revisions.set(stream, revision + 1);
+        events++;
+      }
+    }
+    db.exec('COMMIT');
+    db.close();
+    break;
+  }
   case 'replay': {
     // What `rollcall replay --input FILE --json` does; `in` keeps decoding in this thread.
     const [file, how] = args as [string, 'auto' | 'in'];

@@ -110,9 +110,15 @@ console.log(
 );
 
 /** Store figures for one shape: append, the store's bare read, full replay, snapshot restart. */
-const storeFigures = (label: string, url: string, file: string, readMode: 'read-sqlite' | 'read-pg', readArg: string) => {
+const storeFigures = (label: string, url: string, file: string, readMode: 'read-sqlite' | 'read-pg', readArg: string, bareAppend?: string) => {
   const append = child('append', url, file);
-  row(`rollcall append (${label}; validate all, then append)`, append.events, append.seconds, rss(append));
+  if (bareAppend !== undefined) {
+    const bare = child('append-bare', bareAppend, file);
+    row(`baseline: readline + JSON.parse + one insert per row, one tx`, bare.events, bare.seconds, rss(bare));
+    row(`rollcall append (${label}; validate all, then append)`, append.events, append.seconds, rss(append));
+    const ratio = append.seconds / bare.seconds;
+    console.log(`  → ${ratio.toFixed(2)}× the bare pass (target ≤ 1.2×: ${verdict(ratio <= 1.2)}; goal ≤ 1.0×: ${verdict(ratio <= 1)})`);
+  } else row(`rollcall append (${label}; validate all, then append)`, append.events, append.seconds, rss(append));
   const bare = child(readMode, readArg);
   const full = child('replay-store', url, 'full');
   row(`baseline: bare paged read + JSON.parse (${label})`, bare.events, bare.seconds);
@@ -157,6 +163,14 @@ for (const shape of SHAPES) {
   row('baseline: readline + JSON.parse', base.events, base.seconds, rss(base));
   row('rollcall replay --input (decoded in a worker thread)', auto.events, auto.seconds, rss(auto));
   row('rollcall replay --input, all in one thread', inThread.events, inThread.seconds, rss(inThread));
+  // What validation costs beside the parse: the baseline's pass plus decodeLine, without the fold.
+  const decodeFast = child('decode', file, 'fast');
+  const decodeZod = child('decode', file, 'zod');
+  row('  parse + validate only (compiled validator, then zod)', decodeFast.events, decodeFast.seconds);
+  row('  parse + validate only (zod alone)', decodeZod.events, decodeZod.seconds);
+  console.log(
+    `  → validation adds ${(((decodeFast.seconds - base.seconds) / base.seconds) * 100).toFixed(0)} % to the parse (zod alone: ${(((decodeZod.seconds - base.seconds) / base.seconds) * 100).toFixed(0)} %)`,
+  );
   const r = auto.seconds / base.seconds;
   console.log(`  → ${r.toFixed(2)}× the baseline (target ≤ 2×: ${verdict(r <= 2)}; goal 1.5×: ${verdict(r <= 1.5)}); in one thread ${(inThread.seconds / base.seconds).toFixed(2)}×`);
 
@@ -182,7 +196,7 @@ for (const shape of SHAPES) {
   if (on('BENCH_STORES')) {
     console.log('\nthe embedded store (sqlite), through the CLI, each in a fresh process');
     const db = join(dir, `${shape}.db`);
-    const { append } = storeFigures('sqlite:', `sqlite:${db}`, file, 'read-sqlite', db);
+    const { append } = storeFigures('sqlite:', `sqlite:${db}`, file, 'read-sqlite', db, join(dir, `${shape}-bare.db`));
     console.log(`  → sqlite bulk append ${n(append.events / append.seconds)} events/s (target ≥ 100k: ${verdict(append.events / append.seconds >= 100_000)})`);
 
     const database = await pgDatabase();
