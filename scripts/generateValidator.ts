@@ -32,7 +32,8 @@ const fastSchema = (): Json => {
     if (typeof node !== 'object' || node === null) return;
     const n = node as Json;
     if (n['type'] === 'object' && n['additionalProperties'] !== false) {
-      n['propertyNames'] = { ...(n['propertyNames'] as Json | undefined), not: { const: '__proto__' } };
+      // A pattern, not `not: { const }`: ajv's `not` builds (and drops) an error object per key.
+      n['propertyNames'] = { ...(n['propertyNames'] as Json | undefined), pattern: '^(?!__proto__$)' };
     }
     for (const value of Object.values(n)) visit(value);
   };

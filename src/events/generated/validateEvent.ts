@@ -5,9 +5,10 @@
 "use strict";
 export const PoolCreated = validate61;
 const schema12 = {"type":"object","properties":{"type":{"type":"string","const":"PoolCreated"},"data":{"type":"object","properties":{"poolId":{"type":"string","minLength":1},"name":{"type":"string"},"maxSize":{"type":"integer","minimum":0,"maximum":9007199254740991},"agentTypes":{"type":"array","items":{"type":"string","minLength":1}},"enabled":{"type":"boolean"}},"required":["poolId","name","maxSize"],"additionalProperties":false},"id":{"type":"string","format":"uuid","pattern":"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"},"metadata":{"$ref":"#/$defs/EventMetadata"}},"required":["type","data","metadata"],"additionalProperties":false,"description":"A pool exists. agentTypes empty or absent means every type; enabled defaults to true."};
-const schema13 = {"type":"object","properties":{"at":{"type":"string","format":"date-time","pattern":"^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"},"correlationId":{"type":"string"},"causationId":{"type":"string"},"source":{"type":"string"}},"required":["at"],"additionalProperties":{},"description":"at: when the fact happened (ISO-8601 with a zone); other keys pass through.","propertyNames":{"not":{"const":"__proto__"}}};
+const schema13 = {"type":"object","properties":{"at":{"type":"string","format":"date-time","pattern":"^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"},"correlationId":{"type":"string"},"causationId":{"type":"string"},"source":{"type":"string"}},"required":["at"],"additionalProperties":{},"description":"at: when the fact happened (ISO-8601 with a zone); other keys pass through.","propertyNames":{"pattern":"^(?!__proto__$)"}};
 const pattern0 = new RegExp("^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$", "");
-const pattern1 = new RegExp("^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$", "");
+const pattern1 = new RegExp("^(?!__proto__$)", "");
+const pattern2 = new RegExp("^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$", "");
 
 function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -231,10 +232,9 @@ return false;
 else {
 for(const key2 in data9){
 const _errs24 = errors;
-const _errs25 = errors;
-const _errs26 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -243,36 +243,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid5 = _errs26 === errors;
-if(valid5){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid4 = _errs24 === errors;
+if(!valid4){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs25;
-if(vErrors !== null){
-if(_errs25){
-vErrors.length = _errs25;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid4 = _errs24 === errors;
-if(!valid4){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate61.errors = vErrors;
@@ -283,11 +262,11 @@ break;
 if(valid4){
 if(data9.at !== undefined){
 let data10 = data9.at;
-const _errs28 = errors;
-if(errors === _errs28){
-if(errors === _errs28){
+const _errs26 = errors;
+if(errors === _errs26){
+if(errors === _errs26){
 if(typeof data10 === "string"){
-if(!pattern1.test(data10)){
+if(!pattern2.test(data10)){
 validate61.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -298,46 +277,46 @@ return false;
 }
 }
 }
-var valid6 = _errs28 === errors;
+var valid5 = _errs26 === errors;
 }
 else {
-var valid6 = true;
+var valid5 = true;
 }
-if(valid6){
+if(valid5){
 if(data9.correlationId !== undefined){
-const _errs30 = errors;
+const _errs28 = errors;
 if(typeof data9.correlationId !== "string"){
 validate61.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid6 = _errs30 === errors;
+var valid5 = _errs28 === errors;
 }
 else {
-var valid6 = true;
+var valid5 = true;
 }
-if(valid6){
+if(valid5){
 if(data9.causationId !== undefined){
-const _errs32 = errors;
+const _errs30 = errors;
 if(typeof data9.causationId !== "string"){
 validate61.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid6 = _errs32 === errors;
+var valid5 = _errs30 === errors;
 }
 else {
-var valid6 = true;
+var valid5 = true;
 }
-if(valid6){
+if(valid5){
 if(data9.source !== undefined){
-const _errs34 = errors;
+const _errs32 = errors;
 if(typeof data9.source !== "string"){
 validate61.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid6 = _errs34 === errors;
+var valid5 = _errs32 === errors;
 }
 else {
-var valid6 = true;
+var valid5 = true;
 }
 }
 }
@@ -595,10 +574,9 @@ return false;
 else {
 for(const key2 in data9){
 const _errs24 = errors;
-const _errs25 = errors;
-const _errs26 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -607,36 +585,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid5 = _errs26 === errors;
-if(valid5){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid4 = _errs24 === errors;
+if(!valid4){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs25;
-if(vErrors !== null){
-if(_errs25){
-vErrors.length = _errs25;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid4 = _errs24 === errors;
-if(!valid4){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate62.errors = vErrors;
@@ -647,11 +604,11 @@ break;
 if(valid4){
 if(data9.at !== undefined){
 let data10 = data9.at;
-const _errs28 = errors;
-if(errors === _errs28){
-if(errors === _errs28){
+const _errs26 = errors;
+if(errors === _errs26){
+if(errors === _errs26){
 if(typeof data10 === "string"){
-if(!pattern1.test(data10)){
+if(!pattern2.test(data10)){
 validate62.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -662,46 +619,46 @@ return false;
 }
 }
 }
-var valid6 = _errs28 === errors;
+var valid5 = _errs26 === errors;
 }
 else {
-var valid6 = true;
+var valid5 = true;
 }
-if(valid6){
+if(valid5){
 if(data9.correlationId !== undefined){
-const _errs30 = errors;
+const _errs28 = errors;
 if(typeof data9.correlationId !== "string"){
 validate62.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid6 = _errs30 === errors;
+var valid5 = _errs28 === errors;
 }
 else {
-var valid6 = true;
+var valid5 = true;
 }
-if(valid6){
+if(valid5){
 if(data9.causationId !== undefined){
-const _errs32 = errors;
+const _errs30 = errors;
 if(typeof data9.causationId !== "string"){
 validate62.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid6 = _errs32 === errors;
+var valid5 = _errs30 === errors;
 }
 else {
-var valid6 = true;
+var valid5 = true;
 }
-if(valid6){
+if(valid5){
 if(data9.source !== undefined){
-const _errs34 = errors;
+const _errs32 = errors;
 if(typeof data9.source !== "string"){
 validate62.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid6 = _errs34 === errors;
+var valid5 = _errs32 === errors;
 }
 else {
-var valid6 = true;
+var valid5 = true;
 }
 }
 }
@@ -861,10 +818,9 @@ return false;
 else {
 for(const key2 in data4){
 const _errs14 = errors;
-const _errs15 = errors;
-const _errs16 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -873,36 +829,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs16 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs14 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs15;
-if(vErrors !== null){
-if(_errs15){
-vErrors.length = _errs15;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs14 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate63.errors = vErrors;
@@ -913,11 +848,11 @@ break;
 if(valid3){
 if(data4.at !== undefined){
 let data5 = data4.at;
-const _errs18 = errors;
-if(errors === _errs18){
-if(errors === _errs18){
+const _errs16 = errors;
+if(errors === _errs16){
+if(errors === _errs16){
 if(typeof data5 === "string"){
-if(!pattern1.test(data5)){
+if(!pattern2.test(data5)){
 validate63.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -928,46 +863,46 @@ return false;
 }
 }
 }
-var valid5 = _errs18 === errors;
+var valid4 = _errs16 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data4.correlationId !== undefined){
-const _errs20 = errors;
+const _errs18 = errors;
 if(typeof data4.correlationId !== "string"){
 validate63.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs20 === errors;
+var valid4 = _errs18 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data4.causationId !== undefined){
-const _errs22 = errors;
+const _errs20 = errors;
 if(typeof data4.causationId !== "string"){
 validate63.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data4.source !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data4.source !== "string"){
 validate63.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -1188,10 +1123,9 @@ return false;
 else {
 for(const key2 in data7){
 const _errs20 = errors;
-const _errs21 = errors;
-const _errs22 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1200,36 +1134,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs22 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs20 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs21;
-if(vErrors !== null){
-if(_errs21){
-vErrors.length = _errs21;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs20 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate64.errors = vErrors;
@@ -1240,11 +1153,11 @@ break;
 if(valid3){
 if(data7.at !== undefined){
 let data8 = data7.at;
-const _errs24 = errors;
-if(errors === _errs24){
-if(errors === _errs24){
+const _errs22 = errors;
+if(errors === _errs22){
+if(errors === _errs22){
 if(typeof data8 === "string"){
-if(!pattern1.test(data8)){
+if(!pattern2.test(data8)){
 validate64.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -1255,46 +1168,46 @@ return false;
 }
 }
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.correlationId !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data7.correlationId !== "string"){
 validate64.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.causationId !== undefined){
-const _errs28 = errors;
+const _errs26 = errors;
 if(typeof data7.causationId !== "string"){
 validate64.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs28 === errors;
+var valid4 = _errs26 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.source !== undefined){
-const _errs30 = errors;
+const _errs28 = errors;
 if(typeof data7.source !== "string"){
 validate64.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs30 === errors;
+var valid4 = _errs28 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -1471,10 +1384,9 @@ return false;
 else {
 for(const key2 in data5){
 const _errs16 = errors;
-const _errs17 = errors;
-const _errs18 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1483,36 +1395,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs18 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs16 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs17;
-if(vErrors !== null){
-if(_errs17){
-vErrors.length = _errs17;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs16 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate65.errors = vErrors;
@@ -1523,11 +1414,11 @@ break;
 if(valid3){
 if(data5.at !== undefined){
 let data6 = data5.at;
-const _errs20 = errors;
-if(errors === _errs20){
-if(errors === _errs20){
+const _errs18 = errors;
+if(errors === _errs18){
+if(errors === _errs18){
 if(typeof data6 === "string"){
-if(!pattern1.test(data6)){
+if(!pattern2.test(data6)){
 validate65.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -1538,46 +1429,46 @@ return false;
 }
 }
 }
-var valid5 = _errs20 === errors;
+var valid4 = _errs18 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.correlationId !== undefined){
-const _errs22 = errors;
+const _errs20 = errors;
 if(typeof data5.correlationId !== "string"){
 validate65.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.causationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data5.causationId !== "string"){
 validate65.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.source !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data5.source !== "string"){
 validate65.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -1763,10 +1654,9 @@ return false;
 else {
 for(const key2 in data5){
 const _errs16 = errors;
-const _errs17 = errors;
-const _errs18 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1775,36 +1665,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs18 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs16 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs17;
-if(vErrors !== null){
-if(_errs17){
-vErrors.length = _errs17;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs16 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate66.errors = vErrors;
@@ -1815,11 +1684,11 @@ break;
 if(valid3){
 if(data5.at !== undefined){
 let data6 = data5.at;
-const _errs20 = errors;
-if(errors === _errs20){
-if(errors === _errs20){
+const _errs18 = errors;
+if(errors === _errs18){
+if(errors === _errs18){
 if(typeof data6 === "string"){
-if(!pattern1.test(data6)){
+if(!pattern2.test(data6)){
 validate66.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -1830,46 +1699,46 @@ return false;
 }
 }
 }
-var valid5 = _errs20 === errors;
+var valid4 = _errs18 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.correlationId !== undefined){
-const _errs22 = errors;
+const _errs20 = errors;
 if(typeof data5.correlationId !== "string"){
 validate66.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.causationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data5.causationId !== "string"){
 validate66.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.source !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data5.source !== "string"){
 validate66.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -2055,10 +1924,9 @@ return false;
 else {
 for(const key2 in data5){
 const _errs16 = errors;
-const _errs17 = errors;
-const _errs18 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -2067,36 +1935,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs18 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs16 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs17;
-if(vErrors !== null){
-if(_errs17){
-vErrors.length = _errs17;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs16 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate67.errors = vErrors;
@@ -2107,11 +1954,11 @@ break;
 if(valid3){
 if(data5.at !== undefined){
 let data6 = data5.at;
-const _errs20 = errors;
-if(errors === _errs20){
-if(errors === _errs20){
+const _errs18 = errors;
+if(errors === _errs18){
+if(errors === _errs18){
 if(typeof data6 === "string"){
-if(!pattern1.test(data6)){
+if(!pattern2.test(data6)){
 validate67.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -2122,46 +1969,46 @@ return false;
 }
 }
 }
-var valid5 = _errs20 === errors;
+var valid4 = _errs18 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.correlationId !== undefined){
-const _errs22 = errors;
+const _errs20 = errors;
 if(typeof data5.correlationId !== "string"){
 validate67.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.causationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data5.causationId !== "string"){
 validate67.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.source !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data5.source !== "string"){
 validate67.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -2321,10 +2168,9 @@ return false;
 else {
 for(const key2 in data4){
 const _errs14 = errors;
-const _errs15 = errors;
-const _errs16 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -2333,36 +2179,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs16 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs14 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs15;
-if(vErrors !== null){
-if(_errs15){
-vErrors.length = _errs15;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs14 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate68.errors = vErrors;
@@ -2373,11 +2198,11 @@ break;
 if(valid3){
 if(data4.at !== undefined){
 let data5 = data4.at;
-const _errs18 = errors;
-if(errors === _errs18){
-if(errors === _errs18){
+const _errs16 = errors;
+if(errors === _errs16){
+if(errors === _errs16){
 if(typeof data5 === "string"){
-if(!pattern1.test(data5)){
+if(!pattern2.test(data5)){
 validate68.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -2388,46 +2213,46 @@ return false;
 }
 }
 }
-var valid5 = _errs18 === errors;
+var valid4 = _errs16 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data4.correlationId !== undefined){
-const _errs20 = errors;
+const _errs18 = errors;
 if(typeof data4.correlationId !== "string"){
 validate68.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs20 === errors;
+var valid4 = _errs18 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data4.causationId !== undefined){
-const _errs22 = errors;
+const _errs20 = errors;
 if(typeof data4.causationId !== "string"){
 validate68.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data4.source !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data4.source !== "string"){
 validate68.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -2663,10 +2488,9 @@ return false;
 else {
 for(const key2 in data7){
 const _errs20 = errors;
-const _errs21 = errors;
-const _errs22 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -2675,36 +2499,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs22 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs20 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs21;
-if(vErrors !== null){
-if(_errs21){
-vErrors.length = _errs21;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs20 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate69.errors = vErrors;
@@ -2715,11 +2518,11 @@ break;
 if(valid3){
 if(data7.at !== undefined){
 let data8 = data7.at;
-const _errs24 = errors;
-if(errors === _errs24){
-if(errors === _errs24){
+const _errs22 = errors;
+if(errors === _errs22){
+if(errors === _errs22){
 if(typeof data8 === "string"){
-if(!pattern1.test(data8)){
+if(!pattern2.test(data8)){
 validate69.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -2730,46 +2533,46 @@ return false;
 }
 }
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.correlationId !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data7.correlationId !== "string"){
 validate69.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.causationId !== undefined){
-const _errs28 = errors;
+const _errs26 = errors;
 if(typeof data7.causationId !== "string"){
 validate69.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs28 === errors;
+var valid4 = _errs26 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.source !== undefined){
-const _errs30 = errors;
+const _errs28 = errors;
 if(typeof data7.source !== "string"){
 validate69.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs30 === errors;
+var valid4 = _errs28 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -3111,10 +2914,9 @@ return false;
 else {
 for(const key2 in data11){
 const _errs28 = errors;
-const _errs29 = errors;
-const _errs30 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3123,36 +2925,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs30 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs28 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs29;
-if(vErrors !== null){
-if(_errs29){
-vErrors.length = _errs29;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs28 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate70.errors = vErrors;
@@ -3163,11 +2944,11 @@ break;
 if(valid3){
 if(data11.at !== undefined){
 let data12 = data11.at;
-const _errs32 = errors;
-if(errors === _errs32){
-if(errors === _errs32){
+const _errs30 = errors;
+if(errors === _errs30){
+if(errors === _errs30){
 if(typeof data12 === "string"){
-if(!pattern1.test(data12)){
+if(!pattern2.test(data12)){
 validate70.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -3178,46 +2959,46 @@ return false;
 }
 }
 }
-var valid5 = _errs32 === errors;
+var valid4 = _errs30 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data11.correlationId !== undefined){
-const _errs34 = errors;
+const _errs32 = errors;
 if(typeof data11.correlationId !== "string"){
 validate70.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs34 === errors;
+var valid4 = _errs32 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data11.causationId !== undefined){
-const _errs36 = errors;
+const _errs34 = errors;
 if(typeof data11.causationId !== "string"){
 validate70.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs36 === errors;
+var valid4 = _errs34 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data11.source !== undefined){
-const _errs38 = errors;
+const _errs36 = errors;
 if(typeof data11.source !== "string"){
 validate70.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs38 === errors;
+var valid4 = _errs36 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -3416,10 +3197,9 @@ return false;
 else {
 for(const key2 in data6){
 const _errs18 = errors;
-const _errs19 = errors;
-const _errs20 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3428,36 +3208,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs20 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs18 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs19;
-if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs18 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate71.errors = vErrors;
@@ -3468,11 +3227,11 @@ break;
 if(valid3){
 if(data6.at !== undefined){
 let data7 = data6.at;
-const _errs22 = errors;
-if(errors === _errs22){
-if(errors === _errs22){
+const _errs20 = errors;
+if(errors === _errs20){
+if(errors === _errs20){
 if(typeof data7 === "string"){
-if(!pattern1.test(data7)){
+if(!pattern2.test(data7)){
 validate71.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -3483,46 +3242,46 @@ return false;
 }
 }
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.correlationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data6.correlationId !== "string"){
 validate71.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.causationId !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data6.causationId !== "string"){
 validate71.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.source !== undefined){
-const _errs28 = errors;
+const _errs26 = errors;
 if(typeof data6.source !== "string"){
 validate71.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs28 === errors;
+var valid4 = _errs26 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -3708,10 +3467,9 @@ return false;
 else {
 for(const key2 in data5){
 const _errs16 = errors;
-const _errs17 = errors;
-const _errs18 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3720,36 +3478,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs18 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs16 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs17;
-if(vErrors !== null){
-if(_errs17){
-vErrors.length = _errs17;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs16 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate72.errors = vErrors;
@@ -3760,11 +3497,11 @@ break;
 if(valid3){
 if(data5.at !== undefined){
 let data6 = data5.at;
-const _errs20 = errors;
-if(errors === _errs20){
-if(errors === _errs20){
+const _errs18 = errors;
+if(errors === _errs18){
+if(errors === _errs18){
 if(typeof data6 === "string"){
-if(!pattern1.test(data6)){
+if(!pattern2.test(data6)){
 validate72.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -3775,46 +3512,46 @@ return false;
 }
 }
 }
-var valid5 = _errs20 === errors;
+var valid4 = _errs18 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.correlationId !== undefined){
-const _errs22 = errors;
+const _errs20 = errors;
 if(typeof data5.correlationId !== "string"){
 validate72.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.causationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data5.causationId !== "string"){
 validate72.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.source !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data5.source !== "string"){
 validate72.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -4106,10 +3843,9 @@ return false;
 else {
 for(const key2 in data9){
 const _errs24 = errors;
-const _errs25 = errors;
-const _errs26 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4118,36 +3854,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs26 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs24 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs25;
-if(vErrors !== null){
-if(_errs25){
-vErrors.length = _errs25;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs24 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate73.errors = vErrors;
@@ -4158,11 +3873,11 @@ break;
 if(valid3){
 if(data9.at !== undefined){
 let data10 = data9.at;
-const _errs28 = errors;
-if(errors === _errs28){
-if(errors === _errs28){
+const _errs26 = errors;
+if(errors === _errs26){
+if(errors === _errs26){
 if(typeof data10 === "string"){
-if(!pattern1.test(data10)){
+if(!pattern2.test(data10)){
 validate73.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -4173,46 +3888,46 @@ return false;
 }
 }
 }
-var valid5 = _errs28 === errors;
+var valid4 = _errs26 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data9.correlationId !== undefined){
-const _errs30 = errors;
+const _errs28 = errors;
 if(typeof data9.correlationId !== "string"){
 validate73.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs30 === errors;
+var valid4 = _errs28 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data9.causationId !== undefined){
-const _errs32 = errors;
+const _errs30 = errors;
 if(typeof data9.causationId !== "string"){
 validate73.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs32 === errors;
+var valid4 = _errs30 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data9.source !== undefined){
-const _errs34 = errors;
+const _errs32 = errors;
 if(typeof data9.source !== "string"){
 validate73.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs34 === errors;
+var valid4 = _errs32 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -4398,10 +4113,9 @@ return false;
 else {
 for(const key2 in data5){
 const _errs16 = errors;
-const _errs17 = errors;
-const _errs18 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4410,36 +4124,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs18 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs16 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs17;
-if(vErrors !== null){
-if(_errs17){
-vErrors.length = _errs17;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs16 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate74.errors = vErrors;
@@ -4450,11 +4143,11 @@ break;
 if(valid3){
 if(data5.at !== undefined){
 let data6 = data5.at;
-const _errs20 = errors;
-if(errors === _errs20){
-if(errors === _errs20){
+const _errs18 = errors;
+if(errors === _errs18){
+if(errors === _errs18){
 if(typeof data6 === "string"){
-if(!pattern1.test(data6)){
+if(!pattern2.test(data6)){
 validate74.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -4465,46 +4158,46 @@ return false;
 }
 }
 }
-var valid5 = _errs20 === errors;
+var valid4 = _errs18 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.correlationId !== undefined){
-const _errs22 = errors;
+const _errs20 = errors;
 if(typeof data5.correlationId !== "string"){
 validate74.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.causationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data5.causationId !== "string"){
 validate74.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.source !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data5.source !== "string"){
 validate74.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -4731,10 +4424,9 @@ return false;
 else {
 for(const key2 in data7){
 const _errs20 = errors;
-const _errs21 = errors;
-const _errs22 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4743,36 +4435,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs22 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs20 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs21;
-if(vErrors !== null){
-if(_errs21){
-vErrors.length = _errs21;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs20 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate75.errors = vErrors;
@@ -4783,11 +4454,11 @@ break;
 if(valid3){
 if(data7.at !== undefined){
 let data8 = data7.at;
-const _errs24 = errors;
-if(errors === _errs24){
-if(errors === _errs24){
+const _errs22 = errors;
+if(errors === _errs22){
+if(errors === _errs22){
 if(typeof data8 === "string"){
-if(!pattern1.test(data8)){
+if(!pattern2.test(data8)){
 validate75.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -4798,46 +4469,46 @@ return false;
 }
 }
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.correlationId !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data7.correlationId !== "string"){
 validate75.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.causationId !== undefined){
-const _errs28 = errors;
+const _errs26 = errors;
 if(typeof data7.causationId !== "string"){
 validate75.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs28 === errors;
+var valid4 = _errs26 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.source !== undefined){
-const _errs30 = errors;
+const _errs28 = errors;
 if(typeof data7.source !== "string"){
 validate75.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs30 === errors;
+var valid4 = _errs28 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -5023,10 +4694,9 @@ return false;
 else {
 for(const key2 in data5){
 const _errs16 = errors;
-const _errs17 = errors;
-const _errs18 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5035,36 +4705,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs18 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs16 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs17;
-if(vErrors !== null){
-if(_errs17){
-vErrors.length = _errs17;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs16 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate76.errors = vErrors;
@@ -5075,11 +4724,11 @@ break;
 if(valid3){
 if(data5.at !== undefined){
 let data6 = data5.at;
-const _errs20 = errors;
-if(errors === _errs20){
-if(errors === _errs20){
+const _errs18 = errors;
+if(errors === _errs18){
+if(errors === _errs18){
 if(typeof data6 === "string"){
-if(!pattern1.test(data6)){
+if(!pattern2.test(data6)){
 validate76.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -5090,46 +4739,46 @@ return false;
 }
 }
 }
-var valid5 = _errs20 === errors;
+var valid4 = _errs18 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.correlationId !== undefined){
-const _errs22 = errors;
+const _errs20 = errors;
 if(typeof data5.correlationId !== "string"){
 validate76.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.causationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data5.causationId !== "string"){
 validate76.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.source !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data5.source !== "string"){
 validate76.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -5343,10 +4992,9 @@ return false;
 else {
 for(const key2 in data6){
 const _errs18 = errors;
-const _errs19 = errors;
-const _errs20 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5355,36 +5003,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs20 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs18 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs19;
-if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs18 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate77.errors = vErrors;
@@ -5395,11 +5022,11 @@ break;
 if(valid3){
 if(data6.at !== undefined){
 let data7 = data6.at;
-const _errs22 = errors;
-if(errors === _errs22){
-if(errors === _errs22){
+const _errs20 = errors;
+if(errors === _errs20){
+if(errors === _errs20){
 if(typeof data7 === "string"){
-if(!pattern1.test(data7)){
+if(!pattern2.test(data7)){
 validate77.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -5410,46 +5037,46 @@ return false;
 }
 }
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.correlationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data6.correlationId !== "string"){
 validate77.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.causationId !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data6.causationId !== "string"){
 validate77.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.source !== undefined){
-const _errs28 = errors;
+const _errs26 = errors;
 if(typeof data6.source !== "string"){
 validate77.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs28 === errors;
+var valid4 = _errs26 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -5691,10 +5318,9 @@ return false;
 else {
 for(const key2 in data7){
 const _errs20 = errors;
-const _errs21 = errors;
-const _errs22 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5703,36 +5329,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs22 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs20 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs21;
-if(vErrors !== null){
-if(_errs21){
-vErrors.length = _errs21;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs20 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate78.errors = vErrors;
@@ -5743,11 +5348,11 @@ break;
 if(valid3){
 if(data7.at !== undefined){
 let data8 = data7.at;
-const _errs24 = errors;
-if(errors === _errs24){
-if(errors === _errs24){
+const _errs22 = errors;
+if(errors === _errs22){
+if(errors === _errs22){
 if(typeof data8 === "string"){
-if(!pattern1.test(data8)){
+if(!pattern2.test(data8)){
 validate78.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -5758,46 +5363,46 @@ return false;
 }
 }
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.correlationId !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data7.correlationId !== "string"){
 validate78.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.causationId !== undefined){
-const _errs28 = errors;
+const _errs26 = errors;
 if(typeof data7.causationId !== "string"){
 validate78.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs28 === errors;
+var valid4 = _errs26 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data7.source !== undefined){
-const _errs30 = errors;
+const _errs28 = errors;
 if(typeof data7.source !== "string"){
 validate78.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs30 === errors;
+var valid4 = _errs28 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -6052,10 +5657,9 @@ return false;
 else {
 for(const key2 in data8){
 const _errs22 = errors;
-const _errs23 = errors;
-const _errs24 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -6064,36 +5668,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs24 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs22 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs23;
-if(vErrors !== null){
-if(_errs23){
-vErrors.length = _errs23;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs22 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate79.errors = vErrors;
@@ -6104,11 +5687,11 @@ break;
 if(valid3){
 if(data8.at !== undefined){
 let data9 = data8.at;
-const _errs26 = errors;
-if(errors === _errs26){
-if(errors === _errs26){
+const _errs24 = errors;
+if(errors === _errs24){
+if(errors === _errs24){
 if(typeof data9 === "string"){
-if(!pattern1.test(data9)){
+if(!pattern2.test(data9)){
 validate79.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -6119,46 +5702,46 @@ return false;
 }
 }
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data8.correlationId !== undefined){
-const _errs28 = errors;
+const _errs26 = errors;
 if(typeof data8.correlationId !== "string"){
 validate79.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs28 === errors;
+var valid4 = _errs26 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data8.causationId !== undefined){
-const _errs30 = errors;
+const _errs28 = errors;
 if(typeof data8.causationId !== "string"){
 validate79.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs30 === errors;
+var valid4 = _errs28 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data8.source !== undefined){
-const _errs32 = errors;
+const _errs30 = errors;
 if(typeof data8.source !== "string"){
 validate79.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs32 === errors;
+var valid4 = _errs30 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -6348,10 +5931,9 @@ return false;
 else {
 for(const key2 in data6){
 const _errs18 = errors;
-const _errs19 = errors;
-const _errs20 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -6360,36 +5942,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs20 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs18 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs19;
-if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs18 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate80.errors = vErrors;
@@ -6400,11 +5961,11 @@ break;
 if(valid3){
 if(data6.at !== undefined){
 let data7 = data6.at;
-const _errs22 = errors;
-if(errors === _errs22){
-if(errors === _errs22){
+const _errs20 = errors;
+if(errors === _errs20){
+if(errors === _errs20){
 if(typeof data7 === "string"){
-if(!pattern1.test(data7)){
+if(!pattern2.test(data7)){
 validate80.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -6415,46 +5976,46 @@ return false;
 }
 }
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.correlationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data6.correlationId !== "string"){
 validate80.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.causationId !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data6.causationId !== "string"){
 validate80.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.source !== undefined){
-const _errs28 = errors;
+const _errs26 = errors;
 if(typeof data6.source !== "string"){
 validate80.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs28 === errors;
+var valid4 = _errs26 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -6659,10 +6220,9 @@ return false;
 else {
 for(const key2 in data6){
 const _errs18 = errors;
-const _errs19 = errors;
-const _errs20 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -6671,36 +6231,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs20 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs18 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs19;
-if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs18 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate81.errors = vErrors;
@@ -6711,11 +6250,11 @@ break;
 if(valid3){
 if(data6.at !== undefined){
 let data7 = data6.at;
-const _errs22 = errors;
-if(errors === _errs22){
-if(errors === _errs22){
+const _errs20 = errors;
+if(errors === _errs20){
+if(errors === _errs20){
 if(typeof data7 === "string"){
-if(!pattern1.test(data7)){
+if(!pattern2.test(data7)){
 validate81.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -6726,46 +6265,46 @@ return false;
 }
 }
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.correlationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data6.correlationId !== "string"){
 validate81.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.causationId !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data6.causationId !== "string"){
 validate81.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.source !== undefined){
-const _errs28 = errors;
+const _errs26 = errors;
 if(typeof data6.source !== "string"){
 validate81.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs28 === errors;
+var valid4 = _errs26 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -7080,10 +6619,9 @@ return false;
 else {
 for(const key3 in data10){
 const _errs27 = errors;
-const _errs28 = errors;
-const _errs29 = errors;
-if("__proto__" !== key3){
-const err0 = {};
+if(typeof key3 === "string"){
+if(!pattern1.test(key3)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key3};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7092,36 +6630,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid6 = _errs29 === errors;
-if(valid6){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key3};
+}
+var valid5 = _errs27 === errors;
+if(!valid5){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key3}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs28;
-if(vErrors !== null){
-if(_errs28){
-vErrors.length = _errs28;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid5 = _errs27 === errors;
-if(!valid5){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key3}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate82.errors = vErrors;
@@ -7132,11 +6649,11 @@ break;
 if(valid5){
 if(data10.at !== undefined){
 let data11 = data10.at;
-const _errs31 = errors;
-if(errors === _errs31){
-if(errors === _errs31){
+const _errs29 = errors;
+if(errors === _errs29){
+if(errors === _errs29){
 if(typeof data11 === "string"){
-if(!pattern1.test(data11)){
+if(!pattern2.test(data11)){
 validate82.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -7147,46 +6664,46 @@ return false;
 }
 }
 }
-var valid7 = _errs31 === errors;
+var valid6 = _errs29 === errors;
 }
 else {
-var valid7 = true;
+var valid6 = true;
 }
-if(valid7){
+if(valid6){
 if(data10.correlationId !== undefined){
-const _errs33 = errors;
+const _errs31 = errors;
 if(typeof data10.correlationId !== "string"){
 validate82.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid7 = _errs33 === errors;
+var valid6 = _errs31 === errors;
 }
 else {
-var valid7 = true;
+var valid6 = true;
 }
-if(valid7){
+if(valid6){
 if(data10.causationId !== undefined){
-const _errs35 = errors;
+const _errs33 = errors;
 if(typeof data10.causationId !== "string"){
 validate82.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid7 = _errs35 === errors;
+var valid6 = _errs33 === errors;
 }
 else {
-var valid7 = true;
+var valid6 = true;
 }
-if(valid7){
+if(valid6){
 if(data10.source !== undefined){
-const _errs37 = errors;
+const _errs35 = errors;
 if(typeof data10.source !== "string"){
 validate82.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid7 = _errs37 === errors;
+var valid6 = _errs35 === errors;
 }
 else {
-var valid7 = true;
+var valid6 = true;
 }
 }
 }
@@ -7400,10 +6917,9 @@ return false;
 else {
 for(const key2 in data6){
 const _errs18 = errors;
-const _errs19 = errors;
-const _errs20 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7412,36 +6928,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs20 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs18 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs19;
-if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs18 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate83.errors = vErrors;
@@ -7452,11 +6947,11 @@ break;
 if(valid3){
 if(data6.at !== undefined){
 let data7 = data6.at;
-const _errs22 = errors;
-if(errors === _errs22){
-if(errors === _errs22){
+const _errs20 = errors;
+if(errors === _errs20){
+if(errors === _errs20){
 if(typeof data7 === "string"){
-if(!pattern1.test(data7)){
+if(!pattern2.test(data7)){
 validate83.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -7467,46 +6962,46 @@ return false;
 }
 }
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.correlationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data6.correlationId !== "string"){
 validate83.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.causationId !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data6.causationId !== "string"){
 validate83.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data6.source !== undefined){
-const _errs28 = errors;
+const _errs26 = errors;
 if(typeof data6.source !== "string"){
 validate83.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs28 === errors;
+var valid4 = _errs26 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
@@ -7540,7 +7035,7 @@ return errors === 0;
 }
 
 export const AgentSuspected = validate84;
-const schema58 = {"type":"object","properties":{"type":{"type":"string","const":"AgentSuspected"},"data":{"type":"object","properties":{"agentId":{"type":"string","minLength":1},"reason":{"type":"string","minLength":1},"observed":{"type":"object","propertyNames":{"type":"string","not":{"const":"__proto__"}},"additionalProperties":{}}},"required":["agentId","reason"],"additionalProperties":false},"id":{"type":"string","format":"uuid","pattern":"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"},"metadata":{"$ref":"#/$defs/EventMetadata"}},"required":["type","data","metadata"],"additionalProperties":false,"description":"A reconciler saw no sign of life for a while: a warning, the agent keeps its slot."};
+const schema58 = {"type":"object","properties":{"type":{"type":"string","const":"AgentSuspected"},"data":{"type":"object","properties":{"agentId":{"type":"string","minLength":1},"reason":{"type":"string","minLength":1},"observed":{"type":"object","propertyNames":{"type":"string","pattern":"^(?!__proto__$)"},"additionalProperties":{}}},"required":["agentId","reason"],"additionalProperties":false},"id":{"type":"string","format":"uuid","pattern":"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"},"metadata":{"$ref":"#/$defs/EventMetadata"}},"required":["type","data","metadata"],"additionalProperties":false,"description":"A reconciler saw no sign of life for a while: a warning, the agent keeps its slot."};
 
 function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -7648,8 +7143,10 @@ if(errors === _errs11){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 for(const key2 in data4){
 const _errs13 = errors;
-if(typeof key2 !== "string"){
-const err0 = {instancePath:instancePath+"/data/observed",schemaPath:"#/properties/data/properties/observed/propertyNames/type",keyword:"type",params:{type: "string"},propertyName:key2};
+if(errors === _errs13){
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/data/observed",schemaPath:"#/properties/data/properties/observed/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7658,10 +7155,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-const _errs15 = errors;
-const _errs16 = errors;
-if("__proto__" !== key2){
-const err1 = {};
+}
+else {
+const err1 = {instancePath:instancePath+"/data/observed",schemaPath:"#/properties/data/properties/observed/propertyNames/type",keyword:"type",params:{type: "string"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -7670,36 +7166,15 @@ vErrors.push(err1);
 }
 errors++;
 }
-var valid3 = _errs16 === errors;
-if(valid3){
-const err2 = {instancePath:instancePath+"/data/observed",schemaPath:"#/properties/data/properties/observed/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid2 = _errs13 === errors;
+if(!valid2){
+const err2 = {instancePath:instancePath+"/data/observed",schemaPath:"#/properties/data/properties/observed/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err2];
 }
 else {
 vErrors.push(err2);
-}
-errors++;
-}
-else {
-errors = _errs15;
-if(vErrors !== null){
-if(_errs15){
-vErrors.length = _errs15;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid2 = _errs13 === errors;
-if(!valid2){
-const err3 = {instancePath:instancePath+"/data/observed",schemaPath:"#/properties/data/properties/observed/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
 }
 errors++;
 validate84.errors = vErrors;
@@ -7736,9 +7211,9 @@ var valid0 = true;
 if(valid0){
 if(data.id !== undefined){
 let data5 = data.id;
-const _errs18 = errors;
-if(errors === _errs18){
-if(errors === _errs18){
+const _errs16 = errors;
+if(errors === _errs16){
+if(errors === _errs16){
 if(typeof data5 === "string"){
 if(!pattern0.test(data5)){
 validate84.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"}}];
@@ -7751,7 +7226,7 @@ return false;
 }
 }
 }
-var valid0 = _errs18 === errors;
+var valid0 = _errs16 === errors;
 }
 else {
 var valid0 = true;
@@ -7759,9 +7234,9 @@ var valid0 = true;
 if(valid0){
 if(data.metadata !== undefined){
 let data6 = data.metadata;
-const _errs20 = errors;
-const _errs21 = errors;
-if(errors === _errs21){
+const _errs18 = errors;
+const _errs19 = errors;
+if(errors === _errs19){
 if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 let missing2;
 if((data6.at === undefined) && (missing2 = "at")){
@@ -7770,11 +7245,22 @@ return false;
 }
 else {
 for(const key3 in data6){
-const _errs23 = errors;
-const _errs24 = errors;
-const _errs25 = errors;
-if("__proto__" !== key3){
-const err4 = {};
+const _errs21 = errors;
+if(typeof key3 === "string"){
+if(!pattern1.test(key3)){
+const err3 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key3};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+var valid4 = _errs21 === errors;
+if(!valid4){
+const err4 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key3}};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7782,52 +7268,19 @@ else {
 vErrors.push(err4);
 }
 errors++;
-}
-var valid6 = _errs25 === errors;
-if(valid6){
-const err5 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key3};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-else {
-errors = _errs24;
-if(vErrors !== null){
-if(_errs24){
-vErrors.length = _errs24;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid5 = _errs23 === errors;
-if(!valid5){
-const err6 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key3}};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
 validate84.errors = vErrors;
 return false;
 break;
 }
 }
-if(valid5){
+if(valid4){
 if(data6.at !== undefined){
 let data7 = data6.at;
-const _errs27 = errors;
-if(errors === _errs27){
-if(errors === _errs27){
+const _errs23 = errors;
+if(errors === _errs23){
+if(errors === _errs23){
 if(typeof data7 === "string"){
-if(!pattern1.test(data7)){
+if(!pattern2.test(data7)){
 validate84.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -7838,46 +7291,46 @@ return false;
 }
 }
 }
-var valid7 = _errs27 === errors;
+var valid5 = _errs23 === errors;
 }
 else {
-var valid7 = true;
+var valid5 = true;
 }
-if(valid7){
+if(valid5){
 if(data6.correlationId !== undefined){
-const _errs29 = errors;
+const _errs25 = errors;
 if(typeof data6.correlationId !== "string"){
 validate84.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid7 = _errs29 === errors;
+var valid5 = _errs25 === errors;
 }
 else {
-var valid7 = true;
+var valid5 = true;
 }
-if(valid7){
+if(valid5){
 if(data6.causationId !== undefined){
-const _errs31 = errors;
+const _errs27 = errors;
 if(typeof data6.causationId !== "string"){
 validate84.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid7 = _errs31 === errors;
+var valid5 = _errs27 === errors;
 }
 else {
-var valid7 = true;
+var valid5 = true;
 }
-if(valid7){
+if(valid5){
 if(data6.source !== undefined){
-const _errs33 = errors;
+const _errs29 = errors;
 if(typeof data6.source !== "string"){
 validate84.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid7 = _errs33 === errors;
+var valid5 = _errs29 === errors;
 }
 else {
-var valid7 = true;
+var valid5 = true;
 }
 }
 }
@@ -7890,7 +7343,7 @@ validate84.errors = [{instancePath:instancePath+"/metadata",schemaPath:"#/$defs/
 return false;
 }
 }
-var valid0 = _errs20 === errors;
+var valid0 = _errs18 === errors;
 }
 else {
 var valid0 = true;
@@ -8054,10 +7507,9 @@ return false;
 else {
 for(const key2 in data5){
 const _errs16 = errors;
-const _errs17 = errors;
-const _errs18 = errors;
-if("__proto__" !== key2){
-const err0 = {};
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err0 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(?!__proto__$)"},propertyName:key2};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8066,36 +7518,15 @@ vErrors.push(err0);
 }
 errors++;
 }
-var valid4 = _errs18 === errors;
-if(valid4){
-const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames/not",keyword:"not",params:{},propertyName:key2};
+}
+var valid3 = _errs16 === errors;
+if(!valid3){
+const err1 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
 if(vErrors === null){
 vErrors = [err1];
 }
 else {
 vErrors.push(err1);
-}
-errors++;
-}
-else {
-errors = _errs17;
-if(vErrors !== null){
-if(_errs17){
-vErrors.length = _errs17;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs16 === errors;
-if(!valid3){
-const err2 = {instancePath:instancePath+"/metadata",schemaPath:"#/$defs/EventMetadata/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
 }
 errors++;
 validate85.errors = vErrors;
@@ -8106,11 +7537,11 @@ break;
 if(valid3){
 if(data5.at !== undefined){
 let data6 = data5.at;
-const _errs20 = errors;
-if(errors === _errs20){
-if(errors === _errs20){
+const _errs18 = errors;
+if(errors === _errs18){
+if(errors === _errs18){
 if(typeof data6 === "string"){
-if(!pattern1.test(data6)){
+if(!pattern2.test(data6)){
 validate85.errors = [{instancePath:instancePath+"/metadata/at",schemaPath:"#/$defs/EventMetadata/properties/at/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|(?:02)-(?:0[1-9]|1\\d|2[0-8])))T(?:(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|([+-](?:[01]\\d|2[0-3]):[0-5]\\d)))$"}}];
 return false;
 }
@@ -8121,46 +7552,46 @@ return false;
 }
 }
 }
-var valid5 = _errs20 === errors;
+var valid4 = _errs18 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.correlationId !== undefined){
-const _errs22 = errors;
+const _errs20 = errors;
 if(typeof data5.correlationId !== "string"){
 validate85.errors = [{instancePath:instancePath+"/metadata/correlationId",schemaPath:"#/$defs/EventMetadata/properties/correlationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs22 === errors;
+var valid4 = _errs20 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.causationId !== undefined){
-const _errs24 = errors;
+const _errs22 = errors;
 if(typeof data5.causationId !== "string"){
 validate85.errors = [{instancePath:instancePath+"/metadata/causationId",schemaPath:"#/$defs/EventMetadata/properties/causationId/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs24 === errors;
+var valid4 = _errs22 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
-if(valid5){
+if(valid4){
 if(data5.source !== undefined){
-const _errs26 = errors;
+const _errs24 = errors;
 if(typeof data5.source !== "string"){
 validate85.errors = [{instancePath:instancePath+"/metadata/source",schemaPath:"#/$defs/EventMetadata/properties/source/type",keyword:"type",params:{type: "string"}}];
 return false;
 }
-var valid5 = _errs26 === errors;
+var valid4 = _errs24 === errors;
 }
 else {
-var valid5 = true;
+var valid4 = true;
 }
 }
 }
