@@ -117,8 +117,14 @@ const summary = (r: DecodeResult): string =>
 
 const zodSchema = new Map(LifecycleEventBody.options.map((b) => [b.shape.type.value as string, b.extend({ id: EventEnvelope.shape.id, metadata: EventEnvelope.shape.metadata }).strict()]));
 
-/** A key named `__proto__` in an object that lets unknown keys through: zod drops it from its copy. */
-const protoKeyInOpenObject = (raw: unknown): boolean => containers(raw).some((o) => Object.hasOwn(o, '__proto__'));
+/**
+ * A key named `__proto__` in an object zod copies and that lets unknown keys through (metadata,
+ * `observed`): zod drops it from its copy. (Deeper, inside values zod passes on as they are, it stays.)
+ */
+const protoKeyInOpenObject = (raw: Record<string, unknown>): boolean => {
+  const open = [raw['metadata'], (raw['data'] as Record<string, unknown> | undefined)?.['observed']];
+  return open.some((o) => typeof o === 'object' && o !== null && Object.hasOwn(o, '__proto__'));
+};
 
 const baseEvent = fc.oneof(
   arbitraryHistory({ maxLength: 6 }).filter((events) => events.length > 0).map((events) => events[events.length - 1] as unknown),
