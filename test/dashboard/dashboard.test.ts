@@ -339,6 +339,13 @@ describe.skipIf(executablePath === undefined && !ci)('dashboard in a real browse
     // Near the top: it starts on the first screen, before the pools.
     expect(stuck.y).toBeLessThan(844 * 0.75);
     expect(stuck.y).toBeLessThan(pools.y);
+    // A pool's panel too: its holders and the slot history's table fit the phone.
+    await page.locator('[data-testid=pools] tr[data-pool-id="pl-tight"] button').click();
+    await page.locator('[data-testid=holders] tbody tr').first().waitFor();
+    await page.locator('[data-testid=held-at] tbody tr').first().waitFor();
+    expect(await clippedTables(page)).toEqual([]);
+    await page.keyboard.press('Escape');
+    await page.locator('[data-testid=pool-panel]').waitFor({ state: 'detached' });
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 

@@ -76,12 +76,12 @@ const HolderRow = ({ h }: { h: HolderJson }) => (
         </>
       )}
     </td>
-    <td>
+    <td class="wide-only">
       {h.host === null ? '—' : <code class="nowrap">{h.host}</code>}
       {h.epoch !== null && <span class="sub">epoch {h.epoch}</span>}
       {h.pid !== null && <div class="sub">pid {h.pid}</div>}
     </td>
-    <td class="time">
+    <td class="time wide-only">
       <Time iso={h.lastSeenAt} />
     </td>
     <td>
@@ -192,8 +192,8 @@ export const PoolPanel = () => {
                   <tr>
                     <th scope="col">Agent, session</th>
                     <th scope="col">Live since</th>
-                    <th scope="col">Host</th>
-                    <th scope="col">Last seen</th>
+                    <th scope="col" class="wide-only">Host</th>
+                    <th scope="col" class="wide-only">Last seen</th>
                     <th scope="col">Freed by</th>
                   </tr>
                 </thead>
