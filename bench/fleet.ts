@@ -24,7 +24,7 @@ import { generateHistory } from '../src/generate/generateHistory.js';
 import type { EventStore } from '../src/stores/eventStore.js';
 import { openPostgresStore } from '../src/stores/postgresStore.js';
 import { openSqliteStore } from '../src/stores/sqliteStore.js';
-import { startServe } from './serveProcess.js';
+import { settled, startServe } from './serveProcess.js';
 import { throwawayDatabase } from './throwawayDatabase.js';
 
 const { values: flags } = parseArgs({
@@ -215,8 +215,12 @@ const run = async (name: string, open: () => Promise<EventStore>, storeUrl: stri
   await store.close();
   console.log(`\n${name}: seeded ${fmt(EVENTS)} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const bareRate = await bare();
-  const { url, stop } = await startServe(storeUrl);
+  const server = await startServe(storeUrl);
+  const { url, stop } = server;
   try {
+    // Steady state: after the background work a fresh start does (the snapshot ladder filled).
+    const waited = await settled(server);
+    if (waited > 1.5) console.log(`\n${name}: serve was busy for ${waited.toFixed(0)} s after /readyz (filling the snapshot ladder); measured after`);
     const idle = await readers(url);
     // The floor of the path: one writer, nothing else, for a third of a phase.
     const alone = await writeLoad(url, (SECONDS * 1000) / 3, 1);

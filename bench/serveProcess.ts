@@ -1,5 +1,6 @@
 // `rollcall serve` as its own process for the benches that load it over HTTP (serve, storm, fleet).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface BenchServer {
@@ -40,4 +41,34 @@ export const startServe = async (storeUrl: string): Promise<BenchServer> => {
       return exited;
     },
   };
+};
+
+/** CPU seconds (user + system, every thread) a process has used so far, from /proc (Linux); null elsewhere. */
+const cpuSeconds = (pid: number): number | null => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+};
+
+/**
+ * Resolves once the served process is quiet (under 10 % of a core over a second; at most
+ * `limitMs`) with the seconds it waited: for a steady-state baseline. A store seeded through the
+ * library has snapshots only at its head, and `serve` fills the rest of the snapshot ladder in the
+ * background once it follows (reading the whole log), which would otherwise run through the first
+ * measured phase.
+ */
+export const settled = async (server: BenchServer, limitMs = 120_000): Promise<number> => {
+  const started = performance.now();
+  const pid = server.child.pid;
+  let before = pid === undefined ? null : cpuSeconds(pid);
+  while (before !== null && performance.now() - started < limitMs) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = cpuSeconds(pid!);
+    if (now === null || now - before < 0.1) break;
+    before = now;
+  }
+  return (performance.now() - started) / 1000;
 };
