@@ -5,12 +5,7 @@ import { createLifecycleProjection } from '../../src/projections/lifecycleProjec
 import { recoverOnStartup } from '../../src/reconcile/recoverOnStartup.js';
 import { replayStore } from '../../src/replay/replayLog.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
-import { join } from 'node:path';
-import { rmSync } from 'node:fs';
-import { openStore } from '../../src/stores/openStore.js';
-import { tempDir } from '../support/cli.js';
 import { ev } from '../support/lifecycle.js';
-import { startServe } from '../support/serveProcess.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -65,42 +60,5 @@ describe('startup recovery of a restarted orchestrator (SPEC §7.1), with real p
     expect([a.restarted, b.restarted].filter((e) => e !== null)).toHaveLength(1);
     expect(a.view.hosts['node-u']!.epoch).toBe(4);
     expect(b.view.hosts['node-u']!.epoch).toBe(4);
-  });
-});
-
-describe('serve --reconcile --recover (the built CLI, real processes)', () => {
-  it('announces the restart of --reconcile-host before serving: one OrchestratorStarted adopting the live pid; /v1/projection shows it', async () => {
-    const alive = await start();
-    const killed = await start();
-    const dir = tempDir();
-    const url = `sqlite:${join(dir, 'log.db')}`;
-    const store = await openStore(url);
-    const recent = new Date(Date.now() - 5_000).toISOString();
-    await store.appendBatch(
-      [
-        ev('PoolCreated', { poolId: 'p1', name: 'p1', maxSize: 2 }),
-        ev('AgentRegistered', { agentId: 'a1', role: 'worker' }),
-        ev('AgentRegistered', { agentId: 'a2', role: 'worker' }),
-        ev('AgentSpawned', { agentId: 'a1', sessionId: 's1', poolId: 'p1', pid: alive.pid!, host: 'node-s' }),
-        ev('AgentSpawned', { agentId: 'a2', sessionId: 's2', poolId: 'p1', pid: killed.pid!, host: 'node-s' }),
-      ].map((e) => ({ ...e, metadata: { at: recent } })),
-    );
-    await store.close();
-    killed.kill('SIGKILL');
-    await once(killed, 'exit');
-    const served = await startServe(url, { args: ['--reconcile', '--recover', '--reconcile-host', 'node-s', '--reconcile-every', '3600'] });
-    try {
-      expect(served.banner).toContain(`rollcall serve: orchestrator-started host=node-s epoch=1 adopted=1 (a1/s1 pid ${alive.pid})\n`);
-      const view = (await (await fetch(`${served.url}v1/projection?minPosition=6`)).json()) as {
-        hosts: Record<string, { epoch: number; liveSessions: number }>;
-        sessions: Record<string, { state: string; terminationReason: string | null }>;
-      };
-      expect(view.hosts['node-s']).toMatchObject({ epoch: 1, liveSessions: 1 });
-      expect(view.sessions['s1']!.state).toBe('running');
-      expect(view.sessions['s2']).toMatchObject({ state: 'terminated', terminationReason: 'orchestrator_restarted' });
-    } finally {
-      expect(await served.stop()).toBe(0);
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });
