@@ -15,8 +15,8 @@ import { testId } from '../support/lifecycle.js';
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 // Times are seconds after `base`, ten minutes before the test starts: the history ends 15 s before
-// now, the lease (renewed last at 470 for 120 s) lapses 10 s before now, the survivor's last heartbeat is 15 s old (60 s before it
-// would be suspected), the quiet agent's last sign of life nearly ten minutes old.
+// now, the lease (renewed last at 470 for 120 s) lapses 10 s before now, the survivor's last heartbeat is 15 s old, the quiet
+// agent's last sign of life nearly ten minutes old.
 const base = Date.now() - 600_000;
 const t = (s: number) => new Date(base + s * 1000).toISOString();
 let n = 0;
@@ -66,7 +66,9 @@ beforeAll(async () => {
   const appended = await cli(['append', '--store', storeUrl, file]);
   expect(appended.code, appended.stderr).toBe(0);
   // The log is quiet now: the reconciler (on a machine that is not h1) watches the wall clock.
-  const pass = await cli(['reconcile', '--store', storeUrl, '--host', 'elsewhere']);
+  // Suspicion after 5 min of silence: the quiet agent's ~10 min qualify, the survivor's 15 s would
+  // need the machine to stall for minutes.
+  const pass = await cli(['reconcile', '--store', storeUrl, '--host', 'elsewhere', '--suspect-after-s', '300']);
   expect(pass.code, pass.stderr).toBe(0);
   reconciled = pass.stdout;
 });
@@ -154,6 +156,6 @@ describe('the liveness story (issue 20, done means)', () => {
       expect(await json(['explain', kind, id, '--input', file, '--json'])).toEqual(here);
     }
     // A second reconciler on the same log finds nothing more to do.
-    expect((await cli(['reconcile', '--store', fresh, '--host', 'elsewhere'])).stdout).toMatch(/: 0 corrections appended/);
+    expect((await cli(['reconcile', '--store', fresh, '--host', 'elsewhere', '--suspect-after-s', '300'])).stdout).toMatch(/: 0 corrections appended/);
   });
 });
