@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openStore } from '../../src/stores/openStore.js';
-import { tempDir } from '../support/cli.js';
+import { cli, tempDir } from '../support/cli.js';
 import { ev } from '../support/lifecycle.js';
 import { startServe } from '../support/serveProcess.js';
 
@@ -58,5 +58,20 @@ describe('serve --reconcile --recover (the built CLI, real processes)', () => {
       expect(await served.stop()).toBe(0);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('serve: the reconciler flags need --reconcile', () => {
+  it.each([[['--recover']], [['--reconcile-host', 'h1']], [['--suspect-after-s', '30']]])('%j without --reconcile: exit 2, one line', async (flags) => {
+    const { code, stdout, stderr } = await cli(['serve', '--store', 'memory:', '--port', '0', ...flags]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toBe('rollcall: --recover, --reconcile-host and --suspect-after-s configure the in-process reconciler: add --reconcile\n');
+  });
+
+  it('--reconcile-host "" is refused, naming the flag', async () => {
+    const { code, stderr } = await cli(['serve', '--store', 'memory:', '--port', '0', '--reconcile', '--reconcile-host', ' ']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--reconcile-host must name this machine as sessions record it');
   });
 });
