@@ -2,9 +2,10 @@ import { RollcallError } from '../errors.js';
 import type { CompactIdSet } from '../events/compactIdSet.js';
 import { trackLifecycleChanges, type LifecycleChangeTracker } from '../projections/lifecycleChanged.js';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
+import { createTraveler } from '../replay/travel.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
 import type { StoredEvent } from '../stores/eventStore.js';
-import { applyStored } from './applyStored.js';
+import { applyStored } from '../replay/applyStored.js';
 import { createChangeFeed, createPulse } from './changeFeed.js';
 import { START, createChangeRing } from './changeRing.js';
 import { catchUp, follow, type FollowerContext } from './follower.js';
@@ -55,7 +56,9 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
   };
   const status = createStatusKeeper({ giveUpAfterMs: options.giveUpAfterMs, onFail: rejectEveryone });
   const waiters = createPositionWaiters(status, closedError);
-  const resume = createResumption({ store, projection, status, signal: lifetime.signal, useSnapshots, skipInvalid });
+  // Private folds for readers behind the ring run on this thread (started on first resume).
+  const traveler = createTraveler({ retentionMs: projection.retentionMs });
+  const resume = createResumption({ store, projection, traveler, status, signal: lifetime.signal, useSnapshots, skipInvalid });
   const subscribers = createSubscribers({ ring, status, closedError, resume });
   const newSnapshotter = () =>
     useSnapshots
@@ -141,7 +144,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
           stopped: () => status.failed ?? (status.closed ? closedError() : null),
           generation: () => generation,
           pulse: pulse.wait,
-          resume: (after, signal) => openResumption({ store, projection, useSnapshots, skipInvalid, signal: AbortSignal.any([signal, lifetime.signal]) }, after),
+          resume: (after, signal) => openResumption({ store, projection, traveler, useSnapshots, skipInvalid, signal: AbortSignal.any([signal, lifetime.signal]) }, after),
         },
         from,
       ),
@@ -154,6 +157,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
       rejectEveryone(closedError());
       await run;
       await snapshotter?.close();
+      await traveler.close();
     },
   };
 };

@@ -1,16 +1,9 @@
-import { CompactIdSet } from '../events/compactIdSet.js';
-import { trackLifecycleChanges, type LifecycleChangeTracker } from '../projections/lifecycleChanged.js';
 import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
-import { decodeStoredPages } from '../replay/decodeStored.js';
-import { dedupeIds } from '../replay/dedupeIds.js';
-import { foldEvents } from '../replay/foldEvents.js';
-import { paced, sharedFoldLane, type FoldLane } from '../replay/foldLane.js';
-import { nearestSnapshot, type StartingPoint } from '../replay/nearestSnapshot.js';
-import { pagesUpTo } from '../replay/timeTravel.js';
-import { untilAborted } from '../replay/untilAborted.js';
-import type { EventStore } from '../stores/eventStore.js';
+import { sharedFoldLane, type FoldLane } from '../replay/foldLane.js';
+import type { FoldSession } from '../replay/foldSession.js';
+import { foldToward, type Traveler } from '../replay/travel.js';
+import type { EventStore, StoredEvent } from '../stores/eventStore.js';
 import { pause } from '../stores/pause.js';
-import { applyStored } from './applyStored.js';
 import { asRollcallError } from './retry.js';
 import type { StatusKeeper } from './status.js';
 import type { Subscriber, SubscriberOps } from './subscribers.js';
@@ -18,10 +11,13 @@ import type { Change } from './types.js';
 
 /**
  * The changes after a position the live runtime's ring no longer holds: a private copy of the
- * projection, folded from the nearest snapshot at or below `from` (a rung of the store's ladder),
- * then the store read after it a batch at a time, each event applied with what it changed. The fold
- * runs in slices on the shared lane, so resumes never stall the process. Pull-based: nothing is read
- * before it is asked for, so a reader that waits costs a state, never a backlog.
+ * projection on the traveler's thread, folded from the nearest snapshot at or below `from` (a rung
+ * of the store's ladder) plus the gap, then the store read after it a batch at a time, each event
+ * applied there with what it changed. This thread only reads the store (a page per turn of the
+ * shared lane) and posts what it read: decoding the rung (tens of MB of JSON at fleet scale),
+ * folding and tracking never hold it. Pull-based: nothing is read before it is asked for, so a
+ * reader that waits costs a state (on the worker), never a backlog. The worker's copy is dropped
+ * when `signal` aborts (the reader left, the ring took over, the runtime closed).
  */
 export interface Resumption {
   /** The next changes after the last one returned (at most `max`); [] when the store holds no more yet. */
@@ -33,33 +29,27 @@ export interface Resumption {
 export interface ResumptionContext {
   store: EventStore;
   projection: LifecycleProjection;
+  /** The thread the private copy lives on (travel.ts). */
+  traveler: Traveler;
   /** Start from the store's snapshots (false: fold from the start). */
   useSnapshots: boolean;
   skipInvalid: boolean;
-  /** Stops a fold in progress (the runtime closed, the reader left). */
+  /** Stops a fold in progress and drops the copy (the runtime closed, the reader left). */
   signal: AbortSignal;
   lane?: FoldLane;
 }
 
 export const openResumption = (ctx: ResumptionContext, from: bigint): Resumption => {
-  const { store, projection, skipInvalid } = ctx;
+  const { store, projection, skipInvalid, signal } = ctx;
   const lane = ctx.lane ?? sharedFoldLane;
   let cursor = from;
-  let ready: Promise<{ tracker: LifecycleChangeTracker; seen: CompactIdSet | null }> | null = null;
+  let ready: Promise<FoldSession> | null = null;
 
   const prepare = async () => {
-    // Decoding a rung is the one step that is not sliced: one per turn, like a slice.
-    await lane.pace();
-    const start: StartingPoint<ReturnType<LifecycleProjection['initialState']>> = ctx.useSnapshots
-      ? await nearestSnapshot(store, projection, { until: from })
-      : { state: undefined, after: null, seen: store.uniqueIds ? null : new CompactIdSet() };
-    const decoded = decodeStoredPages(untilAborted(paced(pagesUpTo(store, start.after, from), lane), ctx.signal));
-    const source = start.seen === null ? decoded : dedupeIds(decoded, start.seen);
-    const { state } = await foldEvents(projection, source, {
-      skipInvalid,
-      ...(start.state !== undefined ? { initialState: start.state, adoptInitialState: true } : {}),
-    });
-    return { tracker: trackLifecycleChanges(projection, state), seen: start.seen };
+    const { session } = await foldToward(ctx.traveler, store, projection, { until: from }, { skipInvalid, lane, useRungs: ctx.useSnapshots, signal });
+    if (signal.aborted) session.close();
+    else signal.addEventListener('abort', () => session.close(), { once: true });
+    return session;
   };
 
   return {
@@ -68,13 +58,13 @@ export const openResumption = (ctx: ResumptionContext, from: bigint): Resumption
     },
     async next(max) {
       ready ??= prepare();
-      const { tracker, seen } = await ready;
+      const session = await ready;
       await lane.pace();
-      const out: Change[] = [];
-      for await (const stored of store.readAll({ after: cursor, limit: max })) {
-        out.push(applyStored(tracker, seen, stored, skipInvalid));
-        cursor = stored.position;
-      }
+      const read: StoredEvent[] = [];
+      for await (const stored of store.readAll({ after: cursor, limit: max })) read.push(stored);
+      if (read.length === 0) return [];
+      const out = await session.track(read);
+      cursor = read[read.length - 1]!.position;
       return out;
     },
   };
@@ -87,8 +77,10 @@ export const openResumption = (ctx: ResumptionContext, from: bigint): Resumption
 export const createResumption =
   (ctx: Omit<ResumptionContext, 'signal'> & { status: StatusKeeper; signal: AbortSignal }) =>
   async (sub: Subscriber, ops: SubscriberOps): Promise<void> => {
+    // Ends with this subscriber's catch-up (it went live or ended), so the worker drops its copy.
+    const done = new AbortController();
     try {
-      const resumption = openResumption(ctx, sub.cursor);
+      const resumption = openResumption({ ...ctx, signal: AbortSignal.any([ctx.signal, done.signal]) }, sub.cursor);
       while (!sub.ended) {
         if (ops.goLive(sub)) return;
         const changes = await resumption.next(1000);
@@ -103,5 +95,7 @@ export const createResumption =
     } catch (e) {
       if (ctx.status.closed) return;
       ops.end(sub, asRollcallError(e, `${ctx.store.url}: catching up a subscriber`));
+    } finally {
+      done.abort();
     }
   };

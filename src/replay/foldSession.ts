@@ -1,7 +1,9 @@
 import { CompactIdSet } from '../events/compactIdSet.js';
+import { trackLifecycleChanges, type LifecycleChangeTracker, type TrackedChange } from '../projections/lifecycleChanged.js';
 import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
 import type { Snapshot, StoredEvent } from '../stores/eventStore.js';
+import { applyStored } from './applyStored.js';
 import { decodeStored } from './decodeStored.js';
 import { markDuplicates } from './dedupeIds.js';
 import { foldEvents, type FoldResult } from './foldEvents.js';
@@ -20,6 +22,12 @@ export interface FoldSession {
   view(): Promise<ViewBytes>;
   /** A snapshot of the state after the last event posted (null before any); the session goes on. */
   snapshot(): Promise<Snapshot | null>;
+  /**
+   * Ends the fold where it is and applies these events (and those of later calls) one at a time
+   * through a change tracker, answering what each changed: a resumption behind the change ring.
+   * Nothing may be pushed after.
+   */
+  track(events: readonly StoredEvent[]): Promise<TrackedChange[]>;
   close(): void;
 }
 
@@ -70,6 +78,7 @@ export const openLocalSession = (projection: LifecycleProjection, o: FoldSession
   let stopped = false;
   let failure: unknown;
   let fold: Promise<FoldResult<LifecycleState>>;
+  let tracker: LifecycleChangeTracker | null = null;
 
   async function* queued(): AsyncGenerator<ReplayItem[]> {
     for (;;) {
@@ -138,6 +147,12 @@ export const openLocalSession = (projection: LifecycleProjection, o: FoldSession
       // The fold goes on from the state just encoded (the encoding copied what it needed).
       begin(result.state);
       return snapshot;
+    },
+    async track(events) {
+      if (refused) throw new Error('the snapshot the fold started from was refused');
+      if (tracker === null) tracker = trackLifecycleChanges(projection, (await finish()).state);
+      const into = tracker;
+      return events.map((e) => applyStored(into, seen, e, o.skipInvalid));
     },
     close() {
       ended = true;

@@ -1,4 +1,5 @@
 import type { Worker } from 'node:worker_threads';
+import { RollcallError } from '../errors.js';
 import type { EventStore, Snapshot } from '../stores/eventStore.js';
 import { paced, sharedFoldLane, type FoldLane } from './foldLane.js';
 import type { FoldTarget } from './nearestSnapshot.js';
@@ -9,6 +10,7 @@ import type { FromTravel, ToTravel, TravelWorkerOptions } from './travelProtocol
 import { fromWireError } from './wireError.js';
 import type { FoldSession, FoldSessionOptions, PushOutcome, ViewBytes } from './foldSession.js';
 import { tracedReplay } from './tracedReplay.js';
+import { untilAborted } from './untilAborted.js';
 import { storeKind } from '../telemetry/traced.js';
 
 /** Events per message to the worker, and messages the worker may have yet to fold before the reader waits. */
@@ -87,12 +89,13 @@ export const createTraveler = (options: TravelWorkerOptions): Traveler => {
       while (pending > 0) await take();
       return outcome;
     };
-    const ask = async <K extends 'view' | 'snapshot'>(kind: K): Promise<Extract<FromTravel, { kind: K }>> => {
+    const ask = async <K extends FromTravel['kind']>(m: ToTravel, kind: K): Promise<Extract<FromTravel, { kind: K }>> => {
       if ((await settle()) === 'unusable') throw new Error('the snapshot the fold started from was refused');
-      post({ kind, id, gen });
-      const m = await next();
-      if (m.kind === 'error') throw fromWireError(m.error);
-      return m as Extract<FromTravel, { kind: K }>;
+      post(m);
+      const reply = await next();
+      if (reply.kind === 'error') throw fromWireError(reply.error);
+      if (reply.kind !== kind) throw new Error(`the time-travel thread answered ${reply.kind}, not ${kind}`);
+      return reply as Extract<FromTravel, { kind: K }>;
     };
     post({
       kind: 'start',
@@ -117,14 +120,20 @@ export const createTraveler = (options: TravelWorkerOptions): Traveler => {
       },
       settle,
       async view() {
-        const { kind: _k, id: _i, gen: _g, startedAfter: _s, ...bytes } = await ask('view');
+        const { kind: _k, id: _i, gen: _g, startedAfter: _s, ...bytes } = await ask({ kind: 'view', id, gen }, 'view');
         return bytes;
       },
       async snapshot() {
-        return (await ask('snapshot')).snapshot;
+        return (await ask({ kind: 'snapshot', id, gen }, 'snapshot')).snapshot;
+      },
+      async track(events) {
+        return (await ask({ kind: 'track', id, gen, events: events.map(({ dataText: _d, metadataText: _m, ...e }) => e) }, 'changes')).changes;
       },
       close() {
         if (!inboxes.delete(id)) return;
+        // A reply still awaited never comes (the worker drops the session): its wait ends here.
+        box.failure ??= new RollcallError('interrupted', 'the fold session was closed');
+        box.wake?.();
         worker?.postMessage({ kind: 'drop', id } satisfies ToTravel);
       },
     };
@@ -216,17 +225,30 @@ export type Travel = (
   options: { skipInvalid: boolean; lane?: FoldLane },
 ) => Promise<TravelResult>;
 
+/** A fold session brought to its target, and the rung it started after (null: the start of the log). */
+export interface FoldedSession {
+  session: FoldSession;
+  startedAfter: bigint | null;
+}
+
 /**
- * The projection's view at a past point of the log (`until` and/or `asOf`, as `replay`), folded on
- * the traveler's thread from the nearest rung at or below it plus the gap: this thread reads the
- * store a page per turn of the shared lane and posts it; decoding the rung, folding and
- * serializing the view happen on the worker. A rung the log no longer matches, or the worker
- * refuses, is skipped for the next one down; the last resort is the start of the log.
+ * A fold of the projection to `target` on the traveler's thread, from the nearest rung at or
+ * below it plus the gap, left open for what the caller asks next (its view, or changes tracked
+ * after it). This thread reads the store a page per turn of the shared lane and posts it; decoding
+ * the rung and folding happen on the worker. A rung the log no longer matches, or the worker
+ * refuses, is skipped for the next one down; the last resort is the start of the log (the only
+ * start with `useRungs: false`).
  */
-export const travelView: Travel = async (traveler, store, projection, target, options) => {
+export const foldToward = async (
+  traveler: Traveler,
+  store: EventStore,
+  projection: Pick<SnapshotProjection<unknown>, 'name'>,
+  target: FoldTarget,
+  options: { skipInvalid: boolean; lane?: FoldLane; useRungs?: boolean; signal?: AbortSignal },
+): Promise<FoldedSession> => {
   const lane = options.lane ?? sharedFoldLane;
   await lane.pace();
-  const { rungs, stopAt } = await candidates(store, projection.name, target);
+  const { rungs, stopAt } = options.useRungs === false ? { rungs: [], stopAt: target.until ?? null } : await candidates(store, projection.name, target);
   for (const rung of [...rungs, null]) {
     let snapshot: Snapshot | null = null;
     let expectEventId: string | null = null;
@@ -237,20 +259,36 @@ export const travelView: Travel = async (traveler, store, projection, target, op
       if (expectEventId === null || !(await snapshotMatchesLog(store, rung.position, expectEventId))) continue;
     }
     const session = traveler.open({ snapshot, expectEventId, until: target.until ?? null, asOf: target.asOf ?? null, skipInvalid: options.skipInvalid, needsIds: !store.uniqueIds });
+    let kept = false;
     try {
       let outcome: PushOutcome = 'ok';
-      for await (const page of paced(pagesUpTo(store, rung?.position ?? null, stopAt, PAGE), lane)) {
+      const pages = paced(pagesUpTo(store, rung?.position ?? null, stopAt, PAGE), lane);
+      for await (const page of untilAborted(pages, options.signal)) {
         outcome = await session.push(page);
         if (outcome !== 'ok') break;
       }
       if (outcome === 'ok') outcome = await session.settle();
       if (outcome === 'unusable') continue;
-      return travelResult(await session.view(), rung?.position ?? null);
+      kept = true;
+      return { session, startedAfter: rung?.position ?? null };
     } finally {
-      session.close();
+      if (!kept) session.close();
     }
   }
   throw new Error('unreachable: a fold from the start of the log needs no snapshot');
+};
+
+/**
+ * The projection's view at a past point of the log (`until` and/or `asOf`, as `replay`): a fold
+ * toward it (`foldToward`), its view serialized on the worker.
+ */
+export const travelView: Travel = async (traveler, store, projection, target, options) => {
+  const { session, startedAfter } = await foldToward(traveler, store, projection, target, options);
+  try {
+    return travelResult(await session.view(), startedAfter);
+  } finally {
+    session.close();
+  }
 };
 
 /**

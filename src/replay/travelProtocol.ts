@@ -1,3 +1,4 @@
+import type { TrackedChange } from '../projections/lifecycleChanged.js';
 import type { Snapshot, StoredEvent } from '../stores/eventStore.js';
 import type { ViewBytes } from './foldSession.js';
 import type { WireError } from './wireError.js';
@@ -29,15 +30,18 @@ export type ToTravel =
   | { kind: 'view'; id: number; gen: number }
   /** A snapshot of the state reached (after the last event posted); the session goes on. */
   | { kind: 'snapshot'; id: number; gen: number }
+  /** Ends the fold; these events applied one at a time with what each changed (FoldSession.track). */
+  | { kind: 'track'; id: number; gen: number; events: StoredEvent[] }
   | { kind: 'drop'; id: number }
   /** The whole fold here, reading the store the worker opens by `url` (credentials included: never printed). */
   | { kind: 'travel'; id: number; url: string; until: string | null; asOf: string | null; skipInvalid: boolean };
 
-/** Replies, in the order of the messages they answer: one per start, events, view and snapshot. */
+/** Replies, in the order of the messages they answer: one per start, events, view, snapshot and track. */
 export type FromTravel =
   | { kind: 'loaded'; id: number; gen: number }
   | { kind: 'unusable'; id: number; gen: number; reason: string }
   | { kind: 'ack'; id: number; gen: number; stopped: boolean }
   | ({ kind: 'view'; id: number; gen: number; startedAfter: string | null } & ViewBytes)
   | { kind: 'snapshot'; id: number; gen: number; snapshot: Snapshot | null }
+  | { kind: 'changes'; id: number; gen: number; changes: TrackedChange[] }
   | { kind: 'error'; id: number; gen: number; error: WireError };

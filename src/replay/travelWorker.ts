@@ -82,5 +82,6 @@ port.on('message', (m: ToTravel) => {
   else if (m.kind === 'view') {
     sessions.delete(id);
     void answer(id, gen, s.view().then((v) => ({ kind: 'view', id, gen, ...v, startedAfter: null })));
-  } else void answer(id, gen, s.snapshot().then((snapshot) => ({ kind: 'snapshot', id, gen, snapshot })));
+  } else if (m.kind === 'track') void answer(id, gen, s.track(m.events).then((changes) => ({ kind: 'changes', id, gen, changes })));
+  else void answer(id, gen, s.snapshot().then((snapshot) => ({ kind: 'snapshot', id, gen, snapshot })));
 });

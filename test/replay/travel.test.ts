@@ -1,11 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { CompactIdSet } from '../../src/events/compactIdSet.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { replayStore } from '../../src/replay/replayLog.js';
-import { encodeSnapshot } from '../../src/replay/snapshots.js';
 import { createTraveler, travelView } from '../../src/replay/travel.js';
-import type { EventStore, Snapshot, SnapshotStore } from '../../src/stores/eventStore.js';
+import type { EventStore } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { openStore } from '../../src/stores/openStore.js';
 import { tempDir } from '../support/cli.js';
@@ -13,6 +11,7 @@ import { fleet } from '../serve/harness.js';
 import { join } from 'node:path';
 import { travelTo } from '../../src/replay/travel.js';
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
+import { keepingLadder, rungAt } from '../support/ladder.js';
 import { openNonUniqueStore } from '../support/nonUniqueStore.js';
 
 // The worker thread starts under tsx here: room for it on a busy machine.
@@ -21,40 +20,6 @@ vi.setConfig({ testTimeout: 120_000 });
 const projection = createLifecycleProjection();
 const traveler = createTraveler({ retentionMs: projection.retentionMs });
 afterAll(() => traveler.close());
-
-/** A ladder that keeps every rung it is given (the policy is snapshotLadder's own tests' business). */
-const keepingLadder = (): SnapshotStore & { byPosition: Map<bigint, Snapshot> } => {
-  const byPosition = new Map<bigint, Snapshot>();
-  const sorted = () => [...byPosition.values()].sort((a, b) => (a.position < b.position ? -1 : 1));
-  return {
-    byPosition,
-    async load() {
-      return sorted().pop() ?? null;
-    },
-    async save(s) {
-      byPosition.set(s.position, s);
-    },
-    async rungs() {
-      return sorted().map((s) => ({ position: s.position, at: s.at ?? null }));
-    },
-    async loadAt(_name, position) {
-      return byPosition.get(position) ?? null;
-    },
-  };
-};
-
-/** The rung a following server would have saved after the event at `position`, made by a full replay. */
-const rungAt = async (store: EventStore, position: bigint): Promise<Snapshot> => {
-  const { state } = await replayStore(store, projection, { until: position, noSnapshot: true });
-  let eventId = '';
-  const seen = store.uniqueIds ? undefined : new CompactIdSet();
-  for await (const e of store.readAll({ limit: Number(position) })) {
-    if (e.position > position) break;
-    seen?.add(e.id);
-    eventId = e.id;
-  }
-  return encodeSnapshot(projection, position, eventId, state, seen);
-};
 
 const fullView = async (store: EventStore, target: { until?: bigint; asOf?: string }) =>
   projection.view((await replayStore(store, projection, { ...target, noSnapshot: true })).state);

@@ -1,17 +1,16 @@
 import type { CompactIdSet } from '../events/compactIdSet.js';
 import type { RecordedEvent } from '../events/lifecycleEvents.js';
-import type { LifecycleChangeTracker } from '../projections/lifecycleChanged.js';
-import { decodeStored } from '../replay/decodeStored.js';
-import { markRedelivery } from '../replay/dedupeIds.js';
-import { isDuplicate, isInvalid } from '../replay/replayItem.js';
+import type { LifecycleChangeTracker, TrackedChange } from '../projections/lifecycleChanged.js';
 import type { StoredEvent } from '../stores/eventStore.js';
-import type { Change } from './types.js';
+import { decodeStored } from './decodeStored.js';
+import { markRedelivery } from './dedupeIds.js';
+import { isDuplicate, isInvalid } from './replayItem.js';
 
 /**
  * Decodes one stored event and applies it through a tracker: an undecodable one is an anomaly
  * with `skipInvalid` (else its error is thrown), a redelivered id (`ids` holds it) a duplicate.
  */
-export const applyStored = (into: LifecycleChangeTracker, ids: CompactIdSet | null, stored: StoredEvent, skipInvalid: boolean): Change => {
+export const applyStored = (into: LifecycleChangeTracker, ids: CompactIdSet | null, stored: StoredEvent, skipInvalid: boolean): TrackedChange => {
   const item = markRedelivery(decodeStored(stored), ids);
   if (isInvalid(item)) {
     if (!skipInvalid) throw item.invalid;

@@ -1,0 +1,41 @@
+import { CompactIdSet } from '../../src/events/compactIdSet.js';
+import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
+import { replayStore } from '../../src/replay/replayLog.js';
+import { encodeSnapshot } from '../../src/replay/snapshots.js';
+import type { EventStore, Snapshot, SnapshotStore } from '../../src/stores/eventStore.js';
+
+const projection = createLifecycleProjection();
+
+/** A ladder that keeps every rung it is given (the policy is snapshotLadder's own tests' business). */
+export const keepingLadder = (): SnapshotStore & { byPosition: Map<bigint, Snapshot> } => {
+  const byPosition = new Map<bigint, Snapshot>();
+  const sorted = () => [...byPosition.values()].sort((a, b) => (a.position < b.position ? -1 : 1));
+  return {
+    byPosition,
+    async load() {
+      return sorted().pop() ?? null;
+    },
+    async save(s) {
+      byPosition.set(s.position, s);
+    },
+    async rungs() {
+      return sorted().map((s) => ({ position: s.position, at: s.at ?? null }));
+    },
+    async loadAt(_name, position) {
+      return byPosition.get(position) ?? null;
+    },
+  };
+};
+
+/** The rung a following server would have saved after the event at `position`, made by a full replay. */
+export const rungAt = async (store: EventStore, position: bigint): Promise<Snapshot> => {
+  const { state } = await replayStore(store, projection, { until: position, noSnapshot: true });
+  let eventId = '';
+  const seen = store.uniqueIds ? undefined : new CompactIdSet();
+  for await (const e of store.readAll({ limit: Number(position) })) {
+    if (e.position > position) break;
+    seen?.add(e.id);
+    eventId = e.id;
+  }
+  return encodeSnapshot(projection, position, eventId, state, seen);
+};
