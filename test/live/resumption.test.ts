@@ -7,8 +7,8 @@ import { trackLifecycleChanges } from '../../src/projections/lifecycleChanged.js
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { applyStored } from '../../src/replay/applyStored.js';
 import { replayStore } from '../../src/replay/replayLog.js';
-import { createTraveler } from '../../src/replay/travel.js';
-import type { EventStore } from '../../src/stores/eventStore.js';
+import { createTraveler, foldToward } from '../../src/replay/travel.js';
+import type { EventStore, StoredEvent } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { fleet } from '../serve/harness.js';
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
@@ -77,6 +77,35 @@ describe('a resumption behind the change ring, folded and tracked on the travele
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('a generated fleet with rungs at 100 and 250: resumes at, just before and just after each rung and the ends', async () => {
+    const ladder = keepingLadder();
+    const store: EventStore = { ...openMemoryStore(), snapshots: ladder };
+    await store.appendBatch(fleet(6, 400, 3));
+    for (const p of [100n, 250n]) await ladder.save(await rungAt(store, p));
+    const head = (await store.head())!;
+    for (const from of [0n, 1n, 99n, 100n, 101n, 249n, 250n, 251n, head - 1n, head]) {
+      expect(await resumed(store, from, 50)).toEqual(await trackedAfter(store, from));
+    }
+    await store.close();
+  });
+
+  it('the copy on the worker ends where a full fold does: its view after the tracked events equals a full replay (foldToward + track)', async () => {
+    const ladder = keepingLadder();
+    const store: EventStore = { ...openMemoryStore(), snapshots: ladder };
+    await store.appendBatch(fleet(5, 300, 11));
+    await ladder.save(await rungAt(store, 120n));
+    const { session, startedAfter } = await foldToward(traveler, store, projection, { until: 150n }, { skipInvalid: true });
+    expect(startedAfter).toBe(120n);
+    const after: StoredEvent[] = [];
+    for await (const e of store.readAll({ after: 150n })) after.push(e);
+    expect((await session.track(after.slice(0, 40))).map((c) => c.position)).toEqual(after.slice(0, 40).map((e) => e.position));
+    await session.track(after.slice(40));
+    const view = JSON.parse(new TextDecoder().decode((await session.view()).json)) as unknown;
+    expect(view).toEqual(projection.view((await replayStore(store, projection, { noSnapshot: true })).state));
+    session.close();
+    await store.close();
   });
 
   it('goes on with what is appended after it answered that the store holds no more', async () => {
