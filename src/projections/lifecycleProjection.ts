@@ -393,7 +393,12 @@ const handlers: LifecycleHandlers = {
     if (existing?.state === 'running') {
       // The one legal repeat: it only updates what the process is (pid, and the host it runs on).
       if (d.pid !== undefined) existing.pid = d.pid;
-      if (d.host !== undefined) existing.host = d.host;
+      if (d.host !== undefined && d.host !== existing.host) {
+        // An epoch counts restarts of one host: moved to another, the session keeps none but what
+        // this event names (already fenced against the new host above), never the old host's.
+        existing.host = d.host;
+        existing.epoch = d.epoch ?? null;
+      }
       if (d.leaseMs !== undefined) renewLease(draft, existing, d.leaseMs, t);
       return;
     }
@@ -810,7 +815,8 @@ export const createLifecycleProjection = (options: LifecycleOptions = {}): Lifec
       // v2: maps, exact retention, compact evicted ids, no id window (rule 4 is the reader's).
       // v3: records as tuples in snapshots.
       // v4: liveness (SPEC §7): hosts and epochs, leases, suspects, quarantine.
-      version: 4,
+      // v5: a running session moved to another host keeps only the epoch the move names.
+      version: 5,
       initialState: initialLifecycleState,
       apply,
       applyInvalid,

@@ -90,6 +90,31 @@ describe('restart epochs and adoption (SPEC §7.1)', () => {
     given(...fleet, restart('h1', 2), ev('SessionResumed', { agentId: 'a4', sessionId: 's4', host: 'h1', epoch: 2 })).then((v) => {
       expect(v.sessions.s4).toMatchObject({ state: 'running', epoch: 2 });
     }));
+
+  // Found by the invariant property (seed 599270643): an epoch counts one host's restarts, so a
+  // session moved to another host by a repeated AgentSpawned keeps only the epoch that event names.
+  it('a repeated AgentSpawned that moves a running session to another host keeps only its own epoch, never the old one', () =>
+    given(
+      ...fleet,
+      restart('h2', 3),
+      spawned('a5', 's5', { poolId: 'p1', host: 'h2' }),
+      spawned('a1', 's1', { host: 'h3', epoch: 4 }),
+    ).then((v) => {
+      expect(v.sessions.s5).toMatchObject({ state: 'running', host: 'h2', epoch: null });
+      expect(v.sessions.s1).toMatchObject({ state: 'running', host: 'h3', epoch: 4 });
+      expect(v.hosts.h2!.liveSessions).toBe(1);
+      expect(v.hosts.h1!.liveSessions).toBe(1);
+    }));
+
+  it('a session with an epoch but no host, moved onto a host that restarted since, is not left older than that host', () =>
+    given(
+      agent('a1'),
+      spawned('a1', 's1', { epoch: 1 }),
+      restart('h1', 2),
+      spawned('a1', 's1', { host: 'h1' }),
+    ).then((v) => {
+      expect(v.sessions.s1).toMatchObject({ state: 'running', host: 'h1', epoch: null });
+    }));
 });
 
 describe('leases (SPEC §7.2)', () => {
