@@ -486,14 +486,15 @@ const handlers: LifecycleHandlers = {
     const current = draft.hosts.get(d.host);
     if (current !== undefined && d.epoch <= current.epoch) return anomaly(draft, e, 'stale-epoch');
     draft.hosts.set(d.host, { host: d.host, epoch: d.epoch, startedAt: t.at });
-    const adopted = new Map((d.adopted ?? []).map((a) => [a.sessionId, a]));
+    // Keyed by agent and session: an entry naming another agent's session must not hide the right one.
+    const adopted = new Map((d.adopted ?? []).map((a) => [`${a.agentId}\u0000${a.sessionId}`, a]));
     // Live sessions are each some agent's open session: a scan of agents, not of the retention window.
     for (const agent of draft.agents.values()) {
       for (const id of [...agent.openSessionIds]) {
         const s = draft.sessions.get(id)!;
         if (!isLive(s.state) || s.host !== d.host) continue;
-        const a = adopted.get(id);
-        if (a !== undefined && a.agentId === s.agentId) {
+        const a = adopted.get(`${s.agentId}\u0000${id}`);
+        if (a !== undefined) {
           s.epoch = d.epoch;
           if (a.pid !== undefined) s.pid = a.pid;
           t.report?.sessionAdopted(id, agent.agentId);
@@ -815,7 +816,8 @@ export const createLifecycleProjection = (options: LifecycleOptions = {}): Lifec
       // v2: maps, exact retention, compact evicted ids, no id window (rule 4 is the reader's).
       // v3: records as tuples in snapshots.
       // v4: liveness (SPEC §7): hosts and epochs, leases, suspects, quarantine.
-      // v5: a running session moved to another host keeps only the epoch the move names.
+      // v5: a running session moved to another host keeps only the epoch the move names; an
+      // adoption entry naming another agent's session no longer hides the right one.
       version: 5,
       initialState: initialLifecycleState,
       apply,

@@ -62,6 +62,13 @@ describe('restart epochs and adoption (SPEC §7.1)', () => {
       expect(v.sessions.s1!.terminationReason).toBe('orchestrator_restarted');
     }));
 
+  // Found by the restart property: adoption was keyed by session id alone, so a later entry naming
+  // the same session id under another agent hid the right one and the session was ended.
+  it('an adoption entry naming another agent with the same session id does not hide the right one', () =>
+    given(...fleet, restart('h1', 2, [{ agentId: 'a1', sessionId: 's1', pid: 21 }, { agentId: 'a9', sessionId: 's1' }])).then((v) => {
+      expect(v.sessions.s1).toMatchObject({ state: 'running', pid: 21, epoch: 2 });
+    }));
+
   it('an epoch not above the current one is stale-epoch, and changes nothing', () => given(...fleet, restart('h1', 1)).thenAnomaly('stale-epoch'));
 
   it.each([
