@@ -181,6 +181,12 @@ describe('reconcile --every: the file it corrects replaced or deleted', () => {
     for (const f of storeFiles(dir)) rmSync(join(dir, f));
     const failed = await outputMatching(child.stderr!, /rollcall: reconcile pass failed: (.*)\n/, { already: () => err });
     expect(failed[1]).toMatch(/sqlite:.*live\.db.*(was deleted under this process|does not exist)/);
+    // A pass already inside its read when the files went may leave the old connection's -shm behind
+    // (it opened that file legitimately). Clear it, then a whole pass that began after the deletion
+    // must fail again and create nothing at all at the path.
+    for (const f of storeFiles(dir)) rmSync(join(dir, f));
+    const failuresSoFar = err.split('reconcile pass failed').length;
+    await waitFor('another failed pass', () => (err.split('reconcile pass failed').length > failuresSoFar + 1 ? true : undefined), { intervalMs: 20 });
     expect(storeFiles(dir)).toEqual([]);
     // Put back: a valid store with something to correct.
     const staged = await storeOf(tempDir(), 'live.db', await crashedAgent('c1'));
