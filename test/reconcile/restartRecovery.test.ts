@@ -1,23 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { recoverOnStartup } from '../../src/reconcile/recoverOnStartup.js';
 import { replayStore } from '../../src/replay/replayLog.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
+import { idleProcesses } from '../support/idleProcesses.js';
 import { ev } from '../support/lifecycle.js';
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-const start = async (): Promise<ChildProcess> => {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  children.push(child);
-  await once(child, 'spawn');
-  return child;
-};
+const { start } = idleProcesses();
 
 describe('startup recovery of a restarted orchestrator (SPEC §7.1), with real processes', () => {
   it('appends one OrchestratorStarted adopting the live pid; the killed one ends orchestrator_restarted; a second recovery appends the next epoch only', async () => {

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { openStore } from '../../src/stores/openStore.js';
 import { cli, tempDir } from '../support/cli.js';
+import { idleProcesses } from '../support/idleProcesses.js';
 import { ev } from '../support/lifecycle.js';
 import { startServe } from '../support/serveProcess.js';
 
@@ -12,17 +12,7 @@ import { startServe } from '../support/serveProcess.js';
 // store-independent tests .ci/run repeats on other Node lines), with real processes.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-const start = async (): Promise<ChildProcess> => {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  children.push(child);
-  await once(child, 'spawn');
-  return child;
-};
+const { start } = idleProcesses();
 
 describe('serve --reconcile --recover (the built CLI, real processes)', () => {
   it('announces the restart of --reconcile-host before serving: one OrchestratorStarted adopting the live pid; /v1/projection shows it', async () => {

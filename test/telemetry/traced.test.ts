@@ -63,7 +63,7 @@ describe('src/telemetry', () => {
     it('spans started inside a traced span are its children, across awaits', async () => {
       spans.reset();
       await traced('outer', {}, async () => {
-        await new Promise((resolve) => setTimeout(resolve, 1));
+        await new Promise((resolve) => setImmediate(resolve)); // across a macrotask, not a wait
         await traced('inner', {}, async () => undefined);
       });
       const [inner, outer] = spans.getFinishedSpans();
