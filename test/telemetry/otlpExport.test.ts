@@ -26,6 +26,9 @@ const history = async (events: number, seed = 1) => {
   return { dir, file };
 };
 
+/** A request not answered in 20 s fails at its own line (a stalled route), not at the test's timeout. */
+const answered = () => AbortSignal.timeout(20_000);
+
 const named = (spans: ReceivedSpan[], name: string): ReceivedSpan[] => spans.filter((s) => s.name === name);
 const one = (spans: ReceivedSpan[], name: string): ReceivedSpan => {
   const found = named(spans, name);
@@ -82,11 +85,11 @@ describe('OpenTelemetry export over OTLP (http/json), to a collector started by 
     const serve = await startServe('memory:', { env: exportTo(receiver) });
     const traceId = '0af7651916cd43dd8448eb211c80319c';
     const callerSpan = 'b7ad6b7169203331';
-    expect((await fetch(`${serve.url}v1/pools`, { headers: { traceparent: `00-${traceId}-${callerSpan}-01` } })).status).toBe(200);
-    const post = await fetch(`${serve.url}v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: readFileSync(file) });
+    expect((await fetch(`${serve.url}v1/pools`, { signal: answered(), headers: { traceparent: `00-${traceId}-${callerSpan}-01` } })).status).toBe(200);
+    const post = await fetch(`${serve.url}v1/events`, { signal: answered(), method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: readFileSync(file) });
     expect(post.status).toBe(201);
-    expect((await fetch(`${serve.url}v1/agents/no-such-agent`)).status).toBe(404);
-    expect((await fetch(`${serve.url}v1/projection?until=10`)).status).toBe(200);
+    expect((await fetch(`${serve.url}v1/agents/no-such-agent`, { signal: answered() })).status).toBe(404);
+    expect((await fetch(`${serve.url}v1/projection?until=10`, { signal: answered() })).status).toBe(200);
     expect(await serve.stop()).toBe(0);
 
     const spans = receiver.spans();
