@@ -22,6 +22,9 @@ describe('the generated validator file', () => {
 });
 
 const RUNS = runs(3000);
+// Each verdict must come up a fair share of the runs. Under `npm run mutate` (10 runs) a tenth is
+// one run, too few to ask for: there only the equivalence itself is checked.
+const FAIR_SHARE = RUNS >= 100 ? RUNS / 10 : 0;
 const ID = '0b6f1c2e-1111-4222-8333-444455556666';
 const missingId = () => ID;
 
@@ -149,8 +152,8 @@ describe('the compiled validator and zod decide alike', () => {
       }),
       { numRuns: RUNS, endOnFailure: true },
     );
-    expect(seen.accepted).toBeGreaterThan(RUNS / 10);
-    expect(seen.refused).toBeGreaterThan(RUNS / 10);
+    expect(seen.accepted).toBeGreaterThanOrEqual(FAIR_SHARE);
+    expect(seen.refused).toBeGreaterThanOrEqual(FAIR_SHARE);
   });
 
   it('the compiled validator of a type accepts exactly what its zod schema accepts (a `__proto__` key left to zod)', () => {
@@ -169,8 +172,8 @@ describe('the compiled validator and zod decide alike', () => {
       }),
       { numRuns: RUNS, endOnFailure: true },
     );
-    expect(seen.yes).toBeGreaterThan(RUNS / 10);
-    expect(seen.no).toBeGreaterThan(RUNS / 10);
+    expect(seen.yes).toBeGreaterThanOrEqual(FAIR_SHARE);
+    expect(seen.no).toBeGreaterThanOrEqual(FAIR_SHARE);
   });
 
   it('an event the compiled validator accepts shares the input\'s data and metadata; zod alone copies them', () => {
