@@ -68,6 +68,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
           skipInvalid,
           everyEvents: options.snapshotEveryEvents ?? 10_000,
           everyMs: options.snapshotEveryMs ?? 60_000,
+          fillLadder: options.fillLadder ?? false,
         })
       : null;
   let snapshotter = newSnapshotter();

@@ -31,22 +31,25 @@ export interface Snapshotter {
   close(): Promise<void>;
 }
 
+/** Live saves between two runs of the ladder builder. */
+const FILL_EVERY = 16;
+
 /**
  * Keeps the store's snapshot fresh while following, every `everyEvents` events or `everyMs` after
  * the last one, without stalling the follower: a worker thread holds a mirror of the projection,
  * fed the same stored events in batches, and serializes it on request; this thread only hands the
  * finished payload to the store. It starts from the store's newest valid snapshot (the one the
- * catch-up just saved or used) plus the events after it. Best effort: failures are counted.
+ * catch-up just saved or used) plus the events after it. Best effort: failures are counted. With
+ * `fillLadder` (serve) it also fills the ladder's empty cells, a bounded job that then ends.
  */
-/** Live saves between two runs of the ladder builder. */
-const FILL_EVERY = 16;
-
 export const createSnapshotter = (options: {
   store: EventStore;
   projection: LifecycleProjection;
   skipInvalid: boolean;
   everyEvents: number;
   everyMs: number;
+  /** Fill the ladder's empty cells once caught up and every FILL_EVERY saves (serve's runtime only). */
+  fillLadder: boolean;
 }): Snapshotter => {
   const { store, projection } = options;
   const stats: SnapshotStats = { saved: 0, failures: 0, maxStallMs: 0, lastStallMs: 0, lastEncodeMs: 0, ladderFilled: 0, ladderFilling: false };
@@ -58,7 +61,7 @@ export const createSnapshotter = (options: {
    * FILL_EVERY saves): a store appended while no server followed it has rungs only near the head.
    */
   const fill = (bytes?: number) => {
-    if (closed || stats.ladderFilling) return;
+    if (!options.fillLadder || closed || stats.ladderFilling) return;
     stats.ladderFilling = true;
     savesSinceFill = 0;
     filling = fillLadder({ store, projection, skipInvalid: options.skipInvalid, signal: stopFilling.signal, ...(bytes !== undefined ? { bytes } : {}) })

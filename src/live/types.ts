@@ -103,6 +103,13 @@ export interface OpenRollcallOptions {
   /** … or this long after the last one when at least one event was applied since (default 60 s). */
   snapshotEveryMs?: number;
   /**
+   * Fill the store's snapshot ladder in the background once caught up, and again every 16 live
+   * snapshots (default false): a fold of the log from the nearest rung below each empty cell, for
+   * time travel and resumes from far back. What `serve` does; a follower that only follows
+   * (`watch`, an orchestrator) is idle once caught up.
+   */
+  fillLadder?: boolean;
+  /**
    * Stop following for good (`status().failed`) once the store has been unreachable this long;
    * default: never, keep retrying. `watch` uses it to exit 3.
    */

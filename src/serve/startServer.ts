@@ -62,6 +62,8 @@ export const startServer = async (options: StartServerOptions): Promise<StartedS
   }
   const rollcall = openRollcall({
     store: options.store,
+    // Time travel and far resumes start from the nearest rung: serve fills the ladder's empty cells.
+    fillLadder: true,
     ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
     ...(options.skipInvalid !== undefined ? { skipInvalid: options.skipInvalid } : {}),
   });

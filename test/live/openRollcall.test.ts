@@ -10,6 +10,8 @@ import type { EventStore } from '../../src/stores/eventStore.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { generateHistory } from '../../src/generate/generateHistory.js';
+import { missingCells } from '../../src/stores/snapshotLadder.js';
+import { keepingLadder, rungAt } from '../support/ladder.js';
 import { agent, ended, ev, pool, spawned } from '../support/lifecycle.js';
 import { waitFor } from '../support/waitFor.js';
 
@@ -167,6 +169,38 @@ describe('openRollcall: the live lifecycle projection', () => {
     await again.whenCaughtUp();
     expect(again.view()).toEqual(await fullReplay(store));
     await again.close();
+  }, 60_000);
+
+  it('fills the snapshot ladder only when asked (serve): a follower is idle once caught up; a fill, when asked, ends with every cell holding a rung', async () => {
+    const ladder = keepingLadder();
+    const store: EventStore = { ...openMemoryStore(), snapshots: ladder };
+    await store.appendBatch([...generateHistory({ agents: 30, events: 25_000, seed: 5 })] as unknown as LifecycleEvent[]);
+    const head = (await store.head())!;
+    // As a CLI-appended store after one replay: a rung at the head, none in the cells below it.
+    await ladder.save(await rungAt(store, head));
+    const bytes = ladder.byPosition.get(head)!.payload.length;
+    expect(missingCells([head], head, bytes).length).toBeGreaterThan(0);
+
+    const follower = openRollcall({ store });
+    await follower.whenCaughtUp();
+    // A fill would have been started on the turn after catch-up (the snapshotter's setImmediate).
+    await yieldTurn();
+    await yieldTurn();
+    expect(follower.snapshotStats()).toMatchObject({ ladderFilling: false, ladderFilled: 0 });
+    expect([...ladder.byPosition.keys()]).toEqual([head]);
+    await follower.close();
+
+    const server = openRollcall({ store, fillLadder: true });
+    await server.whenCaughtUp();
+    const stats = await waitFor('the fill ended', () => {
+      const s = server.snapshotStats()!;
+      return s.ladderFilled > 0 && !s.ladderFilling ? s : null;
+    });
+    expect(stats.failures).toBe(0);
+    const rungs = [...ladder.byPosition.keys()].sort((a, b) => (a < b ? -1 : 1));
+    expect(rungs.length).toBe(1 + stats.ladderFilled);
+    expect(missingCells(rungs, head, bytes)).toEqual([]);
+    await server.close();
   }, 60_000);
 
   it('whenProcessed waits for a position, times out, and honours an abort signal', async () => {

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { tempDir } from '../support/cli.js';
 import { agent, ev, pool, spawned } from '../support/lifecycle.js';
+import { fleet } from '../serve/harness.js';
 import { waitFor } from '../support/waitFor.js';
 
 /*
@@ -123,6 +124,45 @@ describe('rollcall watch on a SQLite file written by another process', () => {
     const { code, stderr } = await w.exited;
     expect(code).toBe(3);
     expect(stderr).toMatch(/follow: the database file was deleted under this process/);
+  });
+
+  it('once caught up on a store with no rung in the middle of its log, is idle: no ladder fill (that is serve\'s), near zero CPU', { timeout: 120_000 }, async () => {
+    // The bench's case, smaller: a log appended with no follower, so no snapshot at all. The
+    // catch-up replays it in full and saves a rung at its head; the cells below stay empty, and a
+    // follower that filled them would fold the whole log again (seconds of CPU at 1M events).
+    const dir = tempDir();
+    dirs.push(dir);
+    const path = join(dir, 'appended.db');
+    const store = openSqliteStore({ path });
+    await store.appendBatch(fleet(2_000, 60_000, 7));
+    const w = watch(['--store', `sqlite:${path}`]);
+    // Caught up once a heartbeat appended after the start is printed (catch-up prints nothing).
+    for (;;) {
+      await store.appendBatch([ev('AgentHeartbeat', { agentId: 'a1' })]);
+      try {
+        await w.waitLines(1, 200);
+        break;
+      } catch {
+        // still catching up
+      }
+    }
+    const rungs = async () => (await store.snapshots!.rungs!('lifecycle')).map((r) => r.position);
+    const atCatchUp = await rungs();
+    expect(atCatchUp).toHaveLength(1);
+
+    const before = cpuSeconds(w.proc.pid!);
+    await measureFor(3000);
+    const idle = cpuSeconds(w.proc.pid!) - before;
+    // Idle, it spends a few ms a second at most (a stat and a pragma per poll); the fill it ran
+    // here before spent one core and more (the fold on a worker, reads and saves on the main thread).
+    expect(idle, `CPU seconds over 3 s idle`).toBeLessThan(0.15);
+    // No rung below the head's (a fill's); a live snapshot, due 60 s after catch-up, would be above it.
+    const below = async () => (await rungs()).filter((p) => p <= atCatchUp[0]!);
+    expect(await below()).toEqual(atCatchUp);
+    w.proc.kill('SIGTERM');
+    expect((await w.exited).code).toBe(0);
+    expect(await below()).toEqual(atCatchUp);
+    await store.close();
   });
 
   it('--from POSITION prints every event after it, then follows', { timeout: 60_000 }, async () => {
