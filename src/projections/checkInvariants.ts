@@ -58,6 +58,8 @@ export const checkInvariants = (state: LifecycleState, options: { retentionMs?: 
     if (isLive(s.state) && s.leaseExpiresAt !== null && state.newestAtMs !== null && Date.parse(s.leaseExpiresAt) < state.newestAtMs) {
       fail('lease-honoured', `session ${s.sessionId} is live with its lease lapsed at ${s.leaseExpiresAt}`);
     }
+    // Explain's `since` (SPEC §7.5): every live session knows the event that made it live, no other session is remembered.
+    if (isLive(s.state) !== state.liveSince.has(s.sessionId)) fail('live-since', `session ${s.sessionId} is ${s.state} ${isLive(s.state) ? 'without' : 'with'} a liveSince`);
     if (s.leaseExpiresAt !== null && s.leaseMs === null) fail('lease-length', `session ${s.sessionId} has a lease expiry without a lease length`);
   }
 
@@ -94,6 +96,7 @@ export const checkInvariants = (state: LifecycleState, options: { retentionMs?: 
     const n = [...state.sessions.values()].filter((s) => isLive(s.state) && s.host === h.host).length;
     if (h.liveSessions !== n) fail('host-live-sessions', `host ${h.host} counts ${h.liveSessions} live sessions, expected ${n}`);
   }
+  for (const id of state.liveSince.keys()) if (!state.sessions.has(id)) fail('live-since', `liveSince remembers ${id}, which is not in the state`);
   for (let i = 1; i < state.leases.length; i++) {
     if (state.leases[(i - 1) >> 1]!.dueMs > state.leases[i]!.dueMs) fail('lease-heap', `lease queue out of heap order at ${i}`);
   }

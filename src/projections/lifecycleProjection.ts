@@ -136,13 +136,14 @@ const removeOpen = (agent: Agent, sessionId: string) => {
 };
 
 /** A session left the live states: its process is gone, so is any run in flight in it (rule 7). */
-const leftLive = (agent: Agent, session: Session) => {
+const leftLive = (draft: S, agent: Agent, session: Session) => {
+  draft.liveSince.delete(session.sessionId);
   session.pid = null;
   if (agent.run !== null && agent.run.sessionId === session.sessionId) agent.run = null;
 };
 
 const finish = (draft: S, agent: Agent, session: Session, state: 'terminated' | 'failed', reason: string, { at, atMs }: EventTime) => {
-  leftLive(agent, session);
+  leftLive(draft, agent, session);
   session.state = state;
   session.endedAt = at;
   session.terminationReason = reason;
@@ -150,8 +151,8 @@ const finish = (draft: S, agent: Agent, session: Session, state: 'terminated' | 
   pushRetire(draft.retiring, { dueMs: atMs, id: session.sessionId, agent: false });
 };
 
-const suspend = (agent: Agent, session: Session) => {
-  leftLive(agent, session);
+const suspend = (draft: S, agent: Agent, session: Session) => {
+  leftLive(draft, agent, session);
   session.state = 'suspended';
   // A suspended session holds no slot, so no lease runs; a resume starts it again.
   session.leaseExpiresAt = null;
@@ -426,7 +427,7 @@ const handlers: LifecycleHandlers = {
     const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
     if (s === undefined) return;
     if (s.state !== 'running') return anomaly(draft, e, 'invalid-transition');
-    suspend(agent, s);
+    suspend(draft, agent, s);
     return 'suspended';
   }),
 
@@ -549,7 +550,7 @@ const handlers: LifecycleHandlers = {
     const resumable = e.data.resumable ?? false;
     for (const id of [...agent.openSessionIds]) {
       const s = draft.sessions.get(id)!;
-      if (resumable && (s.state === 'starting' || s.state === 'running')) suspend(agent, s);
+      if (resumable && (s.state === 'starting' || s.state === 'running')) suspend(draft, agent, s);
       else if (!(resumable && s.state === 'suspended')) finish(draft, agent, s, 'terminated', reason, t);
     }
     return reason;
@@ -662,6 +663,10 @@ const evictExpired = (draft: S, retentionMs: number, report: FoldReport | undefi
 
 const reducers = (retentionMs: number, limits: LivenessLimits) => {
   const applyReporting = (draft: S, e: E, report: FoldReport | undefined): void => {
+    // The event that makes the session it names live (its creation, a resume) is remembered for
+    // explain; leaving live (leftLive) forgets it.
+    const named = (e.data as { sessionId?: unknown }).sessionId;
+    const wasLive = typeof named === 'string' && isLive(draft.sessions.get(named)?.state ?? 'terminated');
     draft.position = e.position;
     const t: EventTime = { at: e.metadata.at, atMs: parseIsoMs(e.metadata.at), limits, report };
     advanceClock(draft, t);
@@ -670,6 +675,9 @@ const reducers = (retentionMs: number, limits: LivenessLimits) => {
     (handlerByType[e.type] as Handler<LifecycleEventType>)(draft, e, t);
     // A late event (older than the clock) may have set a lease the clock has already passed.
     if (draft.leases.length > 0) expireLeases(draft, e.position, t);
+    if (typeof named === 'string' && !wasLive && isLive(draft.sessions.get(named)?.state ?? 'terminated')) {
+      draft.liveSince.set(named, { position: e.position.toString(), type: e.type, at: e.metadata.at });
+    }
     evictExpired(draft, retentionMs, report);
   };
   const apply = (draft: S, e: E): void => applyReporting(draft, e, undefined);
@@ -708,6 +716,7 @@ type SessionTuple = [
 ];
 type RetireTuple = [dueMs: number, id: string, agent: 0 | 1];
 type LeaseTuple = [dueMs: number, id: string];
+type LiveSinceTuple = [sessionId: string, position: string, type: string, at: string];
 
 interface LifecycleJson {
   position: string | null;
@@ -721,6 +730,7 @@ interface LifecycleJson {
   retiring: RetireTuple[];
   hosts: HostRecord[];
   leases: LeaseTuple[];
+  liveSince: LiveSinceTuple[];
   anomalies: LifecycleState['anomalies'];
 }
 
@@ -756,6 +766,7 @@ const toJSON = (state: LifecycleState): LifecycleJson => {
     retiring: state.retiring.map((r): RetireTuple => [r.dueMs, r.id, r.agent ? 1 : 0]),
     hosts: [...state.hosts.values()],
     leases: state.leases.map((l): LeaseTuple => [l.dueMs, l.id]),
+    liveSince: Array.from(state.liveSince, ([id, l]): LiveSinceTuple => [id, l.position, l.type, l.at]),
     anomalies: state.anomalies,
   };
 };
@@ -792,6 +803,7 @@ const fromJSON = (json: unknown): LifecycleState => {
     retiring: s.retiring.map(([dueMs, id, agent]) => ({ dueMs, id, agent: agent === 1 })),
     hosts: new Map(s.hosts.map((h) => [h.host, h])),
     leases: s.leases.map(([dueMs, id]) => ({ dueMs, id })),
+    liveSince: new Map(s.liveSince.map(([id, position, type, at]) => [id, { position, type, at }])),
     anomalies: s.anomalies,
   };
 };
@@ -818,7 +830,8 @@ export const createLifecycleProjection = (options: LifecycleOptions = {}): Lifec
       // v4: liveness (SPEC §7): hosts and epochs, leases, suspects, quarantine.
       // v5: a running session moved to another host keeps only the epoch the move names; an
       // adoption entry naming another agent's session no longer hides the right one.
-      version: 5,
+      // v6: each live session's liveSince (the event that made it live), for explain.
+      version: 6,
       initialState: initialLifecycleState,
       apply,
       applyInvalid,

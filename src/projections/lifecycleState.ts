@@ -1,5 +1,5 @@
 import { CompactIdSet } from '../events/compactIdSet.js';
-import type { AnomaliesJson, AnomalyJson, ConnectionJson, QuarantineJson, SessionJson, SessionStateName, SuspectJson } from './viewJson.js';
+import type { AnomaliesJson, AnomalyJson, ConnectionJson, LiveSince, QuarantineJson, SessionJson, SessionStateName, SuspectJson } from './viewJson.js';
 
 // What the view shows exactly as the state keeps it is written once, in viewJson.ts.
 export type { AnomalyReason, SessionStateName } from './viewJson.js';
@@ -104,6 +104,11 @@ export interface LifecycleState {
   hosts: Map<string, HostRecord>;
   /** Min-heap on `dueMs` of live sessions' leases; the clock pops only what lapses. */
   leases: LeaseEntry[];
+  /**
+   * For each live session (and only those), the event that last made it live: its creation or a
+   * resume. Not in the view; explain's `since` (SPEC §7.5) reads it, so an answer needs no fold.
+   */
+  liveSince: Map<string, LiveSince>;
   anomalies: Anomalies;
 }
 
@@ -127,6 +132,7 @@ export const initialLifecycleState = (): LifecycleState => ({
   retiring: [],
   hosts: new Map(),
   leases: [],
+  liveSince: new Map(),
   anomalies: { count: 0, byReason: {}, recent: [] },
 });
 

@@ -1,7 +1,9 @@
 import { CompactIdSet } from '../events/compactIdSet.js';
+import { explainIn, type ExplainQuestion } from '../projections/explainState.js';
 import { trackLifecycleChanges, type LifecycleChangeTracker, type TrackedChange } from '../projections/lifecycleChanged.js';
 import type { LifecycleProjection } from '../projections/lifecycleProjection.js';
 import type { LifecycleState } from '../projections/lifecycleState.js';
+import type { AgentExplainJson, PoolExplainJson } from '../projections/viewJson.js';
 import type { Snapshot, StoredEvent } from '../stores/eventStore.js';
 import { applyStored } from './applyStored.js';
 import { decodeStored } from './decodeStored.js';
@@ -20,6 +22,8 @@ export interface FoldSession {
   settle(): Promise<PushOutcome>;
   /** The view of the state reached, as JSON bytes; ends the session. */
   view(): Promise<ViewBytes>;
+  /** Explain (SPEC §7.5) asked of the state reached; ends the session. */
+  explain(question: ExplainQuestion): Promise<PoolExplainJson | AgentExplainJson>;
   /** A snapshot of the state after the last event posted (null before any); the session goes on. */
   snapshot(): Promise<Snapshot | null>;
   /**
@@ -139,6 +143,10 @@ export const openLocalSession = (projection: LifecycleProjection, o: FoldSession
         stoppedEarly: result.stoppedEarly || stopped,
         lastPosition: result.lastPosition?.toString() ?? null,
       };
+    },
+    async explain(question) {
+      if (refused) throw new Error('the snapshot the fold started from was refused');
+      return explainIn((await finish()).state, question);
     },
     async snapshot() {
       if (refused) throw new Error('the snapshot the fold started from was refused');

@@ -1,4 +1,6 @@
 import type { Worker } from 'node:worker_threads';
+import type { ExplainQuestion } from '../projections/explainState.js';
+import type { AgentExplainJson, PoolExplainJson } from '../projections/viewJson.js';
 import { RollcallError } from '../errors.js';
 import type { EventStore, Snapshot } from '../stores/eventStore.js';
 import { paced, sharedFoldLane, type FoldLane } from './foldLane.js';
@@ -122,6 +124,9 @@ export const createTraveler = (options: TravelWorkerOptions): Traveler => {
       async view() {
         const { kind: _k, id: _i, gen: _g, startedAfter: _s, ...bytes } = await ask({ kind: 'view', id, gen }, 'view');
         return bytes;
+      },
+      async explain(question) {
+        return (await ask({ kind: 'explain', id, gen, question }, 'explained')).answer;
       },
       async snapshot() {
         return (await ask({ kind: 'snapshot', id, gen }, 'snapshot')).snapshot;
@@ -286,6 +291,23 @@ export const travelView: Travel = async (traveler, store, projection, target, op
   const { session, startedAfter } = await foldToward(traveler, store, projection, target, options);
   try {
     return travelResult(await session.view(), startedAfter);
+  } finally {
+    session.close();
+  }
+};
+
+/** Explain (SPEC §7.5) at a past point of the log: a fold toward it (`foldToward`), answered on the worker. */
+export const explainAt = async (
+  traveler: Traveler,
+  store: EventStore,
+  projection: Pick<SnapshotProjection<unknown>, 'name'>,
+  target: FoldTarget,
+  question: ExplainQuestion,
+  options: { skipInvalid: boolean; lane?: FoldLane },
+): Promise<PoolExplainJson | AgentExplainJson> => {
+  const { session } = await foldToward(traveler, store, projection, target, options);
+  try {
+    return await session.explain(question);
   } finally {
     session.close();
   }

@@ -1,4 +1,6 @@
+import type { ExplainQuestion } from '../projections/explainState.js';
 import type { TrackedChange } from '../projections/lifecycleChanged.js';
+import type { AgentExplainJson, PoolExplainJson } from '../projections/viewJson.js';
 import type { Snapshot, StoredEvent } from '../stores/eventStore.js';
 import type { ViewBytes } from './foldSession.js';
 import type { WireError } from './wireError.js';
@@ -28,6 +30,8 @@ export type ToTravel =
   | { kind: 'events'; id: number; gen: number; events: StoredEvent[] }
   /** Ends the session: the view of the state reached, as JSON bytes. */
   | { kind: 'view'; id: number; gen: number }
+  /** Ends the session: explain asked of the state reached. */
+  | { kind: 'explain'; id: number; gen: number; question: ExplainQuestion }
   /** A snapshot of the state reached (after the last event posted); the session goes on. */
   | { kind: 'snapshot'; id: number; gen: number }
   /** Ends the fold; these events applied one at a time with what each changed (FoldSession.track). */
@@ -36,12 +40,13 @@ export type ToTravel =
   /** The whole fold here, reading the store the worker opens by `url` (credentials included: never printed). */
   | { kind: 'travel'; id: number; url: string; until: string | null; asOf: string | null; skipInvalid: boolean };
 
-/** Replies, in the order of the messages they answer: one per start, events, view, snapshot and track. */
+/** Replies, in the order of the messages they answer: one per start, events, view, explain, snapshot and track. */
 export type FromTravel =
   | { kind: 'loaded'; id: number; gen: number }
   | { kind: 'unusable'; id: number; gen: number; reason: string }
   | { kind: 'ack'; id: number; gen: number; stopped: boolean }
   | ({ kind: 'view'; id: number; gen: number; startedAfter: string | null } & ViewBytes)
   | { kind: 'snapshot'; id: number; gen: number; snapshot: Snapshot | null }
+  | { kind: 'explained'; id: number; gen: number; answer: PoolExplainJson | AgentExplainJson }
   | { kind: 'changes'; id: number; gen: number; changes: TrackedChange[] }
   | { kind: 'error'; id: number; gen: number; error: WireError };

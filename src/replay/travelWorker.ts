@@ -82,6 +82,9 @@ port.on('message', (m: ToTravel) => {
   else if (m.kind === 'view') {
     sessions.delete(id);
     void answer(id, gen, s.view().then((v) => ({ kind: 'view', id, gen, ...v, startedAfter: null })));
+  } else if (m.kind === 'explain') {
+    sessions.delete(id);
+    void answer(id, gen, s.explain(m.question).then((a) => ({ kind: 'explained', id, gen, answer: a })));
   } else if (m.kind === 'track') void answer(id, gen, s.track(m.events).then((changes) => ({ kind: 'changes', id, gen, changes })));
   else void answer(id, gen, s.snapshot().then((snapshot) => ({ kind: 'snapshot', id, gen, snapshot })));
 });

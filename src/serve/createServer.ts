@@ -17,6 +17,7 @@ import { sendError, sendRollcallError, shuttingDown } from './httpErrors.js';
 import { createServeMetrics, metricsRoute } from './metricsRoute.js';
 import { groupCommitFor } from '../ingest/groupCommit.js';
 import { openapiRoutes } from './openapiRoutes.js';
+import { createTraveler } from '../replay/travel.js';
 import { explainRoutes } from './explainRoutes.js';
 import { projectionRoutes } from './projectionRoutes.js';
 import { registerRequestTelemetry } from './requestTelemetry.js';
@@ -166,8 +167,11 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   });
   registerAuth(app, { token: options.token ?? null, readToken: options.readToken ?? null });
   await app.register(healthRoutes, { rollcall });
-  await app.register(projectionRoutes, { rollcall, store, skipInvalid: options.skipInvalid ?? false, shutdown: shutdown.signal });
-  await app.register(explainRoutes, { rollcall, store });
+  // Time travel and past explains fold on one thread of their own (started on the first request).
+  const traveler = createTraveler({ retentionMs: rollcall.projection.retentionMs });
+  app.addHook('onClose', () => traveler.close());
+  await app.register(projectionRoutes, { rollcall, store, traveler, skipInvalid: options.skipInvalid ?? false, shutdown: shutdown.signal });
+  await app.register(explainRoutes, { rollcall, store, traveler, skipInvalid: options.skipInvalid ?? false });
   await app.register(eventsRoute, {
     store,
     maxBodyBytes,

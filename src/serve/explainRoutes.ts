@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { explainAgent, explainPool, type ExplainOptions } from '../inspect/explain.js';
+import { explainIn, type AgentExplainJson, type ExplainQuestion, type PoolExplainJson } from '../inspect/explain.js';
+import { explainAt, type Traveler } from '../replay/travel.js';
 import { poolSlotHistory } from '../inspect/slotHistory.js';
 import type { Rollcall } from '../live/types.js';
 import { defaultReconcileConfig } from '../reconcile/reconcileConfig.js';
@@ -15,6 +16,9 @@ import { ErrorJsonSchema, PositionJson } from './viewSchemas.js';
 export interface ExplainRoutesOptions {
   rollcall: Rollcall;
   store: EventStore;
+  /** The thread past answers fold on (shared with time travel). */
+  traveler: Traveler;
+  skipInvalid: boolean;
 }
 
 const ReleasedBySchema = z.object({
@@ -113,14 +117,19 @@ const errors = {
  * `GET /v1/pools/{poolId}/explain`, `GET /v1/agents/{agentId}/explain` (SPEC §7.5): a log inspection, live or as of a past moment;
  * `GET /v1/pools/{poolId}/slots`: the pool's slot history over a range of event time.
  */
-export const explainRoutes: FastifyPluginAsyncZod<ExplainRoutesOptions> = async (app, { rollcall, store }) => {
+export const explainRoutes: FastifyPluginAsyncZod<ExplainRoutesOptions> = async (app, { rollcall, store, traveler, skipInvalid }) => {
   const { projection } = rollcall;
-  // Answers fold the log up to the live position (or the one asked for), in slices that share the loop.
-  const inputs = (query: { until?: string | undefined; asOf?: string | undefined }) => {
+  /**
+   * Asked of now (or of a position at or past the live one), the answer is the live state's: it
+   * keeps each live session's liveSince, so that costs O(agents), no fold. A past moment is a fold
+   * from the nearest rung of the snapshot ladder at or below it, on the time-travel thread, never
+   * past the live position (the one the answer's header names).
+   */
+  const explainFor = async (query: { until?: string | undefined; asOf?: string | undefined }, question: ExplainQuestion) => {
     const live = rollcall.position();
-    const until = query.until === undefined ? live : BigInt(query.until) < (live ?? 0n) ? BigInt(query.until) : live;
-    const options: ExplainOptions = { rules: defaultReconcileConfig, until, asOf: query.asOf ?? null };
-    return { source: until === null ? [] : decodeStoredPages(paced(pagesUpTo(store, null, until))), options };
+    const until = query.until === undefined || live === null || BigInt(query.until) >= live ? live : BigInt(query.until);
+    if (query.asOf === undefined && until === live) return explainIn(rollcall.state(), question);
+    return explainAt(traveler, store, projection, { until, asOf: query.asOf ?? null }, question, { skipInvalid });
   };
 
   app.get(
@@ -134,8 +143,7 @@ export const explainRoutes: FastifyPluginAsyncZod<ExplainRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      const { source, options } = inputs(request.query);
-      const answer = await explainPool(projection, source, request.params.poolId, options);
+      const answer = (await explainFor(request.query, { kind: 'pool', id: request.params.poolId, rules: defaultReconcileConfig })) as PoolExplainJson;
       reply.header(POSITION_HEADER, positionHeader(answer.position));
       if (!answer.exists && answer.holders.length === 0) return sendError(reply, 404, 'not-found', `no pool "${request.params.poolId}" at this position`);
       return answer;
@@ -159,8 +167,10 @@ export const explainRoutes: FastifyPluginAsyncZod<ExplainRoutesOptions> = async 
       const to = request.query.to ?? rollcall.state().newestAt ?? new Date(0).toISOString();
       const from = request.query.from ?? new Date(Date.parse(to) - HOUR_MS).toISOString();
       if (Date.parse(from) > Date.parse(to)) return sendError(reply, 400, 'invalid-request', `from (${from}) is after to (${to})`);
-      const { source, options } = inputs({});
-      const answer = await poolSlotHistory(projection, source, request.params.poolId, { from, to, until: options.until ?? null });
+      // Intervals need every start and end in the range: the log is folded from its start, in slices that share the loop.
+      const until = rollcall.position();
+      const source = until === null ? [] : decodeStoredPages(paced(pagesUpTo(store, null, until)));
+      const answer = await poolSlotHistory(projection, source, request.params.poolId, { from, to, until });
       reply.header(POSITION_HEADER, positionHeader(answer.position));
       if (!answer.exists && answer.intervals.length === 0) return sendError(reply, 404, 'not-found', `no pool "${request.params.poolId}" in the range`);
       return answer;
@@ -178,8 +188,7 @@ export const explainRoutes: FastifyPluginAsyncZod<ExplainRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      const { source, options } = inputs(request.query);
-      const answer = await explainAgent(projection, source, request.params.agentId, options);
+      const answer = (await explainFor(request.query, { kind: 'agent', id: request.params.agentId, rules: defaultReconcileConfig })) as AgentExplainJson;
       reply.header(POSITION_HEADER, positionHeader(answer.position));
       if (!answer.exists) return sendError(reply, 404, 'not-found', `no agent "${request.params.agentId}" at this position`);
       return answer;

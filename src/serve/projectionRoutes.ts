@@ -6,7 +6,7 @@ import { auditAgent } from '../inspect/auditAgent.js';
 import { decodeStoredPages } from '../replay/decodeStored.js';
 import { paced } from '../replay/foldLane.js';
 import { pagesUpTo } from '../replay/timeTravel.js';
-import { createTraveler, travelTo } from '../replay/travel.js';
+import { travelTo, type Traveler } from '../replay/travel.js';
 import type { EventStore } from '../stores/eventStore.js';
 import { sendError, sendJsonBytes, sendJsonText, sendRollcallError, shuttingDown } from './httpErrors.js';
 import { positionHeader, POSITION_HEADER } from './positionHeader.js';
@@ -25,6 +25,8 @@ export interface ProjectionRoutesOptions {
   rollcall: Rollcall;
   /** Only handed to `src/replay` for time travel and audits; never queried here. */
   store: EventStore;
+  /** The thread time travel folds on. */
+  traveler: Traveler;
   skipInvalid: boolean;
   /** Aborted when the server starts to close: a long-poll then answers 503 at once. */
   shutdown?: AbortSignal;
@@ -55,12 +57,9 @@ const ProjectionQuery = z
   });
 
 /** `GET /v1/projection`, pools, agents, audit, sessions, running, anomalies: reads of the live view. */
-export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = async (app, { rollcall, store, skipInvalid, shutdown }) => {
+export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = async (app, { rollcall, store, traveler, skipInvalid, shutdown }) => {
   // Time travel and audits fold with the live runtime's own projection (its retention window included).
   const { projection } = rollcall;
-  // Time travel folds on its own thread (started on the first request).
-  const traveler = createTraveler({ retentionMs: projection.retentionMs });
-  app.addHook('onClose', () => traveler.close());
   const withPosition = (reply: FastifyReply, position: string | null) => reply.header(POSITION_HEADER, positionHeader(position));
 
   app.get(

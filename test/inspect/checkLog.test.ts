@@ -108,6 +108,7 @@ describe('checkLog', () => {
         s.state = 'running';
         s.endedAt = null;
         d.agents.get('a1')!.openSessionIds.push('s1');
+        d.liveSince.set('s1', { position: '4', type: e.type, at: e.metadata.at });
       }
     });
     // AgentStopped names no session and leaves none open: the sessions it had open are looked at

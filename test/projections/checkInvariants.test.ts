@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { checkInvariants } from '../../src/projections/checkInvariants.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
-import { DEFAULT_RETENTION_MS, initialLifecycleState, type LifecycleState, type SessionRecord } from '../../src/projections/lifecycleState.js';
+import { DEFAULT_RETENTION_MS, initialLifecycleState, isLive, type LifecycleState, type SessionRecord } from '../../src/projections/lifecycleState.js';
 import { agent, ended, ev, foldState, pool, spawned, T0 } from '../support/lifecycle.js';
 
 // Every invariant of checkInvariants, one corruption at a time: a valid state folded from a small
@@ -53,11 +53,21 @@ const history: LifecycleEvent[] = [
 const base = () => foldState(history);
 const session = (s: LifecycleState, id: string): SessionRecord => s.sessions.get(id)!;
 
-/** Folds the base history, corrupts it with `f`, and checks it. */
-const corrupt = async (f: (s: LifecycleState) => void, options?: { retentionMs?: number }) => {
+/**
+ * Folds the base history, corrupts it with `f`, and checks it. A corruption that makes a session
+ * live or ends it by hand is one of other facts: liveSince follows it (as the reducer keeps it), so
+ * only the invariant under test is broken; `liveSince: 'as-corrupted'` leaves it as `f` left it.
+ */
+const corrupt = async (f: (s: LifecycleState) => void, options?: { retentionMs?: number; liveSince?: 'follows' | 'as-corrupted' }) => {
   const s = await base();
   f(s);
-  return options === undefined ? checkInvariants(s) : checkInvariants(s, options);
+  if (options?.liveSince !== 'as-corrupted') {
+    for (const [id, x] of s.sessions) {
+      if (isLive(x.state) && !s.liveSince.has(id)) s.liveSince.set(id, { position: '99', type: 'AgentSpawned', at: iso(99) });
+      if (!isLive(x.state)) s.liveSince.delete(id);
+    }
+  }
+  return options?.retentionMs === undefined ? checkInvariants(s) : checkInvariants(s, { retentionMs: options.retentionMs });
 };
 
 const ghostSession = (sessionId: string, agentId: string, poolId: string | null): SessionRecord => ({
@@ -182,6 +192,8 @@ describe('sessions', () => {
       { invariant: 'session-key', detail: 'session s5 is kept under sX' },
       // The view looks s5 up by its id and does not find it: a5 shows idle.
       { invariant: 'agent-status', detail: 'agent a5 is idle with 1 live sessions' },
+      // What made s5 live is remembered under its own id, which the state no longer holds.
+      { invariant: 'live-since', detail: 'liveSince remembers s5, which is not in the state' },
       { invariant: 'running-set', detail: 'running is [a1,d1], agents with a live session are [a1,a5,d1]' },
       { invariant: 'pool-derived', detail: 'pool p2 lists [], live sessions say [a5]' },
       { invariant: 'pool-count', detail: 'pool p2 counts 0, expected 1' },
@@ -268,6 +280,48 @@ describe('sessions', () => {
   it('evicted-once: a live session both kept and evicted', async () => {
     expect(await corrupt((s) => s.evictedSessions.add('s1'))).toEqual([
       { invariant: 'evicted-once', detail: 'session s1 is both kept and evicted' },
+    ]);
+  });
+
+  it('live-since: the base state remembers the event that made each live session live, and no other', async () => {
+    const s = await base();
+    expect([...s.liveSince]).toEqual([
+      ['s1', { position: '12', type: 'AgentSpawned', at: iso(12) }],
+      ['s2', { position: '14', type: 'AgentSpawned', at: iso(14) }],
+      ['s5', { position: '21', type: 'AgentSpawned', at: iso(21) }],
+    ]);
+  });
+
+  it('live-since: a live session without one', async () => {
+    expect(await corrupt((s) => s.liveSince.delete('s1'), { liveSince: 'as-corrupted' })).toEqual([
+      { invariant: 'live-since', detail: 'session s1 is running without a liveSince' },
+    ]);
+  });
+
+  it('live-since: a terminating session without one', async () => {
+    expect(await corrupt((s) => s.liveSince.delete('s5'), { liveSince: 'as-corrupted' })).toEqual([
+      { invariant: 'live-since', detail: 'session s5 is terminating without a liveSince' },
+    ]);
+  });
+
+  it('live-since: a suspended and an ended session remembered', async () => {
+    const since = { position: '1', type: 'AgentSpawned', at: iso(1) };
+    const found = await corrupt(
+      (s) => {
+        s.liveSince.set('s0', since);
+        s.liveSince.set('s3', since);
+      },
+      { liveSince: 'as-corrupted' },
+    );
+    expect(found).toEqual([
+      { invariant: 'live-since', detail: 'session s0 is suspended with a liveSince' },
+      { invariant: 'live-since', detail: 'session s3 is terminated with a liveSince' },
+    ]);
+  });
+
+  it('live-since: a session the state does not hold remembered', async () => {
+    expect(await corrupt((s) => s.liveSince.set('gone', { position: '1', type: 'AgentSpawned', at: iso(1) }), { liveSince: 'as-corrupted' })).toEqual([
+      { invariant: 'live-since', detail: 'liveSince remembers gone, which is not in the state' },
     ]);
   });
 });

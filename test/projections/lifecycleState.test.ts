@@ -141,6 +141,7 @@ describe('the lifecycle snapshot encoding', () => {
       retiring: [[Date.parse(iso(9 + 25 * H)), 's1', 0]],
       hosts: [],
       leases: [],
+      liveSince: [['s2', '9', 'AgentSpawned', iso(9 + 25 * H)]],
       anomalies: { count: 1, byReason: { 'unknown-agent': 1 }, recent: [{ position: '11', eventId: history[10]!.id, type: 'AgentHeartbeat', reason: 'unknown-agent' }] },
     });
   });
@@ -166,7 +167,7 @@ describe('the lifecycle snapshot encoding', () => {
   });
 
   it('the projection is versioned and its clone is the deep clone', async () => {
-    expect(lifecycleProjection.version).toBe(5);
+    expect(lifecycleProjection.version).toBe(6);
     expect(createLifecycleProjection().retentionMs).toBe(DEFAULT_RETENTION_MS);
     expect(createLifecycleProjection({ retentionMs: 5 }).retentionMs).toBe(5);
     const s = await foldState(history);

@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { replayStore } from '../../src/replay/replayLog.js';
-import { createTraveler, travelView } from '../../src/replay/travel.js';
+import { createTraveler, explainAt, travelView } from '../../src/replay/travel.js';
+import { explainIn } from '../../src/projections/explainState.js';
+import { defaultReconcileConfig } from '../../src/reconcile/reconcileConfig.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { openStore } from '../../src/stores/openStore.js';
@@ -66,6 +68,36 @@ describe('time travel from a rung plus the gap, on the traveler thread', () => {
           const events = history.map((e) => e.metadata.at).sort();
           const asOf = events[Math.floor(events.length / 2)]!;
           expect((await travel(store, { asOf })).view).toEqual(await fullView(store, { asOf }));
+          await store.close();
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('property: explain at a past position, from a rung on the traveler thread, equals explain of a full replay to it (since included)', async () => {
+    const questions = [
+      ...['p0', 'p1'].map((id) => ({ kind: 'pool' as const, id, rules: defaultReconcileConfig })),
+      ...['a0', 'a1', 'a2', 'a3'].map((id) => ({ kind: 'agent' as const, id, rules: defaultReconcileConfig })),
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        arbitraryHistory({ maxLength: 60 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        async (history, rungShares, targetShare) => {
+          const ladder = keepingLadder();
+          const store: EventStore = { ...openMemoryStore(), snapshots: ladder };
+          await store.appendBatch(history);
+          const head = (await store.head()) ?? 0n;
+          if (head === 0n) return;
+          const at = (share: number) => 1n + BigInt(Math.floor(share * Number(head - 1n)));
+          for (const share of rungShares) await ladder.save(await rungAt(store, at(share)));
+          const until = at(targetShare);
+          const full = (await replayStore(store, projection, { until, noSnapshot: true })).state;
+          for (const q of questions) {
+            expect(await explainAt(traveler, store, projection, { until, asOf: null }, q, { skipInvalid: false }), `${q.kind} ${q.id}`).toEqual(explainIn(full, q));
+          }
           await store.close();
         },
       ),

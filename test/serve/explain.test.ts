@@ -115,3 +115,21 @@ describe('GET /v1/agents/{agentId}/explain', () => {
     }
   });
 });
+
+describe('explain of now answers from the live state (no fold); a past moment folds the log: the same answer at the same moment', () => {
+  it('after a suspension and a resume, `since` names the resume on both paths and in the CLI', async () => {
+    const appended = await store.appendBatch([
+      ev('SessionSuspended', { agentId: 'a2', sessionId: 's2' }, { at: iso(110) }), // 7
+      ev('SessionResumed', { agentId: 'a2', sessionId: 's2' }, { at: iso(120) }), // 8
+    ]);
+    await server.rollcall.whenProcessed(appended.lastPosition!, { timeoutMs: 30_000 });
+    const now = await getJson(`${server.url}/v1/pools/p1/explain`);
+    expect(now.body.holders).toEqual([expect.objectContaining({ agentId: 'a2', since: { position: '8', type: 'SessionResumed', at: iso(120) } })]);
+    // asOf at the newest time: every event is at or before it, so the fold reaches the same state.
+    const folded = await getJson(`${server.url}/v1/pools/p1/explain?asOf=${encodeURIComponent(iso(120))}`);
+    expect(folded.body).toEqual(now.body);
+    expect(now.body).toEqual(await explainCli('pool', 'p1'));
+    const agentNow = await getJson(`${server.url}/v1/agents/a2/explain`);
+    expect(agentNow.body).toEqual((await getJson(`${server.url}/v1/agents/a2/explain?asOf=${encodeURIComponent(iso(120))}`)).body);
+  });
+});

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import { explainAgent, explainPool, type AgentExplainJson, type ExplainOptions, type HolderJson, type PoolExplainJson } from '../../inspect/explain.js';
+import { explainAgentIn, explainPoolIn, type HolderJson, type AgentExplainJson, type PoolExplainJson } from '../../inspect/explain.js';
 import { defaultReconcileConfig } from '../../reconcile/reconcileConfig.js';
-import type { ReplaySource } from '../../replay/foldEvents.js';
+import { replayFile, replayStore } from '../../replay/replayLog.js';
 import { EXIT, usageError } from '../cliIo.js';
-import { logSource, parseIsoTime, parsePosition, projectionWithRetention, sourceFlags, withLog } from '../options.js';
+import { logSource, parseIsoTime, parsePosition, projectionWithRetention, sourceFlags, withStore } from '../options.js';
 import type { Command } from './command.js';
 
 const rules = (h: HolderJson): string[] =>
@@ -44,10 +44,13 @@ export const explainCommand: Command = {
     if (positionals.length !== 2 || (kind !== 'pool' && kind !== 'agent')) throw usageError('explain needs pool|agent and one ID');
     if (values.until !== undefined && values['as-of'] !== undefined) throw usageError('explain: give --until or --as-of, not both');
     const projection = projectionWithRetention(values['retention-hours']);
+    // The state as `replay` folds it (a store from its nearest snapshot at or below the moment asked
+    // for); the state keeps each live session's liveSince, so the answer needs nothing else.
+    const fold = { until: parsePosition('--until', values.until), asOf: parseIsoTime('--as-of', values['as-of']), ...(io.signal ? { signal: io.signal } : {}) };
+    const source = logSource(values, io);
+    const { state } = await (source.kind === 'input' ? replayFile(source.path, projection, fold) : withStore(source.url, (store) => replayStore(store, projection, fold)));
     // The reconciler's default thresholds: what `rollcall reconcile` would do with this log.
-    const options: ExplainOptions = { rules: defaultReconcileConfig, until: parsePosition('--until', values.until) ?? null, asOf: parseIsoTime('--as-of', values['as-of']) ?? null };
-    const answer = (source: ReplaySource): Promise<PoolExplainJson | AgentExplainJson> => (kind === 'pool' ? explainPool(projection, source, id!, options) : explainAgent(projection, source, id!, options));
-    const result = await withLog(logSource(values, io), io, answer);
+    const result = kind === 'pool' ? explainPoolIn(state, id!, defaultReconcileConfig) : explainAgentIn(state, id!, defaultReconcileConfig);
     if (values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else io.stdout.write(kind === 'pool' ? formatPool(result as PoolExplainJson) : formatAgent(result as AgentExplainJson));
     return EXIT.ok;
