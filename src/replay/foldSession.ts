@@ -55,19 +55,39 @@ export interface FoldSessionOptions {
   needsIds: boolean;
 }
 
+/** A state a fold reached, with the position and id of the last event in it: a start like a rung's, already decoded. */
+export interface ReachedState {
+  state: LifecycleState;
+  position: bigint;
+  eventId: string;
+}
+
+/** A session in this thread, which can hand over the state it reached once its view is taken. */
+export interface LocalFoldSession extends FoldSession {
+  /** After `view`: the state reached and the position of the last event folded into it (null when none was). */
+  reached(): { state: LifecycleState; position: bigint } | null;
+}
+
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * A fold session in this thread: decodes the rung (refusing one that is damaged, of another
  * projection, or taken after another event than the log holds there), then folds what is pushed
- * with `foldEvents` (so `until`, `asOf`, invalid events and redeliveries as in any replay).
+ * with `foldEvents` (so `until`, `asOf`, invalid events and redeliveries as in any replay). Given
+ * `from` (a state an earlier fold reached, on a store with unique ids), it goes on from that state
+ * instead, which it then owns.
  */
-export const openLocalSession = (projection: LifecycleProjection, o: FoldSessionOptions): FoldSession => {
+export const openLocalSession = (projection: LifecycleProjection, o: FoldSessionOptions, from?: ReachedState): LocalFoldSession => {
   let refused = false;
   let seen: CompactIdSet | null = o.needsIds ? new CompactIdSet() : null;
   let last: { position: bigint; id: string } | null = null;
   let state: LifecycleState | undefined;
-  if (o.snapshot !== null) {
+  let reached: { state: LifecycleState; position: bigint } | null = null;
+  if (from !== undefined) {
+    if (o.needsIds) throw new Error('a reached state carries no ids seen: only for a store with unique ids');
+    state = from.state;
+    last = { position: from.position, id: from.eventId };
+  } else if (o.snapshot !== null) {
     const decoded = decodeSnapshot(projection, o.snapshot, { needsIds: o.needsIds });
     if (!decoded.usable || decoded.eventId !== o.expectEventId) refused = true;
     else {
@@ -76,6 +96,8 @@ export const openLocalSession = (projection: LifecycleProjection, o: FoldSession
       last = { position: decoded.position, id: decoded.eventId };
     }
   }
+  /** Position of the event the fold starts after (the rung's, or the reached state's). */
+  const startedAt = last?.position ?? null;
   let queue: ReplayItem[][] = [];
   let wake: (() => void) | null = null;
   let ended = false;
@@ -135,6 +157,8 @@ export const openLocalSession = (projection: LifecycleProjection, o: FoldSession
     async view() {
       if (refused) throw new Error('the snapshot the fold started from was refused');
       const result = await finish();
+      const position = result.lastPosition ?? startedAt;
+      reached = position === null ? null : { state: result.state, position };
       const view = projection.view(result.state);
       return {
         json: new TextEncoder().encode(JSON.stringify(view)),
@@ -162,6 +186,7 @@ export const openLocalSession = (projection: LifecycleProjection, o: FoldSession
       const into = tracker;
       return events.map((e) => applyStored(into, seen, e, o.skipInvalid));
     },
+    reached: () => reached,
     close() {
       ended = true;
       wake?.();

@@ -231,10 +231,25 @@ export type Travel = (
 ) => Promise<TravelResult>;
 
 /** A fold session brought to its target, and the rung it started after (null: the start of the log). */
-export interface FoldedSession {
-  session: FoldSession;
+export interface FoldedSession<T extends FoldSession = FoldSession> {
+  session: T;
   startedAfter: bigint | null;
 }
+
+/**
+ * A start a fold may take besides the rungs: the state an earlier fold on the same thread reached
+ * (travelWorker.ts keeps its last one), already decoded. Taken like a rung: within the target, the
+ * nearest such start at or below it, and only while the log still holds `eventId` at `position`.
+ */
+export interface ReachedStart<T extends FoldSession> {
+  position: bigint;
+  /** The newest event time folded into it, as a rung's. */
+  at: string | null;
+  eventId: string;
+  open(o: FoldSessionOptions): T;
+}
+
+type StartOptions = Omit<FoldSessionOptions, 'snapshot' | 'expectEventId'>;
 
 /**
  * A fold of the projection to `target` on the traveler's thread, from the nearest rung at or
@@ -242,32 +257,44 @@ export interface FoldedSession {
  * after it). This thread reads the store a page per turn of the shared lane and posts it; decoding
  * the rung and folding happen on the worker. A rung the log no longer matches, or the worker
  * refuses, is skipped for the next one down; the last resort is the start of the log (the only
- * start with `useRungs: false`).
+ * start with `useRungs: false`). A `reached` start nearer than every rung is taken first.
  */
-export const foldToward = async (
-  traveler: Traveler,
+export const foldToward = async <T extends FoldSession = FoldSession>(
+  traveler: { open(o: FoldSessionOptions): T },
   store: EventStore,
   projection: Pick<SnapshotProjection<unknown>, 'name'>,
   target: FoldTarget,
-  options: { skipInvalid: boolean; lane?: FoldLane; useRungs?: boolean; signal?: AbortSignal },
-): Promise<FoldedSession> => {
+  options: { skipInvalid: boolean; lane?: FoldLane; useRungs?: boolean; signal?: AbortSignal; reached?: ReachedStart<T> },
+): Promise<FoldedSession<T>> => {
   const lane = options.lane ?? sharedFoldLane;
   await lane.pace();
   const { rungs, stopAt } = options.useRungs === false ? { rungs: [], stopAt: target.until ?? null } : await candidates(store, projection.name, target);
-  for (const rung of [...rungs, null]) {
-    let snapshot: Snapshot | null = null;
-    let expectEventId: string | null = null;
-    if (rung !== null) {
+  const starts: Array<{ position: bigint; open: (o: StartOptions) => Promise<T | null> }> = rungs.map((rung) => ({
+    position: rung.position,
+    open: async (o) => {
       await lane.pace();
-      snapshot = await rung.load();
-      expectEventId = snapshot === null ? null : peekEventId(snapshot);
-      if (expectEventId === null || !(await snapshotMatchesLog(store, rung.position, expectEventId))) continue;
-    }
-    const session = traveler.open({ snapshot, expectEventId, until: target.until ?? null, asOf: target.asOf ?? null, skipInvalid: options.skipInvalid, needsIds: !store.uniqueIds });
+      const snapshot = await rung.load();
+      const expectEventId = snapshot === null ? null : peekEventId(snapshot);
+      if (expectEventId === null || !(await snapshotMatchesLog(store, rung.position, expectEventId))) return null;
+      return traveler.open({ ...o, snapshot, expectEventId });
+    },
+  }));
+  const reached = options.reached;
+  if (reached !== undefined && outsideOf({ atMost: target.until ?? null, asOf: target.asOf ?? null })(reached.position, reached.at) === null) {
+    const at = starts.findIndex((s) => s.position <= reached.position);
+    starts.splice(at < 0 ? starts.length : at, 0, {
+      position: reached.position,
+      open: async (o) => ((await snapshotMatchesLog(store, reached.position, reached.eventId)) ? reached.open({ ...o, snapshot: null, expectEventId: null }) : null),
+    });
+  }
+  const o: StartOptions = { until: target.until ?? null, asOf: target.asOf ?? null, skipInvalid: options.skipInvalid, needsIds: !store.uniqueIds };
+  for (const start of [...starts, null]) {
+    const session = start === null ? traveler.open({ ...o, snapshot: null, expectEventId: null }) : await start.open(o);
+    if (session === null) continue;
     let kept = false;
     try {
       let outcome: PushOutcome = 'ok';
-      const pages = paced(pagesUpTo(store, rung?.position ?? null, stopAt, PAGE), lane);
+      const pages = paced(pagesUpTo(store, start?.position ?? null, stopAt, PAGE), lane);
       for await (const page of untilAborted(pages, options.signal)) {
         outcome = await session.push(page);
         if (outcome !== 'ok') break;
@@ -275,7 +302,7 @@ export const foldToward = async (
       if (outcome === 'ok') outcome = await session.settle();
       if (outcome === 'unusable') continue;
       kept = true;
-      return { session, startedAfter: rung?.position ?? null };
+      return { session, startedAfter: start?.position ?? null };
     } finally {
       if (!kept) session.close();
     }

@@ -7,8 +7,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
 import { openStore } from '../stores/openStore.js';
 import { createFoldLane } from './foldLane.js';
-import { openLocalSession, type FoldSession } from './foldSession.js';
-import { travelView } from './travel.js';
+import { openLocalSession, type FoldSession, type LocalFoldSession, type ReachedState } from './foldSession.js';
+import type { FoldTarget } from './nearestSnapshot.js';
+import { eventIdAt } from './snapshots.js';
+import { foldToward, type ReachedStart } from './travel.js';
 import type { FromTravel, ToTravel, TravelWorkerOptions } from './travelProtocol.js';
 import { toWireError } from './wireError.js';
 
@@ -18,8 +20,64 @@ const port = parentPort!;
 const sessions = new Map<number, FoldSession>();
 const post = (m: FromTravel, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 /** Sessions folded here, for `travel`: this thread has nothing else to share its loop with. */
-const local = { open: (o: Parameters<typeof openLocalSession>[1]) => openLocalSession(projection, o), close: async () => undefined };
+const local = { open: (o: Parameters<typeof openLocalSession>[1]) => openLocalSession(projection, o) };
 const unpaced = createFoldLane(Infinity);
+
+/**
+ * The state the last whole fold reached, for the store and `skipInvalid` it was folded with: the
+ * next travel at or after it (within its time, for `asOf`) folds on from there instead of decoding
+ * a rung, as a client stepping forward through history does. One state (hundreds of MB at fleet
+ * scale), owned by one travel at a time, dropped after KEEP_MS unused.
+ */
+const KEEP_MS = 60_000;
+let kept: { key: string; reached: ReachedState; timer: NodeJS.Timeout } | null = null;
+const takeKept = (key: string): ReachedState | undefined => {
+  if (kept === null || kept.key !== key) return undefined;
+  const { reached, timer } = kept;
+  clearTimeout(timer);
+  kept = null;
+  return reached;
+};
+const keep = (key: string, reached: ReachedState) => {
+  if (kept !== null) clearTimeout(kept.timer);
+  const timer = setTimeout(() => (kept = null), KEEP_MS);
+  timer.unref();
+  kept = { key, reached, timer };
+};
+
+/** A whole fold to the target on a store this thread opened, from the kept state when it is the nearest start. */
+const travelHere = async (store: Awaited<ReturnType<typeof openStore>>, key: string, target: FoldTarget, skipInvalid: boolean) => {
+  let warm = store.uniqueIds ? takeKept(key) : undefined;
+  const from = warm;
+  const reached: ReachedStart<LocalFoldSession> | undefined =
+    from === undefined
+      ? undefined
+      : {
+          position: from.position,
+          at: from.state.newestAt,
+          eventId: from.eventId,
+          open: (o) => {
+            // The fold owns the state from here: it is not kept again unless this fold completes.
+            warm = undefined;
+            return openLocalSession(projection, o, from);
+          },
+        };
+  try {
+    const { session, startedAfter } = await foldToward(local, store, projection, target, { skipInvalid, lane: unpaced, ...(reached ? { reached } : {}) });
+    try {
+      const view = await session.view();
+      const end = session.reached();
+      const eventId = end === null || !store.uniqueIds ? null : await eventIdAt(store, end.position);
+      if (end !== null && eventId !== null) warm = { ...end, eventId };
+      return { ...view, startedAfter: startedAfter?.toString() ?? null };
+    } finally {
+      session.close();
+    }
+  } finally {
+    // The state this fold reached, or the one it did not use (a target below it): the last to end is kept.
+    if (warm !== undefined) keep(key, warm);
+  }
+};
 
 /** Whole folds (`travel`) running at once, at most MAX_TRAVELS; the others wait in order. */
 const MAX_TRAVELS = 2;
@@ -60,8 +118,8 @@ port.on('message', (m: ToTravel) => {
       });
       try {
         const target = { until: m.until === null ? null : BigInt(m.until), asOf: m.asOf };
-        const r = await travelView(local, store, projection, target, { skipInvalid: m.skipInvalid, lane: unpaced });
-        return { ...r, kind: 'view', id: m.id, gen: 0, lastPosition: r.lastPosition?.toString() ?? null, startedAfter: r.startedAfter?.toString() ?? null } as const;
+        const r = await travelHere(store, JSON.stringify([m.url, m.skipInvalid]), target, m.skipInvalid);
+        return { ...r, kind: 'view', id: m.id, gen: 0 } as const;
       } finally {
         await store.close();
         doneTravelling();

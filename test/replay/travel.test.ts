@@ -10,6 +10,7 @@ import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { openStore } from '../../src/stores/openStore.js';
 import { tempDir } from '../support/cli.js';
 import { fleet } from '../serve/harness.js';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { travelTo } from '../../src/replay/travel.js';
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
@@ -125,5 +126,50 @@ describe('time travel from a rung plus the gap, on the traveler thread', () => {
     // The middle ones started from a rung, not from the start of the log.
     expect(answers[2]!.startedAfter).not.toBeNull();
     await store.close();
+  });
+
+  it('property, a store the worker opens itself: travels in any order, each going on from the state the last one reached when that is at or below its target, equal a full replay', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        arbitraryHistory({ maxLength: 60 }),
+        fc.array(fc.oneof(fc.record({ until: fc.double({ min: 0, max: 1, noNaN: true }) }), fc.record({ asOf: fc.double({ min: 0, max: 1, noNaN: true }) })), { minLength: 2, maxLength: 6 }),
+        async (history, targets) => {
+          const store = await openStore(`sqlite:${join(tempDir(), 'warm.db')}`);
+          await store.appendBatch(history);
+          const head = (await store.head()) ?? 0n;
+          const times = history.map((e) => e.metadata.at).sort();
+          // No rung: each fold starts at the start of the log or at the state the last one reached.
+          let reached: bigint | null = null;
+          for (const t of head === 0n ? [] : targets) {
+            const target = 'until' in t ? { until: 1n + BigInt(Math.floor(t.until * Number(head - 1n))) } : { asOf: times[Math.floor(t.asOf * (times.length - 1))]! };
+            const r = await travelTo(traveler, store, projection, { until: target.until ?? null, asOf: target.asOf ?? null }, { skipInvalid: false });
+            expect(JSON.parse(new TextDecoder().decode(r.json))).toEqual(await fullView(store, target));
+            if (target.until !== undefined) expect(r.startedAfter).toBe(reached !== null && reached <= target.until ? reached : null);
+            // A fold that reached no event leaves the state kept before it.
+            reached = r.lastPosition ?? r.startedAfter ?? reached;
+          }
+          await store.close();
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('a store the worker opens itself: the state the last travel reached is not gone on from once the log at its position holds another event', async () => {
+    const path = join(tempDir(), 'replaced.db');
+    const first = await openStore(`sqlite:${path}`);
+    await first.appendBatch(fleet(5, 200, 1));
+    const reached = await travelTo(traveler, first, projection, { until: 100n }, { skipInvalid: false });
+    expect(reached.startedAfter).toBeNull();
+    // Forward from there: it goes on from the state reached.
+    expect((await travelTo(traveler, first, projection, { until: 150n }, { skipInvalid: false })).startedAfter).toBe(100n);
+    await first.close();
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+    const second = await openStore(`sqlite:${path}`);
+    await second.appendBatch(fleet(5, 200, 2));
+    const r = await travelTo(traveler, second, projection, { until: 180n }, { skipInvalid: false });
+    expect(r.startedAfter).toBeNull();
+    expect(JSON.parse(new TextDecoder().decode(r.json))).toEqual(await fullView(second, { until: 180n }));
+    await second.close();
   });
 });
