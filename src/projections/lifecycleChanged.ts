@@ -115,7 +115,9 @@ export const trackLifecycleChanges = (projection: LifecycleProjection, state: Li
   const draft = state as Draft<LifecycleState>;
   // What the reducer did beyond the ids the event names, while applying the current event: it
   // keeps the one expiry heap (retention) and the lease heap, and says what they ended or evicted.
-  let out: { pools: string[]; agents: string[]; sessions: string[] } = { pools: [], agents: [], sessions: [] };
+  // `applyReported` points it at the current event's lists; the reducer reports only inside it
+  // (anything else would push into frozen arrays, and throw).
+  let out: Changed = NOTHING_CHANGED;
   const report: FoldReport = {
     evictedSession(sessionId, agentId) {
       out.sessions.push(sessionId);
