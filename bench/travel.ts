@@ -114,7 +114,7 @@ console.log(
 );
 console.log(`  ${'baseline: replay --until <middle> --no-snapshot (full replay)'.padEnd(64)} ${ms(fullReplayMs)}`);
 console.log(`  ${`GET /v1/projection?until=<middle> (${TRAVELS} positions), median / max`.padEnd(64)} ${ms(median)} / ${ms(Math.max(...travelMs))}`);
-console.log(`  ${'  of which the first (from the rung), then the others stepping forward, median'.padEnd(64)} ${ms(travelMs[0] ?? NaN)} / ${ms(percentile(travelMs.slice(1), 50))}`);
+console.log(`  ${'  first (from a rung) / the rest stepping forward, median'.padEnd(64)} ${ms(travelMs[0] ?? NaN)} / ${ms(percentile(travelMs.slice(1), 50))}`);
 console.log(`  ${'/healthz while idle, p99 / max'.padEnd(64)} ${ms(percentile(idle.health, 99))} / ${ms(Math.max(...idle.health))}`);
 console.log(`  ${'/healthz during time travel, p99 / max'.padEnd(64)} ${ms(percentile(during, 99))} / ${ms(Math.max(...during))}`);
 console.log(
