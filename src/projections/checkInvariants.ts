@@ -16,7 +16,7 @@ const push = (m: Map<string, string[]>, k: string, v: string) => {
 
 /**
  * Checks the projection's invariants by recomputing every derived fact the slow way (a scan of all
- * sessions, not the per-agent index the reducers keep) and comparing, and that every index the
+ * sessions, not the per-agent and per-host indexes the reducers keep) and comparing, and that every index the
  * state keeps (open sessions, the retirement queue, the evicted ids) is the thing it stands for.
  * Returns every violation. `retentionMs` and `quarantineAfter` must be the projection's
  * (`LifecycleProjection.check` passes them).
@@ -100,6 +100,15 @@ export const checkInvariants = (state: LifecycleState, options: { retentionMs?: 
     if (h.liveSessions !== n) fail('host-live-sessions', `host ${h.host} counts ${h.liveSessions} live sessions, expected ${n}`);
   }
   for (const id of state.liveSince.keys()) if (!state.sessions.has(id)) fail('live-since', `liveSince remembers ${id}, which is not in the state`);
+  const listed = new Map<string, string[]>();
+  for (const s of state.sessions.values()) if (isLive(s.state) && s.host !== null) push(listed, s.host, s.sessionId);
+  for (const host of new Set([...listed.keys(), ...state.liveOnHost.keys()])) {
+    const want = sorted(listed.get(host) ?? []);
+    const have = sorted(state.liveOnHost.get(host) ?? []);
+    if (!same(have, want) || (want.length === 0 && state.liveOnHost.has(host))) {
+      fail('host-session-index', `host ${host} indexes [${have}] but its live sessions are [${want}]`);
+    }
+  }
   for (let i = 1; i < state.leases.length; i++) {
     if (state.leases[(i - 1) >> 1]!.dueMs > state.leases[i]!.dueMs) fail('lease-heap', `lease queue out of heap order at ${i}`);
   }

@@ -135,9 +135,26 @@ const removeOpen = (agent: Agent, sessionId: string) => {
   if (i >= 0) agent.openSessionIds.splice(i, 1);
 };
 
+// `liveOnHost` lists a session while it is live and has a host: it leaves the list before either changes, and
+// is listed again after.
+const unlistHost = (draft: S, session: Session) => {
+  if (session.host === null) return;
+  const ids = draft.liveOnHost.get(session.host);
+  if (ids === undefined || !ids.delete(session.sessionId)) return;
+  if (ids.size === 0) draft.liveOnHost.delete(session.host);
+};
+
+const listHost = (draft: S, session: Session) => {
+  if (session.host === null || !isLive(session.state)) return;
+  const ids = draft.liveOnHost.get(session.host);
+  if (ids === undefined) draft.liveOnHost.set(session.host, new Set([session.sessionId]));
+  else ids.add(session.sessionId);
+};
+
 /** A session left the live states: its process is gone, so is any run in flight in it (rule 7). */
 const leftLive = (draft: S, agent: Agent, session: Session) => {
   draft.liveSince.delete(session.sessionId);
+  unlistHost(draft, session);
   session.pid = null;
   if (agent.run !== null && agent.run.sessionId === session.sessionId) agent.run = null;
 };
@@ -228,6 +245,7 @@ const becomeLive = (draft: S, agent: Agent, session: Session, state: SessionStat
     if (isLive(other.state)) finish(draft, agent, other, 'terminated', 'superseded', t);
   }
   session.state = state;
+  listHost(draft, session);
   removeOpen(agent, session.sessionId);
   agent.openSessionIds.push(session.sessionId);
 };
@@ -397,8 +415,10 @@ const handlers: LifecycleHandlers = {
       if (d.host !== undefined && d.host !== existing.host) {
         // An epoch counts restarts of one host: moved to another, the session keeps none but what
         // this event names (already fenced against the new host above), never the old host's.
+        unlistHost(draft, existing);
         existing.host = d.host;
         existing.epoch = d.epoch ?? null;
+        listHost(draft, existing);
       }
       if (d.leaseMs !== undefined) renewLease(draft, existing, d.leaseMs, t);
       return;
@@ -406,6 +426,7 @@ const handlers: LifecycleHandlers = {
     const session = existing ?? newSession(draft, agent.agentId, d.sessionId, d.poolId, t.at);
     if (session.poolId === null && d.poolId !== undefined) session.poolId = d.poolId;
     session.pid = d.pid ?? null;
+    unlistHost(draft, session);
     session.host = d.host ?? null;
     session.epoch = d.epoch ?? null;
     becomeLive(draft, agent, session, 'running', t);
@@ -437,6 +458,7 @@ const handlers: LifecycleHandlers = {
     if (s.state !== 'suspended') return anomaly(draft, e, 'invalid-transition');
     if (!fenceEpoch(draft, e, e.data.host ?? s.host, e.data.epoch)) return;
     s.pid = e.data.pid ?? null;
+    unlistHost(draft, s);
     s.host = e.data.host ?? null;
     s.epoch = e.data.epoch ?? null;
     becomeLive(draft, agent, s, 'running', t);
@@ -489,18 +511,17 @@ const handlers: LifecycleHandlers = {
     draft.hosts.set(d.host, { host: d.host, epoch: d.epoch, startedAt: t.at });
     // Keyed by agent and session: an entry naming another agent's session must not hide the right one.
     const adopted = new Map((d.adopted ?? []).map((a) => [`${a.agentId}\u0000${a.sessionId}`, a]));
-    // Live sessions are each some agent's open session: a scan of agents, not of the retention window.
-    for (const agent of draft.agents.values()) {
-      for (const id of [...agent.openSessionIds]) {
-        const s = draft.sessions.get(id)!;
-        if (!isLive(s.state) || s.host !== d.host) continue;
-        const a = adopted.get(`${s.agentId}\u0000${id}`);
-        if (a !== undefined) {
-          s.epoch = d.epoch;
-          if (a.pid !== undefined) s.pid = a.pid;
-          t.report?.sessionAdopted(id, agent.agentId);
-        } else endFromOutside(draft, agent, s, 'orchestrator_restarted', e.position, t);
-      }
+    // The host's own live sessions (its index), not a scan of every agent: a copy, as ending one unlists it.
+    for (const id of [...(draft.liveOnHost.get(d.host) ?? [])]) {
+      const s = draft.sessions.get(id)!;
+      if (!isLive(s.state) || s.host !== d.host) continue;
+      const agent = draft.agents.get(s.agentId)!;
+      const a = adopted.get(`${s.agentId}\u0000${id}`);
+      if (a !== undefined) {
+        s.epoch = d.epoch;
+        if (a.pid !== undefined) s.pid = a.pid;
+        t.report?.sessionAdopted(id, agent.agentId);
+      } else endFromOutside(draft, agent, s, 'orchestrator_restarted', e.position, t);
     }
   },
 
@@ -774,6 +795,7 @@ const toJSON = (state: LifecycleState): LifecycleJson => {
 const fromJSON = (json: unknown): LifecycleState => {
   const s = json as LifecycleJson;
   const sessions = new Map<string, SessionRecord>();
+  const liveOnHost = new Map<string, Set<string>>();
   for (const [sessionId, agentId, poolId, state, pid, host, startedAt, endedAt, terminatingSince, terminationReason, epoch, leaseMs, leaseExpiresAt] of s.sessions) {
     sessions.set(sessionId, {
       sessionId,
@@ -790,6 +812,11 @@ const fromJSON = (json: unknown): LifecycleState => {
       leaseMs,
       leaseExpiresAt,
     });
+    if (host !== null && isLive(state)) {
+      const ids = liveOnHost.get(host);
+      if (ids === undefined) liveOnHost.set(host, new Set([sessionId]));
+      else ids.add(sessionId);
+    }
   }
   return {
     position: s.position === null ? null : BigInt(s.position),
@@ -802,6 +829,7 @@ const fromJSON = (json: unknown): LifecycleState => {
     evictedAgents: CompactIdSet.decode(s.evictedAgents),
     retiring: s.retiring.map(([dueMs, id, agent]) => ({ dueMs, id, agent: agent === 1 })),
     hosts: new Map(s.hosts.map((h) => [h.host, h])),
+    liveOnHost,
     leases: s.leases.map(([dueMs, id]) => ({ dueMs, id })),
     liveSince: new Map(s.liveSince.map(([id, position, type, at]) => [id, { position, type, at }])),
     anomalies: s.anomalies,

@@ -102,6 +102,12 @@ export interface LifecycleState {
   retiring: RetireEntry[];
   /** Orchestrator hosts by name: their current epoch. */
   hosts: Map<string, HostRecord>;
+  /**
+   * Index: ids of the live sessions that run on each host (a host with none has no entry), so a
+   * restart touches its own host's sessions, not every agent. It is the same thing as filtering
+   * `sessions` by state and host; `checkInvariants` proves it. Not in snapshots: rebuilt on load.
+   */
+  liveOnHost: Map<string, Set<string>>;
   /** Min-heap on `dueMs` of live sessions' leases; the clock pops only what lapses. */
   leases: LeaseEntry[];
   /**
@@ -131,6 +137,7 @@ export const initialLifecycleState = (): LifecycleState => ({
   evictedAgents: new CompactIdSet(),
   retiring: [],
   hosts: new Map(),
+  liveOnHost: new Map(),
   leases: [],
   liveSince: new Map(),
   anomalies: { count: 0, byReason: {}, recent: [] },

@@ -550,6 +550,38 @@ describe('agents', () => {
   });
 });
 
+describe('host-session-index', () => {
+  it('the base state indexes its one live session with a host, under that host', async () => {
+    const s = await base();
+    expect(s.liveOnHost).toEqual(new Map([['h1', new Set(['s1'])]]));
+  });
+
+  it('an index missing a live session', async () => {
+    expect(await corrupt((s) => s.liveOnHost.clear())).toEqual([
+      { invariant: 'host-session-index', detail: 'host h1 indexes [] but its live sessions are [s1]' },
+    ]);
+  });
+
+  it('an index naming a session that is not live on that host', async () => {
+    expect(await corrupt((s) => s.liveOnHost.get('h1')!.add('s0'))).toEqual([
+      { invariant: 'host-session-index', detail: 'host h1 indexes [s0,s1] but its live sessions are [s1]' },
+    ]);
+  });
+
+  it('an empty entry for a host with no live session', async () => {
+    expect(await corrupt((s) => s.liveOnHost.set('h2', new Set()))).toEqual([
+      { invariant: 'host-session-index', detail: 'host h2 indexes [] but its live sessions are []' },
+    ]);
+  });
+
+  it('a session moved to another host without its index', async () => {
+    expect(await corrupt((s) => (session(s, 's1').host = 'h2'))).toEqual([
+      { invariant: 'host-session-index', detail: 'host h2 indexes [] but its live sessions are [s1]' },
+      { invariant: 'host-session-index', detail: 'host h1 indexes [s1] but its live sessions are []' },
+    ]);
+  });
+});
+
 describe('running and busy sets', () => {
   it('running-set: a live session of an agent that left the state', async () => {
     expect(
