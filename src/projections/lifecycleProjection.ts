@@ -177,15 +177,15 @@ const suspend = (draft: S, agent: Agent, session: Session) => {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** Runs the session's lease for `leaseMs` (its own length when absent) from now, never backwards. False when it has none. */
-const renewLease = (draft: S, session: Session, leaseMs: number | undefined, t: EventTime): boolean => {
+/** Runs the session's lease for `leaseMs` (its own length when absent) from now, never backwards; nothing when it has none. */
+const renewLease = (draft: S, session: Session, leaseMs: number | undefined, t: EventTime): void => {
   if (leaseMs !== undefined) session.leaseMs = leaseMs;
-  if (session.leaseMs === null) return false;
+  if (session.leaseMs === null) return;
   const dueMs = t.atMs + session.leaseMs;
-  if (session.leaseExpiresAt !== null && parseIsoMs(session.leaseExpiresAt) >= dueMs) return true;
+  // Stryker disable next-line EqualityOperator: an equal expiry written again is the same lease (its second heap entry is skipped on pop)
+  if (session.leaseExpiresAt !== null && parseIsoMs(session.leaseExpiresAt) >= dueMs) return;
   session.leaseExpiresAt = iso(dueMs);
   pushRetire(draft.leases, { dueMs, id: session.sessionId });
-  return true;
 };
 
 /** Fencing (SPEC §7.1): false, and an anomaly, when the event names an epoch older than its host's. */
@@ -229,6 +229,7 @@ const noteQuarantinedStart = (draft: S, e: E, agent: Agent) => {
 const endFromOutside = (draft: S, agent: Agent, session: Session, reason: string, position: bigint, t: EventTime) => {
   finish(draft, agent, session, 'terminated', reason, t);
   abnormalEnd(agent, position, t);
+  // Stryker disable next-line ConditionalExpression: always true while rule 11 holds (the session ended was the agent's one live session); kept as a guard
   if (!hasLiveSession(draft, agent)) {
     agent.stoppedAt = t.at;
     agent.lastExitReason = reason;
@@ -423,6 +424,8 @@ const handlers: LifecycleHandlers = {
       if (d.leaseMs !== undefined) renewLease(draft, existing, d.leaseMs, t);
       return;
     }
+    // Read before becomeLive: the session is `existing`, and it is running after.
+    const wasStarting = existing?.state === 'starting';
     const session = existing ?? newSession(draft, agent.agentId, d.sessionId, d.poolId, t.at);
     if (session.poolId === null && d.poolId !== undefined) session.poolId = d.poolId;
     session.pid = d.pid ?? null;
@@ -432,7 +435,7 @@ const handlers: LifecycleHandlers = {
     becomeLive(draft, agent, session, 'running', t);
     renewLease(draft, session, d.leaseMs, t);
     // A starting session already held the slot: only a session that was not live is a new start.
-    if (existing?.state !== 'starting') noteQuarantinedStart(draft, e, agent);
+    if (!wasStarting) noteQuarantinedStart(draft, e, agent);
   }),
 
   SessionStartFailed: forAgent((draft, e, agent, t) => {
@@ -859,7 +862,8 @@ export const createLifecycleProjection = (options: LifecycleOptions = {}): Lifec
       // v5: a running session moved to another host keeps only the epoch the move names; an
       // adoption entry naming another agent's session no longer hides the right one.
       // v6: each live session's liveSince (the event that made it live), for explain.
-      version: 6,
+      // v7: an AgentSpawned of a starting session of a quarantined agent is no second quarantined-start.
+      version: 7,
       initialState: initialLifecycleState,
       apply,
       applyInvalid,

@@ -167,7 +167,7 @@ describe('the lifecycle snapshot encoding', () => {
   });
 
   it('the projection is versioned and its clone is the deep clone', async () => {
-    expect(lifecycleProjection.version).toBe(6);
+    expect(lifecycleProjection.version).toBe(7);
     expect(createLifecycleProjection().retentionMs).toBe(DEFAULT_RETENTION_MS);
     expect(createLifecycleProjection({ retentionMs: 5 }).retentionMs).toBe(5);
     const s = await foldState(history);
