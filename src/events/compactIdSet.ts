@@ -143,9 +143,21 @@ export class CompactIdSet {
     this.#arena = next;
   }
 
+  /** Moves every entry to a table of `slots` slots, with the hash it was filed under (no arena read). */
   #rehash(slots: number): void {
-    this.#table = new Int32Array(2 * slots);
-    this.#reindex();
+    const old = this.#table;
+    const table = new Int32Array(2 * slots);
+    const mask = slots - 1;
+    for (let j = 0; j < old.length; j += 2) {
+      const entry = old[j]!;
+      if (entry === 0) continue;
+      const hash = old[j + 1]!;
+      let i = hash & mask;
+      while (table[2 * i] !== 0) i = (i + 1) & mask;
+      table[2 * i] = entry;
+      table[2 * i + 1] = hash;
+    }
+    this.#table = table;
   }
 
   /** Puts every arena record into the (empty) table, in arena order. */
@@ -156,7 +168,7 @@ export class CompactIdSet {
     let size = 0;
     let digest = 0;
     for (let at = 0; at < this.#used; at += recordWords(a, at)) {
-      const hash = a[at] === 0 && a[at + 1] === 0 ? hashWords(a.subarray(at + 2, at + 10)) : hashUnits(a, at + 2, a[at]! + a[at + 1]! * 0x10000 - 1);
+      const hash = a[at] === 0 && a[at + 1] === 0 ? hashWords(a, at + 2) : hashUnits(a, at + 2, a[at]! + a[at + 1]! * 0x10000 - 1);
       let i = hash & mask;
       while (table[2 * i] !== 0) i = (i + 1) & mask;
       table[2 * i] = at + 1;
@@ -184,24 +196,32 @@ for (let i = 0; i < 10; i++) HEX[48 + i] = i;
 for (let i = 0; i < 6; i++) HEX[65 + i] = HEX[97 + i] = 10 + i;
 const hexValue = (c: number): number => (c < 128 ? HEX[c]! : -1);
 
+/** Four hex digits from `at` as one word, or a negative number when one is not a hex digit. */
+const hex4 = (id: string, at: number): number =>
+  (hexValue(id.charCodeAt(at)) << 12) | (hexValue(id.charCodeAt(at + 1)) << 8) | (hexValue(id.charCodeAt(at + 2)) << 4) | hexValue(id.charCodeAt(at + 3));
+
 /** Parses a canonical UUID (8-4-4-4-12 hex digits) into SCRATCH; false when the id is not one. */
 const parseUuid = (id: string): boolean => {
   if (id.length !== 36) return false;
   if (id.charCodeAt(8) !== 45 || id.charCodeAt(13) !== 45 || id.charCodeAt(18) !== 45 || id.charCodeAt(23) !== 45) return false;
-  let word = 0;
-  let nibbles = 0;
-  let w = 0;
-  for (let i = 0; i < 36; i++) {
-    if (i === 8 || i === 13 || i === 18 || i === 23) continue;
-    const v = hexValue(id.charCodeAt(i));
-    if (v < 0) return false;
-    word = (word << 4) | v;
-    if (++nibbles === 4) {
-      SCRATCH[w++] = word;
-      word = 0;
-      nibbles = 0;
-    }
-  }
+  // A -1 (not a digit) shifted and or-ed in leaves the word negative.
+  const w0 = hex4(id, 0);
+  const w1 = hex4(id, 4);
+  const w2 = hex4(id, 9);
+  const w3 = hex4(id, 14);
+  const w4 = hex4(id, 19);
+  const w5 = hex4(id, 24);
+  const w6 = hex4(id, 28);
+  const w7 = hex4(id, 32);
+  if ((w0 | w1 | w2 | w3 | w4 | w5 | w6 | w7) < 0) return false;
+  SCRATCH[0] = w0;
+  SCRATCH[1] = w1;
+  SCRATCH[2] = w2;
+  SCRATCH[3] = w3;
+  SCRATCH[4] = w4;
+  SCRATCH[5] = w5;
+  SCRATCH[6] = w6;
+  SCRATCH[7] = w7;
   return true;
 };
 
@@ -214,9 +234,10 @@ const mix = (h: number): number => {
   return h ^ (h >>> 16);
 };
 
-const hashWords = (w: Uint16Array): number => {
+/** The hash of the 8 words of a UUID at `from`. */
+const hashWords = (w: Uint16Array, from: number): number => {
   let h = 0x9747b28c;
-  for (let i = 0; i < 8; i += 2) h = mix(h ^ (w[i]! | (w[i + 1]! << 16)));
+  for (let i = from; i < from + 8; i += 2) h = mix(h ^ (w[i]! | (w[i + 1]! << 16)));
   return h;
 };
 
@@ -224,7 +245,7 @@ const hashWords = (w: Uint16Array): number => {
 export const idHash = (id: string): number => hashOf(parseUuid(id), id);
 
 /** The hash of an id just given to `parseUuid` (which left a UUID's words in SCRATCH). */
-const hashOf = (uuid: boolean, id: string): number => (uuid ? hashWords(SCRATCH) : hashString(id));
+const hashOf = (uuid: boolean, id: string): number => (uuid ? hashWords(SCRATCH, 0) : hashString(id));
 
 /** FNV-1a over code units, finalized. */
 const hashString = (s: string): number => {

@@ -139,6 +139,22 @@ export const decodeEvent = (raw: unknown, src: EventSource = {}, options: Decode
   return { success: true, data: event, verbatim };
 };
 
+/**
+ * The raw event itself when `decodeEvent(raw)` would accept it exactly as given (no upcast, its own
+ * lowercase id, the compiled validator's verdict), else null: then `decodeEvent` decides, and words
+ * any refusal. For a reader that builds its own record around the event's parts: the common event
+ * costs no envelope or result object on the way.
+ */
+export const verbatimEvent = (raw: unknown): LifecycleEvent | null => {
+  if (!isRecord(raw)) return null;
+  const type = raw['type'];
+  if (typeof type !== 'string') return null;
+  const schemas = schemaByType.get(type);
+  if (schemas === undefined || upcast(raw as unknown as RawEvent) !== (raw as unknown) || !schemas.fast(raw)) return null;
+  const id = raw['id'];
+  return typeof id === 'string' && !hasUpper(id) ? (raw as unknown as LifecycleEvent) : null;
+};
+
 /** JSON.parse's complaint, with the characters a terminal does not show named (a BOM, NUL, control codes). */
 const jsonProblem = (line: string, e: Error): string => {
   if (line.includes('\uFEFF')) return 'a byte order mark (U+FEFF) inside the line; only one at the very start of the input is accepted';

@@ -229,10 +229,21 @@ export const recorded = (e: LifecycleEvent, stream: string, revision: bigint, po
 
 const poolTypes = new Set<string>(['PoolCreated', 'PoolUpdated', 'PoolDeleted']);
 
+/** What names an event's stream (`streamOf`), in three kinds: the stream is the kind, then the key. */
+export type StreamKind = 'pool-' | 'host-' | 'agent-';
+
+export const streamKindOf = (event: LifecycleEventBody): StreamKind =>
+  poolTypes.has(event.type) ? 'pool-' : event.type === 'OrchestratorStarted' ? 'host-' : 'agent-';
+
+export const streamKeyOf = (event: LifecycleEventBody, kind: StreamKind): string =>
+  kind === 'pool-'
+    ? (event.data as { poolId: string }).poolId
+    : kind === 'host-'
+      ? (event.data as { host: string }).host
+      : (event.data as { agentId: string }).agentId;
+
 /** The stream an event belongs to: `pool-<poolId>` for pool events, `host-<host>` for a host's, else `agent-<agentId>`. */
-export const streamOf = (event: LifecycleEventBody): string =>
-  poolTypes.has(event.type)
-    ? `pool-${(event.data as { poolId: string }).poolId}`
-    : event.type === 'OrchestratorStarted'
-      ? `host-${event.data.host}`
-      : `agent-${(event.data as { agentId: string }).agentId}`;
+export const streamOf = (event: LifecycleEventBody): string => {
+  const kind = streamKindOf(event);
+  return `${kind}${streamKeyOf(event, kind)}`;
+};

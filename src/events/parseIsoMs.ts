@@ -28,9 +28,10 @@ export const parseIsoMs = (iso: string): number => {
     iso.charCodeAt(19) === 46 /* . */ &&
     iso.charCodeAt(23) === 90; /* Z */
   if (!shaped) return Date.parse(iso);
-  const day = iso.slice(0, 10);
-  if (day !== lastDay) {
+  // Compared in place: a slice per call was most of what the fold allocated here.
+  if (lastDay === '' || !iso.startsWith(lastDay)) {
     if (Number.isNaN(digits(iso, 0, 4) + digits(iso, 5, 2) + digits(iso, 8, 2))) return Date.parse(iso);
+    const day = iso.slice(0, 10);
     const ms = Date.parse(`${day}T00:00:00.000Z`);
     if (Number.isNaN(ms)) return Date.parse(iso);
     lastDay = day;

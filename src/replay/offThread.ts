@@ -1,4 +1,4 @@
-import { readTextBatch, type TextBatch } from './textBatch.js';
+import { createTextBatchReader, type TextBatch } from './textBatch.js';
 import type { ReplayItem } from './replayItem.js';
 import { startWorker } from '../stores/startWorker.js';
 import { fromWireError, type WireError } from './wireError.js';
@@ -56,6 +56,7 @@ export async function* readOffThread(
     exited = true;
     notify();
   });
+  const readTextBatch = createTextBatchReader();
   try {
     for (;;) {
       const m = inbox.shift();

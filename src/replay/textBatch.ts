@@ -1,20 +1,26 @@
 import { RollcallError, type RollcallErrorCode } from '../errors.js';
 import type { LifecycleEvent, RecordedEvent } from '../events/lifecycleEvents.js';
 import { DuplicateRecord, InvalidRecord, type ReplayItem } from './replayItem.js';
+import { bigIntOf } from './streamCounter.js';
 
 /**
  * A batch of decoded replay items as it crosses from the decoding thread to the folding one:
  * every valid event as the JSON text of what validation accepted (one JSON array for the batch),
- * positions and revisions in typed arrays, and invalid entries as their error's fields. The
- * folding thread pays one JSON.parse per event and nothing else of the decoding; JSON.parse makes
- * fresh, flat objects and strings, exactly as when decoding in-thread.
+ * positions, revisions and streams in typed arrays, and invalid entries as their error's fields.
+ * A stream crosses by number: its name once, in the first batch that has it, so that every event of
+ * a stream shares one name on the folding thread too. That thread pays one JSON.parse per event and
+ * nothing else of the decoding; JSON.parse makes fresh, flat objects and strings, exactly as when
+ * decoding in-thread.
  */
 export interface TextBatch {
   /** 0 = event, 1 = invalid, 2 = redelivery (a DuplicateRecord of its event), per item. */
   kinds: Uint8Array;
   /** `[event, event, …]`: the valid events in item order. */
   json: string;
-  streams: string[];
+  /** Per event: its stream's number. */
+  streams: Int32Array;
+  /** The names of the streams first numbered in this batch, in their numbers' order. */
+  newStreams: string[];
   /** Per item: position, then (events only) revision; -1 means "see `big`" (beyond 2^53). */
   numbers: Float64Array;
   big: string[];
@@ -33,9 +39,11 @@ const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Builds one batch at a time in the decoding thread. */
 export const createTextBatcher = () => {
+  const streamNumbers = new Map<string, number>();
   let kinds: number[] = [];
   let texts: string[] = [];
-  let streams: string[] = [];
+  let streams: number[] = [];
+  let newStreams: string[] = [];
   let numbers: number[] = [];
   let big: string[] = [];
   let invalid: InvalidInfo[] = [];
@@ -66,7 +74,13 @@ export const createTextBatcher = () => {
       const e = duplicate ? item.event : (item as RecordedEvent);
       kinds.push(duplicate ? 2 : 0);
       texts.push(text ?? JSON.stringify({ id: e.id, type: e.type, data: e.data, metadata: e.metadata }));
-      streams.push(e.stream);
+      let n = streamNumbers.get(e.stream);
+      if (n === undefined) {
+        n = streamNumbers.size;
+        streamNumbers.set(e.stream, n);
+        newStreams.push(e.stream);
+      }
+      streams.push(n);
       bigint(e.position);
       bigint(e.revision);
     },
@@ -77,7 +91,8 @@ export const createTextBatcher = () => {
       const batch: TextBatch = {
         kinds: Uint8Array.from(kinds),
         json: `[${texts.join(',')}]`,
-        streams,
+        streams: Int32Array.from(streams),
+        newStreams,
         numbers: Float64Array.from(numbers),
         big,
         invalid,
@@ -85,6 +100,7 @@ export const createTextBatcher = () => {
       kinds = [];
       texts = [];
       streams = [];
+      newStreams = [];
       numbers = [];
       big = [];
       invalid = [];
@@ -94,12 +110,22 @@ export const createTextBatcher = () => {
 };
 
 /** The transferable buffers of a batch (moved, not copied, to the other thread). */
-export const transferablesOf = (batch: TextBatch): ArrayBuffer[] => [batch.kinds.buffer as ArrayBuffer, batch.numbers.buffer as ArrayBuffer];
+export const transferablesOf = (batch: TextBatch): ArrayBuffer[] => [
+  batch.kinds.buffer as ArrayBuffer,
+  batch.numbers.buffer as ArrayBuffer,
+  batch.streams.buffer as ArrayBuffer,
+];
 
-/** Rebuilds a batch's replay items in the folding thread, in order. */
-export const readTextBatch = (batch: TextBatch): ReplayItem[] => {
+/** Rebuilds batches' replay items in the folding thread, in order: give it every batch of one log, in turn. */
+export const createTextBatchReader = () => {
+  const names: string[] = [];
+  return (batch: TextBatch): ReplayItem[] => readTextBatch(batch, names);
+};
+
+const readTextBatch = (batch: TextBatch, names: string[]): ReplayItem[] => {
   const events = JSON.parse(batch.json) as LifecycleEvent[];
   const { kinds, numbers, streams, big, invalid } = batch;
+  for (const name of batch.newStreams) names.push(name);
   const items = new Array<ReplayItem>(kinds.length);
   let n = 0;
   let b = 0;
@@ -107,13 +133,13 @@ export const readTextBatch = (batch: TextBatch): ReplayItem[] => {
   let v = 0;
   const bigint = (): bigint => {
     const x = numbers[n++]!;
-    return x >= 0 ? BigInt(x) : BigInt(big[b++]!);
+    return x >= 0 ? bigIntOf(x) : BigInt(big[b++]!);
   };
   for (let i = 0; i < kinds.length; i++) {
     const kind = kinds[i];
     if (kind !== 1) {
       const e = events[k]!;
-      const stream = streams[k++]!;
+      const stream = names[streams[k++]!]!;
       const position = bigint();
       const revision = bigint();
       // The same literal as `recorded()`: one hidden class for every event the fold sees.

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GENERATED_VALIDATOR, validatorSource } from '../../scripts/generateValidator.js';
-import { decodeEvent, decodeLine, type DecodeResult } from '../../src/events/decodeEvent.js';
+import { decodeEvent, decodeLine, verbatimEvent, type DecodeResult } from '../../src/events/decodeEvent.js';
 import { validators } from '../../src/events/generated/validateEvent.js';
 import { EventEnvelope, LifecycleEventBody } from '../../src/events/lifecycleEvents.js';
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
@@ -174,6 +174,27 @@ describe('the compiled validator and zod decide alike', () => {
     );
     expect(seen.yes).toBeGreaterThanOrEqual(FAIR_SHARE);
     expect(seen.no).toBeGreaterThanOrEqual(FAIR_SHARE);
+  });
+
+  it('verbatimEvent (the NDJSON reader\'s fast path) gives an event exactly when decodeEvent accepts it as written, and the same event', () => {
+    const seen = { fast: 0 };
+    fc.assert(
+      fc.property(baseEvent, fc.array(edit, { maxLength: 3 }), (event, edits) => {
+        const text = damaged(event, edits);
+        const raw = JSON.parse(text) as Record<string, unknown>;
+        const whole = decodeEvent(JSON.parse(text), {}, { missingId });
+        const fast = verbatimEvent(raw);
+        // A `__proto__` key in an open object is left to zod (decodeEvent's verdict, and its copy).
+        expect(fast !== null).toBe(whole.success && whole.verbatim && !protoKeyInOpenObject(raw));
+        if (fast === null || !whole.success) return;
+        expect(fast).toBe(raw);
+        expect(exact({ type: fast.type, data: fast.data, id: fast.id, metadata: fast.metadata })).toBe(exact(whole.data));
+        expect(exact(raw)).toBe(exact(JSON.parse(text)));
+        seen.fast++;
+      }),
+      { numRuns: RUNS, endOnFailure: true },
+    );
+    expect(seen.fast).toBeGreaterThan(RUNS / 10);
   });
 
   it('an event the compiled validator accepts shares the input\'s data and metadata; zod alone copies them', () => {
