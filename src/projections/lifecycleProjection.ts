@@ -1,7 +1,6 @@
 import { isDraft, original, type Draft } from 'immer';
 import type { LifecycleEventType, RecordedEvent } from '../events/lifecycleEvents.js';
 import { parseIsoMs } from '../events/parseIsoMs.js';
-import { CompactIdSet } from '../events/compactIdSet.js';
 import { checkInvariants, type Violation } from './checkInvariants.js';
 import { defineProjection, type InvalidEventInfo, type Projection, type SkippedEventInfo } from './defineProjection.js';
 import {
@@ -14,12 +13,11 @@ import {
   isTerminal,
   type AgentRecord,
   type AnomalyReason,
-  type HostRecord,
   type LifecycleState,
-  type PoolRecord,
   type SessionRecord,
   type SessionStateName,
 } from './lifecycleState.js';
+import { lifecycleFromJson, lifecycleToJson } from './lifecycleSnapshot.js';
 import { lifecycleView, type ProjectionJson } from './lifecycleView.js';
 import { popRetireBefore, pushRetire } from './retireQueue.js';
 
@@ -720,125 +718,6 @@ const reducers = (retentionMs: number, limits: LivenessLimits) => {
   return { apply, applyReporting, applyInvalid, applyDuplicate };
 };
 
-// A snapshot holds every session of the retention window (~90k after 1M events of a busy fleet),
-// so its encoding is what a restart parses: records as tuples (no key repeated per record, no id
-// stored twice), ~40 % smaller and faster to parse than objects keyed by id.
-type SessionTuple = [
-  sessionId: string,
-  agentId: string,
-  poolId: string | null,
-  state: SessionStateName,
-  pid: number | null,
-  host: string | null,
-  startedAt: string | null,
-  endedAt: string | null,
-  terminatingSince: string | null,
-  terminationReason: string | null,
-  epoch: number | null,
-  leaseMs: number | null,
-  leaseExpiresAt: string | null,
-];
-type RetireTuple = [dueMs: number, id: string, agent: 0 | 1];
-type LeaseTuple = [dueMs: number, id: string];
-type LiveSinceTuple = [sessionId: string, position: string, type: string, at: string];
-
-interface LifecycleJson {
-  position: string | null;
-  newestAt: string | null;
-  newestAtMs: number | null;
-  pools: PoolRecord[];
-  agents: AgentRecord[];
-  sessions: SessionTuple[];
-  evictedSessions: string;
-  evictedAgents: string;
-  retiring: RetireTuple[];
-  hosts: HostRecord[];
-  leases: LeaseTuple[];
-  liveSince: LiveSinceTuple[];
-  anomalies: LifecycleState['anomalies'];
-}
-
-const toJSON = (state: LifecycleState): LifecycleJson => {
-  const sessions = new Array<SessionTuple>(state.sessions.size);
-  let i = 0;
-  for (const s of state.sessions.values()) {
-    sessions[i++] = [
-      s.sessionId,
-      s.agentId,
-      s.poolId,
-      s.state,
-      s.pid,
-      s.host,
-      s.startedAt,
-      s.endedAt,
-      s.terminatingSince,
-      s.terminationReason,
-      s.epoch,
-      s.leaseMs,
-      s.leaseExpiresAt,
-    ];
-  }
-  return {
-    position: state.position === null ? null : state.position.toString(),
-    newestAt: state.newestAt,
-    newestAtMs: state.newestAtMs,
-    pools: [...state.pools.values()],
-    agents: [...state.agents.values()],
-    sessions,
-    evictedSessions: state.evictedSessions.encode(),
-    evictedAgents: state.evictedAgents.encode(),
-    retiring: state.retiring.map((r): RetireTuple => [r.dueMs, r.id, r.agent ? 1 : 0]),
-    hosts: [...state.hosts.values()],
-    leases: state.leases.map((l): LeaseTuple => [l.dueMs, l.id]),
-    liveSince: Array.from(state.liveSince, ([id, l]): LiveSinceTuple => [id, l.position, l.type, l.at]),
-    anomalies: state.anomalies,
-  };
-};
-
-const fromJSON = (json: unknown): LifecycleState => {
-  const s = json as LifecycleJson;
-  const sessions = new Map<string, SessionRecord>();
-  const liveOnHost = new Map<string, Set<string>>();
-  for (const [sessionId, agentId, poolId, state, pid, host, startedAt, endedAt, terminatingSince, terminationReason, epoch, leaseMs, leaseExpiresAt] of s.sessions) {
-    sessions.set(sessionId, {
-      sessionId,
-      agentId,
-      poolId,
-      state,
-      pid,
-      host,
-      startedAt,
-      endedAt,
-      terminatingSince,
-      terminationReason,
-      epoch,
-      leaseMs,
-      leaseExpiresAt,
-    });
-    if (host !== null && isLive(state)) {
-      const ids = liveOnHost.get(host);
-      if (ids === undefined) liveOnHost.set(host, new Set([sessionId]));
-      else ids.add(sessionId);
-    }
-  }
-  return {
-    position: s.position === null ? null : BigInt(s.position),
-    newestAt: s.newestAt,
-    newestAtMs: s.newestAtMs,
-    pools: new Map(s.pools.map((p) => [p.poolId, p])),
-    agents: new Map(s.agents.map((a) => [a.agentId, a])),
-    sessions,
-    evictedSessions: CompactIdSet.decode(s.evictedSessions),
-    evictedAgents: CompactIdSet.decode(s.evictedAgents),
-    retiring: s.retiring.map(([dueMs, id, agent]) => ({ dueMs, id, agent: agent === 1 })),
-    hosts: new Map(s.hosts.map((h) => [h.host, h])),
-    liveOnHost,
-    leases: s.leases.map(([dueMs, id]) => ({ dueMs, id })),
-    liveSince: new Map(s.liveSince.map(([id, position, type, at]) => [id, { position, type, at }])),
-    anomalies: s.anomalies,
-  };
-};
-
 /** Builds the lifecycle projection with its options (retention window). */
 export const createLifecycleProjection = (options: LifecycleOptions = {}): LifecycleProjection => {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
@@ -863,14 +742,15 @@ export const createLifecycleProjection = (options: LifecycleOptions = {}): Lifec
       // adoption entry naming another agent's session no longer hides the right one.
       // v6: each live session's liveSince (the event that made it live), for explain.
       // v7: an AgentSpawned of a starting session of a quarantined agent is no second quarantined-start.
-      version: 7,
+      // v8: sessions, the retire heap, leases and liveSince as columns (lifecycleSnapshot.ts).
+      version: 8,
       initialState: initialLifecycleState,
       apply,
       applyInvalid,
       applyDuplicate,
       clone: cloneLifecycleState,
-      toJSON,
-      fromJSON,
+      toJSON: lifecycleToJson,
+      fromJSON: lifecycleFromJson,
       newestAt: (state) => state.newestAt,
     }),
     retentionMs,

@@ -102,10 +102,13 @@ describe('cloneLifecycleState', () => {
 });
 
 describe('the lifecycle snapshot encoding', () => {
-  it('records as tuples, ids sets encoded, positions as strings', async () => {
+  it('sessions, retire heap, leases and liveSince as columns over one string table; ids sets encoded, positions as strings', async () => {
     const s = await foldState(history);
     const json = JSON.parse(JSON.stringify(lifecycleProjection.toJSON!(s))) as Record<string, unknown>;
     const newest = iso(11 + 25 * H);
+    const strings = ['s1', 'a1', 'p1', 'terminated', 'h', iso(8 + 25 * H), iso(9 + 25 * H), 'superseded', 's2', 'running', '9', 'AgentSpawned'];
+    const int32 = (...v: number[]) => Buffer.from(new Int32Array(v).buffer).toString('base64');
+    const float64 = (...v: number[]) => Buffer.from(new Float64Array(v).buffer).toString('base64');
     expect(json).toEqual({
       position: '11',
       newestAt: newest,
@@ -132,18 +135,37 @@ describe('the lifecycle snapshot encoding', () => {
           openSessionIds: ['s2'],
         },
       ],
-      sessions: [
-        ['s1', 'a1', 'p1', 'terminated', null, 'h', iso(8 + 25 * H), iso(9 + 25 * H), null, 'superseded', null, null, null],
-        ['s2', 'a1', null, 'running', null, null, iso(9 + 25 * H), null, null, null, null, null, null],
-      ],
+      hosts: [],
+      // Each string once, each after a DEL.
+      strings: strings.map((x) => `\x7f${x}`).join(''),
+      sessions: {
+        count: 2,
+        // sessionId, agentId, poolId, state, host, startedAt, endedAt, terminatingSince, terminationReason, leaseExpiresAt
+        refs: int32(0, 1, 2, 3, 4, 5, 6, -1, 7, -1, 8, 1, -1, 9, -1, 6, -1, -1, -1, -1),
+        // pid, epoch, leaseMs: null is NaN
+        numbers: float64(NaN, NaN, NaN, NaN, NaN, NaN),
+      },
+      // s1 (index 0) due at its end, not an agent's entry: 2 × 0 + 0.
+      retiring: { count: 1, refs: int32(0), numbers: float64(Date.parse(iso(9 + 25 * H))) },
+      leases: { count: 0, refs: '', numbers: '' },
       evictedSessions: s.evictedSessions.encode(),
       evictedAgents: s.evictedAgents.encode(),
-      retiring: [[Date.parse(iso(9 + 25 * H)), 's1', 0]],
-      hosts: [],
-      leases: [],
-      liveSince: [['s2', '9', 'AgentSpawned', iso(9 + 25 * H)]],
+      // s2 made live by event 9, an AgentSpawned at the time s1 ended: sessionId, position, type, at.
+      liveSince: { count: 1, refs: int32(8, 10, 11, 6), numbers: '' },
       anomalies: { count: 1, byReason: { 'unknown-agent': 1 }, recent: [{ position: '11', eventId: history[10]!.id, type: 'AgentHeartbeat', reason: 'unknown-agent' }] },
     });
+  });
+
+  it('a string holding a DEL keeps the table as an array; a column of the wrong length or an index outside the table is unreadable', async () => {
+    const s = await foldState(history);
+    s.sessions.get('s1')!.terminationReason = 'odd\x7freason';
+    const json = JSON.parse(JSON.stringify(lifecycleProjection.toJSON!(s))) as { strings: unknown; sessions: { refs: string } };
+    expect(Array.isArray(json.strings)).toBe(true);
+    expect(lifecycleProjection.fromJSON!(json)).toEqual(s);
+    const short = { ...json, sessions: { ...json.sessions, refs: json.sessions.refs.slice(0, 8) } };
+    expect(() => lifecycleProjection.fromJSON!(short)).toThrow(/packed column holds \d+ bytes/);
+    const outside = { ...json, sessions: { ...json.sessions, refs: Buffer.from(new Int32Array(20).fill(99).buffer).toString('base64') } };
+    expect(() => lifecycleProjection.fromJSON!(outside)).toThrow('string index 99 is outside the table');
   });
 
   it('decodes back to an equal state that goes on like the original', async () => {
@@ -167,7 +189,7 @@ describe('the lifecycle snapshot encoding', () => {
   });
 
   it('the projection is versioned and its clone is the deep clone', async () => {
-    expect(lifecycleProjection.version).toBe(7);
+    expect(lifecycleProjection.version).toBe(8);
     expect(createLifecycleProjection().retentionMs).toBe(DEFAULT_RETENTION_MS);
     expect(createLifecycleProjection({ retentionMs: 5 }).retentionMs).toBe(5);
     const s = await foldState(history);
