@@ -48,3 +48,17 @@ describe('the quarantine window (SPEC §7.4)', () => {
       expect(v.anomalies.byReason['quarantined-start']).toBe(1);
     }));
 });
+
+describe('SessionLeaseRenewed (SPEC §7.2)', () => {
+  it('without leaseMs it runs the lease again for its own length', () =>
+    given(at(0, agent('a1')), at(2, spawned('a1', 's1', { leaseMs: 30_000 })), at(20, ev('SessionLeaseRenewed', { agentId: 'a1', sessionId: 's1' }))).then((v) => {
+      expect(v.sessions.s1).toMatchObject({ state: 'running', leaseMs: 30_000, leaseExpiresAt: iso(50) });
+      expect(v.anomalies.count).toBe(0);
+    }));
+
+  it('with leaseMs it gives a session started without a lease one', () =>
+    given(at(0, agent('a1')), at(2, spawned('a1', 's1')), at(20, ev('SessionLeaseRenewed', { agentId: 'a1', sessionId: 's1', leaseMs: 10_000 }))).then((v) => {
+      expect(v.sessions.s1).toMatchObject({ state: 'running', leaseMs: 10_000, leaseExpiresAt: iso(30) });
+      expect(v.anomalies.count).toBe(0);
+    }));
+});
