@@ -6,11 +6,11 @@ import type { EventStore, ReadAllOptions, SnapshotStore, SubscribeOptions } from
 import { DEFAULT_PAGE_SIZE } from './pageSize.js';
 import { createRelationalReads } from './relational/reads.js';
 import { createRelationalSnapshots } from './relational/snapshots.js';
-import { createSqliteAppender } from './sqlite/append.js';
+import { createSqliteAppender, toRowRequest, writtenEvents } from './sqlite/append.js';
 import { createCommitThread } from './sqlite/commitThread.js';
 import { createSqliteDb } from './sqlite/db.js';
 import { fileIdentity, type FileIdentity } from './sqlite/fileIdentity.js';
-import { createSqliteFeed } from './sqlite/follow.js';
+import { createSqliteFeed, type FeedReader } from './sqlite/follow.js';
 import { openDatabase } from './sqlite/open.js';
 
 export { sqliteSchemaVersion } from './sqlite/schema.js';
@@ -50,6 +50,14 @@ export interface SqliteStoreOptions {
 
 /** A group this large is committed on the calling thread even with `commitThread`. */
 const BULK_GROUP_EVENTS = 10_000;
+
+/**
+ * Page cache of the connection a follower reads with (negative: KiB). Every commit by another
+ * connection (the commit thread's included) empties a connection's whole cache at its next read,
+ * at a cost that grows with the cache: the follower's reads are kept off the large one of the
+ * connection that catches up and writes.
+ */
+const FOLLOW_CACHE = -1024;
 
 /** Snapshots of a store read as an image: loaded as usual, never saved (there is nowhere to save them). */
 const readOnlySnapshots = (snapshots: SnapshotStore, url: string): SnapshotStore => ({
@@ -92,10 +100,24 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
     identity.noteWal();
     const sql = createSqliteDb(db, url, isClosed, busyTimeoutMs);
     const reads = createRelationalReads(sql, pageSize);
-    const feed = createSqliteFeed(db, sql, { path: options.path, url, pageSize, pollIntervalMs: options.pollIntervalMs ?? 1000, page: reads.page, isClosed, identity });
-    const appender = createSqliteAppender(db, sql, { busyTimeoutMs, onCommit: feed.committed, identity });
     const headQuery = db.prepare('SELECT max(position) FROM events').pluck();
     const onDisk = options.path !== ':memory:' && options.path !== '';
+    // The file read into memory, its directory being read-only (see sqlite/image.ts).
+    const image = db.memory && onDisk;
+    const readerOn = (rdb: Database.Database, rsql: typeof sql, page: typeof reads.page, close: () => void): FeedReader => {
+      const dataVersion = rdb.prepare('PRAGMA data_version').pluck();
+      return { dataVersion: () => rsql.guard('read', () => dataVersion.get()), page, close };
+    };
+    const openReader = (): FeedReader => {
+      // Only this connection holds an in-memory database or an image.
+      if (!onDisk || image) return readerOn(db, sql, reads.page, () => undefined);
+      const rdb = openDatabase(options.path, url, { busyTimeoutMs, create: false, verify: false });
+      rdb.pragma(`cache_size = ${FOLLOW_CACHE}`);
+      const rsql = createSqliteDb(rdb, url, isClosed, busyTimeoutMs);
+      return readerOn(rdb, rsql, createRelationalReads(rsql, pageSize).page, () => rdb.close());
+    };
+    const feed = createSqliteFeed({ path: options.path, pageSize, pollIntervalMs: options.pollIntervalMs ?? 1000, openReader, isClosed, identity });
+    const appender = createSqliteAppender(db, sql, { busyTimeoutMs, onCommit: feed.committed, identity });
     const thread = options.commitThread && onDisk ? createCommitThread({ path: options.path, url, busyTimeoutMs, expected: identity.opened }) : null;
     const appendGroup: NonNullable<EventStore['appendGroup']> =
       thread === null
@@ -106,15 +128,15 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
             if (events >= BULK_GROUP_EVENTS) return appender.appendGroup(requests);
             // Checked here too, so that a loss is noticed (and the connection retired) by this thread.
             sql.guard('append', () => identity.check('append'));
-            const outcomes = await thread.appendGroup(requests);
-            if (outcomes.some((o) => o.success && o.data.appended > 0)) {
+            // Encoded here: the thread is sent strings, and what it wrote is handed to followers from them.
+            const rows = requests.map(toRowRequest);
+            const { outcomes, written } = await thread.appendRows(rows);
+            if (written.some((w) => w.length > 0)) {
               identity.noteWal();
-              feed.committed();
+              feed.committed(() => writtenEvents(rows, written));
             }
             return outcomes;
           };
-    // The file read into memory, its directory being read-only (see sqlite/image.ts).
-    const image = db.memory && onDisk;
     return {
       identity,
       parts: {

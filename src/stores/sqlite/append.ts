@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { streamOf, type LifecycleEvent } from '../../events/lifecycleEvents.js';
-import type { AppendResult, AppendToStreamResult, EventStore, ExpectedRevision, GroupOutcome, GroupRequest } from '../eventStore.js';
+import type { AppendResult, AppendToStreamResult, EventStore, ExpectedRevision, GroupOutcome, GroupRequest, StoredEvent } from '../eventStore.js';
+import { storedRow } from '../relational/storedRow.js';
 import { checkExpectedRevision } from '../expectedRevision.js';
 import { pause } from '../pause.js';
 import type { SqliteDb } from './db.js';
@@ -15,21 +16,78 @@ const BULK_EVENTS = 10_000;
 export interface SqliteAppendOptions {
   /** How long an append waits for another process's write lock before giving up. */
   busyTimeoutMs: number;
-  /** Called after every append that wrote something (the change feed wakes its followers). */
-  onCommit: () => void;
+  /**
+   * Called after every append that wrote something, with the events it wrote as a read would give
+   * them back (built on demand: the change feed hands them to its followers instead of reading them).
+   */
+  onCommit: (written: () => StoredEvent[]) => void;
   /** The file this connection opened: checked under the write lock, before the first and after the last insert. */
   identity: FileIdentity;
+}
+
+/** An event as a row of the events table: its stream and its JSON texts (what the commit thread is sent). */
+export interface EventRow {
+  stream: string;
+  id: string;
+  type: string;
+  data: string;
+  metadata: string;
+}
+
+/** A group request as rows; `stream` set for an `appendToStream`. */
+export interface RowRequest {
+  rows: readonly EventRow[];
+  stream?: string;
+  expectedRevision?: ExpectedRevision;
+}
+
+/** The rows of a request's events, encoded on the caller's thread: each event to `stream`, or to its own. */
+export const toRows = (events: readonly LifecycleEvent[], stream?: string): EventRow[] =>
+  events.map((e) => ({ stream: stream ?? streamOf(e), id: e.id, type: e.type, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) }));
+
+/** A group request encoded as rows. */
+export const toRowRequest = (r: GroupRequest): RowRequest => ({
+  rows: toRows(r.events, r.stream),
+  ...(r.stream !== undefined ? { stream: r.stream } : {}),
+  ...(r.expectedRevision !== undefined ? { expectedRevision: r.expectedRevision } : {}),
+});
+
+/**
+ * What each request of a group wrote, as flat triples (index of the row in its request, position,
+ * revision): with the rows, the events as the table now holds them.
+ */
+export type Written = number[][];
+
+/** The stored events of a group from its rows and what it wrote: the same objects a read of those rows builds. */
+export const writtenEvents = (requests: readonly RowRequest[], written: Written): StoredEvent[] => {
+  const events: StoredEvent[] = [];
+  for (let r = 0; r < requests.length; r++) {
+    const rows = requests[r]!.rows;
+    const w = written[r]!;
+    for (let k = 0; k < w.length; k += 3) {
+      const row = rows[w[k]!]!;
+      events.push(storedRow(BigInt(w[k + 1]!), row.stream, BigInt(w[k + 2]!), row.id, row.type, row.data, row.metadata));
+    }
+  }
+  return events;
+};
+
+/** A group's outcomes, with what each request wrote (empty for a refused one). */
+export interface GroupWrite {
+  outcomes: GroupOutcome[];
+  written: Written;
+}
+
+export interface SqliteAppender extends Required<Pick<EventStore, 'appendToStream' | 'appendBatch' | 'appendGroup'>> {
+  /** A group already encoded as rows (the commit thread's form): one transaction, as `appendGroup`. */
+  appendRows(requests: readonly RowRequest[]): Promise<GroupWrite>;
 }
 
 /**
  * Appends, each call one write transaction (a group commit's `appendGroup` too: several requests, one commit). SQLite serializes writers, so positions (rowids) are
  * 1, 2, 3… in commit order and a poller never skips one.
  */
-export const createSqliteAppender = (
-  db: Database.Database,
-  sql: SqliteDb,
-  options: SqliteAppendOptions,
-): Required<Pick<EventStore, 'appendToStream' | 'appendBatch' | 'appendGroup'>> => {
+export const createSqliteAppender = (db: Database.Database, sql: SqliteDb, options: SqliteAppendOptions): SqliteAppender => {
   const insert = db.prepare(
     `INSERT INTO events (stream, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (id) DO NOTHING`,
@@ -37,8 +95,8 @@ export const createSqliteAppender = (
   const streamRevision = db.prepare('SELECT max(revision) FROM events WHERE stream = ?').pluck();
   const currentRevision = (stream: string): number | null => streamRevision.get(stream) as number | null;
 
-  /** Writes events in order inside the caller's transaction; `stream` fixed, or each event's own. */
-  const write = (events: readonly LifecycleEvent[], stream: string | null) => {
+  /** Writes rows in order inside the caller's transaction; pushes (index, position, revision) of each row written to `written`. */
+  const write = (rows: readonly EventRow[], written: number[]): AppendResult => {
     // Under the write lock, before the first insert and again just before COMMIT: a file deleted or
     // replaced at the path since this connection opened it gets no row, in it or in a WAL beside it.
     options.identity.check('append');
@@ -46,48 +104,51 @@ export const createSqliteAppender = (
     let appended = 0;
     let firstPosition: bigint | null = null;
     let lastPosition: bigint | null = null;
-    for (const e of events) {
-      const s = stream ?? streamOf(e);
-      let revision = revisions.get(s);
-      if (revision === undefined) revision = currentRevision(s) ?? -1;
-      const info = insert.run(s, revision + 1, e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata));
+    for (let i = 0; i < rows.length; i++) {
+      const { stream, id, type, data, metadata } = rows[i]!;
+      let revision = revisions.get(stream);
+      if (revision === undefined) revision = currentRevision(stream) ?? -1;
+      const info = insert.run(stream, revision + 1, id, type, data, metadata);
       if (info.changes === 1) {
         revision++;
         appended++;
+        written.push(i, Number(info.lastInsertRowid), revision);
         lastPosition = BigInt(info.lastInsertRowid);
         firstPosition ??= lastPosition;
       }
-      revisions.set(s, revision);
+      revisions.set(stream, revision);
     }
     options.identity.check('append');
-    return { appended, duplicates: events.length - appended, lastPosition, firstPosition };
+    return { appended, duplicates: rows.length - appended, lastPosition, firstPosition };
   };
 
   /** One stream request inside the caller's transaction: checked (throws before writing anything), then written. */
-  const toStream = (stream: string, events: readonly LifecycleEvent[], expected: ExpectedRevision): AppendToStreamResult => {
+  const toStream = (stream: string, rows: readonly EventRow[], expected: ExpectedRevision, written: number[]): AppendToStreamResult => {
     const before = currentRevision(stream);
     checkExpectedRevision(stream, expected, before === null ? null : BigInt(before));
-    const result = write(events, stream);
+    const result = write(rows, written);
     const after = before === null ? (result.appended ? result.appended - 1 : null) : before + result.appended;
     return { ...result, nextExpectedRevision: after === null ? -1n : BigInt(after) };
   };
-  const appendToStreamTx = db.transaction(toStream);
   /**
    * A group: every request in order in one transaction, each seeing what the earlier ones wrote;
    * a wrong expected revision refuses that request alone (it is checked before it writes).
    */
-  const appendGroupTx = db.transaction((requests: readonly GroupRequest[]): GroupOutcome[] =>
-    requests.map((r): GroupOutcome => {
-      if (r.stream === undefined) return { success: true, data: write(r.events, null) };
+  const appendGroupTx = db.transaction((requests: readonly RowRequest[]): GroupWrite => {
+    const written: Written = [];
+    const outcomes = requests.map((r): GroupOutcome => {
+      const w: number[] = [];
+      written.push(w);
+      if (r.stream === undefined) return { success: true, data: write(r.rows, w) };
       try {
-        return { success: true, data: toStream(r.stream, r.events, r.expectedRevision ?? 'any') };
+        return { success: true, data: toStream(r.stream, r.rows, r.expectedRevision ?? 'any', w) };
       } catch (e) {
         if (e instanceof RollcallError && e.code === 'wrong-expected-revision') return { success: false, error: e };
         throw e;
       }
-    }),
-  );
-  const appendBatchTx = db.transaction((events: readonly LifecycleEvent[]): AppendResult => write(events, null));
+    });
+    return { outcomes, written };
+  });
 
   /**
    * Runs a large write with a large page cache: the unique id index takes random inserts, and with
@@ -111,14 +172,16 @@ export const createSqliteAppender = (
    * the event loop (better-sqlite3 is synchronous: SQLite's own busy wait would freeze timers,
    * subscriptions and sockets of this process for as long as the other one writes).
    */
-  const writeLocked = async <T>(tx: () => T, wrote: (result: T) => boolean = (r) => (r as AppendResult).appended > 0): Promise<T> => {
+  const appendRows = async (requests: readonly RowRequest[]): Promise<GroupWrite> => {
+    let events = 0;
+    for (const r of requests) events += r.rows.length;
     const deadline = Date.now() + options.busyTimeoutMs;
     for (;;) {
       try {
-        const result = sql.guard('append', tx);
-        if (wrote(result)) {
+        const result = sql.guard('append', () => bulkCache(events, () => appendGroupTx.immediate(requests)));
+        if (result.written.some((w) => w.length > 0)) {
           options.identity.noteWal();
-          options.onCommit();
+          options.onCommit(() => writtenEvents(requests, result.written));
         }
         return result;
       } catch (e) {
@@ -128,17 +191,20 @@ export const createSqliteAppender = (
     }
   };
 
+  /** One request alone: its outcome, or its refusal thrown. */
+  const one = async (request: RowRequest): Promise<AppendResult & { nextExpectedRevision?: bigint }> => {
+    const outcome = (await appendRows([request])).outcomes[0]!;
+    if (!outcome.success) throw outcome.error;
+    return outcome.data;
+  };
+
   return {
-    appendToStream: (stream, events, opts = {}) =>
-      writeLocked(() => appendToStreamTx.immediate(stream, events, opts.expectedRevision ?? 'any')),
-    appendBatch: (events) => writeLocked(() => bulkCache(events.length, () => appendBatchTx.immediate(events))),
-    appendGroup: (requests) => {
-      let events = 0;
-      for (const r of requests) events += r.events.length;
-      return writeLocked(
-        () => bulkCache(events, () => appendGroupTx.immediate(requests)),
-        (outcomes) => outcomes.some((o) => o.success && o.data.appended > 0),
-      );
+    appendRows,
+    appendToStream: async (stream, events, opts = {}) => {
+      const data = await one({ rows: toRows(events, stream), stream, expectedRevision: opts.expectedRevision ?? 'any' });
+      return { ...data, nextExpectedRevision: data.nextExpectedRevision! };
     },
+    appendBatch: (events) => one({ rows: toRows(events) }),
+    appendGroup: async (requests) => (await appendRows(requests.map(toRowRequest))).outcomes,
   };
 };

@@ -1,7 +1,8 @@
 import type { Worker } from 'node:worker_threads';
 import { RollcallError, type RollcallErrorCode, type RollcallErrorFields } from '../../errors.js';
-import type { GroupOutcome, GroupRequest } from '../eventStore.js';
+import type { GroupOutcome } from '../eventStore.js';
 import { startWorker } from '../startWorker.js';
+import type { GroupWrite, RowRequest, Written } from './append.js';
 
 /** What the commit worker is started with. */
 export interface CommitWorkerData {
@@ -21,9 +22,10 @@ export interface WireError {
 
 export type WireOutcome = { success: true; data: Extract<GroupOutcome, { success: true }>['data'] } | { success: false; error: WireError };
 
-export type ToCommitWorker = { kind: 'group'; id: number; requests: readonly GroupRequest[] } | { kind: 'close' };
+/** A group goes as rows (strings: cheap to copy across threads), encoded by the sender. */
+export type ToCommitWorker = { kind: 'group'; id: number; requests: readonly RowRequest[] } | { kind: 'close' };
 export type FromCommitWorker =
-  | { kind: 'done'; id: number; outcomes: WireOutcome[] }
+  | { kind: 'done'; id: number; outcomes: WireOutcome[]; written: Written }
   | { kind: 'failed'; id: number; error: WireError }
   /** The worker could not open the file: it stops; the next group starts another. */
   | { kind: 'unopened'; error: WireError };
@@ -40,8 +42,8 @@ export const toWire = (e: unknown): WireError => {
 export const fromWire = (w: WireError): RollcallError => new RollcallError(w.code, w.message, w.fields);
 
 export interface CommitThread {
-  /** The group committed by the worker's connection: the same outcomes as the appender's own `appendGroup`. */
-  appendGroup(requests: readonly GroupRequest[]): Promise<GroupOutcome[]>;
+  /** The group committed by the worker's connection: the same outcomes as the appender's own `appendRows`. */
+  appendRows(requests: readonly RowRequest[]): Promise<GroupWrite>;
   /** Answers what was sent, closes the worker's connection and ends the thread. */
   close(): Promise<void>;
 }
@@ -60,7 +62,7 @@ export interface CommitThread {
 export const createCommitThread = (data: CommitWorkerData): CommitThread => {
   let worker: Worker | null = null;
   let nextId = 0;
-  const pending = new Map<number, { resolve: (o: GroupOutcome[]) => void; reject: (e: unknown) => void }>();
+  const pending = new Map<number, { resolve: (w: GroupWrite) => void; reject: (e: unknown) => void }>();
 
   const failAll = (w: Worker, error: RollcallError) => {
     if (worker === w) worker = null;
@@ -78,7 +80,7 @@ export const createCommitThread = (data: CommitWorkerData): CommitThread => {
       pending.delete(m.id);
       if (pending.size === 0) w.unref();
       if (m.kind === 'failed') p.reject(fromWire(m.error));
-      else p.resolve(m.outcomes.map((o): GroupOutcome => (o.success ? o : { success: false, error: fromWire(o.error) })));
+      else p.resolve({ outcomes: m.outcomes.map((o): GroupOutcome => (o.success ? o : { success: false, error: fromWire(o.error) })), written: m.written });
     });
     w.on('error', (e) => failAll(w, new RollcallError('store-unavailable', `${data.url}: the commit thread failed: ${e.message}`, { cause: e })));
     w.on('exit', () => failAll(w, new RollcallError('store-unavailable', `${data.url}: the commit thread stopped before answering; nothing of this append is known to be stored`)));
@@ -86,7 +88,7 @@ export const createCommitThread = (data: CommitWorkerData): CommitThread => {
   };
 
   return {
-    appendGroup(requests) {
+    appendRows(requests) {
       const w = (worker ??= start());
       const id = nextId++;
       return new Promise((resolve, reject) => {

@@ -26,7 +26,7 @@ try {
 }
 const identity = fileIdentity(path, url, expected);
 const sql = createSqliteDb(db, url, () => closed, busyTimeoutMs);
-// Followers are woken by the main thread once it has the answer.
+// Followers are handed what was written by the main thread once it has the answer.
 const appender = createSqliteAppender(db, sql, { busyTimeoutMs, identity, onCommit: () => undefined });
 
 // One group at a time, in the order sent.
@@ -41,8 +41,8 @@ port.on('message', (m: ToCommitWorker) => {
       return;
     }
     try {
-      const outcomes = await appender.appendGroup(m.requests);
-      post({ kind: 'done', id: m.id, outcomes: outcomes.map((o): WireOutcome => (o.success ? o : { success: false, error: toWire(o.error) })) });
+      const { outcomes, written } = await appender.appendRows(m.requests);
+      post({ kind: 'done', id: m.id, outcomes: outcomes.map((o): WireOutcome => (o.success ? o : { success: false, error: toWire(o.error) })), written });
     } catch (e) {
       post({ kind: 'failed', id: m.id, error: toWire(e) });
     }

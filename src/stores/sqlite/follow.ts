@@ -1,22 +1,28 @@
 import { watch, type FSWatcher } from 'node:fs';
-import type Database from 'better-sqlite3';
 import type { StoredEvent, SubscribeOptions } from '../eventStore.js';
 import { pause, wakeAll } from '../pause.js';
-import type { SqliteDb } from './db.js';
 import type { FileIdentity } from './fileIdentity.js';
 
 /** After a file event, how long a follower keeps checking for the commit it announced. */
 const SETTLE_MS = 250;
 
+/** The connection a feed reads with: what changed, and the events after a position. */
+export interface FeedReader {
+  /** PRAGMA data_version: changes when another connection (thread, process) committed. */
+  dataVersion(): unknown;
+  /** Up to `limit` events after `after`. */
+  page(after: bigint, limit: number): Promise<StoredEvent[]>;
+  close(): void;
+}
+
 export interface SqliteFeedOptions {
   /** The database file ('' or ':memory:' for an in-memory database, which has no file to watch). */
   path: string;
-  url: string;
   pageSize: number;
   /** The fallback poll, for file systems whose watch misses writes. */
   pollIntervalMs: number;
-  /** Up to `limit` events after `after`. */
-  page: (after: bigint, limit: number) => Promise<StoredEvent[]>;
+  /** Opens the reader on the first subscription (a process that never follows never opens it). */
+  openReader: () => FeedReader;
   isClosed: () => boolean;
   /** The file this connection opened: a follower must not go on reading one no longer at the path. */
   identity: FileIdentity;
@@ -24,23 +30,60 @@ export interface SqliteFeedOptions {
 
 export interface SqliteFeed {
   subscribePages(options?: SubscribeOptions): AsyncGenerator<StoredEvent[]>;
-  /** This connection committed: wake its followers (PRAGMA data_version counts only other connections'). */
-  committed(): void;
+  /**
+   * This process committed `written()` (the events as a read would give them back): each
+   * subscription takes them from here instead of reading them, when they follow on from what it
+   * has; else it reads the store. Built only when someone follows.
+   */
+  committed(written: () => StoredEvent[]): void;
   close(): void;
 }
+
+/** Events a subscription may hold handed over and not yet taken; past it they are dropped and read instead. */
+const MAX_HANDED = 16_384;
+
+/** What a subscription was handed and has not yielded yet, in commit order. */
+interface Handed {
+  batches: StoredEvent[][];
+  count: number;
+  /** Some were dropped (a consumer that stopped pulling): read the store. */
+  dropped: boolean;
+}
+
+/**
+ * The events of `handed` that follow `last` without a gap, taken off it (null: none, or a gap
+ * before the first: what lies between is read from the store). Batches are in commit order and
+ * positions are contiguous across commits, so what `last` already covers is dropped.
+ */
+const takeHanded = (handed: Handed, last: bigint): StoredEvent[] | null => {
+  const out: StoredEvent[] = [];
+  let next = last + 1n;
+  while (handed.batches.length > 0) {
+    const batch = handed.batches[0]!;
+    let i = 0;
+    while (i < batch.length && batch[i]!.position < next) i++;
+    if (i < batch.length && batch[i]!.position !== next) break;
+    for (; i < batch.length; i++) out.push(batch[i]!);
+    if (out.length > 0) next = out[out.length - 1]!.position + 1n;
+    handed.count -= batch.length;
+    handed.batches.shift();
+  }
+  return out.length > 0 ? out : null;
+};
 
 /**
  * The change feed: one file watch per store on the database and its WAL, shared by its
  * subscriptions, confirmed by PRAGMA data_version, with a fallback poll. Other processes append
- * to the WAL; checkpoints and non-WAL writers touch the file itself.
+ * to the WAL; checkpoints and non-WAL writers touch the file itself. What this process commits is
+ * handed to the subscriptions as it commits (`committed`), so a follower reads back only what
+ * other processes wrote.
  */
-export const createSqliteFeed = (db: Database.Database, sql: SqliteDb, options: SqliteFeedOptions): SqliteFeed => {
-  const { path, pageSize, pollIntervalMs, page, isClosed, identity } = options;
+export const createSqliteFeed = (options: SqliteFeedOptions): SqliteFeed => {
+  const { path, pageSize, pollIntervalMs, isClosed, identity } = options;
   const wakers = new Set<() => void>();
-  /** Commits through this connection. */
-  let localCommits = 0;
+  const subscriptions = new Set<Handed>();
   const onDisk = path !== ':memory:' && path !== '';
-  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+  let reader: FeedReader | null = null;
   let watchers: FSWatcher[] = [];
   let lastFileEvent = 0;
   let watching = 0;
@@ -70,13 +113,28 @@ export const createSqliteFeed = (db: Database.Database, sql: SqliteDb, options: 
     const signal = opts.signal;
     let last = opts.after ?? 0n;
     let seenVersion: unknown = null;
-    let seenLocal = -1;
+    // Registered before the first read: whatever commits after it is handed over (or read).
+    const handed: Handed = { batches: [], count: 0, dropped: false };
+    subscriptions.add(handed);
     startWatching();
     try {
       while (!signal?.aborted && !isClosed()) {
         identity.check('follow');
-        const version = sql.guard('read', () => dataVersion.get());
-        if (version === seenVersion && localCommits === seenLocal) {
+        const taken = takeHanded(handed, last);
+        if (taken !== null) {
+          last = taken[taken.length - 1]!.position;
+          yield taken;
+          continue;
+        }
+        // A handed batch that does not follow on (another writer committed in between), or some
+        // dropped: they were committed before they were handed, so the read below has them too.
+        const gap = handed.batches.length > 0 || handed.dropped;
+        handed.batches.length = 0;
+        handed.count = 0;
+        handed.dropped = false;
+        reader ??= options.openReader();
+        const version = reader.dataVersion();
+        if (version === seenVersion && !gap) {
           // Nothing committed since the last read: wait for the file watch, a local append, or the poll.
           // The watch fires on the writer's WAL write, a moment before its commit is visible (the
           // WAL index is updated after it, through shared memory, which raises no file event), so
@@ -85,9 +143,8 @@ export const createSqliteFeed = (db: Database.Database, sql: SqliteDb, options: 
           continue;
         }
         seenVersion = version;
-        seenLocal = localCommits;
         for (;;) {
-          const events = await page(last, pageSize);
+          const events = await reader.page(last, pageSize);
           if (events.length > 0) {
             last = events[events.length - 1]!.position;
             yield events;
@@ -97,20 +154,35 @@ export const createSqliteFeed = (db: Database.Database, sql: SqliteDb, options: 
         }
       }
     } finally {
+      subscriptions.delete(handed);
       stopWatching();
     }
   }
 
   return {
     subscribePages,
-    committed() {
-      localCommits++;
+    committed(written) {
+      if (subscriptions.size > 0) {
+        const events = written();
+        for (const s of subscriptions) {
+          if (s.count + events.length > MAX_HANDED) {
+            s.batches.length = 0;
+            s.count = 0;
+            s.dropped = true;
+          } else {
+            s.batches.push(events);
+            s.count += events.length;
+          }
+        }
+      }
       wakeAll(wakers);
     },
     close() {
       wakeAll(wakers);
       for (const w of watchers) w.close();
       watchers = [];
+      reader?.close();
+      reader = null;
     },
   };
 };
