@@ -202,8 +202,11 @@ const fenceEpoch = (draft: S, e: E, host: string | null, epoch: number | undefin
 const abnormalEnd = (agent: Agent, position: bigint, t: EventTime) => {
   if (agent.quarantine !== null) return;
   const { quarantineAfter, quarantineWindowMs } = t.limits;
-  const ends = agent.abnormalEnds.filter((x) => x.atMs > t.atMs - quarantineWindowMs && x.atMs <= t.atMs);
-  ends.push({ position: position.toString(), atMs: t.atMs });
+  // In event time, not arrival order: a late end, or a lease that lapsed before the event that
+  // noticed it, may be older than ends already counted, and must not push them out.
+  const all = [...agent.abnormalEnds, { position: position.toString(), atMs: t.atMs }].sort((x, y) => x.atMs - y.atMs);
+  const newestMs = all[all.length - 1]!.atMs;
+  const ends = all.filter((x) => x.atMs > newestMs - quarantineWindowMs);
   while (ends.length > quarantineAfter) ends.shift();
   agent.abnormalEnds = ends;
   if (ends.length >= quarantineAfter) {
@@ -743,7 +746,8 @@ export const createLifecycleProjection = (options: LifecycleOptions = {}): Lifec
       // v6: each live session's liveSince (the event that made it live), for explain.
       // v7: an AgentSpawned of a starting session of a quarantined agent is no second quarantined-start.
       // v8: sessions, the retire heap, leases and liveSince as columns (lifecycleSnapshot.ts).
-      version: 8,
+      // v9: the quarantine window counts ends in event time (a late or lapsed-lease end no longer drops newer ones).
+      version: 9,
       initialState: initialLifecycleState,
       apply,
       applyInvalid,

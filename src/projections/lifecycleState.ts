@@ -44,7 +44,7 @@ export interface AgentRecord {
   /** Crash-loop quarantine (SPEC §7.4) until an AgentReleased. */
   quarantine: QuarantineRecord | null;
   /**
-   * Its recent abnormal ends (position and time), at most `quarantineAfter`, all within the window
+   * Its recent abnormal ends (position and time) in event-time order, at most `quarantineAfter`, all within the window
    * of the newest; frozen while quarantined, cleared by AgentReleased.
    */
   abnormalEnds: Array<{ position: string; atMs: number }>;

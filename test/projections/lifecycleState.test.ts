@@ -189,7 +189,7 @@ describe('the lifecycle snapshot encoding', () => {
   });
 
   it('the projection is versioned and its clone is the deep clone', async () => {
-    expect(lifecycleProjection.version).toBe(8);
+    expect(lifecycleProjection.version).toBe(9);
     expect(createLifecycleProjection().retentionMs).toBe(DEFAULT_RETENTION_MS);
     expect(createLifecycleProjection({ retentionMs: 5 }).retentionMs).toBe(5);
     const s = await foldState(history);

@@ -250,6 +250,17 @@ describe('crash-loop quarantine (SPEC §7.4)', () => {
       expect(v.agents.a1!.quarantine).toEqual({ since: iso(11), reason: '3 abnormal ends within 600 s', ends: ['3', '5', '6'] });
     }));
 
+  it('ends count in event time: a late end older than the window pushes no newer end out', () =>
+    given(at(0, agent('a1')), ...life(1, 300), ...life(2, 400), at(402, spawned('a1', 's3')), at(-500, crash('a1')), ...life(4, 499)).then((v) => {
+      // 301, 401 and 500 are within ten minutes; the late end at -500 is not, and is dropped.
+      expect(v.agents.a1!.quarantine).toEqual({ since: iso(500), reason: '3 abnormal ends within 600 s', ends: ['3', '5', '9'] });
+    }));
+
+  it('a late end within the window of the others completes the count: quarantined from it, ends in event-time order', () =>
+    given(at(0, agent('a1')), ...life(1, 300), ...life(2, 400), at(402, spawned('a1', 's3')), at(0, crash('a1'))).then((v) => {
+      expect(v.agents.a1!.quarantine).toEqual({ since: iso(0), reason: '3 abnormal ends within 600 s', ends: ['7', '3', '5'] });
+    }));
+
   it('a start of a quarantined agent is applied, and recorded as quarantined-start', () =>
     given(at(0, agent('a1')), ...life(1, 0), ...life(2, 100), ...life(3, 200), at(300, spawned('a1', 's4'))).then((v) => {
       expect(v.sessions.s4!.state).toBe('running');
