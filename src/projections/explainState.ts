@@ -5,7 +5,7 @@ import type { AgentExplainJson, HolderJson, PoolExplainJson, ReleasedBy } from '
 
 // Explain (SPEC §7.5) as a pure function of a state, like the view: the state keeps each live
 // session's liveSince, so an answer needs nothing but the state it is asked of (the live one, or
-// one folded to a past moment by src/inspect/explain.ts or on the time-travel worker).
+// one folded to a past moment: by `replay`'s folds on the CLI, or on the time-travel worker).
 
 /** The reconciler's thresholds the answer assumes (the caller passes the reconciler's config). */
 export interface ExplainRules {

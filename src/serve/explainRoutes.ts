@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { explainIn, type AgentExplainJson, type ExplainQuestion, type PoolExplainJson } from '../inspect/explain.js';
+import { explainIn, type ExplainQuestion } from '../projections/explainState.js';
+import type { AgentExplainJson, PoolExplainJson } from '../projections/viewJson.js';
 import { explainAt, type Traveler } from '../replay/travel.js';
 import { poolSlotHistory } from '../inspect/slotHistory.js';
 import type { Rollcall } from '../live/types.js';

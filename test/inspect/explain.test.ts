@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { explainAgent, explainPool, type ExplainOptions } from '../../src/inspect/explain.js';
+import { explainAgentIn, explainPoolIn } from '../../src/projections/explainState.js';
+import { foldEvents } from '../../src/replay/foldEvents.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { defaultReconcileConfig } from '../../src/reconcile/reconcileConfig.js';
 import { agent, ev, pool, record, spawned, starting, T0 } from '../support/lifecycle.js';
@@ -7,9 +8,13 @@ import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 
 const iso = (s: number) => new Date(T0 + s * 1000).toISOString();
 const at = <E extends { metadata: { at: string } }>(s: number, e: E): E => ({ ...e, metadata: { at: iso(s) } });
-const rules: ExplainOptions = { rules: defaultReconcileConfig };
+const rules = { rules: defaultReconcileConfig };
 const projection = createLifecycleProjection();
-const poolOf = (events: LifecycleEvent[], options: ExplainOptions = rules) => explainPool(projection, [record(events)], 'p1', options);
+/** The state after `events`, stopped at `until`/`asOf` as any replay stops. */
+const stateOf = async (events: LifecycleEvent[], stop: { until?: bigint; asOf?: string } = {}) => (await foldEvents(projection, [record(events)], stop)).state;
+const poolOf = async (events: LifecycleEvent[], { rules: r, ...stop }: { rules: typeof defaultReconcileConfig; until?: bigint; asOf?: string } = rules) =>
+  explainPoolIn(await stateOf(events, stop), 'p1', r);
+const explainAgent = async (events: LifecycleEvent[], agentId: string) => explainAgentIn(await stateOf(events), agentId, defaultReconcileConfig);
 const base = [at(0, pool('p1', 3)), at(0, agent('a1')), at(0, agent('a2'))];
 
 describe('explain pool: every holder and what would free its slot (SPEC §7.5)', () => {
@@ -78,17 +83,17 @@ describe('explain pool: every holder and what would free its slot (SPEC §7.5)',
 
 describe('explain agent', () => {
   it('counted, with what would free its slot', async () => {
-    const answer = await explainAgent(projection, [record([...base, at(10, spawned('a1', 's1', { poolId: 'p1', leaseMs: 5000 }))])], 'a1', rules);
+    const answer = await explainAgent([...base, at(10, spawned('a1', 's1', { poolId: 'p1', leaseMs: 5000 }))], 'a1');
     expect(answer).toMatchObject({ exists: true, status: 'running', counted: true, poolId: 'p1' });
     expect(answer.explanation).toEqual(['counted in pool p1: session s1 is running', `freed by lease at ${iso(15)}`]);
   });
 
   it('not counted after its lease lapsed, saying why', async () => {
-    const answer = await explainAgent(projection, [record([...base, at(10, spawned('a1', 's1', { poolId: 'p1', leaseMs: 5000 })), at(20, ev('AgentHeartbeat', { agentId: 'a2' }))])], 'a1', rules);
+    const answer = await explainAgent([...base, at(10, spawned('a1', 's1', { poolId: 'p1', leaseMs: 5000 })), at(20, ev('AgentHeartbeat', { agentId: 'a2' }))], 'a1');
     expect(answer).toMatchObject({ counted: false, holder: null, explanation: [`not counted: idle, no live session (last exit: lease_expired at ${iso(15)})`] });
   });
 
   it('an unknown agent', async () => {
-    expect((await explainAgent(projection, [record(base)], 'zz', rules)).exists).toBe(false);
+    expect((await explainAgent(base, 'zz')).exists).toBe(false);
   });
 });

@@ -108,7 +108,8 @@ describe('slot history: one event that frees a slot and takes one', () => {
 describe('slot history against explain on a generated fleet', () => {
   it('who held the slots at any moment is exactly who explain says held them then', async () => {
     const { fleet } = await import('../serve/harness.js');
-    const { explainPool } = await import('../../src/inspect/explain.js');
+    const { explainPoolIn } = await import('../../src/projections/explainState.js');
+    const { foldEvents } = await import('../../src/replay/foldEvents.js');
     const { defaultReconcileConfig } = await import('../../src/reconcile/reconcileConfig.js');
     const events = record(fleet(60, 6000, 5));
     const times = events.map((e) => Date.parse(e.metadata.at));
@@ -127,7 +128,7 @@ describe('slot history against explain on a generated fleet', () => {
       for (let k = 1; k <= 8; k++) {
         const t = first + ((last - first) * k) / 9;
         const asOf = new Date(t).toISOString();
-        const explained = await explainPool(projection, [events], poolId, { rules: defaultReconcileConfig, asOf });
+        const explained = explainPoolIn((await foldEvents(projection, [events], { asOf })).state, poolId, defaultReconcileConfig);
         // The same moment as explain saw it: the position its fold stopped at.
         const p = Number(explained.position);
         const held = h.intervals.filter((i) => Number(i.fromPosition) <= p && end(i) > p);

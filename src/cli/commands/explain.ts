@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { explainAgentIn, explainPoolIn, type HolderJson, type AgentExplainJson, type PoolExplainJson } from '../../inspect/explain.js';
+import { explainAgentIn, explainPoolIn } from '../../projections/explainState.js';
+import type { AgentExplainJson, HolderJson, PoolExplainJson } from '../../projections/viewJson.js';
 import { defaultReconcileConfig } from '../../reconcile/reconcileConfig.js';
 import { replayFile, replayStore } from '../../replay/replayLog.js';
 import { EXIT, usageError } from '../cliIo.js';
