@@ -130,12 +130,17 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
             sql.guard('append', () => identity.check('append'));
             // Encoded here: the thread is sent strings, and what it wrote is handed to followers from them.
             const rows = requests.map(toRowRequest);
-            const { outcomes, written } = await thread.appendRows(rows);
-            if (written.some((w) => w.length > 0)) {
-              identity.noteWal();
-              feed.committed(() => writtenEvents(rows, written));
+            feed.committing();
+            try {
+              const { outcomes, written } = await thread.appendRows(rows);
+              if (written.some((w) => w.length > 0)) {
+                identity.noteWal();
+                feed.committed(() => writtenEvents(rows, written));
+              }
+              return outcomes;
+            } finally {
+              feed.settled();
             }
-            return outcomes;
           };
     return {
       identity,

@@ -93,20 +93,27 @@ describe('sqlite change feed', () => {
   const event = (position: number): StoredEvent =>
     storedRow(BigInt(position), `agent-${position}`, 0n, `00000000-0000-4000-8000-${String(position).padStart(12, '0')}`, 'AgentHeartbeat', `{"agentId":"${position}"}`, '{"at":"2026-12-07T10:00:00.000Z"}');
 
-  /** A feed over a fake log (`log`: what the store holds), recording the position after which each read started. */
-  const fakeFeed = () => {
+  /**
+   * A feed over a fake log (`log`: what the store holds), recording the position after which each
+   * read started. Its data_version is the log's length; `pollIntervalMs` short lets a follower see
+   * a commit before its handover, as the file watch would.
+   */
+  const fakeFeed = (pollIntervalMs = 60_000) => {
     const log: StoredEvent[] = [];
     const pages: bigint[] = [];
     const reader: FeedReader = {
-      dataVersion: () => 0,
+      dataVersion: () => log.length,
       page: async (after, limit) => {
         pages.push(after);
         return log.filter((e) => e.position > after).slice(0, limit);
       },
       close: () => undefined,
     };
-    const feed = createSqliteFeed({ path: ':memory:', pageSize: 100, pollIntervalMs: 60_000, openReader: () => reader, isClosed: () => false, identity: fileIdentity(':memory:', 'sqlite::memory:') });
-    return { log, feed, pages };
+    // The follower checks the file once per turn of its loop: counted, to know it went round.
+    let turns = 0;
+    const identity = { ...fileIdentity(':memory:', 'sqlite::memory:'), check: () => void turns++ };
+    const feed = createSqliteFeed({ path: ':memory:', pageSize: 100, pollIntervalMs, openReader: () => reader, isClosed: () => false, identity });
+    return { log, feed, pages, turns: () => turns };
   };
 
   it('a commit of this process is yielded as handed, without a read', async () => {
@@ -122,6 +129,51 @@ describe('sqlite change feed', () => {
     expect(page).toEqual(handed);
     expect(page[0]).toBe(handed[0]);
     expect(pages).toEqual([0n]);
+    controller.abort();
+    await iterator.return(undefined);
+  });
+
+  it('a commit of this process seen in the store before its answer arrives is still yielded as handed, not read back', async () => {
+    const { log, feed, pages, turns } = fakeFeed(1);
+    const controller = new AbortController();
+    const iterator = feed.subscribePages({ after: 0n, signal: controller.signal });
+    const first = iterator.next();
+    await waitFor('the first read', () => pages.length === 1);
+    feed.committing();
+    const handed = [event(1), event(2)];
+    // Committed (the data_version moved) while the commit thread's answer is on its way: the
+    // follower, polling every ms, goes round with it visible, and waits for the handover instead of reading.
+    log.push(...handed);
+    const before = turns();
+    await waitFor('the follower went round twice', () => turns() >= before + 2);
+    feed.committed(() => handed);
+    feed.settled();
+    const page = (await first).value as StoredEvent[];
+    expect(page[0]).toBe(handed[0]);
+    expect(page).toEqual(handed);
+    expect(pages).toEqual([0n]);
+    controller.abort();
+    await iterator.return(undefined);
+  });
+
+  it('a commit of this process held up in flight does not hold back what another writer committed', async () => {
+    const { log, feed, pages } = fakeFeed(1);
+    const controller = new AbortController();
+    const iterator = feed.subscribePages({ after: 0n, signal: controller.signal });
+    const first = iterator.next();
+    await waitFor('the first read', () => pages.length === 1);
+    feed.committing();
+    // Another writer's commit while this process's waits for the write lock (no answer for now).
+    log.push(event(1));
+    expect(((await first).value as StoredEvent[]).map((e) => e.position)).toEqual([1n]);
+    expect(pages).toEqual([0n, 0n]);
+    // Then this process's own commit is answered: handed over, after what was read.
+    const mine = [event(2)];
+    log.push(...mine);
+    feed.committed(() => mine);
+    feed.settled();
+    const next = (await iterator.next()).value as StoredEvent[];
+    expect(next[0]).toBe(mine[0]);
     controller.abort();
     await iterator.return(undefined);
   });

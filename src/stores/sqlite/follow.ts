@@ -6,6 +6,12 @@ import type { FileIdentity } from './fileIdentity.js';
 /** After a file event, how long a follower keeps checking for the commit it announced. */
 const SETTLE_MS = 250;
 
+/**
+ * While a commit of this process is in flight, how long a follower waits for its handover before
+ * reading the store all the same (a commit held up by another process's write lock).
+ */
+const IN_FLIGHT_WAIT_MS = 50;
+
 /** The connection a feed reads with: what changed, and the events after a position. */
 export interface FeedReader {
   /** PRAGMA data_version: changes when another connection (thread, process) committed. */
@@ -31,11 +37,19 @@ export interface SqliteFeedOptions {
 export interface SqliteFeed {
   subscribePages(options?: SubscribeOptions): AsyncGenerator<StoredEvent[]>;
   /**
+   * A commit of this process is on its way (the commit thread's): until `settled`, a change of the
+   * file is most likely that commit, so a follower waits for its handover instead of reading it
+   * back (or polling for it every few ms) as it would for another process's.
+   */
+  committing(): void;
+  /**
    * This process committed `written()` (the events as a read would give them back): each
    * subscription takes them from here instead of reading them, when they follow on from what it
    * has; else it reads the store. Built only when someone follows.
    */
   committed(written: () => StoredEvent[]): void;
+  /** The commit announced by `committing` was answered (after its `committed`, if it wrote) or failed. */
+  settled(): void;
   close(): void;
 }
 
@@ -87,6 +101,8 @@ export const createSqliteFeed = (options: SqliteFeedOptions): SqliteFeed => {
   let watchers: FSWatcher[] = [];
   let lastFileEvent = 0;
   let watching = 0;
+  // Commits of this process announced by `committing` and not yet settled.
+  let inFlight = 0;
 
   const startWatching = () => {
     if (watching++ > 0 || !onDisk) return;
@@ -117,21 +133,38 @@ export const createSqliteFeed = (options: SqliteFeedOptions): SqliteFeed => {
     const handed: Handed = { batches: [], count: 0, dropped: false };
     subscriptions.add(handed);
     startWatching();
+    // Since when this subscription has waited for a handover (null: it is not waiting for one).
+    let waitingSince: number | null = null;
     try {
       while (!signal?.aborted && !isClosed()) {
-        identity.check('follow');
         const taken = takeHanded(handed, last);
         if (taken !== null) {
+          // Committed by this process's own connection, which checked the file under the write lock.
+          waitingSince = null;
           last = taken[taken.length - 1]!.position;
           yield taken;
           continue;
         }
+        identity.check('follow');
         // A handed batch that does not follow on (another writer committed in between), or some
         // dropped: they were committed before they were handed, so the read below has them too.
         const gap = handed.batches.length > 0 || handed.dropped;
         handed.batches.length = 0;
         handed.count = 0;
         handed.dropped = false;
+        if (!gap && inFlight > 0 && seenVersion !== null) {
+          // A commit of this process is on its way: whatever changed the file (that commit, most
+          // likely) is handed over with its answer, which wakes this wait. Another writer's commit
+          // is read then (its positions come first: a gap) or once nothing is in flight; a commit
+          // held up for long (another process's write lock) does not hold back what is readable.
+          const now = Date.now();
+          waitingSince ??= now;
+          if (now - waitingSince < IN_FLIGHT_WAIT_MS) {
+            await pause(IN_FLIGHT_WAIT_MS - (now - waitingSince), signal, wakers);
+            continue;
+          }
+        }
+        waitingSince = null;
         reader ??= options.openReader();
         const version = reader.dataVersion();
         if (version === seenVersion && !gap) {
@@ -161,6 +194,13 @@ export const createSqliteFeed = (options: SqliteFeedOptions): SqliteFeed => {
 
   return {
     subscribePages,
+    committing() {
+      inFlight++;
+    },
+    settled() {
+      inFlight--;
+      wakeAll(wakers);
+    },
     committed(written) {
       if (subscriptions.size > 0) {
         const events = written();
