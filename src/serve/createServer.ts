@@ -1,6 +1,6 @@
 import fastifyCompress from '@fastify/compress';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Gauge } from 'prom-client';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isRollcallError } from '../errors.js';
@@ -68,6 +68,9 @@ const maskedLogger = (logger: ServerOptions['logger']): NonNullable<ServerOption
   return { ...options, stream: { write: (line: string) => out.write(maskUrl(line)) } } as NonNullable<ServerOptions['logger']>;
 };
 
+/** Whether a request's logger writes `info` lines (pino's check; Fastify's logger when disabled has none and writes nothing). */
+const logsInfo = (log: FastifyBaseLogger): boolean => (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') ?? false;
+
 /** The longest path parameter (an id) the router accepts; longer is 414. */
 const MAX_PARAM_LENGTH = 500;
 
@@ -121,11 +124,13 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(options.validateResponses ? serializerCompiler : () => (data) => JSON.stringify(data));
 
-  app.addHook('onResponse', async (request, reply) => {
+  // Hooks that run on every request take a callback: an async hook costs each request a promise.
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    metrics.observeRequest(route, reply.statusCode, seconds);
-    request.log.info({ method: request.method, url: request.url, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+    const elapsed = reply.elapsedTime;
+    metrics.observeRequest(route, reply.statusCode, elapsed / 1000);
+    if (logsInfo(request.log)) request.log.info({ method: request.method, url: request.url, route, status: reply.statusCode, ms: Math.round(elapsed * 100) / 100 }, 'request');
+    done();
   });
 
   app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not-found', `no route ${request.method} ${request.url.split('?', 1)[0]}`));
@@ -162,8 +167,12 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   // At shutdown: a request that arrives is answered 503 at once, and a long-poll waiting for a
   // position is answered 503 instead of holding the drain for its whole wait.
   const shutdown = new AbortController();
-  app.addHook('onRequest', async (_request, reply) => {
-    if (shutdown.signal.aborted) return shuttingDown(reply.header('connection', 'close'));
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (shutdown.signal.aborted) {
+      shuttingDown(reply.header('connection', 'close'));
+      return;
+    }
+    done();
   });
   registerAuth(app, { token: options.token ?? null, readToken: options.readToken ?? null });
   await app.register(healthRoutes, { rollcall });
@@ -218,8 +227,9 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   });
   // A request in flight at shutdown would otherwise leave its keep-alive connection open after
   // answering, and the close would wait for the client to let go of it.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (shutdown.signal.aborted) reply.header('connection', 'close');
+    done(null, payload);
   });
   app.addHook('onClose', async () => metrics.close());
 
