@@ -16,7 +16,6 @@ import { assembleStore, type StoreParts } from './assembleStore.js';
 import { copyJson } from './copyJson.js';
 import { checkExpectedRevision } from './expectedRevision.js';
 import { DEFAULT_PAGE_SIZE } from './pageSize.js';
-import { pause, wakeAll } from './pause.js';
 
 
 /** An in-process store (`memory:`): the reference semantics the durable stores are tested against. */
@@ -28,7 +27,9 @@ export const openMemoryStore = (): EventStore => {
   let closed = false;
   // Subscriptions waiting for the next append: an append wakes them at once, in process.
   const wakers = new Set<() => void>();
-  const wake = () => wakeAll(wakers);
+  const wake = () => {
+    for (const w of wakers) w();
+  };
 
   const write = (stream: string, e: LifecycleEvent): boolean => {
     if (ids.has(e.id)) return false;
@@ -73,17 +74,30 @@ export const openMemoryStore = (): EventStore => {
   async function* subscribePages(options: SubscribeOptions = {}): AsyncGenerator<StoredEvent[]> {
     let next = options.after == null ? 0 : Number(options.after);
     const signal = options.signal;
-    while (!signal?.aborted && !closed) {
-      if (next < log.length) {
-        const page = log.slice(next, next + DEFAULT_PAGE_SIZE);
-        next += page.length;
-        yield page;
-        continue;
+    // One waker for the whole subscription, called by an append, the store's close or the signal:
+    // an append hands its events over in the same turn (microtasks only, no timer, no setImmediate),
+    // so a follower has applied them by the time an appender awaiting `whenProcessed` asks.
+    let resume: (() => void) | null = null;
+    const waker = () => {
+      const r = resume;
+      resume = null;
+      r?.();
+    };
+    wakers.add(waker);
+    signal?.addEventListener('abort', waker);
+    try {
+      while (!signal?.aborted && !closed) {
+        if (next < log.length) {
+          const page = log.slice(next, next + DEFAULT_PAGE_SIZE);
+          next += page.length;
+          yield page;
+          continue;
+        }
+        await new Promise<void>((r) => (resume = r));
       }
-      await pause(60_000, signal, wakers);
-      // Woken by an append: let the rest of this turn's appends land first (a producer awaiting
-      // one append after another never leaves the microtask queue), so that a burst is one page.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    } finally {
+      wakers.delete(waker);
+      signal?.removeEventListener('abort', waker);
     }
   }
 

@@ -48,8 +48,10 @@ export interface TracedOptions {
  * its children). `fn` may add attributes as it learns them. A throw marks the span failed
  * (`error.type`, status ERROR) and is rethrown.
  */
-export const traced = <T>(name: string, options: TracedOptions, fn: (span: Span) => Promise<T>): Promise<T> =>
-  tracer.startActiveSpan(name, options.attributes === undefined ? {} : { attributes: options.attributes }, async (span) => {
+export const traced = <T>(name: string, options: TracedOptions, fn: (span: Span) => Promise<T>): Promise<T> => {
+  const parent = context.active();
+  const span = tracer.startSpan(name, options.attributes === undefined ? {} : { attributes: options.attributes }, parent);
+  const run = async () => {
     const started = performance.now();
     let failure: string | null = null;
     try {
@@ -64,7 +66,12 @@ export const traced = <T>(name: string, options: TracedOptions, fn: (span: Span)
       duration?.histogram().record((performance.now() - started) / 1000, failure === null ? duration.attributes : { ...duration.attributes, 'error.type': failure });
       options.onEnd?.(failure);
     }
-  });
+  };
+  // A span without a valid context (no SDK registered, and no parent) changes nothing for the spans
+  // started inside it when active: `fn` then runs without the context switch, most of what a no-op
+  // span cost every append.
+  return trace.isSpanContextValid(span.spanContext()) ? context.with(trace.setSpan(parent, span), run) : run();
+};
 
 /** One HTTP request's server span: `run` makes it the parent of what a handler does; `end` closes it. */
 export interface RequestSpan {

@@ -247,3 +247,33 @@ describe('openRollcall: the live lifecycle projection', () => {
     }
   });
 });
+
+describe('openRollcall on an in-process store', () => {
+  it('applies each append within the turn it was made in: whenProcessed after it resolves before the event loop turns, each view a full replay of its prefix', async () => {
+    const store = openMemoryStore();
+    await store.appendBatch(fleet(3));
+    const live = openRollcall({ store, snapshots: false });
+    await live.whenCaughtUp();
+    const events = [
+      spawned('a0', 's1', { poolId: 'p1', pid: 7 }),
+      ev('AgentHeartbeat', { agentId: 'a0' }),
+      spawned('a1', 's2', { poolId: 'p1', pid: 8 }),
+      ended('a0', 's1'),
+      ended('nobody', 's9'),
+    ];
+    let turns = 0;
+    for (const e of events) {
+      // Queued now, an immediate runs only when the event loop turns: never before the event is applied.
+      let turned = false;
+      setImmediate(() => (turned = true));
+      const { lastPosition } = await store.appendBatch([e]);
+      await live.whenProcessed(lastPosition!);
+      if (turned) turns++;
+      expect(live.position()).toBe(lastPosition);
+      expect(live.view()).toEqual(await fullReplay(store));
+      await yieldTurn();
+    }
+    expect(turns).toBe(0);
+    await live.close();
+  });
+});
