@@ -243,7 +243,7 @@ if (on('BENCH_STORES') && on('BENCH_MEMORY')) {
 if (on('BENCH_PEER')) {
   const emmettVersion = (JSON.parse(readFileSync(join(import.meta.dirname, '../node_modules/@event-driven-io/emmett/package.json'), 'utf8')) as { version: string }).version;
   console.log(`\nagainst a peer: Emmett ${emmettVersion}, ${n(PEER_EVENTS)} events of a ${n(Math.min(AGENTS, 1000))}-agent history`);
-  const { emmettLive, rebuildOnPostgres, rollcallLive } = await import('./peer.js');
+  const { emmettLive, rebuildOnPostgres, rollcallLive, rollcallLiveSqlite } = await import('./peer.js');
   const events: LifecycleEvent[] = [];
   for (const raw of generateHistory({ agents: Math.min(AGENTS, 1000), events: PEER_EVENTS, seed: 'peer' })) {
     const r = decodeEvent(raw);
@@ -252,11 +252,14 @@ if (on('BENCH_PEER')) {
   }
   const peer = await emmettLive(events);
   const ours = await rollcallLive(events);
-  console.log('(a) live: appending event by event while a projection stays current');
+  const durable = await rollcallLiveSqlite(events);
+  console.log('(a) live: appending event by event, the projection current after each append (both stores in memory, not durable)');
   row(peer.name, peer.events, peer.seconds, peer.note);
   row(ours.name, ours.events, ours.seconds, ours.note);
   const live = (ours.events / ours.seconds) / (peer.events / peer.seconds);
   console.log(`  → rollcall ${live.toFixed(1)}× Emmett's events/s (goal ≥ 10×: ${verdict(live >= 10)})`);
+  console.log('    extra, no Emmett counterpart: the same on a durable store');
+  row(durable.name, durable.events, durable.seconds, durable.note);
   console.log('(b) rebuild: a projection rebuilt from a durable store (PostgreSQL on both sides)');
   try {
     const [theirs, mine] = await rebuildOnPostgres(events, PG_ADMIN);

@@ -1,5 +1,10 @@
 // rollcall beside Emmett (@event-driven-io/emmett, a dev dependency), on the same generated history.
 //
+// (a) live compares like with like: both stores in process and not durable (Emmett's in-memory
+// store, rollcall's memory store), and on both sides the projection is current when each append
+// (for rollcall, the append and its `whenProcessed`) returns. rollcall on its durable SQLite store
+// is an extra row beside them, not a comparison with Emmett.
+//
 // The peer's projection does at least rollcall's work per event: it is Emmett's own multi-stream
 // projection (documents keyed by agent id, or pool id for pool events) whose `evolve` runs
 // rollcall's lifecycle reducer — the same rules, the same anomalies — on that document. Emmett adds
@@ -7,12 +12,17 @@
 // is being compared; the per-document state is smaller than rollcall's fleet-wide state, so the
 // reducer itself has, if anything, less to do there.
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { LifecycleEvent, RecordedEvent } from '../src/events/lifecycleEvents.js';
 import { streamOf } from '../src/events/lifecycleEvents.js';
 import { lifecycleProjection } from '../src/projections/lifecycleProjection.js';
 import type { LifecycleState } from '../src/projections/lifecycleState.js';
 import { replayStore } from '../src/replay/replayLog.js';
+import type { EventStore } from '../src/stores/eventStore.js';
 import { openMemoryStore } from '../src/stores/memoryStore.js';
+import { openSqliteStore } from '../src/stores/sqliteStore.js';
 import { openRollcall } from '../src/live/openRollcall.js';
 import { throwawayDatabase } from './throwawayDatabase.js';
 
@@ -61,24 +71,56 @@ export const emmettLive = async (events: readonly LifecycleEvent[]): Promise<Pee
   return { name: 'Emmett in-memory store + inline multi-stream projection', events: events.length, seconds, note: 'one appendToStream per event; the projection is current when it returns' };
 };
 
-/** (a) live: rollcall appending event by event to its memory store while the live runtime keeps the projection current. */
-export const rollcallLive = async (events: readonly LifecycleEvent[]): Promise<PeerResult> => {
-  const store = openMemoryStore();
+/**
+ * Appends event by event and, after each append, awaits the live runtime having applied it
+ * (`whenProcessed` of its position): the projection is current when each append and its wait
+ * return, as Emmett's inline projection is when its append returns. Timed from `openRollcall`.
+ */
+const appendEachCurrent = async (store: EventStore, events: readonly LifecycleEvent[]): Promise<number> => {
   const started = performance.now();
   const live = openRollcall({ store, snapshots: false });
   await live.whenCaughtUp();
-  let last: bigint | null = null;
-  for (const e of events) last = (await store.appendBatch([e])).lastPosition ?? last;
-  if (last !== null) await live.whenProcessed(last, { timeoutMs: 600_000 });
+  for (const e of events) {
+    const { lastPosition } = await store.appendBatch([e]);
+    if (lastPosition !== null) await live.whenProcessed(lastPosition);
+  }
   const seconds = (performance.now() - started) / 1000;
   await live.close();
+  return seconds;
+};
+
+/** (a) live, like for like: rollcall's memory store (in process, not durable, as Emmett's) with openRollcall following. */
+export const rollcallLive = async (events: readonly LifecycleEvent[]): Promise<PeerResult> => {
+  const store = openMemoryStore();
+  const seconds = await appendEachCurrent(store, events);
   await store.close();
   return {
     name: 'rollcall memory store + openRollcall following',
     events: events.length,
     seconds,
-    note: 'one appendBatch per event, timed until the projection has applied the last one',
+    note: 'one appendBatch per event, then whenProcessed of its position: the projection is current after each',
   };
+};
+
+/**
+ * (a) live, an extra row with no Emmett counterpart: the same on rollcall's SQLite store, durable
+ * (WAL, synchronous=FULL: every append is an fsync'd commit), a file in the OS temp directory.
+ */
+export const rollcallLiveSqlite = async (events: readonly LifecycleEvent[]): Promise<PeerResult> => {
+  const dir = mkdtempSync(join(tmpdir(), 'rollcall-peer-'));
+  try {
+    const store = openSqliteStore({ path: join(dir, 'peer.db') });
+    const seconds = await appendEachCurrent(store, events);
+    await store.close();
+    return {
+      name: 'rollcall SQLite store (fsync per append) + openRollcall following',
+      events: events.length,
+      seconds,
+      note: 'as the memory row, each append a durable commit; Emmett\'s in-memory store has none',
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 };
 
 /**
