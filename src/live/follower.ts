@@ -76,14 +76,16 @@ const catchUpUntraced = async (ctx: FollowerContext): Promise<{ state: Lifecycle
   return caught;
 };
 
-/** A store's subscription a page at a time: its own pages where it has them, else one event a page. */
-async function* subscriptionPages(store: EventStore, options: SubscribeOptions): AsyncGenerator<readonly StoredEvent[]> {
-  if (store.subscribePages !== undefined) {
-    yield* store.subscribePages(options);
-    return;
-  }
-  for await (const stored of store.subscribe(options)) yield [stored];
+async function* onePerPage(events: AsyncIterable<StoredEvent>): AsyncGenerator<readonly StoredEvent[]> {
+  for await (const stored of events) yield [stored];
 }
+
+/**
+ * A store's subscription a page at a time: its own pages where it has them (as they are, with no
+ * generator of ours around each page), else one event a page.
+ */
+const subscriptionPages = (store: EventStore, options: SubscribeOptions): AsyncIterable<readonly StoredEvent[]> =>
+  store.subscribePages !== undefined ? store.subscribePages(options) : onePerPage(store.subscribe(options));
 
 /**
  * Follows the store's subscription after the status's position, handing each stored event to
