@@ -126,8 +126,6 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
             let events = 0;
             for (const r of requests) events += r.events.length;
             if (events >= BULK_GROUP_EVENTS) return appender.appendGroup(requests);
-            // Checked here too, so that a loss is noticed (and the connection retired) by this thread.
-            sql.guard('append', () => identity.check('append'));
             // Encoded here: the thread is sent strings, and what it wrote is handed to followers from them.
             const rows = requests.map(toRowRequest);
             feed.committing();
@@ -138,6 +136,16 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
                 feed.committed(() => writtenEvents(rows, written));
               }
               return outcomes;
+            } catch (e) {
+              // The thread checks the file under the write lock (one stat per group there, not
+              // another here): a loss it found is noted by this thread's identity too, so that this
+              // connection is retired and the path reopened.
+              try {
+                identity.check('append');
+              } catch {
+                // Noted as lost; the thread's own error says the same.
+              }
+              throw e;
             } finally {
               feed.settled();
             }
