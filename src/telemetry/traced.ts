@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Histogram, type Span } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Histogram, type Span } from '@opentelemetry/api';
 
 export type { Attributes, Span };
 
@@ -70,7 +70,9 @@ export const traced = <T>(name: string, options: TracedOptions, fn: (span: Span)
   // A span without a valid context (no SDK registered, and no parent) changes nothing for the spans
   // started inside it when active: `fn` then runs without the context switch, most of what a no-op
   // span cost every append.
-  return trace.isSpanContextValid(span.spanContext()) ? context.with(trace.setSpan(parent, span), run) : run();
+  // (The no-op tracer's span carries the API's INVALID_SPAN_CONTEXT itself: known without its hex checks.)
+  const spanContext = span.spanContext();
+  return spanContext !== INVALID_SPAN_CONTEXT && trace.isSpanContextValid(spanContext) ? context.with(trace.setSpan(parent, span), run) : run();
 };
 
 /** One HTTP request's server span: `run` makes it the parent of what a handler does; `end` closes it. */
