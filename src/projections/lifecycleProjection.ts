@@ -689,19 +689,21 @@ const evictExpired = (draft: S, retentionMs: number, report: FoldReport | undefi
 const reducers = (retentionMs: number, limits: LivenessLimits) => {
   const applyReporting = (draft: S, e: E, report: FoldReport | undefined): void => {
     // The event that makes the session it names live (its creation, a resume) is remembered for
-    // explain; leaving live (leftLive) forgets it.
-    const named = (e.data as { sessionId?: unknown }).sessionId;
-    const wasLive = typeof named === 'string' && isLive(draft.sessions.get(named)?.state ?? 'terminated');
+    // explain; leaving live (leftLive) forgets it. Only these three types make a session live
+    // (`becomeLive`; nothing else moves one into a live state), so no other pays the two lookups.
+    const type = e.type;
+    const named = type === 'AgentSpawned' || type === 'SessionStarting' || type === 'SessionResumed' ? e.data.sessionId : undefined;
+    const wasLive = named !== undefined && isLive(draft.sessions.get(named)?.state ?? 'terminated');
     draft.position = e.position;
     const t: EventTime = { at: e.metadata.at, atMs: parseIsoMs(e.metadata.at), limits, report };
     advanceClock(draft, t);
     // Leases the clock passed lapse before the event applies: a renewal after expiry comes too late.
     if (draft.leases.length > 0) expireLeases(draft, e.position, t);
-    (handlerByType[e.type] as Handler<LifecycleEventType>)(draft, e, t);
+    (handlerByType[type] as Handler<LifecycleEventType>)(draft, e, t);
     // A late event (older than the clock) may have set a lease the clock has already passed.
     if (draft.leases.length > 0) expireLeases(draft, e.position, t);
-    if (typeof named === 'string' && !wasLive && isLive(draft.sessions.get(named)?.state ?? 'terminated')) {
-      draft.liveSince.set(named, { position: e.position.toString(), type: e.type, at: e.metadata.at });
+    if (named !== undefined && !wasLive && isLive(draft.sessions.get(named)?.state ?? 'terminated')) {
+      draft.liveSince.set(named, { position: e.position.toString(), type, at: e.metadata.at });
     }
     evictExpired(draft, retentionMs, report);
   };
