@@ -7,11 +7,10 @@ import { createTextBatcher, transferablesOf } from './textBatch.js';
 import { CompactIdSet } from '../events/compactIdSet.js';
 import type { StoredEvent } from '../stores/eventStore.js';
 import { decodeStoredText } from './decodeStored.js';
-import { markDuplicates } from './dedupeIds.js';
 import type { OffThreadSpec, WorkerMessage } from './offThread.js';
 import { readLines } from '../ndjson/readLines.js';
-import { createNdjsonDecoder } from './readNdjson.js';
-import type { ReplayItem } from './replayItem.js';
+import { createLineDecoder } from './readNdjson.js';
+import { InvalidRecord, type ReplayItem } from './replayItem.js';
 
 const spec = workerData as OffThreadSpec;
 const port = parentPort!;
@@ -43,18 +42,30 @@ const run = async (source: AsyncIterable<{ items: readonly ReplayItem[]; texts: 
   if (encoder.size) await send();
 };
 
-// The same decoding as in-thread (`readNdjsonEvents` + `dedupeIds`, `decodeStoredPages`), keeping
-// each event's text: what crosses to the folding thread is then the input's own JSON, never
-// encoded again here.
-async function* fileItems(path: string) {
-  const decode = createNdjsonDecoder();
-  // A file is deduplicated here too (rule 4), so the folding thread gets the same items as in-thread.
+/**
+ * A file: the same decoding and deduplication as in-thread (`readNdjsonEvents` + `dedupeIds`, the
+ * same `createLineDecoder`), each event going straight into the batch as the line's own text (or,
+ * where decoding rewrote it, its encoding): no recorded event or bigint is made here for the
+ * folding thread to take apart again.
+ */
+const runFile = async (path: string) => {
+  // Deduplicated here too (rule 4), so the folding thread gets the same items as in-thread.
   const seen = new CompactIdSet();
+  const decode = createLineDecoder({
+    event(e, count, revision, position, text) {
+      const json = text ?? JSON.stringify({ id: e.id, type: e.type, data: e.data, metadata: e.metadata });
+      encoder.addEvent(!seen.add(e.id), json, count.index, count.stream, position, revision);
+    },
+    invalid(error, position) {
+      encoder.add(new InvalidRecord(error, BigInt(position), null, null));
+    },
+  });
   for await (const lines of readLines(path)) {
-    const texts: Array<string | null> = new Array(lines.length);
-    yield { items: markDuplicates(decode(lines, texts), seen), texts };
+    decode(lines);
+    if (encoder.size >= spec.batchSize) await send();
   }
-}
+  if (encoder.size) await send();
+};
 
 async function* storeItems(pages: AsyncIterable<readonly StoredEvent[]>) {
   for await (const page of pages) {
@@ -66,7 +77,7 @@ async function* storeItems(pages: AsyncIterable<readonly StoredEvent[]>) {
 }
 
 try {
-  if (spec.kind === 'file') await run(fileItems(spec.path));
+  if (spec.kind === 'file') await runFile(spec.path);
   else {
     const store = await openStore(spec.url);
     try {

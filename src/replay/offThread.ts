@@ -21,9 +21,15 @@ export type WorkerMessage =
 // scavenges keep its heap (and the process's peak RSS) small; measured in `npm run bench`.
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8 };
 
-/** Batches in flight: enough that the worker never waits for the fold, few enough to hold memory flat. */
-const WINDOW = 4;
-const BATCH_SIZE = 2048;
+/**
+ * Batches in flight: enough that the worker never waits for the fold, few enough to hold memory
+ * flat. What the worker holds for a batch (its texts) outlives a scavenge or two of its 8 MB young
+ * generation: 512 events a batch, against 2048, cut the worker's scavenge time by about 30 % and
+ * the peak RSS by 10–15 MB (1M events, --trace-gc), the folding thread's GC unchanged; 16 of them
+ * keep as many events in flight as 4 of 2048 did.
+ */
+const WINDOW = 16;
+const BATCH_SIZE = 512;
 
 /**
  * A replay source decoded in a worker thread: the worker reads, parses, validates and (files)

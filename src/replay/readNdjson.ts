@@ -1,33 +1,37 @@
 import { decodeEvent, decodeLine, verbatimEvent, type DecodeResult } from '../events/decodeEvent.js';
-import { recorded } from '../events/lifecycleEvents.js';
+import { recorded, type LifecycleEvent } from '../events/lifecycleEvents.js';
 import { readLines } from '../ndjson/readLines.js';
 import type { NdjsonLine, ReadLinesOptions } from '../ndjson/splitLines.js';
+import type { RollcallError } from '../errors.js';
 import { InvalidRecord, type ReplayItem } from './replayItem.js';
-import { bigIntOf, createStreamCounter } from './streamCounter.js';
+import { bigIntOf, createStreamCounter, type StreamCount } from './streamCounter.js';
 
 // Lines become replay items here; reading the bytes into lines is src/ndjson's.
 
+/** Where `createLineDecoder` hands each line: its event (with its stream's count and its revision) or its error. */
+export interface LineSink {
+  /** `text` is the line itself when the event is exactly what the line says, else null. */
+  event(e: LifecycleEvent, count: StreamCount, revision: number, position: number, text: string | null): void;
+  invalid(error: RollcallError, position: number): void;
+}
+
 /**
  * Decodes an NDJSON log's lines in order (SPEC §5 `--input`): the n-th event has position n,
- * revisions are counted per stream, and a bad line becomes an InvalidRecord naming the line. When
- * `texts` is given, `texts[i]` is set to the line itself where the event is exactly what the line
- * says (so the decoding thread can hand the text on instead of encoding the event again), else null.
+ * revisions are counted per stream, and a bad line becomes an error naming the line.
  *
- * The common line (valid as written, `verbatimEvent`) becomes its recorded event straight from
- * JSON.parse's object: no envelope or result object between them. Anything else goes through
- * `decodeLine`'s own steps, which decide and word it exactly as they always have.
+ * The common line (valid as written, `verbatimEvent`) is its event straight from JSON.parse's
+ * object: no envelope or result object between them. Anything else goes through `decodeLine`'s own
+ * steps, which decide and word it exactly as they always have.
  */
-export const createNdjsonDecoder = () => {
+export const createLineDecoder = (sink: LineSink) => {
   const counter = createStreamCounter();
   let position = 0;
-  return (lines: readonly NdjsonLine[], texts?: Array<string | null>): ReplayItem[] => {
-    const items: ReplayItem[] = new Array(lines.length);
+  return (lines: readonly NdjsonLine[]): void => {
     for (let i = 0; i < lines.length; i++) {
       const { line, text, error } = lines[i]!;
       position++;
-      if (texts) texts[i] = null;
       if (error !== undefined) {
-        items[i] = new InvalidRecord(error, BigInt(position), null, null);
+        sink.invalid(error, position);
         continue;
       }
       let raw: unknown;
@@ -38,22 +42,38 @@ export const createNdjsonDecoder = () => {
         parsed = false;
       }
       let e = parsed ? verbatimEvent(raw) : null;
-      if (e !== null) {
-        if (texts) texts[i] = text;
-      } else {
+      let verbatim = true;
+      if (e === null) {
         // Parsed again on a JSON error, so that decodeLine words it.
         const result: DecodeResult = parsed ? decodeEvent(raw, { line }) : decodeLine(text, { line });
         if (!result.success) {
-          items[i] = new InvalidRecord(result.error, BigInt(position), null, null);
+          sink.invalid(result.error, position);
           continue;
         }
         e = result.data;
-        if (texts && result.verbatim) texts[i] = text;
+        verbatim = result.verbatim;
       }
       const count = counter(e);
-      items[i] = recorded(e, count.stream, bigIntOf(count.next++), BigInt(position));
+      sink.event(e, count, count.next++, position, verbatim ? text : null);
     }
-    return items;
+  };
+};
+
+/** `createLineDecoder` giving replay items: each chunk of lines becomes its items, in order. */
+export const createNdjsonDecoder = () => {
+  let items: ReplayItem[] = [];
+  const decode = createLineDecoder({
+    event(e, count, revision, position) {
+      items.push(recorded(e, count.stream, bigIntOf(revision), BigInt(position)));
+    },
+    invalid(error, position) {
+      items.push(new InvalidRecord(error, BigInt(position), null, null));
+    },
+  });
+  return (lines: readonly NdjsonLine[]): ReplayItem[] => {
+    const out = (items = []);
+    decode(lines);
+    return out;
   };
 };
 

@@ -3,6 +3,8 @@ import { streamKeyOf, streamKindOf, type LifecycleEventBody, type StreamKind } f
 /** One stream as a reader numbers it: its name (`streamOf`) and the revision its next event gets. */
 export interface StreamCount {
   readonly stream: string;
+  /** The stream's number: 0, 1, 2… in the order the counter first met the streams. */
+  readonly index: number;
   next: number;
 }
 
@@ -13,13 +15,14 @@ export interface StreamCount {
  */
 export const createStreamCounter = () => {
   const byKind: Record<StreamKind, Map<string, StreamCount>> = { 'pool-': new Map(), 'host-': new Map(), 'agent-': new Map() };
+  let numbered = 0;
   return (event: LifecycleEventBody): StreamCount => {
     const kind = streamKindOf(event);
     const key = streamKeyOf(event, kind);
     const streams = byKind[kind];
     let count = streams.get(key);
     if (count === undefined) {
-      count = { stream: `${kind}${key}`, next: 0 };
+      count = { stream: `${kind}${key}`, index: numbered++, next: 0 };
       streams.set(key, count);
     }
     return count;

@@ -47,6 +47,8 @@ export const createTextBatcher = () => {
   let numbers: number[] = [];
   let big: string[] = [];
   let invalid: InvalidInfo[] = [];
+  /** `addEvent`: the streams named so far. */
+  let counted = 0;
   const bigint = (v: bigint) => {
     if (v >= 0n && v <= MAX_EXACT) numbers.push(Number(v));
     else {
@@ -83,6 +85,21 @@ export const createTextBatcher = () => {
       streams.push(n);
       bigint(e.position);
       bigint(e.revision);
+    },
+    /**
+     * Adds a valid event of a log numbered by a stream counter (an NDJSON file): `stream` is its
+     * count's `index`, numbered in order of first appearance, so no name is looked up here;
+     * `position` and `revision` are plain numbers. `text` is the exact JSON of the event.
+     */
+    addEvent(duplicate: boolean, text: string, stream: number, name: string, position: number, revision: number): void {
+      kinds.push(duplicate ? 2 : 0);
+      texts.push(text);
+      if (stream === counted) {
+        counted++;
+        newStreams.push(name);
+      }
+      streams.push(stream);
+      numbers.push(position, revision);
     },
     get size(): number {
       return kinds.length;
