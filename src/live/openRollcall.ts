@@ -105,7 +105,7 @@ export const openRollcall = (options: OpenRollcallOptions): Rollcall => {
         liveView = createLiveView(state);
         ring.reset(status.position ?? START);
         status.caughtUp = true;
-        snapshotter?.start(status.position);
+        snapshotter?.start(status.position, follower.incarnation);
         waiters.caughtUp();
         subscribers.startPending();
         pulse.fire();

@@ -1,6 +1,8 @@
 // The snapshot worker: keeps a mirror of the live projection on another thread and serializes it
 // on request, so that taking a snapshot (tens of MB of JSON and a checksum at fleet scale) never
-// stops the follower. It is fed the same stored events the follower applies, in order.
+// stops the follower. It is fed the same stored events the follower applies, in order. Given a
+// store it can open (`writer`: sqlite, postgres), it saves the snapshot there itself and tells the
+// follower only that it did; otherwise it hands the payload over for the follower to save.
 import { parentPort, workerData } from 'node:worker_threads';
 import { CompactIdSet } from '../events/compactIdSet.js';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
@@ -10,15 +12,21 @@ import { markRedelivery } from '../replay/dedupeIds.js';
 import { applyItemsInPlace } from '../replay/foldEvents.js';
 import { isInvalid, type ReplayItem } from '../replay/replayItem.js';
 import { decodeSnapshot, encodeSnapshot } from '../replay/snapshots.js';
-import type { Snapshot, StoredEvent } from '../stores/eventStore.js';
+import type { Snapshot, SnapshotWriterSpec, StoredEvent } from '../stores/eventStore.js';
+import { openSnapshotWriter, type SnapshotWriter } from '../stores/snapshotWriter.js';
 
 export type ToWorker =
   | { kind: 'init'; snapshot: Snapshot | null }
   | { kind: 'events'; events: StoredEvent[] }
-  | { kind: 'snapshot' };
+  | { kind: 'snapshot' }
+  /** Closes the writer's connection; the thread then ends. */
+  | { kind: 'close' };
 
 export type FromWorker =
   | { kind: 'snapshot'; position: bigint; eventId: string; payload: string; name: string; version: number; at: string | null; encodeMs: number }
+  /** Saved by this thread (`writer`): the follower learns only its size, for the ladder builder. */
+  | { kind: 'saved'; position: bigint; bytes: number; encodeMs: number }
+  | { kind: 'failed'; message: string }
   | { kind: 'skipped'; reason: string }
   /** After `init`: where the mirror stands (null: the snapshot was unusable, it starts empty). */
   | { kind: 'loaded'; position: bigint | null; eventId: string | null };
@@ -28,9 +36,13 @@ export interface WorkerOptions {
   skipInvalid: boolean;
   /** False (EventStoreDB): the mirror deduplicates exactly, as the follower does, and its snapshots carry the ids seen. */
   uniqueIds: boolean;
+  /** Where this thread saves the snapshots it takes (null: it hands them to the follower). */
+  writer: SnapshotWriterSpec | null;
 }
 
-const { retentionMs, skipInvalid, uniqueIds } = workerData as WorkerOptions;
+const { retentionMs, skipInvalid, uniqueIds, writer: writerSpec } = workerData as WorkerOptions;
+/** Opened on the first save. */
+let writer: Promise<SnapshotWriter> | null = null;
 const projection = createLifecycleProjection({ retentionMs });
 const freshIds = (): CompactIdSet | null => (uniqueIds ? null : new CompactIdSet());
 let state: LifecycleState = projection.initialState();
@@ -83,6 +95,20 @@ port.on('message', (message: ToWorker) => {
       }
       const started = performance.now();
       const snapshot = encodeSnapshot(projection, lastPosition, lastId, state, seen ?? undefined);
+      const encodeMs = performance.now() - started;
+      if (writerSpec !== null) {
+        const { position } = snapshot;
+        writer ??= openSnapshotWriter(writerSpec);
+        // A writer that failed to open is tried again at the next snapshot.
+        writer.catch(() => (writer = null));
+        writer
+          .then((w) => w.save(snapshot))
+          .then(
+            () => port.postMessage({ kind: 'saved', position, bytes: snapshot.payload.length, encodeMs } satisfies FromWorker),
+            (e: unknown) => port.postMessage({ kind: 'failed', message: (e as Error)?.message ?? String(e) } satisfies FromWorker),
+          );
+        return;
+      }
       port.postMessage({
         kind: 'snapshot',
         position: lastPosition,
@@ -91,8 +117,13 @@ port.on('message', (message: ToWorker) => {
         name: snapshot.name,
         at: snapshot.at ?? null,
         version: snapshot.version,
-        encodeMs: performance.now() - started,
+        encodeMs,
       } satisfies FromWorker);
+      return;
+    }
+    case 'close': {
+      const closing = writer === null ? Promise.resolve() : writer.then((w) => w.close(), () => undefined);
+      void closing.finally(() => port.close());
       return;
     }
   }

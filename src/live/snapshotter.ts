@@ -3,7 +3,8 @@ import type { LifecycleProjection } from '../projections/lifecycleProjection.js'
 import { snapshotMatchesLog } from '../replay/snapshots.js';
 import { startWorker } from '../stores/startWorker.js';
 import { fillLadder } from './ladderBuilder.js';
-import type { EventStore, StoredEvent } from '../stores/eventStore.js';
+import { RollcallError } from '../errors.js';
+import type { EventStore, SnapshotWriterSpec, StoredEvent } from '../stores/eventStore.js';
 import type { FromWorker, ToWorker, WorkerOptions } from './snapshotWorker.js';
 
 export interface SnapshotStats {
@@ -11,7 +12,11 @@ export interface SnapshotStats {
   saved: number;
   /** Saves that failed (best effort: following goes on). */
   failures: number;
-  /** Longest time the follower's thread spent on one snapshot (receiving it and the store's synchronous part of saving). */
+  /**
+   * Longest time the follower's thread spent on one snapshot: receiving the worker's word that it
+   * saved it, or (a store only this thread can write: memory, EventStoreDB) receiving the payload
+   * and the store's synchronous part of saving it.
+   */
   maxStallMs: number;
   lastStallMs: number;
   /** Time the worker took to serialize the last one (off the follower's thread). */
@@ -23,8 +28,11 @@ export interface SnapshotStats {
 }
 
 export interface Snapshotter {
-  /** Starts mirroring once the follower has caught up at `position`. */
-  start(position: bigint | null): void;
+  /**
+   * Starts mirroring once the follower has caught up at `position`, folded from the store's
+   * `incarnation` (EventStore.incarnation): the worker saves into that file only.
+   */
+  start(position: bigint | null, incarnation?: number): void;
   /** Called with each stored event after the follower applied it. */
   applied(stored: StoredEvent): void;
   readonly stats: SnapshotStats;
@@ -37,8 +45,9 @@ const FILL_EVERY = 16;
 /**
  * Keeps the store's snapshot fresh while following, every `everyEvents` events or `everyMs` after
  * the last one, without stalling the follower: a worker thread holds a mirror of the projection,
- * fed the same stored events in batches, and serializes it on request; this thread only hands the
- * finished payload to the store. It starts from the store's newest valid snapshot (the one the
+ * fed the same stored events in batches, and serializes it on request. Where the worker can open the
+ * store itself (sqlite, postgres: EventStore.snapshotWriter) it saves the snapshot there too, and
+ * this thread only counts it; otherwise this thread hands the finished payload to the store. It starts from the store's newest valid snapshot (the one the
  * catch-up just saved or used) plus the events after it. Best effort: failures are counted. With
  * `fillLadder` (serve) it also fills the ladder's empty cells, a bounded job that then ends.
  */
@@ -87,6 +96,8 @@ export const createSnapshotter = (options: {
   let inFlight = false;
   let timer: NodeJS.Timeout | undefined;
   let saving: Promise<void> = Promise.resolve();
+  /** Settles `saving` when the worker reports a save it did itself. */
+  let resolveSaving: (() => void) | null = null;
 
   const post = (m: ToWorker) => worker?.postMessage(m);
 
@@ -98,6 +109,9 @@ export const createSnapshotter = (options: {
   };
 
   let startedAt: bigint | null = null;
+  let startedIncarnation: number | undefined;
+  /** Where the worker saves (null: this thread saves what it hands over). */
+  let writer: SnapshotWriterSpec | null = null;
   let bringingUp = false;
 
   const request = () => {
@@ -116,6 +130,7 @@ export const createSnapshotter = (options: {
     flush();
     inFlight = true;
     since = 0;
+    if (writer !== null) saving = new Promise<void>((resolve) => (resolveSaving = resolve));
     post({ kind: 'snapshot' });
   };
 
@@ -132,6 +147,22 @@ export const createSnapshotter = (options: {
       return;
     }
     const started = performance.now();
+    if (m.kind === 'saved' || m.kind === 'failed') {
+      if (m.kind === 'saved') {
+        stats.lastEncodeMs = m.encodeMs;
+        stats.saved++;
+        if (++savesSinceFill >= FILL_EVERY) fill(m.bytes);
+      } else {
+        // eslint-disable-next-line no-console -- only when the operator asked for debug output
+        if (process.env['ROLLCALL_DEBUG']) console.error(m.message);
+        stats.failures++;
+      }
+      inFlight = false;
+      stats.lastStallMs = performance.now() - started;
+      stats.maxStallMs = Math.max(stats.maxStallMs, stats.lastStallMs);
+      resolveSaving?.();
+      return;
+    }
     stats.lastEncodeMs = m.encodeMs;
     // A store's save may do its work synchronously (SQLite): that part is the follower's stall.
     const pending = store.snapshots!.save({ name: m.name, version: m.version, position: m.position, payload: m.payload, at: m.at });
@@ -152,8 +183,13 @@ export const createSnapshotter = (options: {
 
   // Declared before use by request(); hoisted as a function.
   async function bringUp(position: bigint | null): Promise<void> {
+    writer = store.snapshotWriter?.() ?? null;
+    // The store reopened another file since the follower folded its log: that file gets nothing from this fold.
+    if (writer?.sqlite !== undefined && writer.sqlite.incarnation !== (startedIncarnation ?? 0)) {
+      throw new RollcallError('store-unavailable', `${store.url}: the store file was replaced; no snapshot of the old one is saved into it`);
+    }
     const w = startWorker(import.meta.url, 'snapshotWorker', {
-      workerData: { retentionMs: projection.retentionMs, skipInvalid: options.skipInvalid, uniqueIds: store.uniqueIds } satisfies WorkerOptions,
+      workerData: { retentionMs: projection.retentionMs, skipInvalid: options.skipInvalid, uniqueIds: store.uniqueIds, writer } satisfies WorkerOptions,
     });
     w.unref();
     w.on('message', onMessage);
@@ -164,6 +200,7 @@ export const createSnapshotter = (options: {
       stats.failures++;
       worker = null;
       onLoaded?.({ kind: 'loaded', position: null, eventId: null });
+      resolveSaving?.();
     });
     worker = w;
     // The newest snapshot (the one the catch-up used or saved): decoded by the worker
@@ -203,8 +240,9 @@ export const createSnapshotter = (options: {
 
   return {
     stats,
-    start(position) {
+    start(position, incarnation) {
       startedAt = position;
+      startedIncarnation = incarnation;
       timer = setInterval(() => {
         if (since > 0) request();
       }, options.everyMs);
@@ -232,8 +270,18 @@ export const createSnapshotter = (options: {
       if (timer !== undefined) clearInterval(timer);
       stopFilling.abort();
       await Promise.all([saving, filling]);
-      await worker?.terminate();
+      const w = worker;
       worker = null;
+      if (w === null) return;
+      if (writer === null) {
+        await w.terminate();
+        return;
+      }
+      // The worker closes its connection to the store, then ends.
+      const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      w.ref();
+      w.postMessage({ kind: 'close' } satisfies ToWorker);
+      await exited;
     },
   };
 };

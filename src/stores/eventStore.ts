@@ -107,6 +107,17 @@ export interface Rung {
  * `snapshotLadder.ts`) also lists them (`rungs`) and loads one (`loadAt`), so that time travel and
  * resumes start from the nearest one at or below where they go.
  */
+/** What a thread needs to save snapshots into a store another thread opened (EventStore.snapshotWriter). */
+export interface SnapshotWriterSpec {
+  /** The store's URL, credentials included: never print it. */
+  url: string;
+  /**
+   * An embedded store: its file, and the one the store has open (device and inode) with the
+   * incarnation it is (EventStore.incarnation): the writer refuses to save into any other file.
+   */
+  sqlite?: { path: string; busyTimeoutMs: number; expected: { dev: number; ino: number } | null; incarnation: number };
+}
+
 export interface SnapshotStore {
   load(name: string): Promise<Snapshot | null>;
   save(snapshot: Snapshot): Promise<void>;
@@ -158,6 +169,12 @@ export interface EventStore {
    * open the same store to read it; absent for stores that live in this thread only (memory:).
    */
   readonly readerUrl?: () => string;
+  /**
+   * How another thread of this process saves snapshots into this store (snapshotWriter.ts: the
+   * live snapshotter's worker); null or absent where only this thread can (memory:, EventStoreDB,
+   * a file read as an image, a read-only server).
+   */
+  readonly snapshotWriter?: () => SnapshotWriterSpec | null;
   /** One stream in revision order; an absent stream yields nothing. */
   readStream(stream: string, options?: { fromRevision?: bigint }): AsyncIterable<StoredEvent>;
   /**

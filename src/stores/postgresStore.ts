@@ -104,6 +104,8 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
       appendGroup: appender.appendGroup,
       readPages: reads.readPages,
       readerUrl: () => options.url,
+      // The snapshot worker opens a pool of its own (a standby saves nothing: no writer).
+      snapshotWriter: () => (readOnly ? null : { url: options.url }),
       readStream: reads.readStream,
       subscribePages: feed.subscribePages,
       async head() {

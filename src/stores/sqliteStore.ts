@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { RollcallError } from '../errors.js';
 import { assembleStore, type StoreParts } from './assembleStore.js';
-import type { EventStore, ReadAllOptions, SnapshotStore, SubscribeOptions } from './eventStore.js';
+import type { EventStore, ReadAllOptions, SnapshotStore, SnapshotWriterSpec, SubscribeOptions } from './eventStore.js';
 import { DEFAULT_PAGE_SIZE } from './pageSize.js';
 import { createRelationalReads } from './relational/reads.js';
 import { createRelationalSnapshots } from './relational/snapshots.js';
@@ -59,6 +59,12 @@ const BULK_GROUP_EVENTS = 10_000;
  */
 const FOLLOW_CACHE = -1024;
 
+/**
+ * Characters of a snapshot payload per part (relational/snapshots.ts): each part is one short write
+ * transaction, so a commit waits for at most one part's write, not a whole snapshot's.
+ */
+export const SNAPSHOT_PART_CHARS = 1 << 18;
+
 /** Snapshots of a store read as an image: loaded as usual, never saved (there is nowhere to save them). */
 const readOnlySnapshots = (snapshots: SnapshotStore, url: string): SnapshotStore => ({
   ...snapshots,
@@ -67,6 +73,8 @@ const readOnlySnapshots = (snapshots: SnapshotStore, url: string): SnapshotStore
 
 /** One open connection to the file at the path, with everything built on it. */
 interface Connection {
+  /** The file read into memory (a read-only directory): nothing can be saved into it. */
+  image: boolean;
   parts: Omit<StoreParts, 'url' | 'uniqueIds' | 'close'>;
   identity: FileIdentity;
   /** Stops its feed and its commit thread; closes the connection unless that could touch a file at the path it did not open. */
@@ -98,7 +106,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
     const db: Database.Database = openDatabase(options.path, url, { busyTimeoutMs, create, verify: options.verify ?? false });
     const identity = fileIdentity(options.path, url, before);
     identity.noteWal();
-    const sql = createSqliteDb(db, url, isClosed, busyTimeoutMs);
+    const sql = createSqliteDb(db, url, isClosed, busyTimeoutMs, identity);
     const reads = createRelationalReads(sql, pageSize);
     const headQuery = db.prepare('SELECT max(position) FROM events').pluck();
     const onDisk = options.path !== ':memory:' && options.path !== '';
@@ -152,6 +160,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
           };
     return {
       identity,
+      image,
       parts: {
         appendToStream: appender.appendToStream,
         appendBatch: appender.appendBatch,
@@ -164,7 +173,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
           const h = sql.guard('read', () => headQuery.get() as number | null);
           return h === null ? null : BigInt(h);
         },
-        snapshots: image ? readOnlySnapshots(createRelationalSnapshots(sql), url) : createRelationalSnapshots(sql),
+        snapshots: image ? readOnlySnapshots(createRelationalSnapshots(sql), url) : createRelationalSnapshots(sql, { partChars: SNAPSHOT_PART_CHARS }),
       },
       retire() {
         feed.close();
@@ -195,6 +204,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
   };
 
   let connection: Connection | null = connect(options.create ?? true);
+  let lastConnected: Connection = connection;
   let incarnation = 0;
 
   /** The open connection, reopening the file at the path after the previous one was lost. */
@@ -207,6 +217,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
     }
     // Never creates one: a store that vanished comes back only when someone puts a valid one there.
     connection = connect(false);
+    lastConnected = connection;
     incarnation++;
     return connection;
   };
@@ -268,6 +279,17 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
         readPages: (o?: ReadAllOptions) => pagesOf((c) => c.parts.readPages(o), true),
         // Another connection to the same file; an in-memory database exists only on this connection.
         ...(options.path === ':memory:' ? {} : { readerUrl: () => url }),
+        // Another thread saves into the file this store has open now, and into no other (see snapshotWriter.ts).
+        ...(onDiskPath
+          ? {
+              snapshotWriter: (): SnapshotWriterSpec | null => {
+                // The last connection opened, even once found lost: a writer told its file refuses the one now at the path.
+                const c = lastConnected;
+                if (c.image) return null;
+                return { url, sqlite: { path: options.path, busyTimeoutMs, expected: c.identity.opened, incarnation } };
+              },
+            }
+          : {}),
         readStream: (stream, o) => pagesOf((c) => c.parts.readStream(stream, o), true),
         subscribePages: (o?: SubscribeOptions) => pagesOf((c) => c.parts.subscribePages(o)),
         head: () => onAsync((c) => c.parts.head()),

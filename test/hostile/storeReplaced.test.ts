@@ -1,9 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isRollcallError } from '../../src/errors.js';
+import { createSnapshotter } from '../../src/live/snapshotter.js';
+import { lifecycleProjection } from '../../src/projections/lifecycleProjection.js';
+import type { StoredEvent } from '../../src/stores/eventStore.js';
+import { openSnapshotWriter } from '../../src/stores/snapshotWriter.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { cli, ndjsonFile, tempDir } from '../support/cli.js';
 import { heartbeats } from '../support/events.js';
@@ -112,6 +116,63 @@ describe('a store file deleted or replaced under the library', () => {
       controller.abort();
       await store.close();
     }
+  });
+});
+
+describe('a store file replaced under the live snapshotter (its worker saves through a connection of its own)', () => {
+  const snapshotRows = (path: string) => {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare('SELECT count(*) FROM snapshots').pluck().get() as number;
+    } finally {
+      db.close();
+    }
+  };
+  /** The snapshotter over `path` from its head, fed the log's events again as the follower would: `replace` runs before the first is due. */
+  const snapshotterRun = async (path: string, replace: () => void) => {
+    const store = openSqliteStore({ path, create: false });
+    const events: StoredEvent[] = [];
+    for await (const e of store.readAll()) events.push(e);
+    const snapshotter = createSnapshotter({ store, projection: lifecycleProjection, skipInvalid: false, everyEvents: 40, everyMs: 60_000, fillLadder: false });
+    snapshotter.start(null, store.incarnation());
+    replace();
+    for (const e of events) snapshotter.applied(e);
+    await waitFor('the snapshot saved or refused', () => snapshotter.stats.saved + snapshotter.stats.failures > 0, { describe: () => snapshotter.stats });
+    await snapshotter.close();
+    await store.close();
+    return snapshotter.stats;
+  };
+
+  it('the writer opened for the file the store had refuses the file now at the path (store-unavailable), and writes nothing into it', async () => {
+    const dir = tempDir();
+    const path = await storeWith(dir, 'live.db', 3);
+    const backup = await storeWith(dir, 'backup.db', 2);
+    const opened = statSync(path);
+    renameSync(backup, path);
+    const before = sha(path);
+    const writer = await openSnapshotWriter({ url: `sqlite:${path}`, sqlite: { path, busyTimeoutMs: 1000, expected: { dev: opened.dev, ino: opened.ino }, incarnation: 0 } });
+    const refused = await writer.save({ name: 'lifecycle', version: 9, position: 3n, payload: 'x'.repeat(3 << 20), at: null }).catch((e: unknown) => e);
+    await writer.close();
+    expect(isRollcallError(refused) && refused.code).toBe('store-unavailable');
+    expect((refused as Error).message).toMatch(/replaced/);
+    expect(snapshotRows(path)).toBe(0);
+    expect(sha(path)).toBe(before);
+  });
+
+  it('a snapshot of the old file never lands in the new one; left alone, the same run saves one', async () => {
+    const dir = tempDir();
+    const kept = await storeWith(dir, 'kept.db', 100);
+    const control = await snapshotterRun(kept, () => undefined);
+    expect(control.saved).toBe(1);
+    expect(snapshotRows(kept)).toBeGreaterThan(0);
+
+    const path = await storeWith(dir, 'live.db', 100);
+    const backup = await storeWith(dir, 'backup.db', 2);
+    const stats = await snapshotterRun(path, () => renameSync(backup, path));
+    expect(stats.saved).toBe(0);
+    expect(stats.failures).toBeGreaterThan(0);
+    expect(snapshotRows(path)).toBe(0);
+    expect(integrity(path)).toBe('ok');
   });
 });
 

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { openRollcall } from '../../src/live/openRollcall.js';
 import type { Change, Rollcall } from '../../src/live/types.js';
 import { lifecycleProjection } from '../../src/projections/lifecycleProjection.js';
@@ -9,6 +10,8 @@ import type { LifecycleState } from '../../src/projections/lifecycleState.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
+import { openSqliteStore } from '../../src/stores/sqliteStore.js';
+import { tempDir } from '../support/cli.js';
 import { generateHistory } from '../../src/generate/generateHistory.js';
 import { missingCells } from '../../src/stores/snapshotLadder.js';
 import { keepingLadder, rungAt } from '../support/ladder.js';
@@ -169,6 +172,40 @@ describe('openRollcall: the live lifecycle projection', () => {
     await again.whenCaughtUp();
     expect(again.view()).toEqual(await fullReplay(store));
     await again.close();
+  }, 60_000);
+
+  it('on an embedded store the worker saves the snapshot through a connection of its own: the follower never calls the store to save, and a restart catches up from it', async () => {
+    const path = join(tempDir(), 'live.db');
+    const store = openSqliteStore({ path, commitThread: true });
+    const history = [...generateHistory({ agents: 30, events: 3000, seed: 12 })] as unknown as LifecycleEvent[];
+    await store.appendBatch(history.slice(0, 500));
+    const saves = vi.spyOn(store.snapshots!, 'save');
+    const live = openRollcall({ store, snapshotEveryEvents: 400, snapshotEveryMs: 60_000 });
+    await live.whenCaughtUp();
+    // Paced by the saves: events applied while one is being saved do not ask for another.
+    for (const [from, to, saved] of [[500, 1500, 1], [1500, 3000, 2]] as const) {
+      await store.appendBatch(history.slice(from, to));
+      await waitFor(`snapshot ${saved} saved`, () => (live.snapshotStats()?.saved ?? 0) >= saved, { describe: () => live.snapshotStats() });
+    }
+    await live.whenProcessed((await store.head())!);
+    expect(live.snapshotStats()!.failures).toBe(0);
+    // Saved, yet never through this thread's store.
+    expect(saves).not.toHaveBeenCalled();
+    await live.close();
+    await store.close();
+    // A restart: another process opening the file finds the live rung and catches up from it.
+    const reopened = openSqliteStore({ path, create: false });
+    const snapshot = (await reopened.snapshots!.load(lifecycleProjection.name))!;
+    expect(snapshot.position).toBeGreaterThan(500n);
+    const verdict = await verifySnapshot(lifecycleProjection, snapshot, reopened);
+    expect(verdict.usable).toBe(true);
+    const atSnapshot = await replayStore(reopened, lifecycleProjection, { noSnapshot: true, until: snapshot.position });
+    expect(lifecycleView((verdict as { state: LifecycleState }).state)).toEqual(lifecycleView(atSnapshot.state));
+    const again = openRollcall({ store: reopened });
+    await again.whenCaughtUp();
+    expect(again.view()).toEqual(await fullReplay(reopened));
+    await again.close();
+    await reopened.close();
   }, 60_000);
 
   it('fills the snapshot ladder only when asked (serve): a follower is idle once caught up; a fill, when asked, ends with every cell holding a rung', async () => {

@@ -3,6 +3,7 @@ import { storeClosed } from '../storeClosed.js';
 import type { SqlDb } from '../relational/sqlDb.js';
 import { pause } from '../pause.js';
 import { sqliteCode, sqliteFailure } from './errors.js';
+import type { FileIdentity } from './fileIdentity.js';
 
 export interface SqliteDb extends SqlDb {
   /** Runs `f` unless the store is closed, mapping what SQLite throws to a RollcallError. */
@@ -14,9 +15,21 @@ export interface SqliteDb extends SqlDb {
  * and kept, every integer read exactly (as bigint), every failure a RollcallError. A statement that
  * finds the write lock taken (a snapshot save while the commit thread commits) is tried again
  * every millisecond, without blocking the event loop, for up to `busyTimeoutMs`.
+ *
+ * Given the connection's `identity`, a statement that writes (snapshots: their saves and prunes)
+ * runs in a transaction of its own that checks under the write lock, before and after writing,
+ * that the path still names the file opened (as appends do): nothing lands in a replaced file.
  */
-export const createSqliteDb = (db: Database.Database, url: string, isClosed: () => boolean, busyTimeoutMs = 0): SqliteDb => {
+export const createSqliteDb = (db: Database.Database, url: string, isClosed: () => boolean, busyTimeoutMs = 0, identity?: FileIdentity): SqliteDb => {
   const statements = new Map<string, Database.Statement>();
+  const checkedWrite =
+    identity === undefined
+      ? null
+      : db.transaction((statement: Database.Statement, doing: string, params: readonly unknown[]) => {
+          identity.check(doing);
+          statement.run(...params);
+          identity.check(doing);
+        });
   const guard = <T>(doing: string, f: () => T): T => {
     if (isClosed()) throw storeClosed(url, doing);
     try {
@@ -34,7 +47,11 @@ export const createSqliteDb = (db: Database.Database, url: string, isClosed: () 
         statements.set(name, statement);
       }
       if (statement.reader) return statement.all(...params) as unknown[][];
-      statement.run(...params);
+      if (checkedWrite === null) statement.run(...params);
+      else {
+        checkedWrite.immediate(statement, doing, params);
+        identity!.noteWal();
+      }
       return [];
     });
   return {
