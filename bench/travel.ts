@@ -3,8 +3,11 @@
 // /healthz probed every few ms meanwhile; beside the same run's baselines: a full replay to the same
 // position (`replay --until --no-snapshot`) and /healthz on the idle server. Scale with
 // BENCH_TRAVEL_EVENTS (default BENCH_EVENTS, else 1,000,000) and BENCH_AGENTS (10,000).
+// BENCH_TRAVEL_STORE=<file> keeps the store in that file: generated and appended when it does not
+// exist, taken as it is (its ladder already filled, so the run is the travels alone) when it does,
+// and left there; an A/B of two builds then runs each on the same store.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../src/stores/openStore.js';
@@ -16,8 +19,9 @@ const TRAVELS = Number(process.env['BENCH_TRAVELS'] ?? 5);
 const PROBE_EVERY_MS = 5;
 
 const main = join(import.meta.dirname, '../dist/cli/main.js');
-const dir = mkdtempSync(join(tmpdir(), 'rollcall-bench-travel-'));
-const path = join(dir, 'travel.db');
+const kept = process.env['BENCH_TRAVEL_STORE'];
+const dir = kept === undefined ? mkdtempSync(join(tmpdir(), 'rollcall-bench-travel-')) : null;
+const path = kept ?? join(dir!, 'travel.db');
 const url = `sqlite:${path}`;
 const ms = (x: number) => `${x.toFixed(0).padStart(6)} ms`;
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN;
@@ -26,7 +30,7 @@ const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
 const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 
 console.log(`\n== time travel at the middle of ${EVENTS.toLocaleString('en-US')} events (${AGENTS.toLocaleString('en-US')} agents), SQLite; ${cpus().length} CPUs, load ${load()}`);
-execFileSync('sh', ['-c', `"${process.execPath}" "${main}" generate --agents ${AGENTS} --events ${EVENTS} --seed travel | "${process.execPath}" "${main}" append --store "${url}" -`], { stdio: ['ignore', 'ignore', 'inherit'] });
+if (!existsSync(path)) execFileSync('sh', ['-c', `"${process.execPath}" "${main}" generate --agents ${AGENTS} --events ${EVENTS} --seed travel | "${process.execPath}" "${main}" append --store "${url}" -`], { stdio: ['ignore', 'ignore', 'inherit'] });
 
 const reader = await openStore(url, { create: false });
 const head = (await reader.head()) ?? 0n;
@@ -105,7 +109,7 @@ for (let i = 0; i < TRAVELS; i++) {
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 await reader.close();
-rmSync(dir, { recursive: true, force: true });
+if (dir !== null) rmSync(dir, { recursive: true, force: true });
 
 const median = percentile(travelMs, 50);
 console.log(

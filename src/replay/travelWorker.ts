@@ -5,6 +5,8 @@
 // only sends the bytes. Otherwise the serving thread posts the events of a session.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
+import type { LifecycleState } from '../projections/lifecycleState.js';
+import { createViewTextCache } from '../projections/viewText.js';
 import { openStore } from '../stores/openStore.js';
 import { createFoldLane } from './foldLane.js';
 import { openLocalSession, type FoldSession, type LocalFoldSession, type ReachedState } from './foldSession.js';
@@ -19,9 +21,39 @@ const projection = createLifecycleProjection({ retentionMs });
 const port = parentPort!;
 const sessions = new Map<number, FoldSession>();
 const post = (m: FromTravel, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-/** Sessions folded here, for `travel`: this thread has nothing else to share its loop with. */
-const local = { open: (o: Parameters<typeof openLocalSession>[1]) => openLocalSession(projection, o) };
 const unpaced = createFoldLane(Infinity);
+/** How long what a fold leaves for the next (the state it reached, the session texts of its view) is kept unused. */
+const KEEP_MS = 60_000;
+
+/**
+ * Views made here reuse one cache of session texts (viewText.ts), so that a view near the last one
+ * (a client stepping through history) rewrites only the sessions that changed between them. A text
+ * is a function of the session's values alone, so one cache serves every store and fold; it holds
+ * one view's sessions, dropped after KEEP_MS without a view. Writing every session's text on its
+ * own costs more than one `JSON.stringify` of the whole view, so an empty cache does not answer:
+ * the view is stringified as it always was, and the cache is filled from the same state once the
+ * answer is posted (while the serving thread sends it).
+ */
+const texts = createViewTextCache();
+let textsTimer: NodeJS.Timeout | null = null;
+let fillAfterPost: LifecycleState | null = null;
+const viewBytes = (state: LifecycleState): Uint8Array => {
+  if (textsTimer !== null) clearTimeout(textsTimer);
+  textsTimer = setTimeout(() => texts.clear(), KEEP_MS);
+  textsTimer.unref();
+  if (texts.size() > 0) return texts.bytes(state);
+  fillAfterPost = state;
+  return new TextEncoder().encode(JSON.stringify(projection.view(state)));
+};
+/** Fills the cache from the state of the view just posted, if it was made without it. */
+const fillTexts = () => {
+  const state = fillAfterPost;
+  fillAfterPost = null;
+  if (state !== null) texts.bytes(state);
+};
+
+/** Sessions folded here, for `travel`: this thread has nothing else to share its loop with. */
+const local = { open: (o: Parameters<typeof openLocalSession>[1]) => openLocalSession(projection, o, undefined, viewBytes) };
 
 /**
  * The state the last whole fold reached, for the store and `skipInvalid` it was folded with: the
@@ -29,7 +61,6 @@ const unpaced = createFoldLane(Infinity);
  * a rung, as a client stepping forward through history does. One state (hundreds of MB at fleet
  * scale), owned by one travel at a time, dropped after KEEP_MS unused.
  */
-const KEEP_MS = 60_000;
 let kept: { key: string; reached: ReachedState; timer: NodeJS.Timeout } | null = null;
 const takeKept = (key: string): ReachedState | undefined => {
   if (kept === null || kept.key !== key) return undefined;
@@ -59,7 +90,7 @@ const travelHere = async (store: Awaited<ReturnType<typeof openStore>>, key: str
           open: (o) => {
             // The fold owns the state from here: it is not kept again unless this fold completes.
             warm = undefined;
-            return openLocalSession(projection, o, from);
+            return openLocalSession(projection, o, from, viewBytes);
           },
         };
   try {
@@ -98,7 +129,10 @@ const doneTravelling = () => {
 
 const answer = (id: number, gen: number, work: Promise<FromTravel>) =>
   work.then(
-    (m) => post(m, m.kind === 'view' ? [m.json.buffer as ArrayBuffer] : []),
+    (m) => {
+      post(m, m.kind === 'view' ? [m.json.buffer as ArrayBuffer] : []);
+      fillTexts();
+    },
     (e: unknown) => post({ kind: 'error', id, gen, error: toWireError(e) }),
   );
 
@@ -129,7 +163,7 @@ port.on('message', (m: ToTravel) => {
   }
   const { id, gen } = m;
   if (m.kind === 'start') {
-    const s = openLocalSession(projection, { ...m, until: m.until === null ? null : BigInt(m.until) });
+    const s = openLocalSession(projection, { ...m, until: m.until === null ? null : BigInt(m.until) }, undefined, viewBytes);
     sessions.set(id, s);
     void answer(id, gen, s.settle().then((o) => (o === 'unusable' ? { kind: 'unusable', id, gen, reason: 'the snapshot was refused' } : { kind: 'loaded', id, gen })));
     return;
