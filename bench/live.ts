@@ -142,11 +142,13 @@ if (phase === 'apply') {
   const mainS = performance.now() - t;
   row('baseline: one snapshot serialized on the follower\'s thread', `${mainS.toFixed(0).padStart(6)} ms`, `(${(payload.length / 1e6).toFixed(1)} MB)`);
   row(`rollcall: follower's stall per snapshot (max of ${stats.saved} taken live)`, `${stats.maxStallMs.toFixed(1).padStart(6)} ms`, `(worker serialized the last in ${stats.lastEncodeMs.toFixed(0)} ms; event loop delay while following: max ${(loop.max / 1e6).toFixed(0)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms)`);
-  // On SQLite the save itself is synchronous (better-sqlite3): that insert is the follower's stall there.
+  // What the save of that snapshot costs on SQLite (better-sqlite3 is synchronous; in parts, see
+  // relational/snapshots.ts): serve's snapshot worker pays it, on a connection of its own; only a
+  // process whose store no other thread can open (memory, EventStoreDB) saves on the follower's thread.
   const sqlite = openSqliteStore({ path: join(dir, 'snapshot.db') });
   t = performance.now();
   await sqlite.snapshots!.save({ name: 'bench', version: 1, position: live.position()!, payload });
-  row('rollcall on SQLite: the save of that snapshot (synchronous insert)', `${(performance.now() - t).toFixed(0).padStart(6)} ms`);
+  row('rollcall on SQLite: the save of that snapshot (in parts; the snapshot worker\'s cost in serve)', `${(performance.now() - t).toFixed(0).padStart(6)} ms`);
   await sqlite.close();
   await live.close();
 }
