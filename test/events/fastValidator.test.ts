@@ -194,7 +194,7 @@ describe('the compiled validator and zod decide alike', () => {
       }),
       { numRuns: RUNS, endOnFailure: true },
     );
-    expect(seen.fast).toBeGreaterThan(RUNS / 10);
+    expect(seen.fast).toBeGreaterThanOrEqual(FAIR_SHARE);
   });
 
   it('an event the compiled validator accepts shares the input\'s data and metadata; zod alone copies them', () => {

@@ -40,6 +40,20 @@ describe('checkLog', () => {
     expect(r.state.sessions.get('s1')).toMatchObject({ state: 'terminated', endedAt: iso(4) });
   });
 
+  it('a session still live at a batch boundary, named again in a later batch, is no revival', async () => {
+    const live = [
+      at(1, pool('p1', 2)),
+      at(2, agent('a1')),
+      at(3, spawned('a1', 's1', { poolId: 'p1', pid: 3 })),
+      at(4, ev('AgentHeartbeat', { agentId: 'a1' })),
+      at(5, ev('AgentHeartbeat', { agentId: 'a1' })),
+      at(6, ended('a1', 's1')),
+    ];
+    const r = await checkLog(createLifecycleProjection(), [record(live)], { batchSize: 1 });
+    expect(r.violations).toEqual([]);
+    expect(r.processed).toBe(6);
+  });
+
   it('passes its options to the fold (until)', async () => {
     const r = await checkLog(createLifecycleProjection(), [record(history)], { until: 3n });
     expect(r.processed).toBe(3);

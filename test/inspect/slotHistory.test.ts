@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { poolSlotHistory } from '../../src/inspect/slotHistory.js';
+import { explainPoolIn } from '../../src/projections/explainState.js';
+import { defaultReconcileConfig } from '../../src/reconcile/reconcileConfig.js';
+import { foldEvents } from '../../src/replay/foldEvents.js';
+import { fleet } from '../serve/harness.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { agent, ended, ev, pool, record, spawned, starting, T0 } from '../support/lifecycle.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
@@ -97,6 +101,41 @@ describe('slot history of a pool: who held which slot when', () => {
   });
 });
 
+describe('slot history: the range, the position and the limit', () => {
+  const log = [
+    ...base,
+    at(10, spawned('a1', 's1', { poolId: 'p1' })),
+    at(20, spawned('a2', 's2', { poolId: 'p1' })),
+    at(30, ended('a2', 's2')),
+    at(40, spawned('a3', 's3', { poolId: 'p1' })),
+  ];
+
+  it('holds are listed by when they began, a still-open one before a later closed one; an open hold is not abnormal', async () => {
+    const h = await history(log.slice(0, 7));
+    expect(brief(h)).toEqual(['a1 0 10–…', 'a2 1 20–30 done']);
+    expect(h.intervals[0]).toMatchObject({ sessionId: 's1', to: null, toPosition: null, endedAs: null, abnormal: false });
+  });
+
+  it('a hold ending exactly at `from` is in the range, and so is a hold beginning exactly at `to`', async () => {
+    expect(brief(await history(log, 30, 40))).toEqual(['a1 0 10–…', 'a2 1 20–30 done', 'a3 1 40–…']);
+  });
+
+  it('`until` reads the log no further than that position', async () => {
+    const h = await poolSlotHistory(projection, [record(log)], 'p1', { from: iso(0), to: iso(1000), until: 6n });
+    expect(brief(h)).toEqual(['a1 0 10–…', 'a2 1 20–…']);
+    expect(h.position).toBe('6');
+  });
+
+  it('the limit keeps the holds that began last, open ones included; exactly the limit is not truncated', async () => {
+    const one = await history(log, 0, 1000, 1);
+    expect(brief(one)).toEqual(['a3 1 40–…']);
+    expect(one.truncated).toBe(true);
+    const three = await history(log, 0, 1000, 3);
+    expect(brief(three)).toEqual(['a1 0 10–…', 'a2 1 20–30 done', 'a3 1 40–…']);
+    expect(three.truncated).toBe(false);
+  });
+});
+
 describe('slot history: one event that frees a slot and takes one', () => {
   it('the slot it frees goes to the session it starts (a start superseding the agent’s own live session)', async () => {
     // Sorted by id, s9 would be looked at before s1: frees are applied first all the same.
@@ -107,10 +146,6 @@ describe('slot history: one event that frees a slot and takes one', () => {
 
 describe('slot history against explain on a generated fleet', () => {
   it('who held the slots at any moment is exactly who explain says held them then', async () => {
-    const { fleet } = await import('../serve/harness.js');
-    const { explainPoolIn } = await import('../../src/projections/explainState.js');
-    const { foldEvents } = await import('../../src/replay/foldEvents.js');
-    const { defaultReconcileConfig } = await import('../../src/reconcile/reconcileConfig.js');
     const events = record(fleet(60, 6000, 5));
     const times = events.map((e) => Date.parse(e.metadata.at));
     const first = Math.min(...times);
