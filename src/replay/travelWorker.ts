@@ -30,26 +30,21 @@ const KEEP_MS = 60_000;
  * (a client stepping through history) rewrites only the sessions that changed between them. A text
  * is a function of the session's values alone, so one cache serves every store and fold; it holds
  * one view's sessions, dropped after KEEP_MS without a view. Writing every session's text on its
- * own costs more than one `JSON.stringify` of the whole view, so an empty cache does not answer:
- * the view is stringified as it always was, and the cache is filled from the same state once the
- * answer is posted (while the serving thread sends it).
+ * own costs more than one `JSON.stringify` of the whole view, so the first view after KEEP_MS
+ * without one is stringified as it always was; only a view following another within KEEP_MS (the
+ * first of them filling the cache) goes through the cache.
  */
 const texts = createViewTextCache();
 let textsTimer: NodeJS.Timeout | null = null;
-let fillAfterPost: LifecycleState | null = null;
 const viewBytes = (state: LifecycleState): Uint8Array => {
+  const following = textsTimer !== null;
   if (textsTimer !== null) clearTimeout(textsTimer);
-  textsTimer = setTimeout(() => texts.clear(), KEEP_MS);
+  textsTimer = setTimeout(() => {
+    textsTimer = null;
+    texts.clear();
+  }, KEEP_MS);
   textsTimer.unref();
-  if (texts.size() > 0) return texts.bytes(state);
-  fillAfterPost = state;
-  return new TextEncoder().encode(JSON.stringify(projection.view(state)));
-};
-/** Fills the cache from the state of the view just posted, if it was made without it. */
-const fillTexts = () => {
-  const state = fillAfterPost;
-  fillAfterPost = null;
-  if (state !== null) texts.bytes(state);
+  return following ? texts.bytes(state) : new TextEncoder().encode(JSON.stringify(projection.view(state)));
 };
 
 /** Sessions folded here, for `travel`: this thread has nothing else to share its loop with. */
@@ -129,10 +124,7 @@ const doneTravelling = () => {
 
 const answer = (id: number, gen: number, work: Promise<FromTravel>) =>
   work.then(
-    (m) => {
-      post(m, m.kind === 'view' ? [m.json.buffer as ArrayBuffer] : []);
-      fillTexts();
-    },
+    (m) => post(m, m.kind === 'view' ? [m.json.buffer as ArrayBuffer] : []),
     (e: unknown) => post({ kind: 'error', id, gen, error: toWireError(e) }),
   );
 
