@@ -166,6 +166,25 @@ describe('AgentSuspected (SPEC §7.3)', () => {
     );
   });
 
+  it('observed gone (not just disconnected) within its grace: suspected, dated by the observation', async () => {
+    // Nothing in the log says a1 left: only the orchestrator's observation does.
+    await given(...running).when(30, { agents: { a1: { connection: 'gone', disconnectedSince: at(20) } } }, defaults).then(({ decisions }) =>
+      expect(decisions.map((d) => [d.rule, d.event.data])).toEqual([
+        ['suspect', { agentId: 'a1', reason: 'disconnected_within_grace', observed: expect.objectContaining({ absentSince: at(20), absentForMs: 10_000, connection: 'gone' }) }],
+      ]),
+    );
+  });
+
+  it('a lease with exactly 0 ms left is still running out; a lapsed one is not (with the lapse rule off, nothing is decided)', async () => {
+    const events = [pool('p1'), agent('a1'), ev('AgentSpawned', { agentId: 'a1', sessionId: 's1', poolId: 'p1', leaseMs: 50_000 }, { at: 10 })];
+    await given(...events).when(60, {}, defaults).then(({ decisions }) =>
+      expect(decisions.map((d) => [d.rule, d.event.data])).toEqual([
+        ['suspect', { agentId: 'a1', reason: 'lease_running_out', observed: expect.objectContaining({ leaseExpiresAt: at(60), leaseMs: 50_000, leftMs: 0 }) }],
+      ]),
+    );
+    await given(...events).when(61, {}, { ...defaults, leaseExpiry: false }).then(({ decisions }) => expect(decisions).toEqual([]));
+  });
+
   it('an agent something else was decided for is not also suspected; suspectAfterMs null turns the rule off', async () => {
     await given(...running).when(100, { host: 'h1', pids: { 4242: { alive: false } } }, defaults).then(({ decisions }) => expect(decisions.map((d) => d.rule)).toEqual(['dead-pid']));
     await given(...running).when(10_000, {}, noSuspicion).then(({ decisions }) => expect(decisions).toEqual([]));
