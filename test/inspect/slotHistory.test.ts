@@ -3,6 +3,7 @@ import { poolSlotHistory } from '../../src/inspect/slotHistory.js';
 import { explainPoolIn } from '../../src/projections/explainState.js';
 import { defaultReconcileConfig } from '../../src/reconcile/reconcileConfig.js';
 import { foldEvents } from '../../src/replay/foldEvents.js';
+import { dedupeIds } from '../../src/replay/dedupeIds.js';
 import { fleet } from '../serve/harness.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { agent, ended, ev, pool, record, spawned, starting, T0 } from '../support/lifecycle.js';
@@ -98,6 +99,15 @@ describe('slot history of a pool: who held which slot when', () => {
     const twice = record([...events, events[4]!, events[5]!]);
     const h = await poolSlotHistory(projection, [twice], 'p1', { from: iso(0), to: iso(100) });
     expect(brief(h)).toEqual(['a1 0 10–20 done']);
+  });
+  it('a redelivery marked by the store (same event id twice) changes nothing, even of an event that would end the next session', async () => {
+    // Applied again, the crash would end s2, a1's session then.
+    const events = [...base, at(10, spawned('a1', 's1', { poolId: 'p1' })), at(20, ev('AgentCrashed', { agentId: 'a1', reason: 'oom' })), at(30, spawned('a1', 's2', { poolId: 'p1' }))];
+    const once = await poolSlotHistory(projection, dedupeIds([record(events)]), 'p1', { from: iso(0), to: iso(100) });
+    const twice = await poolSlotHistory(projection, dedupeIds([record([...events, events[5]!])]), 'p1', { from: iso(0), to: iso(100) });
+    expect(brief(twice)).toEqual(['a1 0 10–20 oom', 'a1 0 30–…']);
+    expect({ ...twice, position: once.position }).toEqual(once);
+    expect(twice.position).toBe('8');
   });
 });
 
