@@ -87,11 +87,15 @@ export const anomaliesJson = (state: LifecycleState): ProjectionJson['anomalies'
   recent: state.anomalies.recent.map((r) => ({ ...r })),
 });
 
-/** Every section of the view but `sessions`, the one made of a record per session (see viewText.ts). */
-export type ViewBesideSessions = Omit<ProjectionJson, 'sessions'>;
+/**
+ * Derives the SPEC §3 view from the state: pool occupancy, running set, busy and agent status are
+ * computed from session states here, never counted. Pure. The state holds exactly what is within
+ * the retention window, so the view needs no window of its own.
+ */
+export const lifecycleView = (state: LifecycleState): ProjectionJson => {
+  const sessions = idRecord<SessionJson>();
+  for (const s of state.sessions.values()) sessions[s.sessionId] = sessionJson(s);
 
-/** The view's sections other than its sessions, in the view's key order (`sessions` goes after `agents`). */
-export const viewBesideSessions = (state: LifecycleState): ViewBesideSessions => {
   const agents = idRecord<AgentJson>();
   const running: string[] = [];
   const busy: string[] = [];
@@ -120,22 +124,11 @@ export const viewBesideSessions = (state: LifecycleState): ViewBesideSessions =>
     position: state.position === null ? null : state.position.toString(),
     pools,
     agents,
+    sessions,
     running: running.sort(byCodeUnit),
     busy: busy.sort(byCodeUnit),
     hosts: hostsJson(state, liveOnHost),
     quarantined: quarantined.sort(byCodeUnit),
     anomalies: anomaliesJson(state),
   };
-};
-
-/**
- * Derives the SPEC §3 view from the state: pool occupancy, running set, busy and agent status are
- * computed from session states here, never counted. Pure. The state holds exactly what is within
- * the retention window, so the view needs no window of its own.
- */
-export const lifecycleView = (state: LifecycleState): ProjectionJson => {
-  const sessions = idRecord<SessionJson>();
-  for (const s of state.sessions.values()) sessions[s.sessionId] = sessionJson(s);
-  const { position, pools, agents, running, busy, hosts, quarantined, anomalies } = viewBesideSessions(state);
-  return { position, pools, agents, sessions, running, busy, hosts, quarantined, anomalies };
 };

@@ -75,15 +75,9 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * projection, or taken after another event than the log holds there), then folds what is pushed
  * with `foldEvents` (so `until`, `asOf`, invalid events and redeliveries as in any replay). Given
  * `from` (a state an earlier fold reached, on a store with unique ids), it goes on from that state
- * instead, which it then owns. Its view's bytes are `JSON.stringify` of the projection's view as
- * UTF-8, or what `viewBytes` makes of the state (the same bytes, made another way: viewText.ts).
+ * instead, which it then owns.
  */
-export const openLocalSession = (
-  projection: LifecycleProjection,
-  o: FoldSessionOptions,
-  from?: ReachedState,
-  viewBytes: (state: LifecycleState) => Uint8Array = (state) => new TextEncoder().encode(JSON.stringify(projection.view(state))),
-): LocalFoldSession => {
+export const openLocalSession = (projection: LifecycleProjection, o: FoldSessionOptions, from?: ReachedState): LocalFoldSession => {
   let refused = false;
   let seen: CompactIdSet | null = o.needsIds ? new CompactIdSet() : null;
   let last: { position: bigint; id: string } | null = null;
@@ -165,9 +159,10 @@ export const openLocalSession = (
       const result = await finish();
       const position = result.lastPosition ?? startedAt;
       reached = position === null ? null : { state: result.state, position };
+      const view = projection.view(result.state);
       return {
-        json: viewBytes(result.state),
-        position: result.state.position === null ? null : result.state.position.toString(),
+        json: new TextEncoder().encode(JSON.stringify(view)),
+        position: view.position,
         processed: result.processed,
         stoppedEarly: result.stoppedEarly || stopped,
         lastPosition: result.lastPosition?.toString() ?? null,

@@ -5,8 +5,6 @@
 // only sends the bytes. Otherwise the serving thread posts the events of a session.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLifecycleProjection } from '../projections/lifecycleProjection.js';
-import type { LifecycleState } from '../projections/lifecycleState.js';
-import { createViewTextCache } from '../projections/viewText.js';
 import { openStore } from '../stores/openStore.js';
 import { createFoldLane } from './foldLane.js';
 import { openLocalSession, type FoldSession, type LocalFoldSession, type ReachedState } from './foldSession.js';
@@ -21,34 +19,9 @@ const projection = createLifecycleProjection({ retentionMs });
 const port = parentPort!;
 const sessions = new Map<number, FoldSession>();
 const post = (m: FromTravel, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-const unpaced = createFoldLane(Infinity);
-/** How long what a fold leaves for the next (the state it reached, the session texts of its view) is kept unused. */
-const KEEP_MS = 60_000;
-
-/**
- * Views made here reuse one cache of session texts (viewText.ts), so that a view near the last one
- * (a client stepping through history) rewrites only the sessions that changed between them. A text
- * is a function of the session's values alone, so one cache serves every store and fold; it holds
- * one view's sessions, dropped after KEEP_MS without a view. Writing every session's text on its
- * own costs more than one `JSON.stringify` of the whole view, so the first view after KEEP_MS
- * without one is stringified as it always was; only a view following another within KEEP_MS (the
- * first of them filling the cache) goes through the cache.
- */
-const texts = createViewTextCache();
-let textsTimer: NodeJS.Timeout | null = null;
-const viewBytes = (state: LifecycleState): Uint8Array => {
-  const following = textsTimer !== null;
-  if (textsTimer !== null) clearTimeout(textsTimer);
-  textsTimer = setTimeout(() => {
-    textsTimer = null;
-    texts.clear();
-  }, KEEP_MS);
-  textsTimer.unref();
-  return following ? texts.bytes(state) : new TextEncoder().encode(JSON.stringify(projection.view(state)));
-};
-
 /** Sessions folded here, for `travel`: this thread has nothing else to share its loop with. */
-const local = { open: (o: Parameters<typeof openLocalSession>[1]) => openLocalSession(projection, o, undefined, viewBytes) };
+const local = { open: (o: Parameters<typeof openLocalSession>[1]) => openLocalSession(projection, o) };
+const unpaced = createFoldLane(Infinity);
 
 /**
  * The state the last whole fold reached, for the store and `skipInvalid` it was folded with: the
@@ -56,6 +29,7 @@ const local = { open: (o: Parameters<typeof openLocalSession>[1]) => openLocalSe
  * a rung, as a client stepping forward through history does. One state (hundreds of MB at fleet
  * scale), owned by one travel at a time, dropped after KEEP_MS unused.
  */
+const KEEP_MS = 60_000;
 let kept: { key: string; reached: ReachedState; timer: NodeJS.Timeout } | null = null;
 const takeKept = (key: string): ReachedState | undefined => {
   if (kept === null || kept.key !== key) return undefined;
@@ -85,7 +59,7 @@ const travelHere = async (store: Awaited<ReturnType<typeof openStore>>, key: str
           open: (o) => {
             // The fold owns the state from here: it is not kept again unless this fold completes.
             warm = undefined;
-            return openLocalSession(projection, o, from, viewBytes);
+            return openLocalSession(projection, o, from);
           },
         };
   try {
@@ -155,7 +129,7 @@ port.on('message', (m: ToTravel) => {
   }
   const { id, gen } = m;
   if (m.kind === 'start') {
-    const s = openLocalSession(projection, { ...m, until: m.until === null ? null : BigInt(m.until) }, undefined, viewBytes);
+    const s = openLocalSession(projection, { ...m, until: m.until === null ? null : BigInt(m.until) });
     sessions.set(id, s);
     void answer(id, gen, s.settle().then((o) => (o === 'unusable' ? { kind: 'unusable', id, gen, reason: 'the snapshot was refused' } : { kind: 'loaded', id, gen })));
     return;
