@@ -12,7 +12,7 @@ export type { PoolSlotHistoryJson, SlotIntervalJson } from '../projections/viewJ
 const ABNORMAL_EVENTS = new Set(['AgentCrashed', 'SessionStartFailed', 'SessionNotFound']);
 const ABNORMAL_REASONS = new Set(['lease_expired', 'orchestrator_restarted']);
 
-/** At most this many holds in one answer (the newest are kept). */
+/** At most this many holds in one answer: those that began last (open or not) are kept. */
 export const SLOT_HISTORY_LIMIT = 5_000;
 
 export interface SlotHistoryOptions {
@@ -30,6 +30,8 @@ const holds = (state: LifecycleState, sessionId: string, poolId: string): boolea
   if (s === undefined || !isLive(s.state) || s.poolId !== poolId) return false;
   return state.agents.get(s.agentId)?.role !== 'director';
 };
+
+const byStart = (a: SlotIntervalJson, b: SlotIntervalJson): number => (BigInt(a.fromPosition) < BigInt(b.fromPosition) ? -1 : 1);
 
 /**
  * Who held which slot of a pool when (SPEC §7.5's slot history): folds the log to `to`, following
@@ -66,8 +68,11 @@ export const poolSlotHistory = async (projection: LifecycleProjection, source: R
     const ended: SlotIntervalJson = { ...hold, to, toPosition: event.position.toString(), endedAs, abnormal };
     if (Date.parse(ended.to!) < fromMs) return;
     closed.push(ended);
-    if (closed.length > limit) {
-      closed.shift();
+    // Bounds memory only: a closed hold with `limit` closed ones that began after it cannot be in the
+    // answer. Trimmed at twice the limit so that the sort is paid once per `limit` holds.
+    if (closed.length > 2 * limit) {
+      closed.sort(byStart);
+      closed.splice(0, closed.length - limit);
       truncated = true;
     }
   };
@@ -95,7 +100,7 @@ export const poolSlotHistory = async (projection: LifecycleProjection, source: R
     }
   }
 
-  const intervals = [...closed, ...open.values()].sort((a, b) => (BigInt(a.fromPosition) < BigInt(b.fromPosition) ? -1 : 1));
+  const intervals = [...closed, ...open.values()].sort(byStart);
   if (intervals.length > limit) {
     intervals.splice(0, intervals.length - limit);
     truncated = true;

@@ -146,6 +146,35 @@ describe('slot history: the range, the position and the limit', () => {
   });
 });
 
+describe('slot history: which holds the limit keeps', () => {
+  it('the ones that began last, not the ones that ended last', async () => {
+    // a1 began first and ended last: past the limit it is left out, and so is s2, which began before s3.
+    const events = [
+      ...base,
+      at(10, spawned('a1', 's1', { poolId: 'p1' })),
+      at(20, spawned('a2', 's2', { poolId: 'p1' })),
+      at(21, ended('a2', 's2')),
+      at(30, spawned('a2', 's3', { poolId: 'p1' })),
+      at(31, ended('a2', 's3')),
+      at(40, ended('a1', 's1')),
+    ];
+    const one = await history(events, 0, 1000, 1);
+    expect(brief(one)).toEqual(['a2 1 30–31 done']);
+    expect(one.truncated).toBe(true);
+  });
+
+  it('many more ended holds than the limit, ending in another order than they began: the last to begin, listed by start', async () => {
+    // Pairs on two slots: in each pair, the hold that began first ends last.
+    const pairs = Array.from({ length: 7 }, (_, i) => {
+      const s = 100 * (i + 1);
+      return [at(s, spawned('a1', `x${i}`, { poolId: 'p1' })), at(s + 1, spawned('a2', `y${i}`, { poolId: 'p1' })), at(s + 2, ended('a2', `y${i}`)), at(s + 3, ended('a1', `x${i}`))];
+    });
+    const h = await history([...base, ...pairs.flat()], 0, 10_000, 3);
+    expect(h.intervals.map((i) => i.sessionId)).toEqual(['y5', 'x6', 'y6']);
+    expect(h.truncated).toBe(true);
+  });
+});
+
 describe('slot history: one event that frees a slot and takes one', () => {
   it('the slot it frees goes to the session it starts (a start superseding the agent’s own live session)', async () => {
     // Sorted by id, s9 would be looked at before s1: frees are applied first all the same.
