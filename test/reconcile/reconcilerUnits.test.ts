@@ -113,6 +113,18 @@ describe('reconcileOnce: one pass', () => {
     expect(rec.calls).toHaveLength(1);
   });
 
+  it('a lapsed lease and another correction in one pass: the lapse is stored first, each correction once', async () => {
+    const store = await storeWith([reg('a1'), reg('a2'), ev('AgentSpawned', { agentId: 'a1', sessionId: 's1', leaseMs: 5_000 }, { at: 1 }), spawn('a2', 's2', 42)]);
+    const rec = recordingAppends(store);
+    const pass = await reconcileOnce(rec.store, { config: SPEC4, observe: () => ({ pids: { 42: { alive: false } } }), now: at(60) });
+    expect(pass.decisions.map((d) => d.rule).sort()).toEqual(['dead-pid', 'lease-expired']);
+    expect(pass.appended.map((d) => [d.rule, d.agentId])).toEqual([['lease-expired', 'a1'], ['dead-pid', 'a2']]);
+    expect(pass.alreadyStored).toEqual([]);
+    expect(pass.conflicts).toEqual([]);
+    expect(rec.calls.map(([stream]) => stream)).toEqual(['agent-a1', 'agent-a2']);
+    expect((await storedEvents(store)).slice(4).map((e) => e.type)).toEqual(['SessionEnded', 'AgentCrashed']);
+  });
+
   it('fences each stream at its own revision as of the replay, even if the stream moved on since', async () => {
     const store = await storeWith([reg('a1'), spawn('a1', 's1', 42), reg('a2'), ev('SessionStarting', { agentId: 'a2', sessionId: 's2' }, { at: 2 })]);
     const rec = recordingAppends(store);
