@@ -5,7 +5,7 @@ import { createRelationalSnapshots } from './relational/snapshots.js';
 import { createSqliteDb } from './sqlite/db.js';
 import { fileIdentity } from './sqlite/fileIdentity.js';
 import { openDatabase } from './sqlite/open.js';
-import { SNAPSHOT_PART_CHARS } from './sqliteStore.js';
+import { SNAPSHOT_PART_CHARS, snapshotPartGap } from './sqliteStore.js';
 
 /** Saves snapshots into a store another thread of this process opened (EventStore.snapshotWriter). */
 export interface SnapshotWriter {
@@ -39,7 +39,7 @@ export const openSnapshotWriter = async (spec: SnapshotWriterSpec): Promise<Snap
   const identity = fileIdentity(path, spec.url, expected);
   let closed = false;
   const sql = createSqliteDb(db, spec.url, () => closed, busyTimeoutMs, identity);
-  const snapshots = createRelationalSnapshots(sql, { partChars: SNAPSHOT_PART_CHARS });
+  const snapshots = createRelationalSnapshots(sql, { partChars: SNAPSHOT_PART_CHARS, betweenParts: snapshotPartGap });
   return {
     save: (s) => snapshots.save(s),
     async close() {

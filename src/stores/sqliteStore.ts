@@ -4,6 +4,7 @@ import { RollcallError } from '../errors.js';
 import { assembleStore, type StoreParts } from './assembleStore.js';
 import type { EventStore, ReadAllOptions, SnapshotStore, SnapshotWriterSpec, SubscribeOptions } from './eventStore.js';
 import { DEFAULT_PAGE_SIZE } from './pageSize.js';
+import { pause } from './pause.js';
 import { createRelationalReads } from './relational/reads.js';
 import { createRelationalSnapshots } from './relational/snapshots.js';
 import { createSqliteAppender, toRowRequest, writtenEvents } from './sqlite/append.js';
@@ -64,6 +65,13 @@ const FOLLOW_CACHE = -1024;
  * transaction, so a commit waits for at most one part's write, not a whole snapshot's.
  */
 export const SNAPSHOT_PART_CHARS = 1 << 18;
+
+/**
+ * Between two parts a snapshot save lets go of the lock for longer than a committer's poll (its
+ * busy wait inside SQLite, LOCK_POLL_MS, then a retry a millisecond later): found free, the lock
+ * goes to the group commit; re-taken at once, it would make the commit wait out the whole save.
+ */
+export const snapshotPartGap = (): Promise<void> => pause(6);
 
 /** Snapshots of a store read as an image: loaded as usual, never saved (there is nowhere to save them). */
 const readOnlySnapshots = (snapshots: SnapshotStore, url: string): SnapshotStore => ({
@@ -173,7 +181,7 @@ export const openSqliteStore = (options: SqliteStoreOptions): EventStore & { inc
           const h = sql.guard('read', () => headQuery.get() as number | null);
           return h === null ? null : BigInt(h);
         },
-        snapshots: image ? readOnlySnapshots(createRelationalSnapshots(sql), url) : createRelationalSnapshots(sql, { partChars: SNAPSHOT_PART_CHARS }),
+        snapshots: image ? readOnlySnapshots(createRelationalSnapshots(sql), url) : createRelationalSnapshots(sql, { partChars: SNAPSHOT_PART_CHARS, betweenParts: snapshotPartGap }),
       },
       retire() {
         feed.close();

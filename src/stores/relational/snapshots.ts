@@ -11,6 +11,11 @@ export interface RelationalSnapshotOptions {
    * every commit waited, for its whole length). Absent: one row holds the payload (PostgreSQL).
    */
   partChars?: number;
+  /**
+   * Awaited between two part writes (and two part deletes): a pause long enough for a writer that
+   * polls the lock (the commit thread) to take it, instead of finding it taken again at once.
+   */
+  betweenParts?: () => Promise<void>;
 }
 
 /** A rung row whose payload is in parts: `@parts <count> <key>` (not JSON: a rollcall that predates parts finds it unusable and folds without it). */
@@ -87,8 +92,10 @@ export const createRelationalSnapshots = (db: SqlDb, options: RelationalSnapshot
     const key = partKey(name, position, token);
     let count = 0;
     for (let i = 0; i < payload.length || count === 0; i += partChars, count++) {
+      if (count > 0) await options.betweenParts?.();
       await db.rows('save snapshot', 'rollcall_save_snapshot_at', saveAtSql, [`${key}${String(count).padStart(6, '0')}`, version, position, payload.slice(i, i + partChars), token]);
     }
+    await options.betweenParts?.();
     await db.rows('save snapshot', 'rollcall_save_snapshot_at', saveAtSql, [rungName(name, position, snapshot.at), version, position, `${MANIFEST}${count} ${key}`, token]);
   };
 
@@ -103,7 +110,10 @@ export const createRelationalSnapshots = (db: SqlDb, options: RelationalSnapshot
       const token = key.slice(key.indexOf('@', partPrefix(name).length) + 1, -1);
       // A key whose rung was just pruned is named by no listed rung and is removed at once, one part
       // (one short transaction) at a time; one not yet published may be another save's, still staging.
-      if (token.slice(0, token.indexOf('#')) < staleBefore || pruned.has(key)) await remove(part);
+      if (token.slice(0, token.indexOf('#')) < staleBefore || pruned.has(key)) {
+        await remove(part);
+        await options.betweenParts?.();
+      }
     }
   };
   return {
