@@ -132,6 +132,28 @@ describe('checkLog', () => {
     expect(revive.check(r.state)).toEqual([]);
   });
 
+  it('terminal-is-final: a session ended by an event naming neither it nor its agent (a restart of its host), revived in a later batch', async () => {
+    const events = [
+      at(1, agent('a1')),
+      at(2, ev('OrchestratorStarted', { host: 'h1', epoch: 1 })),
+      at(3, spawned('a1', 's1', { host: 'h1', epoch: 1, pid: 7 })),
+      at(4, ev('OrchestratorStarted', { host: 'h1', epoch: 2 })),
+      at(5, ev('AgentHeartbeat', { agentId: 'a1' })),
+    ];
+    const revive = faulty((d, e) => {
+      if (e.position === 5n) {
+        const s = d.sessions.get('s1')!;
+        s.state = 'running';
+        s.endedAt = null;
+        s.terminationReason = null;
+        d.agents.get('a1')!.openSessionIds.push('s1');
+      }
+    });
+    const r = await checkLog(revive, [record(events)], { batchSize: 1 });
+    // The revival also breaks the state's own invariants (epoch fence, liveSince, host index); rule 2 is the one asked here.
+    expect(r.violations.filter((v) => v.invariant === 'terminal-is-final')).toEqual([{ invariant: 'terminal-is-final', detail: 'session s1 became running again at position 5' }]);
+  });
+
   it('terminal-is-final: a terminal session dropped from the state without being remembered', async () => {
     const drop = faulty((d, e) => {
       if (e.position === 5n) d.sessions.delete('s1');
