@@ -52,6 +52,9 @@ export const createRelationalSnapshots = (db: SqlDb, options: RelationalSnapshot
   const loadSql = `SELECT name, version, position, payload FROM ${t} WHERE name = ${p(1)}`;
   // substr, not LIKE: a projection name may hold `_` or `%`. Names sort as positions (zero-padded).
   const listSql = `SELECT name, saved_at FROM ${t} WHERE ${p(1)} = substr(name, 1, ${p(2)}) ORDER BY name`;
+  // Names only: saved_at is stored after the payload, so reading it from a part row (256 Ki
+  // characters in overflow pages) would read the whole part.
+  const namesSql = `SELECT name FROM ${t} WHERE ${p(1)} = substr(name, 1, ${p(2)}) ORDER BY name`;
   const partsSql = `SELECT payload FROM ${t} WHERE ${p(1)} = substr(name, 1, ${p(2)}) ORDER BY name`;
   const upsert = (savedAt: string) => `INSERT INTO ${t} (name, version, position, payload, saved_at) VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${savedAt})
      ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = excluded.position,
@@ -103,7 +106,8 @@ export const createRelationalSnapshots = (db: SqlDb, options: RelationalSnapshot
   const pruneParts = async (name: string, kept: { position: bigint; savedAt: string }[], pruned: Set<string>) => {
     const named = new Set(kept.map((r) => partKey(name, r.position, r.savedAt)));
     const staleBefore = new Date(Date.now() - ORPHAN_MS).toISOString();
-    for (const [rowName] of await listRows(partPrefix(name))) {
+    const partRows = await db.rows('list snapshots', 'rollcall_list_snapshot_parts', namesSql, [partPrefix(name), partPrefix(name).length]);
+    for (const [rowName] of partRows) {
       const part = rowName as string;
       const key = part.slice(0, part.lastIndexOf('@') + 1);
       if (named.has(key)) continue;
