@@ -333,6 +333,22 @@ describe('auditAgent: the explanation', () => {
   });
 });
 
+describe('auditAgent: only the agent own sessions', () => {
+  it('an event of a1 naming a2\'s session is an anomaly, and a2\'s session its clock ends is not in a1\'s timeline', async () => {
+    const a = await audit([
+      at(1, agent('a1')),
+      at(1, agent('a2')),
+      at(2, spawned('a2', 's2', { leaseMs: 5_000 })),
+      // Moves the clock past s2's lease (s2 ends) and names s2 under the wrong agent.
+      at(20, ev('SessionSuspended', { agentId: 'a1', sessionId: 's2' })),
+    ]);
+    expect(a.entries.map((e) => [e.position, e.changes, e.anomaly])).toEqual([
+      ['1', ['status: (none) → idle', 'generation: (none) → 0', 'busy: (none) → false'], null],
+      ['4', [], 'session-agent-mismatch'],
+    ]);
+  });
+});
+
 describe('auditAgent: the source', () => {
   it('an undecodable item stops the audit with its error', async () => {
     const error = new RollcallError('invalid-event', 'line 2: bad');
