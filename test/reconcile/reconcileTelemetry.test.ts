@@ -1,7 +1,3 @@
-import { context, metrics, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RollcallError } from '../../src/errors.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
@@ -10,18 +6,12 @@ import type { EventStore } from '../../src/stores/eventStore.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { ev } from '../support/lifecycle.js';
 import { MIN, SPEC4, at } from './support.js';
+import { inMemoryOtel } from '../support/inMemoryOtel.js';
 
 // What docs/observability.md promises of a reconcile pass, in process: an SDK registered in this
 // file's own process, exporting to memory (the CLI's OTLP export is tested in test/telemetry).
-const spans = new InMemorySpanExporter();
-const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.DELTA), exportIntervalMillis: 3_600_000 });
-const meterProvider = new MeterProvider({ readers: [reader] });
-const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-
-const collected = async () => {
-  const { resourceMetrics } = await reader.collect();
-  return Object.fromEntries(resourceMetrics.scopeMetrics.flatMap((s) => s.metrics.map((m) => [m.descriptor.name, m.dataPoints.map((p) => ({ attributes: p.attributes, value: p.value }))])));
-};
+const otel = inMemoryOtel('delta');
+const { spans, collected } = otel;
 const passSpans = () => spans.getFinishedSpans().filter((s) => s.name === 'rollcall.reconcile');
 
 // A dead pid (a1) and a start that never finished (a2): two corrections of two rules.
@@ -34,17 +24,8 @@ const fleet = (): LifecycleEvent[] => [
 const observe = () => ({ pids: { 11: { alive: false } } });
 
 describe('reconcile telemetry', () => {
-  beforeAll(() => {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    trace.setGlobalTracerProvider(tracerProvider);
-    metrics.setGlobalMeterProvider(meterProvider);
-  });
-  afterAll(async () => {
-    await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
-    trace.disable();
-    metrics.disable();
-    context.disable();
-  });
+  beforeAll(() => otel.register());
+  afterAll(() => otel.unregister());
   beforeEach(async () => {
     spans.reset();
     await collected();

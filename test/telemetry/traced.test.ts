@@ -1,24 +1,14 @@
-import { context, metrics, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RollcallError } from '../../src/errors.js';
 import { event } from '../../src/events/eventFactory.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { instruments } from '../../src/telemetry/instruments.js';
 import { errorType, storeKind, traced } from '../../src/telemetry/traced.js';
+import { inMemoryOtel } from '../support/inMemoryOtel.js';
 
 // An SDK registered in this test's own process (vitest runs each file in its own), exporting to memory.
-const spans = new InMemorySpanExporter();
-const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 });
-const meterProvider = new MeterProvider({ readers: [reader] });
-const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-
-const collected = async () => {
-  const { resourceMetrics } = await reader.collect();
-  return Object.fromEntries(resourceMetrics.scopeMetrics.flatMap((s) => s.metrics.map((m) => [m.descriptor.name, m.dataPoints.map((p) => ({ attributes: p.attributes, value: p.value }))])));
-};
+const otel = inMemoryOtel('cumulative');
+const { spans, collected } = otel;
 
 describe('src/telemetry', () => {
   it('before any SDK registers, spans are no-ops and instruments record nothing, at no harm to the caller', async () => {
@@ -29,17 +19,8 @@ describe('src/telemetry', () => {
   });
 
   describe('with an SDK registered', () => {
-    beforeAll(() => {
-      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-      trace.setGlobalTracerProvider(tracerProvider);
-      metrics.setGlobalMeterProvider(meterProvider);
-    });
-    afterAll(async () => {
-      await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
-      trace.disable();
-      metrics.disable();
-      context.disable();
-    });
+    beforeAll(() => otel.register());
+    afterAll(() => otel.unregister());
 
     it('instruments made before the SDK registered are made again on the provider now registered', async () => {
       instruments().eventsAppended.add(3, { 'rollcall.store.kind': 'memory' });
