@@ -98,7 +98,7 @@ describe('sqlite change feed', () => {
    * read started. Its data_version is the log's length; `pollIntervalMs` short lets a follower see
    * a commit before its handover, as the file watch would.
    */
-  const fakeFeed = (pollIntervalMs = 60_000) => {
+  const fakeFeed = (pollIntervalMs = 60_000, inFlightWaitMs?: number) => {
     const log: StoredEvent[] = [];
     const pages: bigint[] = [];
     const reader: FeedReader = {
@@ -112,7 +112,7 @@ describe('sqlite change feed', () => {
     // The follower checks the file once per turn of its loop: counted, to know it went round.
     let turns = 0;
     const identity = { ...fileIdentity(':memory:', 'sqlite::memory:'), check: () => void turns++ };
-    const feed = createSqliteFeed({ path: ':memory:', pageSize: 100, pollIntervalMs, openReader: () => reader, isClosed: () => false, identity });
+    const feed = createSqliteFeed({ path: ':memory:', pageSize: 100, pollIntervalMs, openReader: () => reader, isClosed: () => false, identity, ...(inFlightWaitMs !== undefined ? { inFlightWaitMs } : {}) });
     return { log, feed, pages, turns: () => turns };
   };
 
@@ -134,18 +134,21 @@ describe('sqlite change feed', () => {
   });
 
   it('a commit of this process seen in the store before its answer arrives is still yielded as handed, not read back', async () => {
-    const { log, feed, pages, turns } = fakeFeed(1);
+    // The wait for the handover is bounded (50 ms by default); here only the handover may end it,
+    // so that a busy machine's slow turns between the test's steps cannot.
+    const { log, feed, pages, turns } = fakeFeed(1, 3_600_000);
     const controller = new AbortController();
     const iterator = feed.subscribePages({ after: 0n, signal: controller.signal });
     const first = iterator.next();
     await waitFor('the first read', () => pages.length === 1);
+    const before = turns();
     feed.committing();
     const handed = [event(1), event(2)];
     // Committed (the data_version moved) while the commit thread's answer is on its way: the
-    // follower, polling every ms, goes round with it visible, and waits for the handover instead of reading.
+    // follower, polling every ms, goes round with it visible (in the same turn of this test as
+    // committing(), so any later turn of the follower sees it), and waits for the handover instead of reading.
     log.push(...handed);
-    const before = turns();
-    await waitFor('the follower went round twice', () => turns() >= before + 2);
+    await waitFor('the follower went round with the commit visible', () => turns() >= before + 1);
     feed.committed(() => handed);
     feed.settled();
     const page = (await first).value as StoredEvent[];

@@ -32,6 +32,8 @@ export interface SqliteFeedOptions {
   isClosed: () => boolean;
   /** The file this connection opened: a follower must not go on reading one no longer at the path. */
   identity: FileIdentity;
+  /** How long a follower waits for an in-flight commit's handover before reading (default 50 ms). */
+  inFlightWaitMs?: number;
 }
 
 export interface SqliteFeed {
@@ -94,6 +96,7 @@ const takeHanded = (handed: Handed, last: bigint): StoredEvent[] | null => {
  */
 export const createSqliteFeed = (options: SqliteFeedOptions): SqliteFeed => {
   const { path, pageSize, pollIntervalMs, isClosed, identity } = options;
+  const inFlightWaitMs = options.inFlightWaitMs ?? IN_FLIGHT_WAIT_MS;
   const wakers = new Set<() => void>();
   const subscriptions = new Set<Handed>();
   const onDisk = path !== ':memory:' && path !== '';
@@ -159,8 +162,8 @@ export const createSqliteFeed = (options: SqliteFeedOptions): SqliteFeed => {
           // held up for long (another process's write lock) does not hold back what is readable.
           const now = Date.now();
           waitingSince ??= now;
-          if (now - waitingSince < IN_FLIGHT_WAIT_MS) {
-            await pause(IN_FLIGHT_WAIT_MS - (now - waitingSince), signal, wakers);
+          if (now - waitingSince < inFlightWaitMs) {
+            await pause(inFlightWaitMs - (now - waitingSince), signal, wakers);
             continue;
           }
         }
