@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { RollcallError } from '../errors.js';
+import { RollcallError, type RollcallErrorFields } from '../errors.js';
 import { validators } from './generated/validateEvent.js';
 import { EventEnvelope, LifecycleEventBody, type LifecycleEvent } from './lifecycleEvents.js';
 import { storableIssue } from './storableIssue.js';
@@ -50,14 +50,18 @@ const formatPath = (path: readonly PropertyKey[]): string =>
     '',
   );
 
+/** The error fields that say where the event came from. */
+// Stryker disable ConditionalExpression: RollcallError copies each field as given, so `{ line: undefined }` and `{}` make the same error
+const sourceFields = (src: EventSource): RollcallErrorFields => ({
+  ...(src.line !== undefined ? { line: src.line } : {}),
+  ...(src.index !== undefined ? { index: src.index } : {}),
+  ...(src.position !== undefined ? { position: src.position } : {}),
+});
+// Stryker restore ConditionalExpression
+
 const fail = (src: EventSource, code: 'invalid-event' | 'unknown-event-type', path: string, msg: string): DecodeResult => ({
   success: false,
-  error: new RollcallError(code, `${where(src)}: ${path}: ${msg}`, {
-    path,
-    ...(src.line !== undefined ? { line: src.line } : {}),
-    ...(src.index !== undefined ? { index: src.index } : {}),
-    ...(src.position !== undefined ? { position: src.position } : {}),
-  }),
+  error: new RollcallError(code, `${where(src)}: ${path}: ${msg}`, { path, ...sourceFields(src) }),
 });
 
 const firstIssue = (src: EventSource, prefix: readonly PropertyKey[], error: z.ZodError): DecodeResult => {
@@ -88,6 +92,7 @@ const schemaByType = new Map<string, TypeSchemas>(
 );
 
 const hasUpper = (id: string): boolean => {
+  // Stryker disable next-line EqualityOperator: one more turn reads charCodeAt(id.length), NaN, which is no uppercase letter
   for (let i = 0; i < id.length; i++) {
     const c = id.charCodeAt(i);
     if (c >= 65 && c <= 70) return true;
@@ -170,11 +175,7 @@ export const decodeLine = (line: string, src: EventSource = {}, options: DecodeO
   } catch (e) {
     return {
       success: false,
-      error: new RollcallError('invalid-json', `${where(src)}: not valid JSON (${jsonProblem(line, e as Error)})`, {
-        ...(src.line !== undefined ? { line: src.line } : {}),
-        ...(src.index !== undefined ? { index: src.index } : {}),
-        ...(src.position !== undefined ? { position: src.position } : {}),
-      }),
+      error: new RollcallError('invalid-json', `${where(src)}: not valid JSON (${jsonProblem(line, e as Error)})`, sourceFields(src)),
     };
   }
   return decodeEvent(raw, src, options);

@@ -34,6 +34,7 @@ export interface EventOptions {
 export const event = <T extends LifecycleEventType>(type: T, data: EventData<T>, options: EventOptions): EventOf<T> => {
   const { at, id, ...metadata } = options;
   const raw = {
+    // Stryker disable next-line ConditionalExpression: the compiled validator decodeEvent uses reads an id of undefined as no id (same result, same key order)
     ...(id !== undefined ? { id } : {}),
     type,
     data: { ...data },
@@ -41,8 +42,10 @@ export const event = <T extends LifecycleEventType>(type: T, data: EventData<T>,
   };
   const decoded = decodeEvent(raw);
   if (!decoded.success) throw decoded.error;
+  // Stryker disable next-line BlockStatement: unreachable (see below), so no test can run it
   if (decoded.data.type !== type) {
     // Only an upcaster could rename a type, and none applies to a current type: a bug if reached.
+    // Stryker disable next-line StringLiteral: unreachable, as above
     throw new RollcallError('invalid-event', `event(): ${type} was read as ${decoded.data.type}`);
   }
   return decoded.data as EventOf<T>;

@@ -89,6 +89,38 @@ describe('CompactIdSet corners', () => {
     }
   });
 
+  // A UUID is kept as its 8 words, any other id as its code units: an id whose first 8 units are
+  // those very words, found to share the UUID's hash, differs from it only in the record's header.
+  const u = '5f0c2a1e-77aa-4bcd-8e9f-0123456789ab';
+  const spelled = '\u5f0c\u2a1e\u77aa\u4bcd\u8e9f\u0123\u4567\u89ab';
+
+  it.each([
+    ['an id 11 units long', `${spelled}A\u0c58\u92a3`],
+    // Its header's low word is 0 (65,535 + 1 = 0x10000).
+    ['an id 65,535 units long', `${spelled}${'x'.repeat(65_524)}A\u2961\u0118`],
+  ])('a UUID is not %s whose units spell its 16 bytes', (_, spelling) => {
+    expect(idHash(spelling)).toBe(idHash(u));
+    for (const [first, second] of [[u, spelling], [spelling, u]] as const) {
+      const set = new CompactIdSet();
+      expect(set.add(first)).toBe(true);
+      expect(set.has(second)).toBe(false);
+      expect(set.add(second)).toBe(true);
+      expect([set.has(u), set.has(spelling), set.size]).toEqual([true, true, 2]);
+    }
+  });
+
+  it("an id is not the UUID before it in the arena, even when its units spell the UUID's record and the next", () => {
+    // The set's arena: the UUID's record (header 0 0, then its 8 words), then 'A\ufd16\ud569' (header 4 0).
+    const next = 'A\ufd16\ud569';
+    const spelling = `${spelled}\u0004\u0000${next}`;
+    expect(idHash(spelling)).toBe(idHash(u));
+    const set = new CompactIdSet();
+    set.add(u);
+    set.add(next);
+    expect(set.has(spelling)).toBe(false);
+    expect(CompactIdSet.decode(set.encode()).has(spelling)).toBe(false);
+  });
+
   it('only a canonical 8-4-4-4-12 hex id is a UUID: near misses are ids of their own', () => {
     const u = '0b6f1c2e-1111-4222-8333-444455556666';
     const nearMisses = [
@@ -152,6 +184,10 @@ describe('CompactIdSet corners', () => {
     const long = new CompactIdSet(0);
     long.add('x'.repeat(1000));
     expect(long.byteLength).toBe(16 * 2 * 4 + 1094 * 2);
+    // A step that lands exactly on the words needed is the last: 94 units and a header are 96 = 64 × 1.5.
+    const exact = new CompactIdSet(0);
+    exact.add('x'.repeat(94));
+    expect(exact.byteLength).toBe(16 * 2 * 4 + 96 * 2);
     // A clone keeps only the used part of the arena (but at least 64 words).
     expect(long.clone().byteLength).toBe(16 * 2 * 4 + 1002 * 2);
     expect(new CompactIdSet(1000).clone().byteLength).toBe(2048 * 2 * 4 + 64 * 2);
