@@ -1,5 +1,5 @@
 import { lifecycleView, type ProjectionJson } from './lifecycleView.js';
-import { DEFAULT_QUARANTINE_AFTER, DEFAULT_RETENTION_MS, isLive, isTerminal, type LifecycleState } from './lifecycleState.js';
+import { DEFAULT_QUARANTINE_AFTER, DEFAULT_RETENTION_MS, isLive, isTerminal, leaseExpiresAt, type LifecycleState } from './lifecycleState.js';
 
 export interface Violation {
   invariant: string;
@@ -55,12 +55,12 @@ export const checkInvariants = (state: LifecycleState, options: { retentionMs?: 
       fail('epoch-fenced', `session ${s.sessionId} is live on ${host.host} at epoch ${s.epoch}, older than the host's ${host.epoch}`);
     }
     // SPEC §7.2: the clock never passes a live session's lease.
-    if (isLive(s.state) && s.leaseExpiresAt !== null && state.newestAtMs !== null && Date.parse(s.leaseExpiresAt) < state.newestAtMs) {
-      fail('lease-honoured', `session ${s.sessionId} is live with its lease lapsed at ${s.leaseExpiresAt}`);
+    if (isLive(s.state) && s.leaseExpiresMs !== null && state.newestAtMs !== null && s.leaseExpiresMs < state.newestAtMs) {
+      fail('lease-honoured', `session ${s.sessionId} is live with its lease lapsed at ${leaseExpiresAt(s)}`);
     }
     // Explain's `since` (SPEC §7.5): every live session knows the event that made it live, no other session is remembered.
     if (isLive(s.state) !== state.liveSince.has(s.sessionId)) fail('live-since', `session ${s.sessionId} is ${s.state} ${isLive(s.state) ? 'without' : 'with'} a liveSince`);
-    if (s.leaseExpiresAt !== null && s.leaseMs === null) fail('lease-length', `session ${s.sessionId} has a lease expiry without a lease length`);
+    if (s.leaseExpiresMs !== null && s.leaseMs === null) fail('lease-length', `session ${s.sessionId} has a lease expiry without a lease length`);
   }
 
   for (const [id, a] of state.agents) {

@@ -1,5 +1,5 @@
 import { agentStatus } from './agentStatus.js';
-import type { LifecycleState, SessionRecord } from './lifecycleState.js';
+import { leaseExpiresAt, type LifecycleState, type SessionRecord } from './lifecycleState.js';
 import { occupiedPool } from './lifecycleView.js';
 import type { AgentExplainJson, HolderJson, PoolExplainJson, ReleasedBy } from './viewJson.js';
 
@@ -29,7 +29,8 @@ export const releasedBy = (state: LifecycleState, s: SessionRecord, rules: Expla
   const agent = state.agents.get(s.agentId);
   const timed: ReleasedBy[] = [];
   const untimed: ReleasedBy[] = [];
-  if (s.leaseExpiresAt !== null) timed.push({ rule: 'lease', at: s.leaseExpiresAt });
+  const lease = leaseExpiresAt(s);
+  if (lease !== null) timed.push({ rule: 'lease', at: lease });
   if (s.state === 'starting' && rules.startingTimeoutMs !== null && s.startedAt !== null) {
     timed.push({ rule: 'start-timeout', at: plus(s.startedAt, rules.startingTimeoutMs) });
   }
@@ -62,7 +63,7 @@ const holderOf = (state: LifecycleState, s: SessionRecord, rules: ExplainRules):
     host: s.host,
     epoch: s.epoch,
     pid: s.pid,
-    leaseExpiresAt: s.leaseExpiresAt,
+    leaseExpiresAt: leaseExpiresAt(s),
     suspect: a?.suspect === undefined || a.suspect === null ? null : { ...a.suspect },
     quarantine: a?.quarantine === undefined || a.quarantine === null ? null : { ...a.quarantine, ends: [...a.quarantine.ends] },
     releasedBy: releasedBy(state, s, rules),

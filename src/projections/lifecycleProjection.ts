@@ -11,6 +11,7 @@ import {
   initialLifecycleState,
   isLive,
   isTerminal,
+  leaseExpiresAt,
   type AgentRecord,
   type AnomalyReason,
   type LifecycleState,
@@ -170,10 +171,8 @@ const suspend = (draft: S, agent: Agent, session: Session) => {
   leftLive(draft, agent, session);
   session.state = 'suspended';
   // A suspended session holds no slot, so no lease runs; a resume starts it again.
-  session.leaseExpiresAt = null;
+  session.leaseExpiresMs = null;
 };
-
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** Runs the session's lease for `leaseMs` (its own length when absent) from now, never backwards; nothing when it has none. */
 const renewLease = (draft: S, session: Session, leaseMs: number | undefined, t: EventTime): void => {
@@ -181,8 +180,8 @@ const renewLease = (draft: S, session: Session, leaseMs: number | undefined, t: 
   if (session.leaseMs === null) return;
   const dueMs = t.atMs + session.leaseMs;
   // Stryker disable next-line EqualityOperator: an equal expiry written again is the same lease (its second heap entry is skipped on pop)
-  if (session.leaseExpiresAt !== null && parseIsoMs(session.leaseExpiresAt) >= dueMs) return;
-  session.leaseExpiresAt = iso(dueMs);
+  if (session.leaseExpiresMs !== null && session.leaseExpiresMs >= dueMs) return;
+  session.leaseExpiresMs = dueMs;
   pushRetire(draft.leases, { dueMs, id: session.sessionId });
 };
 
@@ -266,7 +265,7 @@ const newSession = (draft: S, agentId: string, sessionId: string, poolId: string
     terminationReason: null,
     epoch: null,
     leaseMs: null,
-    leaseExpiresAt: null,
+    leaseExpiresMs: null,
   };
   draft.sessions.set(sessionId, session);
   return draft.sessions.get(sessionId)!;
@@ -659,9 +658,9 @@ const expireLeases = (draft: S, position: bigint, t: EventTime) => {
   if (now === null) return;
   for (let entry = popRetireBefore(draft.leases, now); entry !== undefined; entry = popRetireBefore(draft.leases, now)) {
     const s = draft.sessions.get(entry.id);
-    if (s === undefined || !isLive(s.state) || s.leaseExpiresAt === null || parseIsoMs(s.leaseExpiresAt) !== entry.dueMs) continue;
+    if (s === undefined || !isLive(s.state) || s.leaseExpiresMs !== entry.dueMs) continue;
     const agent = draft.agents.get(s.agentId)!;
-    endFromOutside(draft, agent, s, 'lease_expired', position, { ...t, at: s.leaseExpiresAt, atMs: entry.dueMs });
+    endFromOutside(draft, agent, s, 'lease_expired', position, { ...t, at: leaseExpiresAt(s)!, atMs: entry.dueMs });
   }
 };
 
@@ -749,7 +748,8 @@ export const createLifecycleProjection = (options: LifecycleOptions = {}): Lifec
       // v7: an AgentSpawned of a starting session of a quarantined agent is no second quarantined-start.
       // v8: sessions, the retire heap, leases and liveSince as columns (lifecycleSnapshot.ts).
       // v9: the quarantine window counts ends in event time (a late or lapsed-lease end no longer drops newer ones).
-      version: 9,
+      // v10: a session's lease expiry as epoch ms (a number column of the sessions, no longer a string).
+      version: 10,
       initialState: initialLifecycleState,
       apply,
       applyInvalid,

@@ -16,9 +16,9 @@ import { StringTable, nanOrNumber, numberOrNaN, packFloat64, packInt32, packStri
  */
 
 /** String fields of a session, in column order. */
-const SESSION_STRINGS = ['sessionId', 'agentId', 'poolId', 'state', 'host', 'startedAt', 'endedAt', 'terminatingSince', 'terminationReason', 'leaseExpiresAt'] as const;
+const SESSION_STRINGS = ['sessionId', 'agentId', 'poolId', 'state', 'host', 'startedAt', 'endedAt', 'terminatingSince', 'terminationReason'] as const;
 /** Number-or-null fields of a session, in column order. */
-const SESSION_NUMBERS = ['pid', 'epoch', 'leaseMs'] as const;
+const SESSION_NUMBERS = ['pid', 'epoch', 'leaseMs', 'leaseExpiresMs'] as const;
 const NS = SESSION_STRINGS.length;
 const NN = SESSION_NUMBERS.length;
 
@@ -129,7 +129,7 @@ export const lifecycleFromJson = (json: unknown): LifecycleState => {
       terminationReason: at(refs[r + 8]!),
       epoch: nanOrNumber(numbers[k + 1]!),
       leaseMs: nanOrNumber(numbers[k + 2]!),
-      leaseExpiresAt: at(refs[r + 9]!),
+      leaseExpiresMs: nanOrNumber(numbers[k + 3]!),
     };
     sessions.set(sessionId, session);
     if (session.host !== null && isLive(session.state)) {

@@ -4,8 +4,17 @@ import type { AnomaliesJson, AnomalyJson, ConnectionJson, LiveSince, QuarantineJ
 // What the view shows exactly as the state keeps it is written once, in viewJson.ts.
 export type { AnomalyReason, SessionStateName } from './viewJson.js';
 
-/** A session as the state keeps it: exactly what the view shows. */
-export type SessionRecord = SessionJson;
+/**
+ * A session as the state keeps it: what the view shows, but its lease expiry as epoch ms (renewed
+ * on every heartbeat, so kept as a number the reducer compares; the view writes it as ISO).
+ */
+export type SessionRecord = Omit<SessionJson, 'leaseExpiresAt'> & {
+  /** When its lease lapses unless renewed (event time, epoch ms); null without a lease or while suspended. */
+  leaseExpiresMs: number | null;
+};
+
+/** A session's lease expiry as the view shows it (ISO), or null. */
+export const leaseExpiresAt = (s: SessionRecord): string | null => (s.leaseExpiresMs === null ? null : new Date(s.leaseExpiresMs).toISOString());
 
 export type ConnectionRecord = ConnectionJson;
 export type SuspectRecord = SuspectJson;

@@ -1,5 +1,5 @@
 import { agentStatus } from './agentStatus.js';
-import type { AgentRecord, LifecycleState, PoolRecord, SessionRecord } from './lifecycleState.js';
+import { leaseExpiresAt, type AgentRecord, type LifecycleState, type PoolRecord, type SessionRecord } from './lifecycleState.js';
 import type { AgentJson, HostJson, PoolJson, ProjectionJson, SessionJson } from './viewJson.js';
 
 // The view's JSON types are written once, in viewJson.ts (imported type-only by the server's
@@ -14,8 +14,22 @@ export const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b 
  */
 export const idRecord = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
 
-/** One session's JSON: exactly the fields the state keeps for it. */
-export const sessionJson = (s: SessionRecord): SessionJson => ({ ...s });
+/** One session's JSON: the fields the state keeps for it, its lease expiry as ISO. */
+export const sessionJson = (s: SessionRecord): SessionJson => ({
+  sessionId: s.sessionId,
+  agentId: s.agentId,
+  poolId: s.poolId,
+  state: s.state,
+  pid: s.pid,
+  host: s.host,
+  startedAt: s.startedAt,
+  endedAt: s.endedAt,
+  terminatingSince: s.terminatingSince,
+  terminationReason: s.terminationReason,
+  epoch: s.epoch,
+  leaseMs: s.leaseMs,
+  leaseExpiresAt: leaseExpiresAt(s),
+});
 
 /** One agent's JSON, with the live session it was derived from (the view counts it in that session's pool). */
 export const agentJson = (sessions: ReadonlyMap<string, SessionRecord>, a: AgentRecord): { json: AgentJson; live: SessionRecord | undefined } => {

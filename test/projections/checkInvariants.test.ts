@@ -83,7 +83,7 @@ const ghostSession = (sessionId: string, agentId: string, poolId: string | null)
   terminationReason: null,
   epoch: null,
   leaseMs: null,
-  leaseExpiresAt: null,
+  leaseExpiresMs: null,
 });
 
 describe('checkInvariants: valid states', () => {

@@ -43,7 +43,7 @@ const corrupt = async (f: (s: LifecycleState) => void) => {
 describe('checkInvariants: the liveness invariants (SPEC §7)', () => {
   it('the base state holds a live session at its host epoch, a lease, a quarantine and a suspect, and breaks nothing', async () => {
     const s = await foldState(history);
-    expect(session(s, 's1')).toMatchObject({ state: 'running', host: 'h1', epoch: 1, leaseExpiresAt: iso(80) });
+    expect(session(s, 's1')).toMatchObject({ state: 'running', host: 'h1', epoch: 1, leaseExpiresMs: Date.parse(iso(80)) });
     expect(s.hosts.get('h1')!.epoch).toBe(1);
     expect(s.agents.get('a2')!.quarantine).toMatchObject({ since: iso(10), ends: ['8', '10', '12'] });
     expect(s.agents.get('a3')!.suspect).toEqual({ since: iso(12), reason: 'silent' });
@@ -68,17 +68,17 @@ describe('checkInvariants: the liveness invariants (SPEC §7)', () => {
   });
 
   it('lease-honoured: a live session whose lease the clock has passed', async () => {
-    expect(await corrupt((s) => (session(s, 's1').leaseExpiresAt = iso(19)))).toEqual([
+    expect(await corrupt((s) => (session(s, 's1').leaseExpiresMs = Date.parse(iso(19))))).toEqual([
       { invariant: 'lease-honoured', detail: `session s1 is live with its lease lapsed at ${iso(19)}` },
     ]);
   });
 
   it('lease-honoured: a lease due exactly at the clock still holds, and an ended session keeps its lease unchecked', async () => {
-    expect(await corrupt((s) => (session(s, 's1').leaseExpiresAt = iso(20)))).toEqual([]);
+    expect(await corrupt((s) => (session(s, 's1').leaseExpiresMs = Date.parse(iso(20))))).toEqual([]);
     expect(
       await corrupt((s) => {
         session(s, 'c0').leaseMs = 1000;
-        session(s, 'c0').leaseExpiresAt = iso(7);
+        session(s, 'c0').leaseExpiresMs = Date.parse(iso(7));
       }),
     ).toEqual([]);
   });

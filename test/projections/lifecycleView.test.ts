@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { agentStatus } from '../../src/projections/agentStatus.js';
 import { initialLifecycleState, type AgentRecord, type SessionRecord } from '../../src/projections/lifecycleState.js';
-import { anomaliesJson, byCodeUnit, idRecord, lifecycleView, occupiedPool, sessionJson } from '../../src/projections/lifecycleView.js';
+import { anomaliesJson, byCodeUnit, idRecord, lifecycleView, occupiedPool, sessionJson, type SessionJson } from '../../src/projections/lifecycleView.js';
 import { agent, ended, ev, foldState, pool, spawned, T0 } from '../support/lifecycle.js';
 
 const iso = (s: number) => new Date(T0 + s * 1000).toISOString();
@@ -54,9 +54,15 @@ const session = (sessionId: string, agentId: string, poolId: string | null, star
   terminationReason: null,
   epoch: null,
   leaseMs: null,
-  leaseExpiresAt: null,
+  leaseExpiresMs: null,
   ...extra,
 });
+
+/** A session as the view shows it (its lease expiry as ISO, not ms). */
+const sessionView = (sessionId: string, agentId: string, poolId: string | null, startedAt: number, extra: Partial<SessionJson> = {}): SessionJson => {
+  const { leaseExpiresMs: _ms, ...rest } = session(sessionId, agentId, poolId, startedAt);
+  return { ...rest, leaseExpiresAt: null, ...extra };
+};
 
 const agentView = (agentId: string, extra: Record<string, unknown>) => ({
   agentId,
@@ -126,13 +132,13 @@ const expected = {
     r: agentView('r', { status: 'removed' }),
   },
   sessions: {
-    sB: session('sB', 'B', 'pB', 9, { pid: 11, host: 'hB' }),
-    sa: session('sa', 'a', 'pB', 10),
-    s_: session('s_', '_', 'pB', 11),
-    sp: session('sp', '__proto__', 'pB', 12),
-    sd: session('sd', 'd', 'pB', 13),
-    sc: session('sc', 'constructor', 'pA', 17),
-    sz: session('sz', 'z', null, 21, { state: 'terminated', endedAt: iso(22), terminationReason: 'done' }),
+    sB: sessionView('sB', 'B', 'pB', 9, { pid: 11, host: 'hB' }),
+    sa: sessionView('sa', 'a', 'pB', 10),
+    s_: sessionView('s_', '_', 'pB', 11),
+    sp: sessionView('sp', '__proto__', 'pB', 12),
+    sd: sessionView('sd', 'd', 'pB', 13),
+    sc: sessionView('sc', 'constructor', 'pA', 17),
+    sz: sessionView('sz', 'z', null, 21, { state: 'terminated', endedAt: iso(22), terminationReason: 'done' }),
   },
   // Code-unit order: upper case, then '_', then lower case.
   running: ['B', '_', '__proto__', 'a', 'constructor', 'd'],
@@ -259,11 +265,14 @@ describe('the view helpers', () => {
     expect(Object.keys(r)).toEqual(['__proto__']);
   });
 
-  it('sessionJson is a copy with the same fields', () => {
+  it('sessionJson: the fields the state keeps, in the order of the view, the lease expiry (epoch ms) as ISO last', () => {
     const s = session('s', 'a', 'p', 1, { pid: 3 });
-    const j = sessionJson(s);
-    expect(j).toEqual(s);
-    expect(j).not.toBe(s);
+    expect(JSON.stringify(sessionJson(s))).toBe(JSON.stringify(sessionView('s', 'a', 'p', 1, { pid: 3 })));
+    const leased = session('s', 'a', 'p', 1, { leaseMs: 30_000, leaseExpiresMs: Date.parse(iso(31)) });
+    expect(JSON.stringify(sessionJson(leased))).toBe(JSON.stringify(sessionView('s', 'a', 'p', 1, { leaseMs: 30_000, leaseExpiresAt: iso(31) })));
+    expect(Object.keys(sessionJson(leased))).toEqual([
+      'sessionId', 'agentId', 'poolId', 'state', 'pid', 'host', 'startedAt', 'endedAt', 'terminatingSince', 'terminationReason', 'epoch', 'leaseMs', 'leaseExpiresAt',
+    ]);
   });
 
   it('occupiedPool: the live session pool, except for directors and pool-less or missing sessions', () => {

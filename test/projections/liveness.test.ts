@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LifecycleEvent, RecordedEvent } from '../../src/events/lifecycleEvents.js';
-import { cloneLifecycleState, isLive, type LifecycleState } from '../../src/projections/lifecycleState.js';
+import { cloneLifecycleState, isLive, leaseExpiresAt, type LifecycleState } from '../../src/projections/lifecycleState.js';
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
 import { runs } from '../support/runs.js';
 import { trackLifecycleChanges } from '../../src/projections/lifecycleChanged.js';
@@ -355,10 +355,10 @@ describe('properties over random histories with restarts, leases, suspects and r
         foldSteps(events, (_before, state) => {
           const clock = state.newestAtMs!;
           for (const s of state.sessions.values()) {
-            if (s.leaseExpiresAt === null) continue;
-            const due = Date.parse(s.leaseExpiresAt);
+            if (s.leaseExpiresMs === null) continue;
+            const due = s.leaseExpiresMs;
             if (isLive(s.state)) expect(due).toBeGreaterThanOrEqual(clock);
-            if (s.terminationReason === 'lease_expired' && s.endedAt === s.leaseExpiresAt) expect(due).toBeLessThan(clock);
+            if (s.terminationReason === 'lease_expired' && s.endedAt === leaseExpiresAt(s)) expect(due).toBeLessThan(clock);
           }
         });
       }),
@@ -377,7 +377,7 @@ describe('properties over random histories with restarts, leases, suspects and r
           for (const [id, s] of before.sessions) {
             const now = after.sessions.get(id)!;
             // Leases the clock passed lapse first; those are not the restart's.
-            if (now.terminationReason === 'lease_expired' && now.endedAt === now.leaseExpiresAt && now.endedAt !== e.metadata.at) continue;
+            if (now.terminationReason === 'lease_expired' && now.endedAt === leaseExpiresAt(now) && now.endedAt !== e.metadata.at) continue;
             const freed = isLive(s.state) && !isLive(now.state);
             const shouldFree = !stale && isLive(s.state) && s.host === d.host && !adopted.has(`${s.agentId}/${id}`);
             expect(freed, `${id}`).toBe(shouldFree);

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { lifecycleProjection } from '../../src/projections/lifecycleProjection.js';
+import type { LifecycleState } from '../../src/projections/lifecycleState.js';
+import { lifecycleToJson } from '../../src/projections/lifecycleSnapshot.js';
 import { lifecycleView } from '../../src/projections/lifecycleView.js';
+import { packFloat64, packInt32, packStrings, unpackFloat64, unpackInt32 } from '../../src/projections/packedColumns.js';
 import { replayStore } from '../../src/replay/replayLog.js';
+import { encodeSnapshot, eventIdAt } from '../../src/replay/snapshots.js';
 import { openMemoryStore } from '../../src/stores/memoryStore.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { agent, ended, ev, pool, spawned } from '../support/lifecycle.js';
@@ -47,6 +51,45 @@ describe('replay from a store with snapshots', () => {
     r = await replayStore(store, lifecycleProjection, { snapshotEvery: 1_000_000 });
     expect(r.snapshotSkipped).toBe(`snapshot is for lifecycle v${saved.version + 1}`);
     expect(r.processed).toBe(1501);
+  });
+
+  it('ignores a snapshot of v9 (lease expiries as an ISO string column) and rebuilds the leases from the log, never misreading it', async () => {
+    const store = openMemoryStore();
+    await store.appendBatch([...fleet(4), agent('L'), spawned('L', 'sL', { poolId: 'p1', pid: 9, leaseMs: 60_000 }), ev('AgentHeartbeat', { agentId: 'L' })]);
+    const full = await replayStore(store, lifecycleProjection, { snapshotEvery: 1 });
+    const leased = full.state.sessions.get('sL')!;
+    expect(leased.leaseExpiresMs).not.toBeNull();
+    const saved = (await store.snapshots!.load(lifecycleProjection.name))!;
+    // What v9 wrote for the same state: a tenth string ref per session (leaseExpiresAt), three numbers.
+    const v9Columns = (state: LifecycleState) => {
+      const json = lifecycleToJson(state);
+      const strings = typeof json.strings === 'string' ? json.strings.slice(1).split('\x7f') : [...json.strings];
+      const refs10 = unpackInt32(json.sessions.refs, 9 * json.sessions.count);
+      const numbers4 = unpackFloat64(json.sessions.numbers, 4 * json.sessions.count);
+      const refs = new Int32Array(10 * json.sessions.count);
+      const numbers = new Float64Array(3 * json.sessions.count);
+      for (let i = 0; i < json.sessions.count; i++) {
+        refs.set(refs10.subarray(9 * i, 9 * i + 9), 10 * i);
+        const ms = numbers4[4 * i + 3]!;
+        refs[10 * i + 9] = Number.isNaN(ms) ? -1 : strings.push(new Date(ms).toISOString()) - 1;
+        numbers.set(numbers4.subarray(4 * i, 4 * i + 3), 3 * i);
+      }
+      return { ...json, strings: packStrings(strings), sessions: { count: json.sessions.count, refs: packInt32(refs), numbers: packFloat64(numbers) } };
+    };
+    const v9 = { ...lifecycleProjection, version: 9, toJSON: v9Columns };
+    const old = encodeSnapshot(v9, saved.position, (await eventIdAt(store, saved.position))!, full.state);
+    // Read as v10 its columns would not even have the right widths.
+    expect(() => lifecycleProjection.fromJSON!((JSON.parse(old.payload.slice(old.payload.indexOf('\n') + 1)) as { state: unknown }).state)).toThrow(/packed column/);
+    await store.snapshots!.save(old);
+
+    const r = await replayStore(store, lifecycleProjection);
+    expect(r.snapshotPosition).toBeNull();
+    expect(r.snapshotSkipped).toBe('snapshot is for lifecycle v9');
+    expect(r.processed).toBe(full.processed);
+    expect(r.state.sessions.get('sL')!.leaseExpiresMs).toBe(leased.leaseExpiresMs);
+    const view = lifecycleView(r.state);
+    expect(view).toEqual(lifecycleView(full.state));
+    expect(view.sessions['sL']!.leaseExpiresAt).toBe(new Date(leased.leaseExpiresMs!).toISOString());
   });
 
   it('ignores a snapshot of a different log (the event at its position is not the one it was taken after)', async () => {

@@ -30,7 +30,7 @@ describe('snapshots', () => {
   it('decodeSnapshot refuses another projection, a damaged payload, a body that contradicts its header, and (needsIds) one without the ids seen', async () => {
     const { store } = await storeWithSnapshot();
     const saved = (await store.snapshots!.load(lifecycleProjection.name))!;
-    expect(decodeSnapshot(createLifecycleProjection({ retentionMs: 1000 }), saved)).toEqual({ usable: false, reason: 'snapshot is for lifecycle v9' });
+    expect(decodeSnapshot(createLifecycleProjection({ retentionMs: 1000 }), saved)).toEqual({ usable: false, reason: 'snapshot is for lifecycle v10' });
     expect(decodeSnapshot(lifecycleProjection, { ...saved, payload: saved.payload.replace('"a1"', '"a9"') })).toEqual({ usable: false, reason: 'snapshot checksum mismatch' });
     expect(decodeSnapshot(lifecycleProjection, { ...saved, position: 2n })).toEqual({ usable: false, reason: 'snapshot header does not match its body' });
     expect(decodeSnapshot(lifecycleProjection, saved, { needsIds: true })).toEqual({ usable: false, reason: 'snapshot carries no id set, which this store needs' });
