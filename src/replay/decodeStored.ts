@@ -1,5 +1,5 @@
 import { RollcallError } from '../errors.js';
-import { decodeEvent } from '../events/decodeEvent.js';
+import { decodeEvent, verbatimEvent } from '../events/decodeEvent.js';
 import { recorded } from '../events/lifecycleEvents.js';
 import type { StoredEvent } from '../stores/eventStore.js';
 import { InvalidRecord, type DecodedItem } from './replayItem.js';
@@ -20,23 +20,29 @@ export const decodeStoredText = (stored: StoredEvent, texts: Array<string | null
     texts?.push(null);
     return new InvalidRecord(error, stored.position, stored.id, stored.type);
   }
-  const result = decodeEvent(
-    { id: stored.id, type: stored.type, data: stored.data, metadata: stored.metadata },
-    { position: stored.position },
-  );
+  const raw = { id: stored.id, type: stored.type, data: stored.data, metadata: stored.metadata };
+  // The common event, valid exactly as stored: its record straight from the raw parts, without the
+  // envelope, source and result objects of `decodeEvent` (which decides, and words, everything else).
+  const verbatim = verbatimEvent(raw);
+  if (verbatim !== null) {
+    texts?.push(verbatimText(stored));
+    return recorded(verbatim, stored.stream, stored.revision, stored.position);
+  }
+  const result = decodeEvent(raw, { position: stored.position });
   if (!result.success) {
     texts?.push(null);
     return new InvalidRecord(result.error, stored.position, stored.id, stored.type);
   }
-  if (texts) {
-    const { dataText, metadataText } = stored;
-    texts.push(
-      result.verbatim && dataText !== undefined && metadataText !== undefined
-        ? `{"id":${JSON.stringify(stored.id)},"type":${JSON.stringify(stored.type)},"data":${dataText},"metadata":${metadataText}}`
-        : null,
-    );
-  }
+  texts?.push(result.verbatim ? verbatimText(stored) : null);
   return recorded(result.data, stored.stream, stored.revision, stored.position);
+};
+
+/** The JSON text of an event decoded verbatim, from the row's own texts; null without them. */
+const verbatimText = (stored: StoredEvent): string | null => {
+  const { dataText, metadataText } = stored;
+  return dataText !== undefined && metadataText !== undefined
+    ? `{"id":${JSON.stringify(stored.id)},"type":${JSON.stringify(stored.type)},"data":${dataText},"metadata":${metadataText}}`
+    : null;
 };
 
 /**

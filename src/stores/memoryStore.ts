@@ -33,7 +33,8 @@ export const openMemoryStore = (): EventStore => {
 
   const write = (stream: string, e: LifecycleEvent): boolean => {
     if (ids.has(e.id)) return false;
-    const s = streams.get(stream) ?? [];
+    let s = streams.get(stream);
+    if (s === undefined) streams.set(stream, (s = []));
     const stored: StoredEvent = {
       position: BigInt(log.length + 1),
       stream,
@@ -46,9 +47,21 @@ export const openMemoryStore = (): EventStore => {
     };
     log.push(stored);
     s.push(stored);
-    streams.set(stream, s);
     ids.add(e.id);
     return true;
+  };
+
+  /** Events written in order, each to its own stream unless `stream` names one: an append's result. */
+  const writeAll = (stream: string | undefined, events: readonly LifecycleEvent[]): AppendResult => {
+    const before = log.length;
+    let appended = 0;
+    for (const e of events) if (write(stream ?? streamOf(e), e)) appended++;
+    return {
+      appended,
+      duplicates: events.length - appended,
+      lastPosition: appended ? BigInt(log.length) : null,
+      firstPosition: appended ? BigInt(before + 1) : null,
+    };
   };
 
   /** One request, written in order (a stream request checked first): what every append entry point does. */
@@ -58,17 +71,9 @@ export const openMemoryStore = (): EventStore => {
       const current = streams.get(stream);
       checkExpectedRevision(stream, request.expectedRevision ?? ('any' as ExpectedRevision), current ? BigInt(current.length - 1) : null);
     }
-    const before = log.length;
-    let appended = 0;
-    for (const e of events) if (write(stream ?? streamOf(e), e)) appended++;
+    const result = writeAll(stream, events);
     const after = stream === undefined ? undefined : streams.get(stream);
-    return {
-      appended,
-      duplicates: events.length - appended,
-      lastPosition: appended ? BigInt(log.length) : null,
-      firstPosition: appended ? BigInt(before + 1) : null,
-      nextExpectedRevision: after ? BigInt(after.length - 1) : -1n,
-    };
+    return { ...result, nextExpectedRevision: after ? BigInt(after.length - 1) : -1n };
   };
 
   async function* subscribePages(options: SubscribeOptions = {}): AsyncGenerator<StoredEvent[]> {
@@ -110,7 +115,7 @@ export const openMemoryStore = (): EventStore => {
       return result;
     },
     async appendBatch(events): Promise<AppendResult> {
-      const { nextExpectedRevision: _, ...result } = appendOne({ events });
+      const result = writeAll(undefined, events);
       if (result.appended) wake();
       return result;
     },
