@@ -16,8 +16,11 @@ export interface LadderBuildStats {
   running: boolean;
 }
 
+/** What the builder reads the log and the ladder from, and saves rungs into (a store, or a snapshot writer's reads). */
+export type LadderStore = Pick<EventStore, 'uniqueIds' | 'readAll' | 'snapshots'>;
+
 export interface LadderBuildContext {
-  store: EventStore;
+  store: LadderStore;
   projection: LifecycleProjection;
   skipInvalid: boolean;
   /** Stops a run in progress (the runtime closes). */
@@ -34,9 +37,15 @@ const REUSE_FOLD = 50_000n;
 
 /**
  * Fills the cells of the snapshot ladder that hold no rung (a store appended by the CLI, or while no
- * server was following, has rungs only near where a server last ran): folds the log on a worker
- * from the nearest rung below each hole, a page per turn of the shared lane on this thread, and
- * saves a snapshot at the start of each such cell. Returns the number of rungs saved.
+ * server was following, has rungs only near where a server last ran): folds the log from the
+ * nearest rung below each hole in the traveler's sessions (the time-travel worker's, a page per
+ * turn of the lane; or local ones where the caller is itself a worker), and saves a snapshot at
+ * the start of each such cell. Returns the number of rungs saved.
+ *
+ * A rung is saved while the fold goes on toward the next one (one save at a time): a save in parts
+ * mostly waits between them (sqlite: snapshotPartGap), and the fold fills those waits. Where the
+ * store can be written from another thread, serve runs all of this on the snapshot worker, through
+ * the snapshot writer's connection (snapshotter.ts); elsewhere (memory, EventStoreDB) on this thread.
  */
 export const fillLadder = async (ctx: LadderBuildContext): Promise<number> => {
   const { store, projection, signal } = ctx;
@@ -54,6 +63,8 @@ export const fillLadder = async (ctx: LadderBuildContext): Promise<number> => {
   let session: FoldSession | null = null;
   let at: bigint | null = null;
   let saved = 0;
+  /** The save in flight (at most one): its failure ends the run at the next rung or at the end. */
+  let saving: Promise<void> = Promise.resolve();
   const needsIds = !store.uniqueIds;
 
   /** A fold from the newest usable rung at or below `position`, else from the start of the log. */
@@ -97,13 +108,19 @@ export const fillLadder = async (ctx: LadderBuildContext): Promise<number> => {
       if (!(await feedTo(cell.start, cell.start + cell.size))) continue;
       const snapshot = await session!.snapshot();
       if (snapshot === null || signal.aborted) continue;
-      await snapshots.save(snapshot);
-      rungs.push(snapshot.position);
-      rungs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      saved++;
+      await saving;
+      saving = snapshots.save(snapshot).then(() => {
+        rungs.push(snapshot.position);
+        rungs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        saved++;
+      });
+      // Awaited at the next rung or below; until then a failure is not unhandled.
+      saving.catch(() => undefined);
     }
+    await saving;
   } finally {
     (session as FoldSession | null)?.close();
+    await saving.catch(() => undefined);
     if (ctx.traveler === undefined) await traveler.close();
   }
   return saved;

@@ -21,7 +21,10 @@ export interface SnapshotStats {
   lastStallMs: number;
   /** Time the worker took to serialize the last one (off the follower's thread). */
   lastEncodeMs: number;
-  /** Rungs the ladder builder saved to fill the cells of the ladder that had none (ladderBuilder.ts). */
+  /**
+   * Rungs the ladder builder saved to fill the cells of the ladder that had none (ladderBuilder.ts):
+   * on the worker, through its writer, where it has one; else on this thread.
+   */
   ladderFilled: number;
   /** True while the ladder builder runs. */
   ladderFilling: boolean;
@@ -73,7 +76,9 @@ export const createSnapshotter = (options: {
     if (!options.fillLadder || closed || stats.ladderFilling) return;
     stats.ladderFilling = true;
     savesSinceFill = 0;
-    filling = fillLadder({ store, projection, skipInvalid: options.skipInvalid, signal: stopFilling.signal, ...(bytes !== undefined ? { bytes } : {}) })
+    const onThisThread = () => fillLadder({ store, projection, skipInvalid: options.skipInvalid, signal: stopFilling.signal, ...(bytes !== undefined ? { bytes } : {}) });
+    filling = fillOnWorker(bytes)
+      .then((n) => n ?? onThisThread())
       .then(
         (n) => {
           stats.ladderFilled += n;
@@ -87,6 +92,8 @@ export const createSnapshotter = (options: {
       });
   };
   let worker: Worker | null = null;
+  /** The worker failed: a fill then runs on this thread rather than start another (only bringUp starts one with a mirror). */
+  let workerGone = false;
   let closed = false;
   /** Events applied before the worker was up (at most about `everyEvents`: it starts when a snapshot is due). */
   let backlog: StoredEvent[] | null = [];
@@ -117,7 +124,7 @@ export const createSnapshotter = (options: {
   const request = () => {
     if (closed || since === 0) return;
     // The worker starts when the first snapshot is due: an idle follower never pays for it.
-    if (worker === null && !bringingUp) {
+    if (!bringingUp) {
       bringingUp = true;
       bringUp(startedAt).catch(() => {
         stats.failures++;
@@ -135,11 +142,17 @@ export const createSnapshotter = (options: {
   };
 
   let onLoaded: ((m: FromWorker) => void) | null = null;
+  let onFilled: ((m: Extract<FromWorker, { kind: 'filled' | 'fillFailed' }>) => void) | null = null;
 
   const onMessage = (m: FromWorker) => {
     if (m.kind === 'loaded') {
       onLoaded?.(m);
       onLoaded = null;
+      return;
+    }
+    if (m.kind === 'filled' || m.kind === 'fillFailed') {
+      onFilled?.(m);
+      onFilled = null;
       return;
     }
     if (m.kind === 'skipped') {
@@ -181,8 +194,9 @@ export const createSnapshotter = (options: {
     });
   };
 
-  // Declared before use by request(); hoisted as a function.
-  async function bringUp(position: bigint | null): Promise<void> {
+  /** The worker thread, started once: when the first snapshot is due, or by a fill where the worker can write. */
+  function spawn(): Worker {
+    if (worker !== null) return worker;
     writer = store.snapshotWriter?.() ?? null;
     // The store reopened another file since the follower folded its log: that file gets nothing from this fold.
     if (writer?.sqlite !== undefined && writer.sqlite.incarnation !== (startedIncarnation ?? 0)) {
@@ -199,10 +213,33 @@ export const createSnapshotter = (options: {
       // A broken worker only means no more fresh snapshots; the follower is unaffected.
       stats.failures++;
       worker = null;
+      workerGone = true;
       onLoaded?.({ kind: 'loaded', position: null, eventId: null });
+      onFilled?.({ kind: 'fillFailed', message: e.message });
       resolveSaving?.();
     });
     worker = w;
+    return w;
+  }
+
+  /**
+   * The ladder filled on the worker, through its writer's connection (reads, fold, serialization
+   * and saves all off this thread): the rungs it saved, or null where it has no writer (this
+   * thread fills it then).
+   */
+  async function fillOnWorker(bytes?: number): Promise<number | null> {
+    if (worker === null && (workerGone || !store.snapshotWriter?.())) return null;
+    const w = spawn();
+    if (writer === null) return null;
+    return new Promise<number>((resolve, reject) => {
+      onFilled = (m) => (m.kind === 'filled' ? resolve(m.saved) : reject(new Error(m.message)));
+      w.postMessage({ kind: 'fill', bytes: bytes ?? null } satisfies ToWorker);
+    });
+  }
+
+  // Declared before use by request(); hoisted as a function.
+  async function bringUp(position: bigint | null): Promise<void> {
+    spawn();
     // The newest snapshot (the one the catch-up used or saved): decoded by the worker
     // (decodeSnapshot); here only whether the log still holds its event at its position.
     const stored = await store.snapshots!.load(projection.name);
@@ -269,6 +306,7 @@ export const createSnapshotter = (options: {
       closed = true;
       if (timer !== undefined) clearInterval(timer);
       stopFilling.abort();
+      post({ kind: 'stopFill' });
       await Promise.all([saving, filling]);
       const w = worker;
       worker = null;

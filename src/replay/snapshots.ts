@@ -108,13 +108,13 @@ export const decodeSnapshot = <S>(projection: SnapshotProjection<S>, snapshot: S
 };
 
 /** The id of the event at `position` in the store, or null when there is none there. */
-export const eventIdAt = async (store: EventStore, position: bigint): Promise<string | null> => {
+export const eventIdAt = async (store: Pick<EventStore, 'readAll'>, position: bigint): Promise<string | null> => {
   for await (const e of store.readAll({ after: position - 1n, limit: 1 })) return e.position === position ? e.id : null;
   return null;
 };
 
 /** Whether the log still holds, at the snapshot's position, the event the snapshot was taken after. */
-export const snapshotMatchesLog = async (store: EventStore, position: bigint, eventId: string): Promise<boolean> =>
+export const snapshotMatchesLog = async (store: Pick<EventStore, 'readAll'>, position: bigint, eventId: string): Promise<boolean> =>
   (await eventIdAt(store, position)) === eventId;
 
 /**

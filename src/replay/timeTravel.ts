@@ -7,7 +7,7 @@ const PAGE = 256;
  * A store's events after `after` up to `until` (inclusive), a small page per query: nothing past
  * `until` is read, and each page is one bounded step of work.
  */
-export async function* pagesUpTo(store: EventStore, after: bigint | null, until: bigint | null, page = PAGE): AsyncGenerator<StoredEvent[]> {
+export async function* pagesUpTo(store: Pick<EventStore, 'readAll'>, after: bigint | null, until: bigint | null, page = PAGE): AsyncGenerator<StoredEvent[]> {
   let cursor = after;
   for (;;) {
     const limit = until === null ? page : Math.min(page, Number(until - (cursor ?? 0n)));

@@ -1,21 +1,32 @@
 import { RollcallError } from '../errors.js';
-import type { Snapshot, SnapshotWriterSpec } from './eventStore.js';
+import type { EventStore, ReadAllOptions, Snapshot, SnapshotStore, SnapshotWriterSpec, StoredEvent } from './eventStore.js';
 import { openStore } from './openStore.js';
+import { DEFAULT_PAGE_SIZE } from './pageSize.js';
+import { createRelationalReads } from './relational/reads.js';
 import { createRelationalSnapshots } from './relational/snapshots.js';
 import { createSqliteDb } from './sqlite/db.js';
 import { fileIdentity } from './sqlite/fileIdentity.js';
 import { openDatabase } from './sqlite/open.js';
 import { SNAPSHOT_PART_CHARS, snapshotPartGap } from './sqliteStore.js';
 
+/**
+ * What the writer's connection reads: the log and the snapshot ladder (its `save` is the writer's),
+ * enough for the ladder builder to fold and fill the ladder on the writer's thread.
+ */
+export type WriterReads = Pick<EventStore, 'uniqueIds' | 'readAll'> & { snapshots: SnapshotStore };
+
 /** Saves snapshots into a store another thread of this process opened (EventStore.snapshotWriter). */
 export interface SnapshotWriter {
   save(snapshot: Snapshot): Promise<void>;
+  /** The same connection's reads (what the ladder builder folds on this thread). */
+  reads: WriterReads;
   close(): Promise<void>;
 }
 
 /**
  * A connection of this thread's own to the store `spec` describes, for saving snapshots only (the
- * live snapshotter's worker: a save of tens of MB then never holds the serving thread).
+ * live snapshotter's worker: a save of tens of MB then never holds the serving thread), which
+ * also reads the log and the ladder through it (the ladder builder, run on that worker).
  *
  * An embedded store's file is opened as the commit worker opens it: never created, and every write
  * checked under the write lock against the file the store has open (`expected`), so a file put at
@@ -31,7 +42,7 @@ export const openSnapshotWriter = async (spec: SnapshotWriterSpec): Promise<Snap
       await store.close();
       throw new RollcallError('store-unavailable', `${store.url}: this store keeps no snapshots`);
     }
-    return { save: (s) => snapshots.save(s), close: () => store.close() };
+    return { save: (s) => snapshots.save(s), reads: { uniqueIds: store.uniqueIds, readAll: (o) => store.readAll(o), snapshots }, close: () => store.close() };
   }
   const { path, busyTimeoutMs, expected } = spec.sqlite;
   const db = openDatabase(path, spec.url, { busyTimeoutMs, create: false, verify: false });
@@ -40,8 +51,14 @@ export const openSnapshotWriter = async (spec: SnapshotWriterSpec): Promise<Snap
   let closed = false;
   const sql = createSqliteDb(db, spec.url, () => closed, busyTimeoutMs, identity);
   const snapshots = createRelationalSnapshots(sql, { partChars: SNAPSHOT_PART_CHARS, betweenParts: snapshotPartGap });
+  const { readPages } = createRelationalReads(sql, DEFAULT_PAGE_SIZE);
+  async function* readAll(options?: ReadAllOptions): AsyncGenerator<StoredEvent> {
+    for await (const page of readPages(options)) yield* page;
+  }
   return {
     save: (s) => snapshots.save(s),
+    // Reads see the file this connection opened; a save into a file put at the path since is refused.
+    reads: { uniqueIds: true, readAll, snapshots },
     async close() {
       if (closed) return;
       closed = true;

@@ -6,6 +6,7 @@ import { lifecycleProjection } from '../../src/projections/lifecycleProjection.j
 import { lifecycleView } from '../../src/projections/lifecycleView.js';
 import { replayStore } from '../../src/replay/replayLog.js';
 import { verifySnapshot } from '../../src/replay/snapshots.js';
+import { createTraveler, travelTo } from '../../src/replay/travel.js';
 import type { LifecycleState } from '../../src/projections/lifecycleState.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
@@ -239,6 +240,51 @@ describe('openRollcall: the live lifecycle projection', () => {
     expect(missingCells(rungs, head, bytes)).toEqual([]);
     await server.close();
   }, 60_000);
+
+  it('on an embedded store the ladder is filled on the snapshot worker through its writer, never through the serving thread\'s store, and a restart travels from its rungs', async () => {
+    const path = join(tempDir(), 'ladder.db');
+    const store = openSqliteStore({ path, commitThread: true });
+    await store.appendBatch([...generateHistory({ agents: 30, events: 45_000, seed: 7 })] as unknown as LifecycleEvent[]);
+    const head = (await store.head())!;
+    // As a CLI-appended store after one replay: a rung at the head, none in the cells below it.
+    await store.snapshots!.save(await rungAt(store, head));
+    const bytes = (await store.snapshots!.load(lifecycleProjection.name))!.payload.length;
+    expect(missingCells([head], head, bytes).length).toBeGreaterThan(0);
+    const saves = vi.spyOn(store.snapshots!, 'save');
+
+    const server = openRollcall({ store, fillLadder: true });
+    await server.whenCaughtUp();
+    const stats = await waitFor('the fill ended', () => {
+      const s = server.snapshotStats()!;
+      return s.ladderFilled > 0 && !s.ladderFilling ? s : null;
+    });
+    expect(stats.failures).toBe(0);
+    // Every rung saved, yet never through this thread's store.
+    expect(saves).not.toHaveBeenCalled();
+    const rungs = (await store.snapshots!.rungs!(lifecycleProjection.name)).map((r) => r.position);
+    // Several rungs: each saved while the fold went on toward the next.
+    expect(stats.ladderFilled).toBeGreaterThan(1);
+    expect(rungs.length).toBe(1 + stats.ladderFilled);
+    expect(missingCells(rungs, head, bytes)).toEqual([]);
+    await server.close();
+    await store.close();
+
+    // A restart: time travel on the reopened file starts from a filled rung and answers as a full replay.
+    const reopened = openSqliteStore({ path, create: false });
+    const filled = rungs.filter((p) => p < head);
+    const from = filled[Math.floor(filled.length / 2)]!;
+    const until = from + 3n;
+    const traveler = createTraveler({ retentionMs: lifecycleProjection.retentionMs });
+    try {
+      const travelled = await travelTo(traveler, reopened, lifecycleProjection, { until }, { skipInvalid: false });
+      expect(travelled.startedAfter).toBe(from);
+      const expected = lifecycleView((await replayStore(reopened, lifecycleProjection, { noSnapshot: true, until })).state);
+      expect(JSON.parse(new TextDecoder().decode(travelled.json))).toEqual(JSON.parse(JSON.stringify(expected)));
+    } finally {
+      await traveler.close();
+      await reopened.close();
+    }
+  }, 120_000);
 
   it('whenProcessed waits for a position, times out, and honours an abort signal', async () => {
     const store = openMemoryStore();

@@ -1,9 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
+import { generateHistory } from '../../src/generate/generateHistory.js';
 import { openRollcall } from '../../src/live/openRollcall.js';
+import { lifecycleProjection } from '../../src/projections/lifecycleProjection.js';
+import { missingCells } from '../../src/stores/snapshotLadder.js';
 import type { Change, Rollcall } from '../../src/live/types.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { openPostgresStore, type PostgresStoreOptions } from '../../src/stores/postgresStore.js';
 import { heartbeats } from '../support/events.js';
+import { rungAt } from '../support/ladder.js';
 import { agent } from '../support/lifecycle.js';
 import { postgresForTests } from '../support/postgres.js';
 import { startProxy } from '../support/tcpProxy.js';
@@ -32,6 +37,29 @@ if (!server) {
   });
 } else {
   describe('live projection on PostgreSQL', () => {
+    it('fills the snapshot ladder on the snapshot worker through its own connection: never through the serving thread\'s store', async () => {
+      const url = await freshDatabase();
+      const store = await open(url);
+      await store.appendBatch([...generateHistory({ agents: 30, events: 25_000, seed: 8 })] as unknown as LifecycleEvent[]);
+      const head = (await store.head())!;
+      await store.snapshots!.save(await rungAt(store, head));
+      const bytes = (await store.snapshots!.load(lifecycleProjection.name))!.payload.length;
+      expect(missingCells([head], head, bytes).length).toBeGreaterThan(0);
+      const saves = vi.spyOn(store.snapshots!, 'save');
+      const server = openRollcall({ store, fillLadder: true });
+      cleanup(() => server.close());
+      await server.whenCaughtUp();
+      const stats = await waitFor('the fill ended', () => {
+        const s = server.snapshotStats()!;
+        return s.ladderFilled > 0 && !s.ladderFilling ? s : null;
+      }, { timeoutMs: 60_000 });
+      expect(stats.failures).toBe(0);
+      expect(saves).not.toHaveBeenCalled();
+      const rungs = (await store.snapshots!.rungs!(lifecycleProjection.name)).map((r) => r.position);
+      expect(rungs.length).toBe(1 + stats.ladderFilled);
+      expect(missingCells(rungs, head, bytes)).toEqual([]);
+    }, 120_000);
+
     it('is woken by NOTIFY (not by its slow fallback poll), idles near zero CPU, and its subscribers see every position once under concurrent writers', async () => {
       const url = await freshDatabase();
       const reader = await open(url, { notifyFallbackMs: 60_000, pollIntervalMs: 60_000 });
