@@ -234,5 +234,6 @@ describe('a store file deleted or replaced under rollcall serve', () => {
     const replay = await cli(['replay', '--json', '--no-snapshot', '--store', `sqlite:${path}`]);
     expect(replay.code).toBe(0);
     expect(JSON.parse(replay.stdout).position).toBe(String(8 + landed));
-  });
+    // Two serve processes and a replay: the default 5 s ran out under load (a hang is still caught).
+  }, 30_000);
 });
