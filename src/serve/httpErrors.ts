@@ -52,6 +52,25 @@ export const shuttingDown = (reply: FastifyReply): FastifyReply =>
 /** Sends text that already is JSON (serialized once, shared by every reader of the same state). */
 export const sendJsonText = (reply: FastifyReply, text: string, type = 'application/json'): FastifyReply => reply.type(type).send(text);
 
+/**
+ * A sender of JSON texts that encodes each text once: a view section's text is the same string
+ * until the section changes, so every reader in between is sent the same UTF-8 bytes (and their
+ * length) instead of each response encoding (and measuring) the whole text again. One per route:
+ * it keeps the last text it was given.
+ */
+export const sendsEncodedOnce = (): ((reply: FastifyReply, text: string) => FastifyReply) => {
+  let last: string | null = null;
+  let bytes = Buffer.alloc(0);
+  return (reply, text) => {
+    if (text !== last) {
+      bytes = Buffer.from(text, 'utf8');
+      last = text;
+    }
+    // Bytes get no charset from Fastify (a string does): the header stays what a text was sent with.
+    return reply.type('application/json; charset=utf-8').send(bytes);
+  };
+};
+
 /** Bytes per write of `sendJsonBytes`: one write of tens of MB would hold this thread while the socket takes it. */
 const CHUNK = 1 << 20;
 

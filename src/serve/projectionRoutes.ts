@@ -8,7 +8,7 @@ import { paced } from '../replay/foldLane.js';
 import { pagesUpTo } from '../replay/timeTravel.js';
 import { travelTo, type Traveler } from '../replay/travel.js';
 import type { EventStore } from '../stores/eventStore.js';
-import { sendError, sendJsonBytes, sendJsonText, sendRollcallError, shuttingDown } from './httpErrors.js';
+import { sendError, sendJsonBytes, sendJsonText, sendRollcallError, sendsEncodedOnce, shuttingDown } from './httpErrors.js';
 import { positionHeader, POSITION_HEADER } from './positionHeader.js';
 import {
   AgentAuditSchema,
@@ -61,6 +61,10 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
   // Time travel and audits fold with the live runtime's own projection (its retention window included).
   const { projection } = rollcall;
   const withPosition = (reply: FastifyReply, position: string | null) => reply.header(POSITION_HEADER, positionHeader(position));
+  // Each section's text is encoded once per change, not once per reader.
+  const sendProjection = sendsEncodedOnce();
+  const sendPools = sendsEncodedOnce();
+  const sendAnomalies = sendsEncodedOnce();
 
   app.get(
     '/v1/projection',
@@ -104,7 +108,7 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
       const c = rollcall.viewSection('projection');
       withPosition(reply, c.position);
       // Made of the sections' texts, each serialized once per change and sent as is.
-      return sendJsonText(reply, c.json());
+      return sendProjection(reply, c.json());
     },
   );
 
@@ -115,7 +119,7 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
       // Only the pools are brought up to date, and their text is made once per change of a pool.
       const pools = rollcall.viewSection('pools');
       withPosition(reply, pools.position);
-      return sendJsonText(reply, pools.json());
+      return sendPools(reply, pools.json());
     },
   );
 
@@ -238,7 +242,7 @@ export const projectionRoutes: FastifyPluginAsyncZod<ProjectionRoutesOptions> = 
     async (_request, reply) => {
       const anomalies = rollcall.viewSection('anomalies');
       withPosition(reply, anomalies.position);
-      return sendJsonText(reply, anomalies.json());
+      return sendAnomalies(reply, anomalies.json());
     },
   );
 };
