@@ -10,8 +10,15 @@ const Host = z.string().min(1);
 const Generation = z.number().int().nonnegative();
 /** An orchestrator's restart count on its host (SPEC §7.1): events naming a lower one than the host's are fenced. */
 const Epoch = z.number().int().min(1);
+/**
+ * The longest lease an event may give: 365 days. A lease is a deadline for the next sign of life
+ * (typically a minute); one without end is no `leaseMs` at all. The bound also keeps every expiry
+ * (`at` + `leaseMs`) a date the view can print: an unbounded `leaseMs` (9e15) was accepted and then
+ * broke every replay of the log at the first view or explain ("Invalid time value").
+ */
+export const MAX_LEASE_MS = 365 * 24 * 60 * 60 * 1000;
 /** How long a session holds its slot without a sign of life (SPEC §7.2). */
-const LeaseMs = z.number().int().positive();
+const LeaseMs = z.number().int().positive().max(MAX_LEASE_MS);
 const TypeKeys = z.array(z.string().min(1));
 
 const event = <T extends string, S extends z.ZodRawShape>(type: T, data: S) =>

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeEvent } from '../../src/events/decodeEvent.js';
 import { event, eventSchemas } from '../../src/events/eventFactory.js';
 import { uuidBytes, uuidV5 } from '../../src/events/eventId.js';
-import { eventTypes, MAX_PID, recorded, streamOf, type LifecycleEvent } from '../../src/events/lifecycleEvents.js';
+import { eventTypes, MAX_LEASE_MS, MAX_PID, recorded, streamOf, type LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { upcast, upcasters, type RawEvent } from '../../src/events/upcasters.js';
 
 // The event catalog as a table: every type, every field, what each field accepts. Each row is
@@ -60,7 +60,7 @@ const accepts: Record<Kind, unknown[]> = {
   flag: [true, false],
   typeKeys: [[], ['worker'], ['worker:ephemeral', 'director']],
   epoch: [1, 2, 40],
-  lease: [1, 30_000],
+  lease: [1, 30_000, MAX_LEASE_MS],
   adopted: [[], [{ agentId: 'a', sessionId: 's' }], [{ agentId: 'a', sessionId: 's', pid: 42 }]],
   observed: [{}, { lastSeenAt: '2026-11-20T09:59:00.000Z', silentMs: 75_000, connection: null }],
 };
@@ -79,7 +79,13 @@ const refuses: Record<Kind, Array<[unknown, string]>> = {
   flag: [['true', 'Invalid input: expected boolean, received string'], [1, 'Invalid input: expected boolean, received number']],
   typeKeys: [[['worker', ''], 'Too small: expected string to have >=1 characters'], ['worker', 'Invalid input: expected array, received string']],
   epoch: [[0, 'Too small: expected number to be >=1'], [1.5, 'Invalid input: expected int, received number']],
-  lease: [[0, 'Too small: expected number to be >0'], [-5, 'Too small: expected number to be >0'], [0.5, 'Invalid input: expected int, received number']],
+  lease: [
+    [0, 'Too small: expected number to be >0'],
+    [-5, 'Too small: expected number to be >0'],
+    [0.5, 'Invalid input: expected int, received number'],
+    [MAX_LEASE_MS + 1, 'Too big: expected number to be <=31536000000'],
+    [9e15, 'Too big: expected number to be <=31536000000'],
+  ],
   adopted: [
     [[{ agentId: 'a' }], 'sessionId: Invalid input: expected string, received undefined'],
     [[{ agentId: 'a', sessionId: 's', pid: 0 }], 'pid: Too small: expected number to be >0'],

@@ -57,6 +57,8 @@ describe('POST bodies the CLI refuses are refused over HTTP, nothing appended', 
     ['whitespace-only NDJSON', ' \n\t\n\r\n', { 'content-type': 'application/x-ndjson' }, 400, 'invalid-event', /no event in the request body/],
     ['a whitespace-only JSON body', '  \n ', {}, 400, 'invalid-event', /no event in the request body/],
     ['a NUL in a string', event('n1').replace('"worker"', '"wor\\u0000ker"'), {}, 400, 'invalid-event', /NUL/],
+    // Accepted before the bound, it was a poison event: every later view of the log failed with "Invalid time value".
+    ['a lease no date can end (leaseMs 9e15)', JSON.stringify({ type: 'SessionStarting', data: { agentId: 'l1', sessionId: 'l1-s', leaseMs: 9e15 }, metadata: { at: at() } }), {}, 400, 'invalid-event', /data\.leaseMs: Too big: expected number to be <=31536000000/],
     ['nesting 100,000 levels deep', `{"type":"AgentRegistered","data":{"agentId":"d","role":"worker","x":${'['.repeat(100_000)}${']'.repeat(100_000)}},"metadata":{"at":"2026-11-20T10:00:00Z"}}`, {}, 400, 'invalid-event', /nested deeper than 64 levels/],
     ['an array of 10,001 events', `[${Array.from({ length: 10_001 }, () => '{}').join(',')}]`, {}, 413, 'too-many-events', /10001 events in one request/],
   ];

@@ -2286,7 +2286,7 @@ return errors === 0;
 }
 
 export const SessionStarting = validate69;
-const schema28 = {"type":"object","properties":{"type":{"type":"string","const":"SessionStarting"},"data":{"type":"object","properties":{"agentId":{"type":"string","minLength":1},"sessionId":{"type":"string","minLength":1},"poolId":{"type":"string","minLength":1},"leaseMs":{"type":"integer","exclusiveMinimum":0,"maximum":9007199254740991}},"required":["agentId","sessionId"],"additionalProperties":false},"id":{"type":"string","format":"uuid","pattern":"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"},"metadata":{"$ref":"#/$defs/EventMetadata"}},"required":["type","data","metadata"],"additionalProperties":false,"description":"A slot is reserved for a session before its process starts."};
+const schema28 = {"type":"object","properties":{"type":{"type":"string","const":"SessionStarting"},"data":{"type":"object","properties":{"agentId":{"type":"string","minLength":1},"sessionId":{"type":"string","minLength":1},"poolId":{"type":"string","minLength":1},"leaseMs":{"type":"integer","exclusiveMinimum":0,"maximum":31536000000}},"required":["agentId","sessionId"],"additionalProperties":false},"id":{"type":"string","format":"uuid","pattern":"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"},"metadata":{"$ref":"#/$defs/EventMetadata"}},"required":["type","data","metadata"],"additionalProperties":false,"description":"A slot is reserved for a session before its process starts."};
 
 function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2417,8 +2417,8 @@ return false;
 }
 if(errors === _errs13){
 if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 9007199254740991 || isNaN(data5)){
-validate69.errors = [{instancePath:instancePath+"/data/leaseMs",schemaPath:"#/properties/data/properties/leaseMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991}}];
+if(data5 > 31536000000 || isNaN(data5)){
+validate69.errors = [{instancePath:instancePath+"/data/leaseMs",schemaPath:"#/properties/data/properties/leaseMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000}}];
 return false;
 }
 else {
@@ -2606,7 +2606,7 @@ return errors === 0;
 }
 
 export const AgentSpawned = validate70;
-const schema30 = {"type":"object","properties":{"type":{"type":"string","const":"AgentSpawned"},"data":{"type":"object","properties":{"agentId":{"type":"string","minLength":1},"sessionId":{"type":"string","minLength":1},"poolId":{"type":"string","minLength":1},"pid":{"type":"integer","exclusiveMinimum":0,"maximum":2147483647},"generation":{"type":"integer","minimum":0,"maximum":9007199254740991},"host":{"type":"string","minLength":1},"epoch":{"type":"integer","minimum":1,"maximum":9007199254740991},"leaseMs":{"type":"integer","exclusiveMinimum":0,"maximum":9007199254740991}},"required":["agentId","sessionId"],"additionalProperties":false},"id":{"type":"string","format":"uuid","pattern":"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"},"metadata":{"$ref":"#/$defs/EventMetadata"}},"required":["type","data","metadata"],"additionalProperties":false,"description":"The session's process is running (on host, when given)."};
+const schema30 = {"type":"object","properties":{"type":{"type":"string","const":"AgentSpawned"},"data":{"type":"object","properties":{"agentId":{"type":"string","minLength":1},"sessionId":{"type":"string","minLength":1},"poolId":{"type":"string","minLength":1},"pid":{"type":"integer","exclusiveMinimum":0,"maximum":2147483647},"generation":{"type":"integer","minimum":0,"maximum":9007199254740991},"host":{"type":"string","minLength":1},"epoch":{"type":"integer","minimum":1,"maximum":9007199254740991},"leaseMs":{"type":"integer","exclusiveMinimum":0,"maximum":31536000000}},"required":["agentId","sessionId"],"additionalProperties":false},"id":{"type":"string","format":"uuid","pattern":"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"},"metadata":{"$ref":"#/$defs/EventMetadata"}},"required":["type","data","metadata"],"additionalProperties":false,"description":"The session's process is running (on host, when given)."};
 
 function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2839,8 +2839,8 @@ return false;
 }
 if(errors === _errs21){
 if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 9007199254740991 || isNaN(data9)){
-validate70.errors = [{instancePath:instancePath+"/data/leaseMs",schemaPath:"#/properties/data/properties/leaseMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991}}];
+if(data9 > 31536000000 || isNaN(data9)){
+validate70.errors = [{instancePath:instancePath+"/data/leaseMs",schemaPath:"#/properties/data/properties/leaseMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000}}];
 return false;
 }
 else {
@@ -3585,7 +3585,7 @@ return errors === 0;
 }
 
 export const SessionResumed = validate73;
-const schema36 = {"type":"object","properties":{"type":{"type":"string","const":"SessionResumed"},"data":{"type":"object","properties":{"agentId":{"type":"string","minLength":1},"sessionId":{"type":"string","minLength":1},"pid":{"type":"integer","exclusiveMinimum":0,"maximum":2147483647},"host":{"type":"string","minLength":1},"epoch":{"type":"integer","minimum":1,"maximum":9007199254740991},"leaseMs":{"type":"integer","exclusiveMinimum":0,"maximum":9007199254740991}},"required":["agentId","sessionId"],"additionalProperties":false},"id":{"type":"string","format":"uuid","pattern":"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"},"metadata":{"$ref":"#/$defs/EventMetadata"}},"required":["type","data","metadata"],"additionalProperties":false,"description":"A suspended session runs again."};
+const schema36 = {"type":"object","properties":{"type":{"type":"string","const":"SessionResumed"},"data":{"type":"object","properties":{"agentId":{"type":"string","minLength":1},"sessionId":{"type":"string","minLength":1},"pid":{"type":"integer","exclusiveMinimum":0,"maximum":2147483647},"host":{"type":"string","minLength":1},"epoch":{"type":"integer","minimum":1,"maximum":9007199254740991},"leaseMs":{"type":"integer","exclusiveMinimum":0,"maximum":31536000000}},"required":["agentId","sessionId"],"additionalProperties":false},"id":{"type":"string","format":"uuid","pattern":"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"},"metadata":{"$ref":"#/$defs/EventMetadata"}},"required":["type","data","metadata"],"additionalProperties":false,"description":"A suspended session runs again."};
 
 function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3770,8 +3770,8 @@ return false;
 }
 if(errors === _errs17){
 if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 9007199254740991 || isNaN(data7)){
-validate73.errors = [{instancePath:instancePath+"/data/leaseMs",schemaPath:"#/properties/data/properties/leaseMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991}}];
+if(data7 > 31536000000 || isNaN(data7)){
+validate73.errors = [{instancePath:instancePath+"/data/leaseMs",schemaPath:"#/properties/data/properties/leaseMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000}}];
 return false;
 }
 else {
@@ -6737,7 +6737,7 @@ return errors === 0;
 }
 
 export const SessionLeaseRenewed = validate83;
-const schema56 = {"type":"object","properties":{"type":{"type":"string","const":"SessionLeaseRenewed"},"data":{"type":"object","properties":{"agentId":{"type":"string","minLength":1},"sessionId":{"type":"string","minLength":1},"leaseMs":{"type":"integer","exclusiveMinimum":0,"maximum":9007199254740991}},"required":["agentId","sessionId"],"additionalProperties":false},"id":{"type":"string","format":"uuid","pattern":"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"},"metadata":{"$ref":"#/$defs/EventMetadata"}},"required":["type","data","metadata"],"additionalProperties":false,"description":"The session's lease runs again for leaseMs (its own length when absent) from this event's at."};
+const schema56 = {"type":"object","properties":{"type":{"type":"string","const":"SessionLeaseRenewed"},"data":{"type":"object","properties":{"agentId":{"type":"string","minLength":1},"sessionId":{"type":"string","minLength":1},"leaseMs":{"type":"integer","exclusiveMinimum":0,"maximum":31536000000}},"required":["agentId","sessionId"],"additionalProperties":false},"id":{"type":"string","format":"uuid","pattern":"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"},"metadata":{"$ref":"#/$defs/EventMetadata"}},"required":["type","data","metadata"],"additionalProperties":false,"description":"The session's lease runs again for leaseMs (its own length when absent) from this event's at."};
 
 function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -6847,8 +6847,8 @@ return false;
 }
 if(errors === _errs11){
 if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 9007199254740991 || isNaN(data4)){
-validate83.errors = [{instancePath:instancePath+"/data/leaseMs",schemaPath:"#/properties/data/properties/leaseMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991}}];
+if(data4 > 31536000000 || isNaN(data4)){
+validate83.errors = [{instancePath:instancePath+"/data/leaseMs",schemaPath:"#/properties/data/properties/leaseMs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31536000000}}];
 return false;
 }
 else {
