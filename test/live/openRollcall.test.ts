@@ -15,7 +15,7 @@ import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { tempDir } from '../support/cli.js';
 import { generateHistory } from '../../src/generate/generateHistory.js';
 import { missingCells } from '../../src/stores/snapshotLadder.js';
-import { keepingLadder, rungAt } from '../support/ladder.js';
+import { keepingLadder, ladderFillEnded, rungAt } from '../support/ladder.js';
 import { agent, ended, ev, pool, spawned } from '../support/lifecycle.js';
 import { waitFor } from '../support/waitFor.js';
 
@@ -230,10 +230,7 @@ describe('openRollcall: the live lifecycle projection', () => {
 
     const server = openRollcall({ store, fillLadder: true });
     await server.whenCaughtUp();
-    const stats = await waitFor('the fill ended', () => {
-      const s = server.snapshotStats()!;
-      return s.ladderFilled > 0 && !s.ladderFilling ? s : null;
-    });
+    const stats = await ladderFillEnded(server);
     expect(stats.failures).toBe(0);
     const rungs = [...ladder.byPosition.keys()].sort((a, b) => (a < b ? -1 : 1));
     expect(rungs.length).toBe(1 + stats.ladderFilled);
@@ -254,10 +251,7 @@ describe('openRollcall: the live lifecycle projection', () => {
 
     const server = openRollcall({ store, fillLadder: true });
     await server.whenCaughtUp();
-    const stats = await waitFor('the fill ended', () => {
-      const s = server.snapshotStats()!;
-      return s.ladderFilled > 0 && !s.ladderFilling ? s : null;
-    });
+    const stats = await ladderFillEnded(server);
     expect(stats.failures).toBe(0);
     // Every rung saved, yet never through this thread's store.
     expect(saves).not.toHaveBeenCalled();

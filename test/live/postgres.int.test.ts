@@ -8,7 +8,7 @@ import type { Change, Rollcall } from '../../src/live/types.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { openPostgresStore, type PostgresStoreOptions } from '../../src/stores/postgresStore.js';
 import { heartbeats } from '../support/events.js';
-import { rungAt } from '../support/ladder.js';
+import { ladderFillEnded, rungAt } from '../support/ladder.js';
 import { agent } from '../support/lifecycle.js';
 import { postgresForTests } from '../support/postgres.js';
 import { startProxy } from '../support/tcpProxy.js';
@@ -49,10 +49,7 @@ if (!server) {
       const server = openRollcall({ store, fillLadder: true });
       cleanup(() => server.close());
       await server.whenCaughtUp();
-      const stats = await waitFor('the fill ended', () => {
-        const s = server.snapshotStats()!;
-        return s.ladderFilled > 0 && !s.ladderFilling ? s : null;
-      }, { timeoutMs: 60_000 });
+      const stats = await ladderFillEnded(server, 60_000);
       expect(stats.failures).toBe(0);
       expect(saves).not.toHaveBeenCalled();
       const rungs = (await store.snapshots!.rungs!(lifecycleProjection.name)).map((r) => r.position);

@@ -2,7 +2,9 @@ import { CompactIdSet } from '../../src/events/compactIdSet.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { replayStore } from '../../src/replay/replayLog.js';
 import { encodeSnapshot } from '../../src/replay/snapshots.js';
+import type { Rollcall, SnapshotStats } from '../../src/live/types.js';
 import type { EventStore, Snapshot, SnapshotStore } from '../../src/stores/eventStore.js';
+import { waitFor } from './waitFor.js';
 
 const projection = createLifecycleProjection();
 
@@ -39,3 +41,14 @@ export const rungAt = async (store: EventStore, position: bigint): Promise<Snaps
   }
   return encodeSnapshot(projection, position, eventId, state, seen);
 };
+
+/** Waits until `server`'s ladder fill has saved at least one rung and ended; its stats then. */
+export const ladderFillEnded = (server: Pick<Rollcall, 'snapshotStats'>, timeoutMs = 30_000): Promise<SnapshotStats> =>
+  waitFor(
+    'the fill ended',
+    () => {
+      const s = server.snapshotStats()!;
+      return s.ladderFilled > 0 && !s.ladderFilling ? s : null;
+    },
+    { timeoutMs, describe: () => server.snapshotStats() },
+  );
