@@ -15,7 +15,7 @@ import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { tempDir } from '../support/cli.js';
 import { generateHistory } from '../../src/generate/generateHistory.js';
 import { missingCells } from '../../src/stores/snapshotLadder.js';
-import { keepingLadder, ladderFillEnded, rungAt } from '../support/ladder.js';
+import { keepingLadder, ladderFillEnded, rungAt, storeWithRungAtHead } from '../support/ladder.js';
 import { agent, ended, ev, pool, spawned } from '../support/lifecycle.js';
 import { waitFor } from '../support/waitFor.js';
 
@@ -241,11 +241,8 @@ describe('openRollcall: the live lifecycle projection', () => {
   it('on an embedded store the ladder is filled on the snapshot worker through its writer, never through the serving thread\'s store, and a restart travels from its rungs', async () => {
     const path = join(tempDir(), 'ladder.db');
     const store = openSqliteStore({ path, commitThread: true });
-    await store.appendBatch([...generateHistory({ agents: 30, events: 45_000, seed: 7 })] as unknown as LifecycleEvent[]);
-    const head = (await store.head())!;
     // As a CLI-appended store after one replay: a rung at the head, none in the cells below it.
-    await store.snapshots!.save(await rungAt(store, head));
-    const bytes = (await store.snapshots!.load(lifecycleProjection.name))!.payload.length;
+    const { head, bytes } = await storeWithRungAtHead(store, { agents: 30, events: 45_000, seed: 7 });
     expect(missingCells([head], head, bytes).length).toBeGreaterThan(0);
     const saves = vi.spyOn(store.snapshots!, 'save');
 

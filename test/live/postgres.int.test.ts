@@ -1,6 +1,4 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
-import { generateHistory } from '../../src/generate/generateHistory.js';
 import { openRollcall } from '../../src/live/openRollcall.js';
 import { lifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { missingCells } from '../../src/stores/snapshotLadder.js';
@@ -8,7 +6,7 @@ import type { Change, Rollcall } from '../../src/live/types.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
 import { openPostgresStore, type PostgresStoreOptions } from '../../src/stores/postgresStore.js';
 import { heartbeats } from '../support/events.js';
-import { ladderFillEnded, rungAt } from '../support/ladder.js';
+import { ladderFillEnded, storeWithRungAtHead } from '../support/ladder.js';
 import { agent } from '../support/lifecycle.js';
 import { postgresForTests } from '../support/postgres.js';
 import { startProxy } from '../support/tcpProxy.js';
@@ -40,10 +38,7 @@ if (!server) {
     it('fills the snapshot ladder on the snapshot worker through its own connection: never through the serving thread\'s store', async () => {
       const url = await freshDatabase();
       const store = await open(url);
-      await store.appendBatch([...generateHistory({ agents: 30, events: 25_000, seed: 8 })] as unknown as LifecycleEvent[]);
-      const head = (await store.head())!;
-      await store.snapshots!.save(await rungAt(store, head));
-      const bytes = (await store.snapshots!.load(lifecycleProjection.name))!.payload.length;
+      const { head, bytes } = await storeWithRungAtHead(store, { agents: 30, events: 25_000, seed: 8 });
       expect(missingCells([head], head, bytes).length).toBeGreaterThan(0);
       const saves = vi.spyOn(store.snapshots!, 'save');
       const server = openRollcall({ store, fillLadder: true });

@@ -1,4 +1,6 @@
 import { CompactIdSet } from '../../src/events/compactIdSet.js';
+import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
+import { generateHistory, type GenerateOptions } from '../../src/generate/generateHistory.js';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
 import { replayStore } from '../../src/replay/replayLog.js';
 import { encodeSnapshot } from '../../src/replay/snapshots.js';
@@ -52,3 +54,15 @@ export const ladderFillEnded = (server: Pick<Rollcall, 'snapshotStats'>, timeout
     },
     { timeoutMs, describe: () => server.snapshotStats() },
   );
+
+/**
+ * A store as a CLI append and one replay leave it: `history` appended, one rung at the head and
+ * none below it. Its head and that rung's size in bytes.
+ */
+export const storeWithRungAtHead = async (store: EventStore, history: GenerateOptions): Promise<{ head: bigint; bytes: number }> => {
+  await store.appendBatch([...generateHistory(history)] as unknown as LifecycleEvent[]);
+  const head = (await store.head())!;
+  await store.snapshots!.save(await rungAt(store, head));
+  const bytes = (await store.snapshots!.load(projection.name))!.payload.length;
+  return { head, bytes };
+};
