@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
@@ -24,6 +25,10 @@ export interface ReplicaRunOptions {
   batch?: number;
   /** Agents of the generated fleet. Default 2,000. */
   agents?: number;
+  /** The CLI each replica runs. Default this tree's dist/cli/main.js (another build: an A/B). */
+  cli?: string;
+  /** Node flags of each replica's process, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
+  nodeArgs?: string[];
 }
 
 export interface LagStats {
@@ -45,6 +50,8 @@ export interface ReplicaRunResult {
   directLag: LagStats;
   /** Each replica's /v1/projection at lastPosition, keys sorted. */
   projections: string[];
+  /** Per replica: CPU seconds (user + system, all threads) its process used from the writer's start to the end; null without /proc. */
+  replicaCpuSeconds: Array<number | null>;
   /** Seconds from the writer's last acknowledgement until every replica reported lastPosition. */
   convergenceSeconds: number;
   postgres: {
@@ -81,11 +88,11 @@ interface Replica {
   stderr: () => string;
 }
 
-const startReplica = (storeUrl: string, i: number): Promise<Replica> =>
+const startReplica = (storeUrl: string, i: number, options: Pick<ReplicaRunOptions, 'cli' | 'nodeArgs'>): Promise<Replica> =>
   new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [cli, 'serve', '--store', withParam(storeUrl, `application_name=rollcall-replica-${i}`), '--port', '0', '--log-level', 'silent'],
+      [...(options.nodeArgs ?? []), options.cli ?? cli, 'serve', '--store', withParam(storeUrl, `application_name=rollcall-replica-${i}`), '--port', '0', '--log-level', 'silent'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let err = '';
@@ -103,6 +110,18 @@ const startReplica = (storeUrl: string, i: number): Promise<Replica> =>
       reject(new Error(`replica ${i} exited ${code}: ${err}`));
     });
   });
+
+/** CPU seconds a process has used so far (Linux /proc; null elsewhere or once it exited). */
+const cpuSeconds = (pid: number | undefined): number | null => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line (11 and 12 after the command name), in clock ticks (100 a second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+};
 
 /** Readiness announces nothing: /readyz is looked at until it is 200 (the timeout only catches a hang). */
 const waitReady = (url: string, timeoutMs: number) =>
@@ -182,7 +201,7 @@ export const runReplicas = async (options: ReplicaRunOptions): Promise<ReplicaRu
   const replicas: Replica[] = [];
   const stop = new AbortController();
   try {
-    for (let i = 0; i < options.replicas; i++) replicas.push(await startReplica(options.url, i));
+    for (let i = 0; i < options.replicas; i++) replicas.push(await startReplica(options.url, i, options));
     await Promise.all(replicas.map((r) => waitReady(r.url, 60_000)));
 
     // Positions are gapless from 1 on PostgreSQL: arrival times are indexed by position.
@@ -216,6 +235,7 @@ export const runReplicas = async (options: ReplicaRunOptions): Promise<ReplicaRu
       }
     })();
 
+    const cpuBefore = replicas.map((r) => cpuSeconds(r.child.pid));
     const before = await pgCounters(options.url);
     const pgStarted = performance.now();
     const acks: Array<[number, number]> = []; // [last position of the batch, ack time]
@@ -247,6 +267,7 @@ export const runReplicas = async (options: ReplicaRunOptions): Promise<ReplicaRu
     await waitFor('the last change at every follower', () => !arrivals.some((a) => a[Number(last)] === 0) && directArrivals[Number(last)] !== 0, {
       intervalMs: 50,
     }).catch(() => undefined); // measured as missing below, not a failure of the run
+    const cpuAfter = replicas.map((r) => cpuSeconds(r.child.pid));
     stop.abort();
     await Promise.allSettled([...following, directFollowing, sampling]);
 
@@ -271,6 +292,7 @@ export const runReplicas = async (options: ReplicaRunOptions): Promise<ReplicaRu
       lag: arrivals.map((a) => stats(lagsOf(a))),
       directLag: stats(lagsOf(directArrivals)),
       projections,
+      replicaCpuSeconds: cpuAfter.map((a, i) => (a === null || cpuBefore[i] === null ? null : a - cpuBefore[i]!)),
       convergenceSeconds,
       postgres: {
         seconds: pgSeconds,
