@@ -4,7 +4,7 @@ import { snapshotMatchesLog } from '../replay/snapshots.js';
 import { startWorker } from '../stores/startWorker.js';
 import { fillLadder } from './ladderBuilder.js';
 import { RollcallError } from '../errors.js';
-import type { EventStore, SnapshotWriterSpec, StoredEvent } from '../stores/eventStore.js';
+import type { EventStore, SnapshotLease, SnapshotWriterSpec, StoredEvent } from '../stores/eventStore.js';
 import type { FromWorker, ToWorker, WorkerOptions } from './snapshotWorker.js';
 
 export interface SnapshotStats {
@@ -28,6 +28,13 @@ export interface SnapshotStats {
   ladderFilled: number;
   /** True while the ladder builder runs. */
   ladderFilling: boolean;
+  /**
+   * Whether this runtime keeps the store's live snapshot (mirror, saves, ladder fill). Always, on a
+   * store with no snapshot lease; where the store has one (PostgreSQL: EventStore.snapshotLease),
+   * only while this runtime holds it: the others follow without a mirror and ask again each time a
+   * snapshot would be due, so one of them takes over when the keeper stops.
+   */
+  keeping: boolean;
 }
 
 export interface Snapshotter {
@@ -64,8 +71,10 @@ export const createSnapshotter = (options: {
   fillLadder: boolean;
 }): Snapshotter => {
   const { store, projection } = options;
-  const stats: SnapshotStats = { saved: 0, failures: 0, maxStallMs: 0, lastStallMs: 0, lastEncodeMs: 0, ladderFilled: 0, ladderFilling: false };
-  const stopFilling = new AbortController();
+  /** A store shared by several runtimes (PostgreSQL): one of them at a time keeps the snapshot. */
+  const leased = store.snapshotLease !== undefined;
+  const stats: SnapshotStats = { saved: 0, failures: 0, maxStallMs: 0, lastStallMs: 0, lastEncodeMs: 0, ladderFilled: 0, ladderFilling: false, keeping: !leased };
+  let stopFilling = new AbortController();
   let filling: Promise<void> = Promise.resolve();
   let savesSinceFill = 0;
   /**
@@ -73,10 +82,11 @@ export const createSnapshotter = (options: {
    * FILL_EVERY saves): a store appended while no server followed it has rungs only near the head.
    */
   const fill = (bytes?: number) => {
-    if (!options.fillLadder || closed || stats.ladderFilling) return;
+    if (!options.fillLadder || closed || stats.ladderFilling || !stats.keeping) return;
     stats.ladderFilling = true;
     savesSinceFill = 0;
-    const onThisThread = () => fillLadder({ store, projection, skipInvalid: options.skipInvalid, signal: stopFilling.signal, ...(bytes !== undefined ? { bytes } : {}) });
+    const { signal } = stopFilling;
+    const onThisThread = () => fillLadder({ store, projection, skipInvalid: options.skipInvalid, signal, ...(bytes !== undefined ? { bytes } : {}) });
     filling = fillOnWorker(bytes)
       .then((n) => n ?? onThisThread())
       .then(
@@ -121,8 +131,80 @@ export const createSnapshotter = (options: {
   let writer: SnapshotWriterSpec | null = null;
   let bringingUp = false;
 
+  /** The lease, while this runtime keeps the snapshot of a leased store. */
+  let lease: SnapshotLease | null = null;
+  /** A lease asked for and not answered yet. */
+  let leasing = false;
+  let lastApplied: bigint | null = null;
+  /** A worker being shut down after this runtime lost the lease (close waits for it). */
+  let retiring: Promise<void> = Promise.resolve();
+
+  /** Asks for the lease (a runtime that does not keep the snapshot, each time one would be due). */
+  const askLease = (then: (l: SnapshotLease | null) => void) => {
+    if (leasing || closed) return;
+    leasing = true;
+    store.snapshotLease!().then(
+      (l) => {
+        leasing = false;
+        if (closed) void l?.release();
+        else then(l);
+      },
+      // Unreachable or refused: asked again when the next snapshot is due.
+      () => (leasing = false),
+    );
+  };
+
+  /**
+   * Starts keeping the snapshot from where the follower stands (events it applied before are read
+   * from the store by bringUp, later ones queued): the mirror starts when the first is due, as at start.
+   */
+  const keep = (l: SnapshotLease | null) => {
+    if (l === null) return;
+    lease = l;
+    stats.keeping = true;
+    startedAt = lastApplied ?? startedAt;
+    backlog = [];
+    batch = [];
+    bringingUp = false;
+    inFlight = false;
+    fill();
+  };
+
+  /** Another runtime holds the lease now (this one's connection broke meanwhile): its mirror goes. */
+  const stopKeeping = () => {
+    stats.keeping = false;
+    lease = null;
+    stopFilling.abort();
+    stopFilling = new AbortController();
+    post({ kind: 'stopFill' });
+    const w = worker;
+    const itsWriter = writer;
+    worker = null;
+    writer = null;
+    backlog = [];
+    batch = [];
+    bringingUp = false;
+    inFlight = false;
+    resolveSaving?.();
+    if (w !== null) retiring = Promise.all([retiring, retire(w, itsWriter)]).then(() => undefined);
+  };
+
   const request = () => {
     if (closed || since === 0) return;
+    if (!stats.keeping) {
+      // Not this runtime's to keep (yet): ask again, at most once per snapshot due.
+      since = 0;
+      askLease(keep);
+      return;
+    }
+    if (lease !== null && !lease.held) {
+      // The lease's connection broke: take it again, or leave the snapshot to whoever has it now.
+      askLease((l) => {
+        if (l === null) stopKeeping();
+        else lease = l;
+      });
+      return;
+    }
     // The worker starts when the first snapshot is due: an idle follower never pays for it.
     if (!bringingUp) {
       bringingUp = true;
@@ -194,7 +276,16 @@ export const createSnapshotter = (options: {
     });
   };
 
-  /** The worker thread, started once: when the first snapshot is due, or by a fill where the worker can write. */
+  /** Ends a worker: a writer's closes its connection first (after its saves), others are terminated. */
+  function retire(w: Worker, workerWriter: SnapshotWriterSpec | null): Promise<void> {
+    if (workerWriter === null) return w.terminate().then(() => undefined);
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    w.ref();
+    w.postMessage({ kind: 'close' } satisfies ToWorker);
+    return exited;
+  }
+
+  /** The worker thread, started once (again after stopKeeping): when the first snapshot is due, or by a fill where the worker can write. */
   function spawn(): Worker {
     if (worker !== null) return worker;
     writer = store.snapshotWriter?.() ?? null;
@@ -239,39 +330,47 @@ export const createSnapshotter = (options: {
 
   // Declared before use by request(); hoisted as a function.
   async function bringUp(position: bigint | null): Promise<void> {
-    spawn();
+    const w = spawn();
+    /** This runtime stopped keeping the snapshot meanwhile (stopKeeping): nothing more goes to any worker from here. */
+    const stale = () => worker !== w;
+    const send = (m: ToWorker) => {
+      if (!stale()) w.postMessage(m);
+    };
     // The newest snapshot (the one the catch-up used or saved): decoded by the worker
     // (decodeSnapshot); here only whether the log still holds its event at its position.
     const stored = await store.snapshots!.load(projection.name);
+    if (stale()) return;
     let after: bigint | null = null;
     if (stored !== null && (position === null || stored.position <= position)) {
       const loaded = new Promise<FromWorker>((resolve) => (onLoaded = resolve));
-      post({ kind: 'init', snapshot: stored });
+      send({ kind: 'init', snapshot: stored });
       const reply = await loaded;
+      if (stale()) return;
       if (reply.kind === 'loaded' && reply.position !== null && (await snapshotMatchesLog(store, reply.position, reply.eventId!))) {
         after = reply.position;
       } else {
-        post({ kind: 'init', snapshot: null });
+        send({ kind: 'init', snapshot: null });
       }
     } else {
-      post({ kind: 'init', snapshot: null });
+      send({ kind: 'init', snapshot: null });
     }
     // The events between that snapshot and where the follower started live, read from the store.
     if (position !== null && (after === null || after < position)) {
       let chunk: StoredEvent[] = [];
       for await (const e of store.readAll({ after })) {
-        if (e.position > position || closed) break;
+        if (e.position > position || closed || stale()) break;
         chunk.push(e);
         if (chunk.length >= 2_000) {
-          post({ kind: 'events', events: chunk });
+          send({ kind: 'events', events: chunk });
           chunk = [];
         }
       }
-      if (chunk.length) post({ kind: 'events', events: chunk });
+      if (chunk.length) send({ kind: 'events', events: chunk });
     }
+    if (stale()) return;
     const queued = backlog ?? [];
     backlog = null;
-    for (let i = 0; i < queued.length; i += 2_000) post({ kind: 'events', events: queued.slice(i, i + 2_000) });
+    for (let i = 0; i < queued.length; i += 2_000) send({ kind: 'events', events: queued.slice(i, i + 2_000) });
     request();
   }
 
@@ -285,11 +384,21 @@ export const createSnapshotter = (options: {
       }, options.everyMs);
       timer.unref();
       // Caught up: the newest rung is the one the catch-up used or saved, at or near the head.
-      setImmediate(() => fill());
+      if (leased) {
+        // The lease first: a runtime that does not get it keeps no mirror and fills nothing.
+        askLease(keep);
+      } else {
+        setImmediate(() => fill());
+      }
     },
     applied(stored) {
       if (closed) return;
       since++;
+      lastApplied = stored.position;
+      if (!stats.keeping) {
+        if (since >= options.everyEvents) request();
+        return;
+      }
       if (backlog !== null) {
         backlog.push(stored);
         if (since >= options.everyEvents) request();
@@ -307,19 +416,13 @@ export const createSnapshotter = (options: {
       if (timer !== undefined) clearInterval(timer);
       stopFilling.abort();
       post({ kind: 'stopFill' });
-      await Promise.all([saving, filling]);
+      await Promise.all([saving, filling, retiring]);
       const w = worker;
       worker = null;
-      if (w === null) return;
-      if (writer === null) {
-        await w.terminate();
-        return;
-      }
-      // The worker closes its connection to the store, then ends.
-      const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
-      w.ref();
-      w.postMessage({ kind: 'close' } satisfies ToWorker);
-      await exited;
+      // The worker closes its connection to the store (after its saves), then ends; the lease goes after it.
+      if (w !== null) await retire(w, writer);
+      await lease?.release();
+      lease = null;
     },
   };
 };

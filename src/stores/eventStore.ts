@@ -118,6 +118,13 @@ export interface SnapshotWriterSpec {
   sqlite?: { path: string; busyTimeoutMs: number; expected: { dev: number; ino: number } | null; incarnation: number };
 }
 
+/** The right to keep a store's live snapshot, held by one runtime at a time (EventStore.snapshotLease). */
+export interface SnapshotLease {
+  /** False once the lease is lost (its connection broke) or released: another runtime may hold it now. */
+  readonly held: boolean;
+  release(): Promise<void>;
+}
+
 export interface SnapshotStore {
   load(name: string): Promise<Snapshot | null>;
   save(snapshot: Snapshot): Promise<void>;
@@ -175,6 +182,13 @@ export interface EventStore {
    * a file read as an image, a read-only server).
    */
   readonly snapshotWriter?: () => SnapshotWriterSpec | null;
+  /**
+   * Takes the store-wide right to keep the live snapshot and fill the ladder, unless another
+   * runtime (this process or another) holds it: null then. Absent where the store has no such
+   * right to share out (every runtime that follows it keeps its snapshot, as one alone would).
+   * Lets N serve replicas of one PostgreSQL store mirror, save and fill once between them, not N times.
+   */
+  readonly snapshotLease?: () => Promise<SnapshotLease | null>;
   /** One stream in revision order; an absent stream yields nothing. */
   readStream(stream: string, options?: { fromRevision?: bigint }): AsyncIterable<StoredEvent>;
   /**

@@ -5,7 +5,8 @@ import { DEFAULT_PAGE_SIZE } from './pageSize.js';
 import { createPostgresAppender } from './postgres/append.js';
 import { createPostgresFeed } from './postgres/follow.js';
 import { createPostgresConnection } from './postgres/pool.js';
-import { notifyChannel, prepareSchema } from './postgres/schema.js';
+import { takeSnapshotLease } from './postgres/lease.js';
+import { lockKeys, notifyChannel, prepareSchema } from './postgres/schema.js';
 import { splitPostgresUrl } from './postgres/url.js';
 import { createRelationalReads } from './relational/reads.js';
 import { createRelationalSnapshots } from './relational/snapshots.js';
@@ -106,6 +107,9 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
       readerUrl: () => options.url,
       // The snapshot worker opens a pool of its own (a standby saves nothing: no writer).
       snapshotWriter: () => (readOnly ? null : { url: options.url }),
+      // One runtime among all those following this log keeps its live snapshot; a standby, which
+      // saves nothing, never takes it (its followers mirror nothing for a save that would be dropped).
+      snapshotLease: async () => (readOnly || conn.isClosed() ? null : takeSnapshotLease(connectionString, lockKeys(schema).snapshot, connectTimeoutMs)),
       readStream: reads.readStream,
       subscribePages: feed.subscribePages,
       async head() {

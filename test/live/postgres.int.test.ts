@@ -1,6 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
 import { openRollcall } from '../../src/live/openRollcall.js';
+import { generateHistory } from '../../src/generate/generateHistory.js';
+import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { lifecycleProjection } from '../../src/projections/lifecycleProjection.js';
+import type { LifecycleState } from '../../src/projections/lifecycleState.js';
+import { lifecycleView } from '../../src/projections/lifecycleView.js';
+import { replayStore } from '../../src/replay/replayLog.js';
+import { verifySnapshot } from '../../src/replay/snapshots.js';
+import { lockKeys } from '../../src/stores/postgres/schema.js';
 import { missingCells } from '../../src/stores/snapshotLadder.js';
 import type { Change, Rollcall } from '../../src/live/types.js';
 import type { EventStore } from '../../src/stores/eventStore.js';
@@ -9,6 +16,7 @@ import { heartbeats } from '../support/events.js';
 import { ladderFillEnded, storeWithRungAtHead } from '../support/ladder.js';
 import { agent } from '../support/lifecycle.js';
 import { postgresForTests } from '../support/postgres.js';
+import pg from 'pg';
 import { startProxy } from '../support/tcpProxy.js';
 import { waitFor } from '../support/waitFor.js';
 
@@ -50,6 +58,88 @@ if (!server) {
       const rungs = (await store.snapshots!.rungs!(lifecycleProjection.name)).map((r) => r.position);
       expect(rungs.length).toBe(1 + stats.ladderFilled);
       expect(missingCells(rungs, head, bytes)).toEqual([]);
+    }, 120_000);
+
+    it('one runtime of those following a store keeps its snapshot (the lease): the others mirror and save nothing, and take over when it closes or loses its connection', async () => {
+      const url = await freshDatabase();
+      const writer = await open(url);
+      const history = [...generateHistory({ agents: 30, events: 20_000, seed: 21 })] as unknown as LifecycleEvent[];
+      let appended = 0;
+      /** Appends the next `n` events of the history and waits until every runtime in `rs` applied them. */
+      const appendAndApply = async (n: number, rs: Rollcall[]) => {
+        const { lastPosition } = await writer.appendBatch(history.slice(appended, (appended += n)));
+        await Promise.all(rs.map((r) => r.whenProcessed(lastPosition!, { timeoutMs: 30_000 })));
+      };
+      await appendAndApply(500, []);
+      const runtimes = await Promise.all(
+        [0, 1, 2].map(async () => {
+          const r = openRollcall({ store: await open(url), fillLadder: true, snapshotEveryEvents: 300, snapshotEveryMs: 60_000 });
+          cleanup(() => r.close());
+          return r;
+        }),
+      );
+      await Promise.all(runtimes.map((r) => r.whenCaughtUp()));
+      const stats = (r: Rollcall) => r.snapshotStats()!;
+      const keepers = () => runtimes.filter((r) => stats(r).keeping);
+      await until('a keeper', () => keepers().length === 1);
+      const keeper = keepers()[0]!;
+      const others = runtimes.filter((r) => r !== keeper);
+      for (let saved = 1; saved <= 2; saved++) {
+        await appendAndApply(400, runtimes);
+        await until(`the keeper's snapshot ${saved}`, () => stats(keeper).saved >= saved);
+      }
+      // Each of the others asked again at every snapshot due, and was refused: nothing mirrored, saved or filled.
+      expect(keepers()).toEqual([keeper]);
+      for (const r of others) expect(stats(r)).toMatchObject({ saved: 0, failures: 0, ladderFilled: 0, ladderFilling: false, keeping: false });
+
+      // The keeper closes: the next one to ask, at its next snapshot due, keeps it from there.
+      await keeper.close();
+      await appendAndApply(400, others);
+      await until('a second keeper', () => others.filter((r) => stats(r).keeping).length === 1);
+      const second = others.find((r) => stats(r).keeping)!;
+      const third = others.find((r) => r !== second)!;
+      await appendAndApply(700, others);
+      await until("the second keeper's snapshot", () => stats(second).saved >= 1);
+      expect(stats(third)).toMatchObject({ keeping: false, saved: 0 });
+
+      // The second keeper's lease connection breaks (the server ends that session) while someone
+      // else takes the lock: asking again at its next snapshot due, it is refused and stops keeping.
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      cleanup(() => admin.end());
+      const { rowCount } = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      );
+      expect(rowCount).toBe(1);
+      const key = lockKeys(undefined).snapshot.toString();
+      // Waits until the ended session's lock is gone, then holds it.
+      await admin.query('SELECT pg_advisory_lock($1)', [key]);
+      for (let i = 0; stats(second).keeping; i++) {
+        if (i > 20) throw new Error(`the second keeper kept a lost lease: ${JSON.stringify(stats(second))}`);
+        await appendAndApply(200, others);
+      }
+      expect(others.filter((r) => stats(r).keeping)).toEqual([]);
+      // Released: whichever of the two asks first keeps it from there.
+      await admin.query('SELECT pg_advisory_unlock($1)', [key]);
+      const savedBefore = new Map(others.map((r) => [r, stats(r).saved]));
+      for (let i = 0; others.filter((r) => stats(r).keeping).length !== 1; i++) {
+        if (i > 20) throw new Error(`no keeper after the lease was released: ${JSON.stringify(others.map(stats))}`);
+        await appendAndApply(200, others);
+      }
+      const last = others.find((r) => stats(r).keeping)!;
+      await appendAndApply(700, others);
+      await until("the last keeper's snapshot", () => stats(last).saved > savedBefore.get(last)!);
+      expect(stats(last).failures).toBe(0);
+      expect(stats(others.find((r) => r !== last)!).saved).toBe(savedBefore.get(others.find((r) => r !== last)!));
+
+      // The newest snapshot, saved by a runtime that started keeping mid-stream, is the log's state at its position.
+      const snapshot = (await writer.snapshots!.load(lifecycleProjection.name))!;
+      expect(snapshot.position).toBeGreaterThan(3_000n);
+      const verdict = await verifySnapshot(lifecycleProjection, snapshot, writer);
+      expect(verdict.usable).toBe(true);
+      const atSnapshot = await replayStore(writer, lifecycleProjection, { noSnapshot: true, until: snapshot.position });
+      expect(lifecycleView((verdict as { state: LifecycleState }).state)).toEqual(lifecycleView(atSnapshot.state));
     }, 120_000);
 
     it('is woken by NOTIFY (not by its slow fallback poll), idles near zero CPU, and its subscribers see every position once under concurrent writers', async () => {

@@ -23,13 +23,14 @@ const APPEND_LOCK = 0x726f6c6c63616c6cn; // 'rollcall'
  * The advisory-lock keys of one log. Advisory locks are per database, so a log in its own schema
  * takes keys of its own (FNV-1a of the name, shifted clear of the constant's top byte); the default
  * log keeps the keys every earlier version used, so old and new processes still exclude each other.
+ * `snapshot` is the session-level lock of the runtime that keeps the live snapshot (lease.ts).
  */
-export const lockKeys = (schema: string | undefined): { append: bigint; schema: bigint } => {
-  if (!schema) return { append: APPEND_LOCK, schema: APPEND_LOCK + 1n };
+export const lockKeys = (schema: string | undefined): { append: bigint; schema: bigint; snapshot: bigint } => {
+  if (!schema) return { append: APPEND_LOCK, schema: APPEND_LOCK + 1n, snapshot: APPEND_LOCK + 2n };
   let h = 0x811c9dc5;
   for (let i = 0; i < schema.length; i++) h = Math.imul(h ^ schema.charCodeAt(i), 0x01000193) >>> 0;
   const append = APPEND_LOCK ^ (BigInt(h) << 16n);
-  return { append, schema: append + 1n };
+  return { append, schema: append + 1n, snapshot: append + 2n };
 };
 
 /** The NOTIFY channel appends signal on: NOTIFY is per database, so a log in its own schema has its own. */
