@@ -109,7 +109,14 @@ export const anomaliesJson = (state: LifecycleState): ProjectionJson['anomalies'
 export const lifecycleView = (state: LifecycleState): ProjectionJson => {
   const sessions = idRecord<SessionJson>();
   for (const s of state.sessions.values()) sessions[s.sessionId] = sessionJson(s);
+  return viewWithSessions(state, sessions);
+};
 
+/**
+ * The view with `sessions` as its sessions section: lifecycleView's own work but the sessions'
+ * (viewText.ts passes an empty one and encodes the sessions apart, in pieces).
+ */
+export const viewWithSessions = (state: LifecycleState, sessions: Record<string, SessionJson>): ProjectionJson => {
   const agents = idRecord<AgentJson>();
   const running: string[] = [];
   const busy: string[] = [];

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { lifecycleView } from '../../projections/lifecycleView.js';
+import { lifecycleViewText } from '../../projections/viewText.js';
 import { replayFile, replayStore } from '../../replay/replayLog.js';
 import { EXIT } from '../cliIo.js';
 import { maskUrl } from '../../stores/maskUrl.js';
@@ -47,8 +48,15 @@ export const replayCommand: Command = {
     ).finally(progress.stop);
     // After the bar is gone, so the note is not drawn over.
     if (snapshot.error !== null) io.stderr.write(`rollcall: note: no snapshot saved (${maskUrl(snapshot.error)}); the replay is complete\n`);
-    const view = lifecycleView(state);
-    io.stdout.write(values.json ? `${JSON.stringify(view, null, 2)}\n` : formatSummary(view));
+    if (!values.json) {
+      io.stdout.write(formatSummary(lifecycleView(state)));
+      return EXIT.ok;
+    }
+    // The view's JSON (tens of MB at a million events) in a few large writes, all encoded before
+    // the first, so a failure still writes nothing.
+    const pieces = lifecycleViewText(state);
+    pieces[pieces.length - 1] += '\n';
+    for (const piece of pieces) io.stdout.write(piece);
     return EXIT.ok;
   },
 };
