@@ -1,6 +1,12 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgress from 'cli-progress';
 import type { CliIo } from './cliIo.js';
+
+// cli-progress (~20 ms of loading) is required only when a bar is drawn: most runs draw none
+// (stderr is not a terminal, or the work ends within the delay).
+const require = createRequire(import.meta.url);
+const loadBars = (): typeof cliProgress => require('cli-progress') as typeof cliProgress;
 
 /** A progress display for one long piece of work, counted in events. */
 export interface Progress {
@@ -88,7 +94,8 @@ export const createProgress = (io: CliIo, options: ProgressOptions): Progress =>
           total === null
             ? `${options.label} | {count} events | {rate} events/s`
             : `${options.label} [{bar}] {percentage}% | {count} events | {rate} events/s | ETA {eta_formatted}`;
-        bar = new cliProgress.SingleBar(
+        const bars = loadBars();
+        bar = new bars.SingleBar(
           {
             stream: io.stderr as unknown as NodeJS.WritableStream,
             format,
@@ -98,7 +105,7 @@ export const createProgress = (io: CliIo, options: ProgressOptions): Progress =>
             etaBuffer: 50,
             fps: 5,
           },
-          cliProgress.Presets.shades_classic,
+          bars.Presets.shades_classic,
         );
         bar.start(total ?? Math.max(1, value), value, payload());
         return;
