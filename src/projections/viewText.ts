@@ -14,8 +14,6 @@ import type { SessionJson } from './viewJson.js';
 export interface ViewTextOptions {
   /** Sessions encoded per JSON.stringify call (default 256). */
   chunk?: number;
-  /** A piece is handed out once it is at least this long, in UTF-16 code units (default 1 Mi). */
-  piece?: number;
 }
 
 /**
@@ -47,36 +45,36 @@ const SESSIONS_EMPTY = '\n  "sessions": {}';
 
 /**
  * `JSON.stringify(lifecycleView(state), null, 2)` (no final newline) as pieces whose concatenation
- * is exactly that text.
+ * is exactly that text: the part around the sessions, then a piece per chunk of sessions, each
+ * meant to be written as it comes, so that no piece outlives the next.
  */
-export const lifecycleViewText = (state: LifecycleState, options: ViewTextOptions = {}): string[] => {
-  const { chunk: chunkSize = 256, piece: pieceSize = 1 << 20 } = options;
+export function* lifecycleViewText(state: LifecycleState, options: ViewTextOptions = {}): Generator<string> {
+  const { chunk: chunkSize = 256 } = options;
   const around = JSON.stringify(viewWithSessions(state, idRecord<SessionJson>()), null, 2);
-  if (state.sessions.size === 0) return [around];
+  if (state.sessions.size === 0) {
+    yield around;
+    return;
+  }
   // The first line at this indentation naming "sessions" is the view's own key: a string inside
   // the view cannot hold a raw newline.
   const close = around.indexOf(SESSIONS_EMPTY) + SESSIONS_EMPTY.length - 1;
-  const pieces: string[] = [];
-  let piece = `${around.slice(0, close)}\n`;
+  yield `${around.slice(0, close)}\n`;
   let chunk = idRecord<SessionJson>();
   let inChunk = 0;
-  let first = true;
-  const encode = () => {
-    const text = JSON.stringify({ s: chunk }, null, 2);
-    piece += `${first ? '' : ',\n'}${text.slice(HEAD, text.length - TAIL)}`;
-    first = false;
-    chunk = idRecord<SessionJson>();
-    inChunk = 0;
-    if (piece.length >= pieceSize) {
-      pieces.push(piece);
-      piece = '';
-    }
-  };
+  let separator = '';
   for (const s of dictionaryOrder(state.sessions)) {
     chunk[s.sessionId] = sessionJson(s);
-    if (++inChunk === chunkSize) encode();
+    if (++inChunk === chunkSize) {
+      const text = JSON.stringify({ s: chunk }, null, 2);
+      yield `${separator}${text.slice(HEAD, text.length - TAIL)}`;
+      separator = ',\n';
+      chunk = idRecord<SessionJson>();
+      inChunk = 0;
+    }
   }
-  if (inChunk > 0) encode();
-  pieces.push(`${piece}\n  ${around.slice(close)}`);
-  return pieces;
-};
+  if (inChunk > 0) {
+    const text = JSON.stringify({ s: chunk }, null, 2);
+    yield `${separator}${text.slice(HEAD, text.length - TAIL)}`;
+  }
+  yield `\n  ${around.slice(close)}`;
+}

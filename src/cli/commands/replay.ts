@@ -52,11 +52,14 @@ export const replayCommand: Command = {
       io.stdout.write(formatSummary(lifecycleView(state)));
       return EXIT.ok;
     }
-    // The view's JSON (tens of MB at a million events) in a few large writes, all encoded before
-    // the first, so a failure still writes nothing.
-    const pieces = lifecycleViewText(state);
-    pieces[pieces.length - 1] += '\n';
-    for (const piece of pieces) io.stdout.write(piece);
+    // The view's JSON (tens of MB at a million events) written as it is encoded, a chunk of
+    // sessions at a time: no one string of the whole view, no dictionary of every session.
+    let last = '';
+    for (const piece of lifecycleViewText(state)) {
+      if (last !== '') io.stdout.write(last);
+      last = piece;
+    }
+    io.stdout.write(`${last}\n`);
     return EXIT.ok;
   },
 };
