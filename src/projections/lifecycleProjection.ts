@@ -312,6 +312,30 @@ const forAgent =
     if (!running && agent.suspect !== null) agent.suspect = null;
   };
 
+/**
+ * `forAgent` for a handler that never changes a session's state nor the agent's open sessions (a
+ * connection, a heartbeat, a run, a suspicion…): whether the agent runs cannot change, so
+ * startedAt/stoppedAt stay as they are and only a suspicion left on an agent without a live
+ * session goes. Most events are of these types; they skip `forAgent`'s two scans of the agent's
+ * sessions (one, only while the agent is suspect). A property holds the premise on random histories.
+ */
+const sessionsKept = new Set<LifecycleEventType>();
+const forAgentSessionsKept = <T extends AgentEventType>(
+  type: T,
+  handle: (draft: S, e: EventOf<T>, agent: Agent, t: EventTime) => void,
+): Handler<T> => {
+  sessionsKept.add(type);
+  return (draft, e, t) => {
+    const agent = agentFor(draft, e, (e as EventOf<AgentEventType>).data.agentId);
+    if (agent === undefined) return;
+    handle(draft, e, agent, t);
+    if (agent.suspect !== null && !hasLiveSession(draft, agent)) agent.suspect = null;
+  };
+};
+
+/** The event types handled through `forAgentSessionsKept` (for the property that holds its premise). */
+export const SESSIONS_KEPT_TYPES: ReadonlySet<LifecycleEventType> = sessionsKept;
+
 /** The reducer: one handler per event type (SPEC §2's table and rules). */
 const handlers: LifecycleHandlers = {
   PoolCreated(draft, e) {
@@ -367,19 +391,19 @@ const handlers: LifecycleHandlers = {
     return 'agent_removed';
   }),
 
-  AgentConnected: forAgent((_draft, e, agent, t) => {
+  AgentConnected: forAgentSessionsKept('AgentConnected', (_draft, e, agent, t) => {
     agent.connection = { connectionId: e.data.connectionId, state: 'connected', since: t.at };
     seen(agent, t.at);
   }),
 
-  AgentDisconnected: forAgent((draft, e, agent, t) => {
+  AgentDisconnected: forAgentSessionsKept('AgentDisconnected', (draft, e, agent, t) => {
     const c = agent.connection;
     if (c === null || c.connectionId !== e.data.connectionId) return anomaly(draft, e, 'stale-connection');
     // A repeated disconnect of the same connection keeps the time it went down.
     if (c.state === 'connected') agent.connection = { connectionId: c.connectionId, state: 'disconnected', since: t.at };
   }),
 
-  AgentHeartbeat: forAgent((draft, _e, agent, t) => {
+  AgentHeartbeat: forAgentSessionsKept('AgentHeartbeat', (draft, _e, agent, t) => {
     seen(agent, t.at);
     // Every heartbeat of the agent renews its live session's lease (SPEC §7.2).
     for (const id of agent.openSessionIds) {
@@ -487,7 +511,7 @@ const handlers: LifecycleHandlers = {
   SessionEnded: forAgent((draft, e, agent, t) => endSession(draft, e, agent, e.data.reason, t)),
   SessionNotFound: forAgent((draft, e, agent, t) => endSession(draft, e, agent, 'not_found', t)),
 
-  SessionLeaseRenewed: forAgent((draft, e, agent, t) => {
+  SessionLeaseRenewed: forAgentSessionsKept('SessionLeaseRenewed', (draft, e, agent, t) => {
     const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
     if (s === undefined) return;
     // A lapsed lease is final: its session has ended, so a late renewal is a transition from a terminal state.
@@ -496,13 +520,13 @@ const handlers: LifecycleHandlers = {
     seen(agent, t.at);
   }),
 
-  AgentSuspected: forAgent((draft, e, agent, t) => {
+  AgentSuspected: forAgentSessionsKept('AgentSuspected', (draft, e, agent, t) => {
     if (!hasLiveSession(draft, agent)) return anomaly(draft, e, 'invalid-transition');
     // Repeated suspicion keeps the time it began.
     if (agent.suspect === null) agent.suspect = { since: t.at, reason: e.data.reason };
   }),
 
-  AgentReleased: forAgent((_draft, _e, agent) => {
+  AgentReleased: forAgentSessionsKept('AgentReleased', (_draft, _e, agent) => {
     agent.quarantine = null;
     agent.abnormalEnds = [];
   }),
@@ -543,7 +567,7 @@ const handlers: LifecycleHandlers = {
     return 'reset';
   }),
 
-  RunStarted: forAgent((draft, e, agent, t) => {
+  RunStarted: forAgentSessionsKept('RunStarted', (draft, e, agent, t) => {
     const s = existingSession(draft, e, agent.agentId, e.data.sessionId);
     if (s === undefined) return;
     if (e.data.generation < agent.generation) return anomaly(draft, e, 'stale-generation');
@@ -554,7 +578,7 @@ const handlers: LifecycleHandlers = {
     seen(agent, t.at);
   }),
 
-  RunFinished: forAgent((draft, e, agent, t) => {
+  RunFinished: forAgentSessionsKept('RunFinished', (draft, e, agent, t) => {
     const found = lookupSession(draft, e, agent.agentId, e.data.sessionId);
     if (found === undefined) return;
     if (found.kind === 'none') return anomaly(draft, e, 'unknown-session');

@@ -5,7 +5,7 @@ import { cloneLifecycleState, isLive, leaseExpiresAt, type LifecycleState } from
 import { arbitraryHistory } from '../support/arbitraryHistory.js';
 import { runs } from '../support/runs.js';
 import { trackLifecycleChanges } from '../../src/projections/lifecycleChanged.js';
-import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
+import { createLifecycleProjection, SESSIONS_KEPT_TYPES } from '../../src/projections/lifecycleProjection.js';
 import { agent, ev, foldState, foldView, given, pool, record, spawned, starting, T0 } from '../support/lifecycle.js';
 
 // SPEC §7: restart epochs, leases, suspects and crash-loop quarantine. Every case also runs with
@@ -361,6 +361,44 @@ describe('properties over random histories with restarts, leases, suspects and r
             if (s.terminationReason === 'lease_expired' && s.endedAt === leaseExpiresAt(s)) expect(due).toBeLessThan(clock);
           }
         });
+      }),
+      { numRuns: runs(150) },
+    );
+  });
+
+  // The premise of forAgentSessionsKept (no scan of the agent's sessions around these handlers):
+  // an event of one of these types changes no session's state and no agent's open sessions, nor
+  // whether, since when or why an agent runs, except through what the clock does around it
+  // (a lapsed lease, an eviction), which the reducer reports.
+  it('an event of a sessions-kept type changes no session state, open sessions or running times but through lapses and evictions', () => {
+    fc.assert(
+      fc.property(arbitraryHistory(), (events) => {
+        const projection = createLifecycleProjection();
+        const state = projection.initialState();
+        const seen = new Set<string>();
+        const touched = new Set<string>();
+        const report = {
+          evictedSession: (sessionId: string, agentId: string) => void touched.add(sessionId).add(agentId),
+          evictedAgent: (agentId: string) => void touched.add(agentId),
+          sessionAdopted: () => {},
+          sessionEnded: (sessionId: string, agentId: string) => void touched.add(sessionId).add(agentId),
+        };
+        const agentsOf = (st: LifecycleState) =>
+          new Map([...st.agents].map(([id, a]) => [id, JSON.stringify([a.openSessionIds, a.startedAt, a.stoppedAt, a.lastExitReason])]));
+        const sessionsOf = (st: LifecycleState) => new Map([...st.sessions].map(([id, x]) => [id, x.state]));
+        for (const e of record(events)) {
+          if (seen.has(e.id)) continue;
+          seen.add(e.id);
+          const kept = SESSIONS_KEPT_TYPES.has(e.type);
+          const agents = kept ? agentsOf(state) : null;
+          const sessions = kept ? sessionsOf(state) : null;
+          touched.clear();
+          projection.applyReporting(state, e, report);
+          if (!kept) continue;
+          const after = agentsOf(state);
+          for (const [id, before] of agents!) if (!touched.has(id)) expect(after.get(id), `${e.type} agent ${id}`).toBe(before);
+          for (const [id, before] of sessions!) if (!touched.has(id)) expect(state.sessions.get(id)?.state, `${e.type} session ${id}`).toBe(before);
+        }
       }),
       { numRuns: runs(150) },
     );
