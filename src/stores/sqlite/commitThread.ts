@@ -28,7 +28,9 @@ export type FromCommitWorker =
   | { kind: 'done'; id: number; outcomes: WireOutcome[]; written: Written }
   | { kind: 'failed'; id: number; error: WireError }
   /** The worker could not open the file: it stops; the next group starts another. */
-  | { kind: 'unopened'; error: WireError };
+  | { kind: 'unopened'; error: WireError }
+  /** A background checkpoint ran (checkpointWorker.ts): the WAL's frames and those now in the database file (-1: not done). */
+  | { kind: 'checkpointed'; log: number; backfilled: number };
 
 export const toWire = (e: unknown): WireError => {
   if (e instanceof RollcallError) {
@@ -58,8 +60,11 @@ export interface CommitThread {
  * Started on the first group; one group at a time (the group-commit queue sends the next only once
  * this one is answered). A worker that fails or exits fails what it was sent, and the next group
  * starts a new one. While nothing is in flight the thread does not keep the process alive.
+ *
+ * The worker checkpoints the WAL from a connection on a thread of its own (checkpointWorker.ts), so
+ * that copying the WAL into the database file never holds a commit; `onCheckpoint` hears of each.
  */
-export const createCommitThread = (data: CommitWorkerData): CommitThread => {
+export const createCommitThread = (data: CommitWorkerData, onCheckpoint?: (c: { log: number; backfilled: number }) => void): CommitThread => {
   let worker: Worker | null = null;
   let nextId = 0;
   const pending = new Map<number, { resolve: (w: GroupWrite) => void; reject: (e: unknown) => void }>();
@@ -75,6 +80,7 @@ export const createCommitThread = (data: CommitWorkerData): CommitThread => {
     w.unref();
     w.on('message', (m: FromCommitWorker) => {
       if (m.kind === 'unopened') return failAll(w, fromWire(m.error));
+      if (m.kind === 'checkpointed') return onCheckpoint?.({ log: m.log, backfilled: m.backfilled });
       const p = pending.get(m.id);
       if (p === undefined) return;
       pending.delete(m.id);
