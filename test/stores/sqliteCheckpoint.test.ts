@@ -1,4 +1,4 @@
-import { mkdtempSync, openSync, closeSync, readSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readdirSync, readlinkSync, readSync, rmSync, statSync } from 'node:fs';
 import { endianness, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -33,6 +33,17 @@ const walFrames = (path: string): number => {
     closeSync(fd);
   }
 };
+
+/** The files of this process's open descriptors that start with `prefix` (Linux: /proc/self/fd). */
+const openFilesUnder = (prefix: string): string[] =>
+  readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      return target.startsWith(prefix) ? [target] : [];
+    } catch {
+      return [];
+    }
+  });
 
 describe('sqlite background checkpoint (commit thread)', () => {
   it('keeps the WAL far below the automatic checkpoint while groups are committed, and every acknowledged event survives a reopen', async () => {
@@ -74,6 +85,8 @@ describe('sqlite background checkpoint (commit thread)', () => {
       await thread.close();
       await store.close();
     }
+    // Closed, the thread and its checkpointer leave no descriptor of the store open in this process.
+    if (process.platform === 'linux') expect(openFilesUnder(path)).toEqual([]);
     const reopened = openSqliteStore({ path, create: false });
     try {
       const ids = (await collect(reopened.readAll())).map((e) => e.id);

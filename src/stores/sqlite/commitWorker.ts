@@ -1,7 +1,7 @@
 // The commit worker: the write connection of a sqlite store on a thread of its own (see
 // commitThread.ts). It commits each group it is sent with the appender every connection uses, so a
 // group here is the same transaction, with the same checks, as on the main thread.
-import { openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
@@ -97,6 +97,9 @@ port.on('message', (m: ToCommitWorker) => {
       closed = true;
       // Its connection first: this one's close is then the last word on the WAL of this thread's two.
       await closeCheckpointer();
+      // File descriptors belong to the process, not to this thread: an ended worker would leak it.
+      if (shmFd !== null) closeSync(shmFd);
+      shmFd = null;
       // A connection whose file was replaced leaves the WAL at the path alone (the main thread's retire decides).
       if (!identity.lost || identity.walIsOurs()) db.close();
       port.close();
