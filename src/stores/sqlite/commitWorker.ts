@@ -97,7 +97,7 @@ port.on('message', (m: ToCommitWorker) => {
       closed = true;
       // Its connection first: this one's close is then the last word on the WAL of this thread's two.
       await closeCheckpointer();
-      // File descriptors belong to the process, not to this thread: an ended worker would leak it.
+      // Closed here rather than left to the end of the thread (Node closes a worker's fs descriptors then).
       if (shmFd !== null) closeSync(shmFd);
       shmFd = null;
       // A connection whose file was replaced leaves the WAL at the path alone (the main thread's retire decides).
