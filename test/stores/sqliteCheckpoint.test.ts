@@ -1,26 +1,18 @@
-import { mkdtempSync, openSync, closeSync, readdirSync, readlinkSync, readSync, rmSync, statSync } from 'node:fs';
-import { endianness, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { openSync, closeSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { describe, expect, it } from 'vitest';
 import { toRows } from '../../src/stores/sqlite/append.js';
 import { createCommitThread } from '../../src/stores/sqlite/commitThread.js';
 import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { heartbeats } from '../support/events.js';
 import { collect } from './conformance.js';
+import { tempDbs } from '../support/tempDb.js';
 
 // Under serve the commit thread's connection no longer checkpoints the WAL after the commit that
 // takes it past `wal_autocheckpoint` (10,000 pages, open.ts): a connection on a thread of its own
 // (checkpointWorker.ts) copies it into the database file once it passes 1,000 pages.
 
-const dirs: string[] = [];
-const tempDb = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'rollcall-checkpoint-'));
-  dirs.push(dir);
-  return join(dir, 'log.db');
-};
-afterEach(() => {
-  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
-});
+const tempDb = tempDbs('rollcall-checkpoint-');
 
 /** The WAL's frames, from the WAL index header in PATH-shm (mxFrame at byte 16). */
 const walFrames = (path: string): number => {

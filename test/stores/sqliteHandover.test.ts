@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { appendEvents } from '../../src/ingest/appendEvents.js';
 import type { StoredEvent } from '../../src/stores/eventStore.js';
 import { storedRow } from '../../src/stores/relational/storedRow.js';
@@ -11,19 +8,12 @@ import { openSqliteStore } from '../../src/stores/sqliteStore.js';
 import { heartbeats, makeEvent } from '../support/events.js';
 import { waitFor } from '../support/waitFor.js';
 import { collect } from './conformance.js';
+import { tempDbs } from '../support/tempDb.js';
 
 // What this process commits is handed to its store's subscriptions instead of being read back
 // (src/stores/sqlite/follow.ts); what other connections commit is read.
 
-const dirs: string[] = [];
-const tempDb = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'rollcall-handover-'));
-  dirs.push(dir);
-  return join(dir, 'log.db');
-};
-afterEach(() => {
-  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
-});
+const tempDb = tempDbs('rollcall-handover-');
 
 /** Follows `store` from `after` into `into` until the signal aborts. */
 const follow = (store: { subscribePages: (o: { after: bigint; signal: AbortSignal }) => AsyncIterable<readonly StoredEvent[]> }, after: bigint, signal: AbortSignal, into: StoredEvent[]) =>

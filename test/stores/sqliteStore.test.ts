@@ -1,22 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openSqliteStore, sqliteSchemaVersion } from '../../src/stores/sqliteStore.js';
 import { heartbeats } from '../support/events.js';
 import { waitFor } from '../support/waitFor.js';
 import { collect, describeEventStoreConformance } from './conformance.js';
+import { tempDbs } from '../support/tempDb.js';
 
-const dirs: string[] = [];
-const tempDb = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'rollcall-sqlite-'));
-  dirs.push(dir);
-  return join(dir, 'log.db');
-};
-afterEach(() => {
-  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
-});
+const tempDb = tempDbs('rollcall-sqlite-');
 
 describeEventStoreConformance(
   'sqlite',
