@@ -36,6 +36,7 @@ export const releasedBy = (state: LifecycleState, s: SessionRecord, rules: Expla
   }
   const connection = agent?.connection ?? null;
   const disconnected = connection !== null && connection.state === 'disconnected';
+  // Stryker disable next-line ConditionalExpression: of a live session only a terminating one has a terminatingSince (set when it turns terminating, never cleared while live), so the state test adds nothing the third test does not
   if (s.state === 'terminating' && rules.terminatingTimeoutMs !== null && s.terminatingSince !== null) {
     const at = plus(s.terminatingSince, rules.terminatingTimeoutMs);
     timed.push(disconnected ? { rule: 'terminating-timeout', at } : { rule: 'terminating-timeout', at, requires: 'agent disconnected' });
@@ -80,7 +81,14 @@ export const explainPoolIn = (state: LifecycleState, poolId: string, rules: Expl
     const live = agentStatus(state.sessions, a).live;
     if (live !== undefined && occupiedPool(a, live) === poolId) holders.push(holderOf(state, live, rules));
   }
-  holders.sort((x, y) => (x.agentId < y.agentId ? -1 : x.agentId > y.agentId ? 1 : 0));
+  holders.sort((x, y) =>
+    x.agentId < y.agentId
+      ? -1
+      : // Stryker disable next-line ConditionalExpression,EqualityOperator: holders are distinct agents (one live session each), so here x > y always, and V8's sort tells 1 from 0 only by `< 0`: 1, 0, >= or <= order alike
+        x.agentId > y.agentId
+        ? 1
+        : 0,
+  );
   return {
     poolId,
     ...asOfOf(state),
