@@ -1,6 +1,6 @@
 // `npm run bench`: every figure beside a baseline measured in the same run, on both history
 // shapes (generate's dense ~5-hour history and an 11-day sparse one). Scale with BENCH_EVENTS
-// (default 1,000,000), BENCH_AGENTS (10,000), BENCH_PEER_EVENTS (10,000); skip parts with
+// (default 1,000,000), BENCH_AGENTS (10,000), BENCH_PEER_EVENTS (10,000), BENCH_PEER_WARMUP (3); skip parts with
 // BENCH_STORES=0, BENCH_PG=0, BENCH_MEMORY=0, BENCH_PEER=0, BENCH_TRAVEL=0, BENCH_SHAPES=dense|sparse. The cost of
 // the liveness rules (SPEC §7) is the replay of each history beside the same history without its §7 content.
 import { execFileSync } from 'node:child_process';
@@ -17,6 +17,7 @@ import { throwawayDatabase } from './throwawayDatabase.js';
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 1_000_000);
 const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
 const PEER_EVENTS = Number(process.env['BENCH_PEER_EVENTS'] ?? 10_000);
+const PEER_WARMUP = Number(process.env['BENCH_PEER_WARMUP'] ?? 3);
 const SHAPES = (process.env['BENCH_SHAPES'] ?? 'dense,sparse').split(',');
 const on = (name: string) => process.env[name] !== '0';
 const PG_ADMIN = process.env['ROLLCALL_BENCH_PG_URL'] ?? process.env['ROLLCALL_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -243,19 +244,20 @@ if (on('BENCH_STORES') && on('BENCH_MEMORY')) {
 if (on('BENCH_PEER')) {
   const emmettVersion = (JSON.parse(readFileSync(join(import.meta.dirname, '../node_modules/@event-driven-io/emmett/package.json'), 'utf8')) as { version: string }).version;
   console.log(`\nagainst a peer: Emmett ${emmettVersion}, ${n(PEER_EVENTS)} events of a ${n(Math.min(AGENTS, 1000))}-agent history`);
-  const { emmettLive, rebuildOnPostgres, rollcallLive, rollcallLiveSqlite } = await import('./peer.js');
+  const { alternateLive, medianRun, rebuildOnPostgres, rollcallLiveSqlite } = await import('./peer.js');
   const events: LifecycleEvent[] = [];
   for (const raw of generateHistory({ agents: Math.min(AGENTS, 1000), events: PEER_EVENTS, seed: 'peer' })) {
     const r = decodeEvent(raw);
     if (!r.success) throw r.error;
     events.push(r.data);
   }
-  // Each side runs twice in this process, on a fresh store each time: the first run is cold (the
-  // JIT has not seen the code), the second warm, as a live engine is after its first minutes.
-  const peerCold = await emmettLive(events);
-  const oursCold = await rollcallLive(events);
-  const peer = await emmettLive(events);
-  const ours = await rollcallLive(events);
+  // Each side runs PEER_WARMUP + 3 times in this process, alternating, on a fresh store each time:
+  // the first run is cold (the JIT has not seen the code); warm is the median of the last three,
+  // after both sides' code settled, as a live engine's has after its first minutes. (A second run
+  // is not warm yet: rollcall's takes about twice its fifth's time, Emmett's 1.2–1.5×.)
+  const runs = await alternateLive(events, PEER_WARMUP + 3);
+  const [peerCold, oursCold] = [runs.peer[0]!, runs.ours[0]!];
+  const [peer, ours] = [medianRun(runs.peer, PEER_WARMUP), medianRun(runs.ours, PEER_WARMUP)];
   const durable = await rollcallLiveSqlite(events);
   console.log('(a) live: appending event by event, the projection current after each append (both stores in memory, not durable)');
   const perSecond = (r: { events: number; seconds: number }) => r.events / r.seconds;
@@ -263,7 +265,7 @@ if (on('BENCH_PEER')) {
   row(peerCold.name, peerCold.events, peerCold.seconds, peerCold.note);
   row(oursCold.name, oursCold.events, oursCold.seconds, oursCold.note);
   console.log(`  → cold: rollcall ${(perSecond(oursCold) / perSecond(peerCold)).toFixed(1)}× Emmett's events/s`);
-  console.log('    warm: the second run of each side, on a fresh store');
+  console.log(`    warm: the median of each side's runs ${PEER_WARMUP + 1}–${PEER_WARMUP + 3} (alternating, each on a fresh store)`);
   row(peer.name, peer.events, peer.seconds, peer.note);
   row(ours.name, ours.events, ours.seconds, ours.note);
   const live = perSecond(ours) / perSecond(peer);

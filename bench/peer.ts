@@ -102,6 +102,27 @@ export const rollcallLive = async (events: readonly LifecycleEvent[]): Promise<P
   };
 };
 
+/** The run the live row reads: each side's median (by time) of the runs from `from` on. */
+export const medianRun = (runs: readonly PeerResult[], from: number): PeerResult => {
+  const warm = runs.slice(from).sort((a, b) => a.seconds - b.seconds);
+  return warm[(warm.length - 1) >> 1]!;
+};
+
+/**
+ * (a) live, both sides `runs` times in this process, alternating (Emmett first), each run on a fresh
+ * store: the first run of each is cold (neither side's code has been optimized yet), the later
+ * ones warm up both alike, so that neither is read before its code settled while the other's has.
+ */
+export const alternateLive = async (events: readonly LifecycleEvent[], runs: number): Promise<{ peer: PeerResult[]; ours: PeerResult[] }> => {
+  const peer: PeerResult[] = [];
+  const ours: PeerResult[] = [];
+  for (let i = 0; i < runs; i++) {
+    peer.push(await emmettLive(events));
+    ours.push(await rollcallLive(events));
+  }
+  return { peer, ours };
+};
+
 /**
  * (a) live, an extra row with no Emmett counterpart: the same on rollcall's SQLite store, durable
  * (WAL, synchronous=FULL: every append is an fsync'd commit), a file in the OS temp directory.

@@ -42,15 +42,21 @@ export interface FeedHost {
   resume(from: bigint, signal: AbortSignal): Resumption;
 }
 
-/** A promise that many can wait on, resolved (and renewed) at each `fire`. */
+/**
+ * A promise that many can wait on, resolved at the next `fire`. Made on the first `wait` after a
+ * fire, not at each fire: the follower fires once per event applied, and most runtimes have no
+ * change feed waiting at the head, so a promise per event would be made for no one.
+ */
 export const createPulse = () => {
-  let resolve!: () => void;
-  let current = new Promise<void>((r) => (resolve = r));
+  let resolve: (() => void) | null = null;
+  let current: Promise<void> | null = null;
   return {
-    wait: () => current,
+    wait: (): Promise<void> => (current ??= new Promise<void>((r) => (resolve = r))),
     fire() {
       const r = resolve;
-      current = new Promise<void>((next) => (resolve = next));
+      if (r === null) return;
+      current = null;
+      resolve = null;
       r();
     },
   };

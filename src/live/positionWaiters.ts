@@ -21,6 +21,8 @@ export interface PositionWaiters {
   rejectAll(error: RollcallError): void;
 }
 
+const nothingToCleanUp = (): void => undefined;
+
 /** Promises for "caught up" and "processed up to a position", kept until the status reaches them. */
 export const createPositionWaiters = (status: StatusKeeper, closedError: () => RollcallError): PositionWaiters => {
   let waiters: Waiter[] = [];
@@ -29,8 +31,11 @@ export const createPositionWaiters = (status: StatusKeeper, closedError: () => R
   const settle = () => {
     const position = status.position;
     if (waiters.length === 0 || position === null) return;
+    // Called after every event applied: finds the first waiter reached before making any array.
+    let i = 0;
+    while (i < waiters.length && waiters[i]!.position > position) i++;
+    if (i === waiters.length) return;
     const done = waiters.filter((w) => w.position <= position);
-    if (done.length === 0) return;
     waiters = waiters.filter((w) => w.position > position);
     for (const w of done) {
       w.cleanup();
@@ -67,6 +72,11 @@ export const createPositionWaiters = (status: StatusKeeper, closedError: () => R
       return new Promise<void>((resolve, reject) => {
         const signal = waitOptions.signal;
         if (signal?.aborted) return reject(signal.reason);
+        // The common wait (an appender's, no signal, no timeout) has nothing to clean up.
+        if (signal === undefined && waitOptions.timeoutMs === undefined) {
+          waiters.push({ position: target, resolve, reject, cleanup: nothingToCleanUp });
+          return;
+        }
         let timer: NodeJS.Timeout | undefined;
         const waiter: Waiter = {
           position: target,

@@ -18,6 +18,46 @@ import { checkExpectedRevision } from './expectedRevision.js';
 import { DEFAULT_PAGE_SIZE } from './pageSize.js';
 
 
+/**
+ * A memory store's subscription. At module level, not one generator function per store: each
+ * generator function has a map of its own for its generators, and a follower's loop optimized for
+ * one store's was deoptimized (and optimized again, inlined reducer and all) by the next store's.
+ */
+async function* subscribeLog(
+  log: readonly StoredEvent[],
+  wakers: Set<() => void>,
+  isClosed: () => boolean,
+  options: SubscribeOptions = {},
+): AsyncGenerator<StoredEvent[]> {
+  let next = options.after == null ? 0 : Number(options.after);
+  const signal = options.signal;
+  // One waker for the whole subscription, called by an append, the store's close or the signal:
+  // an append hands its events over in the same turn (microtasks only, no timer, no setImmediate),
+  // so a follower has applied them by the time an appender awaiting `whenProcessed` asks.
+  let resume: (() => void) | null = null;
+  const waker = () => {
+    const r = resume;
+    resume = null;
+    r?.();
+  };
+  wakers.add(waker);
+  signal?.addEventListener('abort', waker);
+  try {
+    while (!signal?.aborted && !isClosed()) {
+      if (next < log.length) {
+        const page = log.slice(next, next + DEFAULT_PAGE_SIZE);
+        next += page.length;
+        yield page;
+        continue;
+      }
+      await new Promise<void>((r) => (resume = r));
+    }
+  } finally {
+    wakers.delete(waker);
+    signal?.removeEventListener('abort', waker);
+  }
+}
+
 /** An in-process store (`memory:`): the reference semantics the durable stores are tested against. */
 export const openMemoryStore = (): EventStore => {
   const log: StoredEvent[] = [];
@@ -76,36 +116,6 @@ export const openMemoryStore = (): EventStore => {
     return { ...result, nextExpectedRevision: after ? BigInt(after.length - 1) : -1n };
   };
 
-  async function* subscribePages(options: SubscribeOptions = {}): AsyncGenerator<StoredEvent[]> {
-    let next = options.after == null ? 0 : Number(options.after);
-    const signal = options.signal;
-    // One waker for the whole subscription, called by an append, the store's close or the signal:
-    // an append hands its events over in the same turn (microtasks only, no timer, no setImmediate),
-    // so a follower has applied them by the time an appender awaiting `whenProcessed` asks.
-    let resume: (() => void) | null = null;
-    const waker = () => {
-      const r = resume;
-      resume = null;
-      r?.();
-    };
-    wakers.add(waker);
-    signal?.addEventListener('abort', waker);
-    try {
-      while (!signal?.aborted && !closed) {
-        if (next < log.length) {
-          const page = log.slice(next, next + DEFAULT_PAGE_SIZE);
-          next += page.length;
-          yield page;
-          continue;
-        }
-        await new Promise<void>((r) => (resume = r));
-      }
-    } finally {
-      wakers.delete(waker);
-      signal?.removeEventListener('abort', waker);
-    }
-  }
-
   const parts: StoreParts = {
     url: 'memory:',
     uniqueIds: true,
@@ -144,7 +154,7 @@ export const openMemoryStore = (): EventStore => {
       const s = streams.get(stream) ?? [];
       for (let i = Number(options.fromRevision ?? 0n); i < s.length; i++) yield s[i]!;
     },
-    subscribePages,
+    subscribePages: (options) => subscribeLog(log, wakers, () => closed, options),
     async head() {
       return log.length ? BigInt(log.length) : null;
     },
