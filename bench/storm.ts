@@ -3,7 +3,7 @@
 // audits and TRAVELS `?until` reads run at once, while /healthz is probed back to back. Reports the
 // /healthz latency (max, p99) beside the same probe on the idle server, each resume's time to its
 // first change, and the load. Target: /healthz ≤ 50 ms throughout.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventSource } from 'eventsource';
@@ -20,25 +20,30 @@ const AGENTS = Number(process.env['BENCH_STORM_AGENTS'] ?? 2_000);
 const RESUMES = Number(process.env['BENCH_STORM_RESUMES'] ?? 40);
 const AUDITS = Number(process.env['BENCH_STORM_AUDITS'] ?? 6);
 const TRAVELS = Number(process.env['BENCH_STORM_TRAVELS'] ?? 6);
+// A seeded store kept at this path (made on the first run, copied from on the next): A/B runs skip the seeding.
+const SEED = process.env['BENCH_STORM_SEED'];
 
 const dir = mkdtempSync(join(tmpdir(), 'rollcall-bench-storm-'));
 const path = join(dir, 'storm.db');
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? NaN;
 
 // Seed, then run `replay --store` once per 10k events so the store holds a ladder, as a live server saving snapshots would.
+if (SEED !== undefined && existsSync(SEED)) copyFileSync(SEED, path);
 const store = await openStore(`sqlite:${path}`, { create: true });
+const seeded = Number((await store.head()) ?? 0) > 0;
 const events: LifecycleEvent[] = [];
 for (const raw of generateHistory({ agents: AGENTS, events: EVENTS, seed: 'bench-storm' })) {
   const d = decodeEvent(raw);
   if (d.success) events.push(d.data);
 }
 const agents = [...new Set(events.map((e) => (e.data as { agentId?: string }).agentId).filter((a): a is string => a !== undefined))].slice(0, AUDITS);
-for (let i = 0; i < events.length; i += 10_000) {
+for (let i = 0; !seeded && i < events.length; i += 10_000) {
   await store.appendBatch(events.slice(i, i + 10_000));
   await replayStore(store, createLifecycleProjection());
 }
 const head = Number(await store.head());
 await store.close();
+if (SEED !== undefined && !seeded) copyFileSync(path, SEED);
 
 // A first server catches up (saving its snapshot); followers would have saved rungs along the way.
 let server = await startServe(`sqlite:${path}`);

@@ -55,7 +55,8 @@ const diff = (before: Flat, after: Flat): string[] => {
 
 /**
  * An agent's lifecycle timeline: every event that names it, what each one changed, and the
- * anomalies. Other events are folded in batches as usual; the agent's own are applied one by one.
+ * anomalies. Other events are folded in batches as usual (at most a chunk of the source at a
+ * time); the agent's own are applied one by one.
  */
 export const auditAgent = async (projection: LifecycleProjection, source: ReplaySource, agentId: string): Promise<AgentAudit> => {
   let state = projection.initialState();
@@ -94,6 +95,9 @@ export const auditAgent = async (projection: LifecycleProjection, source: Replay
         anomaly,
       });
     }
+    // Folded chunk by chunk (the source paces its chunks on the serving thread's lane): an agent
+    // that falls silent must not leave the rest of the log to one synchronous fold at the end.
+    flush();
   }
   flush();
   const view = projection.view(state);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RollcallError } from '../../src/errors.js';
 import type { LifecycleEvent } from '../../src/events/lifecycleEvents.js';
 import { auditAgent } from '../../src/inspect/auditAgent.js';
@@ -396,5 +396,26 @@ describe('auditAgent: the source', () => {
     const a = await auditAgent(createLifecycleProjection(), source(), 'a1');
     expect(a.entries.map((e) => e.position)).toEqual(['2', '3']);
     expect(a.explanation[1]).toBe('it holds a slot in pool p1 (1/1 used)');
+  });
+
+  it('an agent that falls silent: the events after its last are folded a chunk at a time, each before the next chunk is read', async () => {
+    const beat = (s: number) => at(s, ev('AgentHeartbeat', { agentId: 'b1' }));
+    const events = [at(1, agent('a1')), at(2, agent('b1')), beat(3), beat(4), beat(5), beat(6)];
+    const projection = createLifecycleProjection();
+    const apply = vi.spyOn(projection, 'apply');
+    /** Events applied when each chunk is asked for, and at the end of the source. */
+    const appliedWhenAsked: number[] = [];
+    const recorded = record(events);
+    async function* source() {
+      for (let i = 0; i < recorded.length; i += 2) {
+        appliedWhenAsked.push(apply.mock.calls.length);
+        yield recorded.slice(i, i + 2);
+      }
+      appliedWhenAsked.push(apply.mock.calls.length);
+    }
+    const chunked = await auditAgent(projection, source(), 'a1');
+    // Not the whole tail in one synchronous fold at the end (a server shares its thread with it).
+    expect(appliedWhenAsked).toEqual([0, 2, 4, 6]);
+    expect(chunked).toEqual(await audit(events));
   });
 });
