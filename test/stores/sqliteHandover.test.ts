@@ -52,6 +52,27 @@ describe.each([false, true])('sqlite handover (commit thread: %s)', (commitThrea
     }
   });
 
+  it('a commit is folded by a follower only after the appends it answers have resumed (answers first, then the fold)', async () => {
+    const store = openSqliteStore({ path: tempDb(), pollIntervalMs: 20, commitThread });
+    try {
+      const controller = new AbortController();
+      const seen: StoredEvent[] = [];
+      const following = follow(store, 0n, controller.signal, seen);
+      // The follower is waiting once it has taken a first commit.
+      await appendEvents(store, heartbeats(1));
+      await waitFor('the first append followed', () => seen.length === 1);
+      // Concurrent calls share a group; each records what the follower had when its answer resumed it.
+      const seenAtAnswer = await Promise.all([0, 1, 2, 3].map((i) => appendEvents(store, heartbeats(2, { prefix: `a${i}` })).then((r) => (r.success ? seen.length : -1))));
+      expect(seenAtAnswer).toEqual([1, 1, 1, 1]);
+      await waitFor('every append followed', () => seen.length === 9);
+      controller.abort();
+      await following;
+      expect(seen.map((e) => e.position)).toEqual(Array.from({ length: 9 }, (_, i) => BigInt(i + 1)));
+    } finally {
+      await store.close();
+    }
+  });
+
   it("another connection's appends (another process's, as far as this store can tell) still arrive, in position order between its own", async () => {
     const path = tempDb();
     const store = openSqliteStore({ path, pollIntervalMs: 20, commitThread });

@@ -95,11 +95,20 @@ export const createSqliteAppender = (db: Database.Database, sql: SqliteDb, optio
   const streamRevision = db.prepare('SELECT max(revision) FROM events WHERE stream = ?').pluck();
   const currentRevision = (stream: string): number | null => streamRevision.get(stream) as number | null;
 
+  /**
+   * Whether the current transaction has checked the file: under the write lock, before the first
+   * insert and again just before COMMIT, so that a file deleted or replaced at the path since this
+   * connection opened it gets no row, in it or in a WAL beside it. Once per group, not per request
+   * (a stat each): a check that fails rolls the whole group back, wherever it runs.
+   */
+  let checked = false;
+
   /** Writes rows in order inside the caller's transaction; pushes (index, position, revision) of each row written to `written`. */
   const write = (rows: readonly EventRow[], written: number[]): AppendResult => {
-    // Under the write lock, before the first insert and again just before COMMIT: a file deleted or
-    // replaced at the path since this connection opened it gets no row, in it or in a WAL beside it.
-    options.identity.check('append');
+    if (!checked) {
+      options.identity.check('append');
+      checked = true;
+    }
     const revisions = new Map<string, number>();
     let appended = 0;
     let firstPosition: bigint | null = null;
@@ -118,7 +127,6 @@ export const createSqliteAppender = (db: Database.Database, sql: SqliteDb, optio
       }
       revisions.set(stream, revision);
     }
-    options.identity.check('append');
     return { appended, duplicates: rows.length - appended, lastPosition, firstPosition };
   };
 
@@ -135,6 +143,7 @@ export const createSqliteAppender = (db: Database.Database, sql: SqliteDb, optio
    * a wrong expected revision refuses that request alone (it is checked before it writes).
    */
   const appendGroupTx = db.transaction((requests: readonly RowRequest[]): GroupWrite => {
+    checked = false;
     const written: Written = [];
     const outcomes = requests.map((r): GroupOutcome => {
       const w: number[] = [];
@@ -147,6 +156,7 @@ export const createSqliteAppender = (db: Database.Database, sql: SqliteDb, optio
         throw e;
       }
     });
+    if (checked) options.identity.check('append');
     return { outcomes, written };
   });
 

@@ -195,6 +195,23 @@ export const createSqliteFeed = (options: SqliteFeedOptions): SqliteFeed => {
     }
   }
 
+  /**
+   * Wakes the followers on the event loop's next check phase rather than at once: a commit of this
+   * process is handed over while its answers are still on their way (the group's requests resume in
+   * the microtasks that follow), and a follower woken at once folded its events, and fed the
+   * subscriptions, before those answers were written and before the next group went to the commit
+   * thread. One wake for however many commits settle meanwhile.
+   */
+  let wakePending = false;
+  const wakeSoon = () => {
+    if (wakePending) return;
+    wakePending = true;
+    setImmediate(() => {
+      wakePending = false;
+      wakeAll(wakers);
+    });
+  };
+
   return {
     subscribePages,
     committing() {
@@ -202,7 +219,7 @@ export const createSqliteFeed = (options: SqliteFeedOptions): SqliteFeed => {
     },
     settled() {
       inFlight--;
-      wakeAll(wakers);
+      wakeSoon();
     },
     committed(written) {
       if (subscriptions.size > 0) {
@@ -218,7 +235,7 @@ export const createSqliteFeed = (options: SqliteFeedOptions): SqliteFeed => {
           }
         }
       }
-      wakeAll(wakers);
+      wakeSoon();
     },
     close() {
       wakeAll(wakers);
