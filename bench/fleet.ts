@@ -11,7 +11,8 @@
 //   node --import tsx bench/fleet.ts [--events 1000000] [--agents 10000] [--seconds 10]
 //                                    [--writers 32] [--readers 8] [--stores sqlite,postgres]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -118,9 +119,52 @@ interface WriteLoad {
   perGroup: number;
 }
 
+/**
+ * One writer's keep-alive connection: each POST is written as one piece (the same request line and
+ * headers node:http sends) and its answer read by its Content-Length. node:http's request and
+ * response objects, parser and events cost the load generator, which shares the two cores with
+ * serve, about as much CPU per POST as serve's own main thread; the server sees the same requests.
+ */
+const writerConnection = async (host: string, port: number) => {
+  const socket = connect({ host, port, noDelay: true });
+  await once(socket, 'connect');
+  const head = `POST /v1/events HTTP/1.1\r\ncontent-type: application/json\r\nHost: ${host}:${port}\r\nConnection: keep-alive\r\ncontent-length: `;
+  let buffered: Buffer = Buffer.alloc(0);
+  let waiting: { resolve: (r: { status: number; text: string }) => void; reject: (e: Error) => void } | null = null;
+  const fail = (e: Error) => {
+    const w = waiting;
+    waiting = null;
+    w?.reject(e);
+  };
+  socket.on('data', (chunk: Buffer) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    const end = buffered.indexOf('\r\n\r\n');
+    if (end < 0 || waiting === null) return;
+    const header = buffered.toString('latin1', 0, end);
+    const length = /\r\ncontent-length: *(\d+)/i.exec(header);
+    if (length === null) return fail(new Error(`an answer without Content-Length: ${header}`));
+    const total = end + 4 + Number(length[1]);
+    if (buffered.length < total) return;
+    const text = buffered.toString('utf8', end + 4, total);
+    buffered = buffered.subarray(total);
+    const w = waiting;
+    waiting = null;
+    w.resolve({ status: Number(header.slice(9, 12)), text });
+  });
+  socket.on('error', fail);
+  socket.on('close', () => fail(new Error('the server closed a writer connection')));
+  return {
+    post: (body: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        waiting = { resolve, reject };
+        socket.write(`${head}${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }),
+    close: () => socket.destroy(),
+  };
+};
+
 /** `writers` loops, each POSTing one heartbeat and waiting for the answer; an SSE client timing each position. */
 const writeLoad = async (url: string, durationMs: number, writers = WRITERS): Promise<WriteLoad> => {
-  const agent = new Agent({ keepAlive: true, maxSockets: writers });
   const { hostname, port } = new URL(url);
   const answered = new Map<string, number>();
   const framed = new Map<string, number>();
@@ -136,26 +180,16 @@ const writeLoad = async (url: string, durationMs: number, writers = WRITERS): Pr
       lags.push(now - at);
     }
   });
-  const post = (body: string) =>
-    new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request({ host: hostname, port, path: '/v1/events', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
   // Heartbeats of the fleet's running agents (else of agents it does not know: anomalies).
   const running = ((await (await fetch(`${url}/v1/running`)).json()) as { running: string[] }).running;
   const agentIds = running.length > 0 ? running : Array.from({ length: 100 }, (_, i) => `bench-${i}`);
   const result: WriteLoad = { events: 0, latencies: [], errors: 0, lags, seconds: 0, perGroup: NaN };
+  const connections = await Promise.all(Array.from({ length: writers }, () => writerConnection(hostname, Number(port))));
   const before = await groupCounts(url);
   const started = performance.now();
   const end = started + durationMs;
   await Promise.all(
-    Array.from({ length: writers }, async (_, w) => {
+    connections.map(async ({ post }, w) => {
       for (let i = 0; performance.now() < end; i++) {
         const body = JSON.stringify({ type: 'AgentHeartbeat', data: { agentId: agentIds[(w * 7919 + i) % agentIds.length] }, metadata: { at: new Date().toISOString() } });
         const t0 = performance.now();
@@ -184,7 +218,7 @@ const writeLoad = async (url: string, durationMs: number, writers = WRITERS): Pr
   const deadline = performance.now() + 5_000;
   while (answered.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   es.close();
-  agent.destroy();
+  for (const c of connections) c.close();
   result.latencies.sort((a, b) => a - b);
   lags.sort((a, b) => a - b);
   return result;
