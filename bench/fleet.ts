@@ -1,7 +1,7 @@
 // The whole service path under a fleet's load (issue 19): `rollcall serve` on a store seeded with
 // --events events, 32 writers each POSTing one event at a time (as an orchestrator reports a
-// transition), readers on GET /v1/pools, and an SSE client on /v1/changes timing how late each
-// POSTed position arrives. Each figure is printed beside what the same run measured without the
+// transition), readers on GET /v1/pools (autocannon in a process of its own), and an SSE client on
+// /v1/changes timing how late each POSTed position arrives. Each figure is printed beside what the same run measured without the
 // load (/v1/pools idle; the SSE lag of one writer alone) or without rollcall (a bare
 // one-row-per-transaction loop on the same disk / server: better-sqlite3 with WAL and
 // synchronous=FULL; node-postgres autocommit INSERTs).
@@ -10,13 +10,15 @@
 //
 //   node --import tsx bench/fleet.ts [--events 1000000] [--agents 10000] [--seconds 10]
 //                                    [--writers 32] [--readers 8] [--stores sqlite,postgres]
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { EventSource } from 'eventsource';
 import pg from 'pg';
@@ -98,8 +100,26 @@ const barePostgres = async (url: string): Promise<number> => {
   return rows / SECONDS;
 };
 
+const autocannonCli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+
+/**
+ * `READERS` connections on GET /v1/pools for `SECONDS`, from autocannon's CLI in a process of its
+ * own: in this one the readers would share the event loop with the writers and the SSE client, and
+ * the figure would be this loop's, not serve's.
+ */
 const readers = (url: string) =>
-  autocannon({ url: `${url}/v1/pools`, connections: READERS, duration: SECONDS }) as Promise<autocannon.Result>;
+  new Promise<autocannon.Result>((resolve, reject) => {
+    const child = spawn(process.execPath, [autocannonCli, '--json', '--connections', String(READERS), '--duration', String(SECONDS), `${url}/v1/pools`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve(JSON.parse(out) as autocannon.Result);
+      else reject(new Error(`autocannon exited ${code}: ${err.trim().split('\n').at(-1) ?? ''}`));
+    });
+  });
 
 /** The server's group-commit counters (GET /metrics). */
 const groupCounts = async (url: string): Promise<{ groups: number; requests: number }> => {

@@ -1,6 +1,6 @@
 import fastifyCompress from '@fastify/compress';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyLogFn, type FastifyServerOptions } from 'fastify';
 import { Gauge } from 'prom-client';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isRollcallError } from '../errors.js';
@@ -68,6 +68,73 @@ const maskedLogger = (logger: ServerOptions['logger']): NonNullable<ServerOption
   return { ...options, stream: { write: (line: string) => out.write(maskUrl(line)) } } as NonNullable<ServerOptions['logger']>;
 };
 
+type Bindings = Parameters<FastifyBaseLogger['child']>[0];
+type ChildLoggerOptions = NonNullable<Parameters<FastifyBaseLogger['child']>[1]>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+/**
+ * A request's logger: Fastify's child of the server's logger with the request's id, made when the
+ * request first writes a line at a level the logger writes (or asks for its level to change, or
+ * for a child). At `--log-level warn` a request that fails in no way writes nothing, and a pino
+ * child for each would cost every request its bindings' serialization. The lines are the same.
+ */
+class LazyRequestLogger {
+  declare fatal: FastifyLogFn;
+  declare error: FastifyLogFn;
+  declare warn: FastifyLogFn;
+  declare info: FastifyLogFn;
+  declare debug: FastifyLogFn;
+  declare trace: FastifyLogFn;
+  #made: FastifyBaseLogger | null = null;
+  readonly #parent: FastifyBaseLogger;
+  readonly #bindings: Bindings;
+
+  constructor(parent: FastifyBaseLogger, bindings: Bindings) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+  }
+
+  made(): FastifyBaseLogger {
+    return (this.#made ??= this.#parent.child(this.#bindings));
+  }
+
+  /** The logger that answers for this one now (a child takes its parent's level when made). */
+  current(): FastifyBaseLogger {
+    return this.#made ?? this.#parent;
+  }
+
+  get level(): string {
+    return this.current().level;
+  }
+
+  set level(level: string) {
+    this.made().level = level;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return logsAt(this.current(), level);
+  }
+
+  silent(): void {}
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.made().child(bindings, options);
+  }
+}
+for (const level of LOG_LEVELS) {
+  LazyRequestLogger.prototype[level] = function (this: LazyRequestLogger, ...args: unknown[]) {
+    if (logsAt(this.current(), level)) (this.made()[level] as (...a: unknown[]) => void)(...args);
+  } as FastifyLogFn;
+}
+
+/** Fastify's child logger per request, made lazily (see LazyRequestLogger) unless the route sets its own level or serializers. */
+const lazyChildLogger = (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger =>
+  options.level !== undefined || options.serializers !== undefined ? logger.child(bindings, options) : (new LazyRequestLogger(logger, bindings) as unknown as FastifyBaseLogger);
+
+/** Whether a logger writes lines at `level` (pino's check; a logger without one is asked to write, and decides). */
+const logsAt = (log: FastifyBaseLogger, level: string): boolean => (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) ?? true;
+
 /** Whether a request's logger writes `info` lines (pino's check; Fastify's logger when disabled has none and writes nothing). */
 const logsInfo = (log: FastifyBaseLogger): boolean => (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') ?? false;
 
@@ -82,8 +149,10 @@ export const createServer = async (options: ServerOptions): Promise<RollcallServ
   const streams = new Set<SseStream>();
   const metrics = createServeMetrics(rollcall, groupCommitFor(store));
 
+  const logger = maskedLogger(options.logger);
   const app = Fastify({
-    logger: maskedLogger(options.logger),
+    logger,
+    ...(logger !== false ? { childLoggerFactory: lazyChildLogger } : {}),
     // One line per request, written in onResponse below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: maxBodyBytes,

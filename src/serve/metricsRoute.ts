@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type HistogramConfiguration } from 'prom-client';
 import { z } from 'zod';
 import type { GroupCommit } from '../ingest/groupCommit.js';
 import type { Rollcall } from '../live/types.js';
@@ -14,6 +14,65 @@ export interface ServeMetrics {
   setCorrections(byRule: Readonly<Record<ReconcileRule, number>>): void;
   sseDropped: Counter;
   close(): void;
+}
+
+/** `rollcall_http_request_duration_seconds`' upper bounds (seconds). */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
+
+/** One route's responses: the counts by status code, and the durations as the histogram's buckets (not cumulative), sum and count. */
+interface RouteCell {
+  labels: { route: string };
+  codes: Map<number, CodeCell>;
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+interface CodeCell {
+  labels: { route: string; code: string };
+  count: number;
+}
+
+/** What prom-client's registry prints a histogram's line from. */
+interface HistogramLine {
+  labels: { le?: number | '+Inf' };
+  sharedLabels: { route: string };
+  value: number;
+  metricName: string;
+  exemplar?: null;
+}
+
+/**
+ * `rollcall_http_request_duration_seconds` read from the route cells when scraped: the same lines,
+ * in the same order, as prom-client's Histogram makes from the same observations (its buckets
+ * cumulative, then +Inf, _sum and _count per route), without its per-observation label hashing.
+ */
+class RequestDurations extends Histogram<'route'> {
+  readonly #name: string;
+  readonly #help: string;
+  readonly #cells: readonly RouteCell[];
+
+  constructor(config: HistogramConfiguration<'route'>, cells: readonly RouteCell[]) {
+    super(config);
+    this.#name = config.name;
+    this.#help = config.help;
+    this.#cells = cells;
+  }
+
+  /** What the registry reads (prom-client's Histogram answers `get()` from it too). */
+  getForPromString() {
+    const lines: HistogramLine[] = [];
+    for (const cell of this.#cells) {
+      let cumulative = 0;
+      DURATION_BUCKETS.forEach((le, i) => {
+        cumulative += cell.buckets[i]!;
+        lines.push({ labels: { le }, sharedLabels: cell.labels, value: cumulative, metricName: `${this.#name}_bucket`, exemplar: null });
+      });
+      lines.push({ labels: { le: '+Inf' }, sharedLabels: cell.labels, value: cell.count, metricName: `${this.#name}_bucket`, exemplar: null });
+      lines.push({ labels: {}, sharedLabels: cell.labels, value: cell.sum, metricName: `${this.#name}_sum` });
+      lines.push({ labels: {}, sharedLabels: cell.labels, value: cell.count, metricName: `${this.#name}_count` });
+    }
+    return Promise.resolve({ name: this.#name, help: this.#help, type: 'histogram', values: lines, aggregator: 'sum' });
+  }
 }
 
 const sessionStates = ['starting', 'running', 'suspended', 'terminating', 'terminated', 'failed'] as const;
@@ -187,19 +246,33 @@ export const createServeMetrics = (rollcall: Rollcall, appends: GroupCommit): Se
     registers: [registry],
   });
   for (const rule of reconcileRules) corrections.inc({ rule }, 0);
-  const requests = new Counter({
+  // Counted per response in cells of their own (a map lookup and an add: no labels object, no label
+  // hashing) and handed to prom-client when scraped, in the order each route and code first answered.
+  const byRoute = new Map<string, RouteCell>();
+  const cells: RouteCell[] = [];
+  const codeCells: CodeCell[] = [];
+  new Counter({
     name: 'rollcall_http_requests_total',
     help: 'HTTP responses by route pattern and status code.',
     labelNames: ['route', 'code'],
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of codeCells) this.inc(c.labels, c.count);
+    },
   });
-  const duration = new Histogram({
-    name: 'rollcall_http_request_duration_seconds',
-    help: 'HTTP request duration by route pattern.',
-    labelNames: ['route'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
+  registry.registerMetric(
+    new RequestDurations(
+      {
+        name: 'rollcall_http_request_duration_seconds',
+        help: 'HTTP request duration by route pattern.',
+        labelNames: ['route'],
+        buckets: [...DURATION_BUCKETS],
+        registers: [],
+      },
+      cells,
+    ),
+  );
   const sseDropped = new Counter({
     name: 'rollcall_sse_clients_dropped_total',
     help: 'SSE clients dropped for taking no bytes while more waited for them (they resume with Last-Event-ID).',
@@ -211,8 +284,25 @@ export const createServeMetrics = (rollcall: Rollcall, appends: GroupCommit): Se
     registry,
     sseDropped,
     observeRequest(route, code, seconds) {
-      requests.inc({ route, code: String(code) });
-      duration.observe({ route }, seconds);
+      let cell = byRoute.get(route);
+      if (cell === undefined) {
+        cell = { labels: { route }, codes: new Map(), buckets: new Array<number>(DURATION_BUCKETS.length).fill(0), sum: 0, count: 0 };
+        byRoute.set(route, cell);
+        cells.push(cell);
+      }
+      let counted = cell.codes.get(code);
+      if (counted === undefined) {
+        counted = { labels: { route, code: String(code) }, count: 0 };
+        cell.codes.set(code, counted);
+        codeCells.push(counted);
+      }
+      counted.count++;
+      // prom-client's bucket: the first bound at or above the value (none: only +Inf counts it).
+      let b = 0;
+      while (b < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[b]!) b++;
+      if (b < DURATION_BUCKETS.length) cell.buckets[b] = cell.buckets[b]! + 1;
+      cell.sum += seconds;
+      cell.count++;
     },
     setCorrections(byRule) {
       for (const rule of reconcileRules) {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
-import { instruments } from '../telemetry/instruments.js';
-import { startRequestSpan, type RequestSpan } from '../telemetry/traced.js';
+import { instruments, metricsRecorded } from '../telemetry/instruments.js';
+import { startRequestSpan, tracesRecorded, type RequestSpan } from '../telemetry/traced.js';
 
 /**
  * A server span per HTTP request (`GET /v1/agents/:id`: the route's template, never the path's
@@ -9,6 +9,10 @@ import { startRequestSpan, type RequestSpan } from '../telemetry/traced.js';
  * span lasts as long as the stream); each route's handler runs with it active, so what a handler
  * does (a `rollcall.append`, a replay for time travel) is its child. A caller's `traceparent`
  * makes the request part of the caller's trace. Register before any route.
+ *
+ * Whether an SDK is registered is asked per request (one may register at any time): while none is,
+ * a request costs no span, no context and no listener (they would all be no-ops); with a meter
+ * provider and no tracer provider, only the duration is recorded.
  */
 export const registerRequestTelemetry = (app: FastifyInstance): void => {
   const spans = new WeakMap<FastifyRequest, RequestSpan>();
@@ -22,12 +26,21 @@ export const registerRequestTelemetry = (app: FastifyInstance): void => {
   });
 
   app.addHook('onRequest', (request, reply, done) => {
+    const traces = tracesRecorded();
+    if (!traces && !metricsRecorded()) {
+      done();
+      return;
+    }
     const route = request.routeOptions.url;
-    const span = startRequestSpan({ method: request.method, route, path: request.url.split('?', 1)[0]!, headers: request.headers });
-    spans.set(request, span);
+    let span: RequestSpan | null = null;
+    let started = 0;
+    if (traces) {
+      span = startRequestSpan({ method: request.method, route, path: request.url.split('?', 1)[0]!, headers: request.headers });
+      spans.set(request, span);
+    } else started = performance.now();
     reply.raw.once('close', () => {
       const status = reply.raw.statusCode;
-      const seconds = span.end(status);
+      const seconds = span === null ? (performance.now() - started) / 1000 : span.end(status);
       instruments().httpRequestDuration.record(seconds, {
         'http.request.method': request.method,
         'http.response.status_code': status,

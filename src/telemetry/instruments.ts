@@ -1,4 +1,4 @@
-import { metrics, type Counter, type Histogram, type MeterProvider } from '@opentelemetry/api';
+import { createNoopMeter, metrics, type Counter, type Histogram, type MeterProvider } from '@opentelemetry/api';
 import { TELEMETRY_SCOPE } from './traced.js';
 
 /** Every metric rollcall records (docs/observability.md lists them with their attributes). */
@@ -53,4 +53,13 @@ export const instruments = (): Instruments => {
   const provider = metrics.getMeterProvider();
   if (made === null || made.provider !== provider) made = { provider, instruments: create(provider) };
   return made.instruments;
+};
+
+let asked: { provider: MeterProvider; records: boolean } | null = null;
+
+/** Whether a meter provider is registered now: without one every instrument is the API's no-op and records nothing. */
+export const metricsRecorded = (): boolean => {
+  const provider = metrics.getMeterProvider();
+  if (asked === null || asked.provider !== provider) asked = { provider, records: provider.getMeter(TELEMETRY_SCOPE) !== createNoopMeter() };
+  return asked.records;
 };

@@ -1,4 +1,4 @@
-import { INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Histogram, type Span } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Histogram, type Span } from '@opentelemetry/api';
 
 export type { Attributes, Span };
 
@@ -12,6 +12,15 @@ export const TELEMETRY_SCOPE = 'rollcall';
 
 // A proxy: it starts recording once an SDK registers, whenever that is.
 const tracer = trace.getTracer(TELEMETRY_SCOPE);
+
+// What the API's proxy delegates to while no SDK registered a tracer provider.
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/** Whether a tracer provider is registered now: without one every span is the API's no-op and nothing is recorded. */
+export const tracesRecorded = (): boolean => {
+  const provider = trace.getTracerProvider();
+  return (provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider) !== NOOP_TRACER_PROVIDER;
+};
 
 /**
  * What a failure is called on a span and a metric: a RollcallError's code (`store-unavailable`),

@@ -115,7 +115,32 @@ describe('logging', () => {
       ['POST', '/v1/events', 400],
     ]);
     expect(requests.every((r) => typeof r.ms === 'number' && r.level === 30)).toBe(true);
+    // Each request's line is its own logger's: the request's id bound.
+    expect(requests.map((r) => r.reqId)).toEqual([expect.stringMatching(/^req-/), expect.stringMatching(/^req-/), expect.stringMatching(/^req-/)]);
+    expect(new Set(requests.map((r) => r.reqId)).size).toBe(3);
     expect(lines.join('\n')).not.toContain('hunter2');
+  });
+
+  it('at level warn writes no line for a request that went well, and the line of a failed one with its request id', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const store = openMemoryStore();
+    const refuse = async (): Promise<never> => {
+      throw new Error('disk on fire');
+    };
+    store.appendBatch = refuse;
+    store.appendGroup = refuse;
+    const s = await up(store, { logger: { level: 'warn', stream } });
+    await getJson(`${s.url}/v1/pools`);
+    expect((await postEvents(s.url, event())).status).toBe(500);
+    const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string; reqId?: string; err?: { message: string } });
+    expect(logged.map((l) => [l.level, l.msg, l.err?.message])).toEqual([[50, 'internal error', 'disk on fire']]);
+    expect(logged[0]!.reqId).toMatch(/^req-/);
   });
 
   it('redacts a password in an error message that reaches a response', async () => {
