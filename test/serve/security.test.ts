@@ -93,7 +93,8 @@ describe('binding', () => {
 });
 
 describe('logging', () => {
-  it('writes one structured line per request, and no store password anywhere', async () => {
+  /** A log stream that keeps each line written to it. */
+  const logLines = () => {
     const lines: string[] = [];
     const stream = new Writable({
       write(chunk, _enc, done) {
@@ -101,6 +102,11 @@ describe('logging', () => {
         done();
       },
     });
+    return { lines, stream };
+  };
+
+  it('writes one structured line per request, and no store password anywhere', async () => {
+    const { lines, stream } = logLines();
     const store = openMemoryStore();
     // A store whose URL carries a password, as a misbehaving error path could echo it.
     Object.defineProperty(store, 'url', { value: 'postgres://rollcall:hunter2@db.internal:5432/rollcall' });
@@ -122,13 +128,7 @@ describe('logging', () => {
   });
 
   it('at level warn writes no line for a request that went well, and the line of a failed one with its request id', async () => {
-    const lines: string[] = [];
-    const stream = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(...String(chunk).split('\n').filter(Boolean));
-        done();
-      },
-    });
+    const { lines, stream } = logLines();
     const store = openMemoryStore();
     const refuse = async (): Promise<never> => {
       throw new Error('disk on fire');
