@@ -1,3 +1,4 @@
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createLifecycleProjection } from '../../src/projections/lifecycleProjection.js';
@@ -13,7 +14,9 @@ import { exactlyOnce, openSse, type SseRecord } from '../serve/sseClient.js';
 // events): 40 resumes and 6 audits made /healthz time out. Now they start from the nearest snapshot
 // at or below and fold in slices that share the loop. The strict 50 ms figure is the bench's
 // (`npm run bench`); here the bound is loose enough for a busy 2-core machine yet far below what
-// blocking the loop costs.
+// blocking the loop costs: 1 s, times the machine's run queue per core when that is over one (a
+// thread that waits for a core is late through no fault of its own; the blocking this test guards
+// against held /healthz for tens of seconds).
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 120_000 });
 
 const EVENTS = 50_000;
@@ -53,6 +56,7 @@ describe('a storm of resumes, audits and time travel', () => {
 
     let stormDone = false;
     let maxHealthMs = 0;
+    let busiest = loadavg()[0]!;
     let probes = 0;
     const probing = (async () => {
       while (!stormDone) {
@@ -61,6 +65,7 @@ describe('a storm of resumes, audits and time travel', () => {
         await res.text();
         expect(res.status).toBe(200);
         maxHealthMs = Math.max(maxHealthMs, performance.now() - started);
+        busiest = Math.max(busiest, loadavg()[0]!);
         probes++;
       }
     })();
@@ -90,8 +95,11 @@ describe('a storm of resumes, audits and time travel', () => {
       const expected = Array.from({ length: head - from }, (_, k) => BigInt(from + 1 + k));
       expect(exactlyOnce(c.positions, expected)).toEqual({ missing: 0, repeated: 0, outOfOrder: 0 });
     }
-    console.log(`storm: ${RESUMES} resumes, ${AUDITS} audits, ${TRAVELS} ?until on ${head} events; /healthz max ${maxHealthMs.toFixed(0)} ms over ${probes} probes`);
+    const boundMs = 1_000 * Math.max(1, busiest / availableParallelism());
+    console.log(
+      `storm: ${RESUMES} resumes, ${AUDITS} audits, ${TRAVELS} ?until on ${head} events; /healthz max ${maxHealthMs.toFixed(0)} ms over ${probes} probes (bound ${boundMs.toFixed(0)} ms at load ${busiest.toFixed(1)})`,
+    );
     expect(probes).toBeGreaterThan(5);
-    expect(maxHealthMs).toBeLessThan(1_000);
+    expect(maxHealthMs).toBeLessThan(boundMs);
   });
 });
